@@ -1,0 +1,16 @@
+//! Search spaces as pure data.
+//!
+//! An architecture is a point in a product of named categorical decisions: an [`Arch`] holds one
+//! option index per [`Decision`] of a [`Space`]. Because every space has this one shape, every
+//! search strategy works on every space without knowing it. This crate never touches tensors.
+#![deny(missing_docs)]
+
+mod arch;
+mod error;
+pub mod nb201;
+pub mod streams;
+
+pub use arch::{Arch, Decision, Space};
+pub use error::SpaceError;
+pub use nb201::Nb201Space;
+pub use streams::SeedStreams;
