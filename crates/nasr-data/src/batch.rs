@@ -106,6 +106,23 @@ impl<'a> Batcher<'a> {
         }
     }
 
+    /// Batch `index` without augmentation (for evaluation).
+    pub fn plain_batch(&self, index: usize) -> Batch {
+        struct NoDraws;
+        impl rand::RngCore for NoDraws {
+            fn next_u32(&mut self) -> u32 {
+                unreachable!("augmentation is off: nothing is drawn")
+            }
+            fn next_u64(&mut self) -> u64 {
+                unreachable!("augmentation is off: nothing is drawn")
+            }
+            fn fill_bytes(&mut self, _: &mut [u8]) {
+                unreachable!("augmentation is off: nothing is drawn")
+            }
+        }
+        self.batch(index, &Augmentation::default(), &mut NoDraws)
+    }
+
     /// Appends one normalised image, shifted by (`dy`, `dx`) with zero fill and optionally
     /// mirrored: the same result as padding, cropping and flipping, without the copies.
     fn push_image(&self, image: &[u8], dy: isize, dx: isize, flip: bool, out: &mut Vec<f32>) {

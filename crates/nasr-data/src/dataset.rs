@@ -143,6 +143,26 @@ impl Dataset {
         }
     }
 
+    /// sha256 of the content (shape, pixels, labels): identifies the data a run used,
+    /// whatever file format or compression it came from.
+    pub fn content_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for dim in [
+            self.shape.channels,
+            self.shape.height,
+            self.shape.width,
+            self.classes,
+        ] {
+            hasher.update((dim as u64).to_le_bytes());
+        }
+        hasher.update(&self.pixels);
+        for label in &self.labels {
+            hasher.update(label.to_le_bytes());
+        }
+        crate::fetch::hex(&hasher.finalize())
+    }
+
     /// Checks that every label is a valid class index; `path` names the source in the error.
     pub(crate) fn check_labels(&self, path: &std::path::Path) -> Result<(), DataError> {
         match self

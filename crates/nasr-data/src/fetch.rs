@@ -217,10 +217,12 @@ pub fn verify(file: &RemoteFile, label: &str, bytes: &[u8]) -> Result<(), DataEr
 
 /// Lower-case hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn download(url: &str, name: &str, progress: Progress<'_>) -> Result<Vec<u8>, DataError> {

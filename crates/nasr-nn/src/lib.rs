@@ -1,1 +1,31 @@
-//! placeholder
+//! burn modules for nasr: the NAS-Bench-201 ops and network, named parameters and safetensors
+//! checkpoints, SGD, and the training loop.
+//!
+//! Models run on burn's `flex` CPU backend, with `autodiff` enabled for training
+//! ([`train_device`]); evaluation runs on the plain device ([`eval_device`]).
+#![deny(missing_docs)]
+
+pub mod bench;
+mod error;
+pub mod init;
+pub mod nb201;
+pub mod ops;
+pub mod params;
+pub mod run;
+pub mod schedule;
+pub mod sgd;
+pub mod train;
+
+pub use error::NnError;
+
+use burn::tensor::Device;
+
+/// The CPU device with autodiff, for training.
+pub fn train_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// The CPU device without autodiff, for evaluation.
+pub fn eval_device() -> Device {
+    Device::flex()
+}

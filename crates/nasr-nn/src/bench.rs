@@ -1,0 +1,111 @@
+//! Timing of one training step (forward, backward, SGD update) of the NB201 network on random
+//! data: the number `nasr bench train-step` reports and `bench/torch_train_step.py` matches in
+//! PyTorch. Measurement only; no test depends on the times.
+
+use std::time::{Duration, Instant};
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use nasr_space::{Nb201Space, SeedStreams, Space};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+use crate::nb201::Nb201NetworkConfig;
+use crate::sgd::{Sgd, SgdConfig};
+
+/// What to time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainStepBench {
+    /// Architecture (canonical NB201 string).
+    pub arch: String,
+    /// Channels of the first stage (C).
+    pub channels: usize,
+    /// Cells per stage (N).
+    pub cells: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Input channels.
+    pub in_channels: usize,
+    /// Input height and width.
+    pub resolution: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+}
+
+impl Default for TrainStepBench {
+    fn default() -> Self {
+        Self {
+            arch: "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+                .into(),
+            channels: 16,
+            cells: 5,
+            batch_size: 64,
+            in_channels: 3,
+            resolution: 32,
+            classes: 10,
+            warmup: 3,
+            steps: 20,
+        }
+    }
+}
+
+/// Wall time of each timed step.
+pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
+    let arch = Nb201Space::new().parse(&bench.arch)?;
+    let network = Nb201NetworkConfig {
+        channels: bench.channels,
+        cells: bench.cells,
+        in_channels: bench.in_channels,
+        classes: bench.classes,
+    };
+    let device = crate::train_device();
+    let streams = SeedStreams::new(0);
+    let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        network.init(&arch, &device)
+    })?;
+    let mut sgd = Sgd::new(SgdConfig::default());
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let shape = [
+        bench.batch_size,
+        bench.in_channels,
+        bench.resolution,
+        bench.resolution,
+    ];
+    let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let mut label_rng = streams.stream("labels");
+    let labels: Vec<i64> = (0..bench.batch_size)
+        .map(|_| label_rng.random_range(0..bench.classes as i64))
+        .collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [bench.batch_size]), &device);
+    let mut times = Vec::with_capacity(bench.steps);
+    for step in 0..bench.warmup + bench.steps {
+        let started = Instant::now();
+        let loss = loss_fn.forward(model.forward(images.clone()), labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = sgd.step(model, grads, 0.01).0;
+        // The grad-norm read in `step` already waits for the backward pass; reading one
+        // weight waits for the update too.
+        let _ = model.classifier.weight.val().into_data();
+        if step >= bench.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(times)
+}
+
+/// The median of `times` (the mean of the middle two for an even count).
+pub fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    match sorted.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    }
+}

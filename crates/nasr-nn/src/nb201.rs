@@ -1,0 +1,207 @@
+//! The NAS-Bench-201 macro network for one cell architecture.
+//!
+//! Stem (3x3 conv + BN), then three stages of N cells at C, 2C and 4C channels separated by
+//! residual reduction blocks, then BN + ReLU, global average pooling and a linear classifier
+//! (Dong & Yang 2020, `lib/models/cell_infers/tiny_network.py`). Parameter names are stable
+//! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use nasr_space::Arch;
+use nasr_space::nb201::{NB201_EDGES, NB201_NODES};
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+use crate::ops::{EdgeOp, ReluConvBn};
+
+/// Sizes of an NB201 network. The cell itself comes from the architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nb201NetworkConfig {
+    /// Channels of the first stage (C); the others have 2C and 4C.
+    pub channels: usize,
+    /// Cells per stage (N).
+    pub cells: usize,
+    /// Channels of the input images (1 for MNIST, 3 for CIFAR).
+    pub in_channels: usize,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+impl Nb201NetworkConfig {
+    /// Checks every size; the error names the field.
+    pub fn validate(&self) -> Result<(), NnError> {
+        let positive = |field: &'static str, value: usize| {
+            if value == 0 {
+                Err(NnError::Config {
+                    field,
+                    problem: "must be at least 1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("channels", self.channels)?;
+        positive("cells", self.cells)?;
+        positive("in_channels", self.in_channels)?;
+        if self.classes < 2 {
+            return Err(NnError::Config {
+                field: "classes",
+                problem: format!("must be at least 2, got {}", self.classes),
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the network for `arch` (which must be an NB201 architecture).
+    pub fn init(&self, arch: &Arch, device: &Device) -> Result<Nb201Network, NnError> {
+        self.validate()?;
+        nasr_space::Space::check(&nasr_space::Nb201Space::new(), arch)?;
+        let c = self.channels;
+        let stem_conv = Conv2dConfig::new([self.in_channels, c], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(device);
+        let widths = [c, 2 * c, 4 * c];
+        let cells = widths
+            .iter()
+            .flat_map(|&width| (0..self.cells).map(move |_| width))
+            .map(|width| Nb201Cell::new(arch, width, device))
+            .collect();
+        Ok(Nb201Network {
+            stem_conv,
+            stem_bn: BatchNormConfig::new(c).init(device),
+            cells,
+            reductions: vec![
+                ResidualReduction::new(c, 2 * c, device),
+                ResidualReduction::new(2 * c, 4 * c, device),
+            ],
+            head_bn: BatchNormConfig::new(4 * c).init(device),
+            classifier: LinearConfig::new(4 * c, self.classes).init(device),
+            cells_per_stage: self.cells,
+        })
+    }
+}
+
+/// One NB201 cell: node j is the sum over i < j of `op(i -> j)(node i)`; node 3 is the output.
+#[derive(Module, Debug)]
+pub struct Nb201Cell {
+    /// One op per edge, in `NB201_EDGES` order.
+    pub edges: Vec<EdgeOp>,
+}
+
+impl Nb201Cell {
+    /// The cell of `arch` on `channels` channels.
+    pub fn new(arch: &Arch, channels: usize, device: &Device) -> Self {
+        Self {
+            edges: arch
+                .choices
+                .iter()
+                .map(|&kind| EdgeOp::new(kind, channels, device))
+                .collect(),
+        }
+    }
+
+    /// `[batch, c, h, w]` -> `[batch, c, h, w]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut nodes: Vec<Tensor<4>> = vec![x];
+        for to in 1..NB201_NODES {
+            let mut sum: Option<Tensor<4>> = None;
+            for (edge, &(edge_to, from)) in self.edges.iter().zip(&NB201_EDGES) {
+                if edge_to != to {
+                    continue;
+                }
+                if let Some(out) = edge.forward(nodes[from].clone()) {
+                    sum = Some(match sum {
+                        Some(acc) => acc + out,
+                        None => out,
+                    });
+                }
+            }
+            // A node whose every input edge is `none` is all zeros.
+            nodes.push(sum.unwrap_or_else(|| nodes[0].zeros_like()));
+        }
+        nodes.pop().expect("the cell has an output node")
+    }
+}
+
+/// NB201's `ResNetBasicblock` with stride 2: two ReLU-Conv-BN 3x3 (the first strided) plus a
+/// shortcut of 2x2 average pooling and a 1x1 conv.
+#[derive(Module, Debug)]
+pub struct ResidualReduction {
+    /// First 3x3 ReLU-Conv-BN, stride 2.
+    pub conv_a: ReluConvBn,
+    /// Second 3x3 ReLU-Conv-BN.
+    pub conv_b: ReluConvBn,
+    /// Shortcut pooling.
+    pub shortcut_pool: AvgPool2d,
+    /// Shortcut 1x1 conv, no bias.
+    pub shortcut_conv: Conv2d,
+}
+
+impl ResidualReduction {
+    /// From `c_in` to `c_out` channels, halving the resolution.
+    pub fn new(c_in: usize, c_out: usize, device: &Device) -> Self {
+        Self {
+            conv_a: ReluConvBn::new(c_in, c_out, 3, 2, device),
+            conv_b: ReluConvBn::new(c_out, c_out, 3, 1, device),
+            // ceil_mode keeps the shortcut the same size as the strided conv on odd inputs (7x7
+            // after two halvings of 28x28 MNIST); on even sizes it is NB201's plain pooling.
+            shortcut_pool: AvgPool2dConfig::new([2, 2])
+                .with_strides([2, 2])
+                .with_ceil_mode(true)
+                .with_count_include_pad(false)
+                .init(),
+            shortcut_conv: Conv2dConfig::new([c_in, c_out], [1, 1])
+                .with_bias(false)
+                .init(device),
+        }
+    }
+
+    /// `[batch, c_in, h, w]` -> `[batch, c_out, ceil(h/2), ceil(w/2)]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = self
+            .shortcut_conv
+            .forward(self.shortcut_pool.forward(x.clone()));
+        self.conv_b.forward(self.conv_a.forward(x)) + shortcut
+    }
+}
+
+/// The NAS-Bench-201 network for one cell architecture.
+#[derive(Module, Debug)]
+pub struct Nb201Network {
+    /// Stem convolution.
+    pub stem_conv: Conv2d,
+    /// Stem BatchNorm.
+    pub stem_bn: BatchNorm,
+    /// All 3N cells, stage after stage.
+    pub cells: Vec<Nb201Cell>,
+    /// The two reduction blocks between the stages.
+    pub reductions: Vec<ResidualReduction>,
+    /// BatchNorm before the final ReLU.
+    pub head_bn: BatchNorm,
+    /// Linear classifier.
+    pub classifier: Linear,
+    /// Cells per stage (N).
+    pub cells_per_stage: usize,
+}
+
+impl Nb201Network {
+    /// Images `[batch, in_channels, h, w]` -> logits `[batch, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.stem_bn.forward(self.stem_conv.forward(x));
+        for (index, cell) in self.cells.iter().enumerate() {
+            if index > 0 && index % self.cells_per_stage == 0 {
+                x = self.reductions[index / self.cells_per_stage - 1].forward(x);
+            }
+            x = cell.forward(x);
+        }
+        let x = relu(self.head_bn.forward(x));
+        let [batch, channels, _, _] = x.dims();
+        let pooled = x.mean_dims(&[2, 3]).reshape([batch, channels]);
+        self.classifier.forward(pooled)
+    }
+}

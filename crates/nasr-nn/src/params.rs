@@ -1,0 +1,203 @@
+//! Named parameters: every float tensor of a module under its dotted path, saved to and loaded
+//! from safetensors with those names as keys (`cells.3.edges.2.op.conv.weight`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::NnError;
+
+/// A tensor's shape and values, detached from any device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values in row-major order.
+    pub values: Vec<f32>,
+}
+
+impl NamedTensor {
+    /// Copies a tensor's data off its device.
+    pub fn from_data(data: TensorData) -> Self {
+        Self {
+            shape: data.shape().to_vec(),
+            values: data.try_to_vec::<f32>().expect("nasr tensors are f32"),
+        }
+    }
+}
+
+/// BatchNorm statistics are buffers, not trained parameters (as in PyTorch's `buffers()`).
+fn is_buffer(name: &str) -> bool {
+    name.ends_with("running_mean") || name.ends_with("running_var")
+}
+
+/// Every float tensor of `module` (parameters and BatchNorm statistics) by dotted path.
+pub fn named_tensors<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
+    let mut collect = Collect::default();
+    module.visit(&mut collect);
+    collect.tensors
+}
+
+/// Number of trained parameters (BatchNorm running statistics excluded).
+pub fn parameter_count<M: Module>(module: &M) -> usize {
+    named_tensors(module)
+        .iter()
+        .filter(|(name, _)| !is_buffer(name))
+        .map(|(_, t)| t.values.len())
+        .sum()
+}
+
+#[derive(Default)]
+struct Collect {
+    path: Vec<String>,
+    tensors: BTreeMap<String, NamedTensor>,
+}
+
+impl ModuleVisitor for Collect {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let tensor = NamedTensor::from_data(param.val().into_data());
+        self.tensors.insert(self.path.join("."), tensor);
+    }
+}
+
+/// Writes tensors to a safetensors file. Keys are sorted, so the same tensors always give the
+/// same bytes. The file is written under a temporary name and renamed into place.
+pub fn save_safetensors(
+    tensors: &BTreeMap<String, NamedTensor>,
+    path: &Path,
+) -> Result<(), NnError> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let raw = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name.clone(), raw, t.shape.clone())
+        })
+        .collect();
+    let views = bytes.iter().map(|(name, raw, shape)| {
+        let view = TensorView::new(Dtype::F32, shape.clone(), raw).expect("shape matches data");
+        (name.clone(), view)
+    });
+    let serialized = safetensors::serialize(views, None).map_err(|e| NnError::Checkpoint {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    write_atomically(path, &serialized)
+}
+
+/// Reads every tensor of a safetensors file (f32 only).
+pub fn load_safetensors(path: &Path) -> Result<BTreeMap<String, NamedTensor>, NnError> {
+    let bytes = std::fs::read(path).map_err(|e| NnError::io(path, e))?;
+    let bad = |problem: String| NnError::Checkpoint {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in file.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.insert(
+            name,
+            NamedTensor {
+                shape: view.shape().to_vec(),
+                values,
+            },
+        );
+    }
+    Ok(tensors)
+}
+
+/// Replaces every float tensor of `module` by the tensor of the same name. Every tensor of the
+/// module must be present with the same shape; `source` names the origin in errors.
+pub fn load_named<M: Module>(
+    module: M,
+    tensors: &BTreeMap<String, NamedTensor>,
+    source: &Path,
+) -> Result<M, NnError> {
+    let mut loader = Load {
+        path: Vec::new(),
+        tensors,
+        problems: Vec::new(),
+    };
+    let module = module.map(&mut loader);
+    if loader.problems.is_empty() {
+        Ok(module)
+    } else {
+        Err(NnError::Checkpoint {
+            path: source.to_path_buf(),
+            problem: loader.problems.join("; "),
+        })
+    }
+}
+
+struct Load<'a> {
+    path: Vec<String>,
+    tensors: &'a BTreeMap<String, NamedTensor>,
+    problems: Vec<String>,
+}
+
+impl ModuleMapper for Load<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let name = self.path.join(".");
+        let (id, current, mapper) = param.consume();
+        let Some(stored) = self.tensors.get(&name) else {
+            self.problems.push(format!("missing tensor {name}"));
+            return Param::from_mapped_value(id, current, mapper);
+        };
+        let expected = current.dims().to_vec();
+        if stored.shape != expected {
+            self.problems.push(format!(
+                "tensor {name} has shape {:?}, the network expects {expected:?}",
+                stored.shape
+            ));
+            return Param::from_mapped_value(id, current, mapper);
+        }
+        let data = TensorData::new(stored.values.clone(), stored.shape.clone());
+        let mut loaded = Tensor::<D>::from_data(data, &current.device());
+        if current.is_require_grad() {
+            loaded = loaded.require_grad();
+        }
+        Param::from_mapped_value(id, loaded, mapper)
+    }
+}
+
+/// Writes under a temporary name, syncs, then renames, so a crash never leaves a torn file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NnError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let partial = path.with_file_name(format!(".{name}.partial"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&partial)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    };
+    write().map_err(|e| NnError::io(path, e))
+}

@@ -1,0 +1,304 @@
+//! A whole training run of one architecture, and the run folder it writes:
+//!
+//! - `config.toml`: the resolved configuration, seed included (rerun it with `--config`);
+//! - `metrics.json`: per-epoch loss and accuracy, final test accuracy, parameter count, data
+//!   checksums; deterministic, so the same config and seed give the same bytes;
+//! - `timing.json`: wall times, kept apart because they are not deterministic;
+//! - `model.safetensors`: the trained weights under their dotted names;
+//! - `checkpoints/`: one checkpoint per epoch; a rerun into the same folder resumes from the last.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use nasr_data::{DatasetName, TrainTest};
+use nasr_space::{Nb201Space, SeedStreams, Space};
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+use crate::nb201::{Nb201Network, Nb201NetworkConfig};
+use crate::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
+use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, evaluate};
+
+/// Version of the `metrics.json` format; readers reject newer versions.
+pub const METRICS_FORMAT: u32 = 1;
+
+/// Which data a run uses and how it is split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Dataset name (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`, `sklearn-digits`).
+    pub name: DatasetName,
+    /// Fraction of the training set held out for validation, drawn with the `split` stream.
+    pub validation_fraction: f64,
+    /// Use only the first this many training examples (before the split).
+    pub train_subset: Option<usize>,
+    /// Use only the first this many test examples.
+    pub test_subset: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            name: DatasetName::Mnist,
+            validation_fraction: 0.1,
+            train_subset: None,
+            test_subset: None,
+        }
+    }
+}
+
+/// Network sizes of a run (the input channels and classes come from the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSize {
+    /// Channels of the first stage (C).
+    pub channels: usize,
+    /// Cells per stage (N).
+    pub cells: usize,
+}
+
+impl Default for NetworkSize {
+    fn default() -> Self {
+        Self {
+            channels: 16,
+            cells: 5,
+        }
+    }
+}
+
+/// Everything that defines a training run. Written to `config.toml` as resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRunConfig {
+    /// The run seed: every random stream derives from it.
+    pub seed: u64,
+    /// The search space (`nb201`).
+    pub space: String,
+    /// The architecture, in the space's canonical string form.
+    pub arch: String,
+    /// Data selection.
+    pub data: DataConfig,
+    /// Network sizes.
+    pub network: NetworkSize,
+    /// Training hyper-parameters.
+    pub train: TrainConfig,
+}
+
+impl Default for TrainRunConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            space: "nb201".into(),
+            arch: String::new(),
+            data: DataConfig::default(),
+            network: NetworkSize::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// The deterministic record of a run (`metrics.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    /// Format version ([`METRICS_FORMAT`]).
+    pub format_version: u32,
+    /// nasr version that made the run.
+    pub nasr_version: String,
+    /// Space name.
+    pub space: String,
+    /// Canonical architecture string.
+    pub arch: String,
+    /// NAS-Bench-201 index of the architecture.
+    pub arch_index: usize,
+    /// Trained parameters (BatchNorm statistics excluded).
+    pub parameters: usize,
+    /// Dataset name.
+    pub dataset: String,
+    /// Examples trained on, validated on and tested on.
+    pub examples: SplitSizes,
+    /// sha256 of the content of the train and test sets used.
+    pub data_sha256: DataChecksums,
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Accuracy on the test set after training, in [0, 1].
+    pub test_accuracy: f64,
+}
+
+/// Number of examples in each part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitSizes {
+    /// Training examples.
+    pub train: usize,
+    /// Validation examples.
+    pub valid: usize,
+    /// Test examples.
+    pub test: usize,
+}
+
+/// Content checksums of the data a run read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataChecksums {
+    /// Training set (before the validation split and subsetting).
+    pub train: String,
+    /// Test set (before subsetting).
+    pub test: String,
+}
+
+/// Wall times of a run (`timing.json`), apart from the deterministic metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunTiming {
+    /// Reading and preparing the data.
+    pub data_seconds: f64,
+    /// Training (all epochs run in this invocation, resumed ones excluded).
+    pub train_seconds: f64,
+    /// Final test evaluation.
+    pub test_seconds: f64,
+}
+
+/// Options of a run that do not change its results.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Draw progress bars.
+    pub show_progress: bool,
+}
+
+/// Runs training as configured, reading data from `data_dir` and writing the run folder `out`.
+/// A folder with checkpoints of the same config resumes from the last one.
+pub fn train_run(
+    config: &TrainRunConfig,
+    data_dir: &Path,
+    out: &Path,
+    options: &RunOptions,
+) -> Result<RunMetrics, NnError> {
+    let space = check_space(&config.space)?;
+    let arch = space.parse(&config.arch)?;
+    config.train.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
+    write_config(config, &out.join("config.toml"))?;
+
+    let started = Instant::now();
+    let data = nasr_data::load(config.data.name, data_dir)?;
+    let checksums = DataChecksums {
+        train: data.train.content_sha256(),
+        test: data.test.content_sha256(),
+    };
+    let streams = SeedStreams::new(config.seed);
+    let parts = prepare(&config.data, data, &streams)?;
+    let normalization = parts.train.channel_stats();
+    let data_seconds = started.elapsed().as_secs_f64();
+
+    let network = Nb201NetworkConfig {
+        channels: config.network.channels,
+        cells: config.network.cells,
+        in_channels: parts.train.shape.channels,
+        classes: parts.train.classes,
+    };
+    let device = crate::train_device();
+    let model: Nb201Network = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        network.init(&arch, &device)
+    })?;
+    let parameters = parameter_count(&model);
+
+    let started = Instant::now();
+    let train_data = TrainData {
+        train: &parts.train,
+        valid: &parts.valid,
+        normalization: &normalization,
+    };
+    let (model, epochs) = Trainer::new(&config.train, streams)
+        .with_checkpoints(out.join("checkpoints"))
+        .with_progress(options.show_progress)
+        .fit(model, train_data)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let test_accuracy = evaluate(
+        &model,
+        &parts.test,
+        &normalization,
+        config.train.eval_batch_size,
+    );
+    let test_seconds = started.elapsed().as_secs_f64();
+
+    save_safetensors(&named_tensors(&model), &out.join("model.safetensors"))?;
+    let metrics = RunMetrics {
+        format_version: METRICS_FORMAT,
+        nasr_version: env!("CARGO_PKG_VERSION").to_string(),
+        space: config.space.clone(),
+        arch: space.format(&arch),
+        arch_index: space.index_of(&arch)?,
+        parameters,
+        dataset: config.data.name.to_string(),
+        examples: SplitSizes {
+            train: parts.train.len(),
+            valid: parts.valid.len(),
+            test: parts.test.len(),
+        },
+        data_sha256: checksums,
+        epochs,
+        test_accuracy,
+    };
+    write_json(&out.join("metrics.json"), &metrics)?;
+    let timing = RunTiming {
+        data_seconds,
+        train_seconds,
+        test_seconds,
+    };
+    write_json(&out.join("timing.json"), &timing)?;
+    Ok(metrics)
+}
+
+/// The space named in a config; only `nb201` builds networks so far.
+fn check_space(name: &str) -> Result<Nb201Space, NnError> {
+    match name {
+        "nb201" => Ok(Nb201Space::new()),
+        other => Err(NnError::Config {
+            field: "space",
+            problem: format!("unknown space {other:?}; known: nb201"),
+        }),
+    }
+}
+
+/// The three parts of a run's data.
+struct Parts {
+    train: nasr_data::Dataset,
+    valid: nasr_data::Dataset,
+    test: nasr_data::Dataset,
+}
+
+/// Subsets, then splits validation off the training set with the `split` stream.
+fn prepare(config: &DataConfig, data: TrainTest, streams: &SeedStreams) -> Result<Parts, NnError> {
+    if !(config.validation_fraction > 0.0 && config.validation_fraction < 1.0) {
+        return Err(NnError::Config {
+            field: "data.validation_fraction",
+            problem: format!("must be in (0, 1), got {}", config.validation_fraction),
+        });
+    }
+    let train = match config.train_subset {
+        Some(n) => data.train.take(n),
+        None => data.train,
+    };
+    let test = match config.test_subset {
+        Some(n) => data.test.take(n),
+        None => data.test,
+    };
+    let validation = ((train.len() as f64) * config.validation_fraction)
+        .round()
+        .max(1.0) as usize;
+    let (train, valid) = train.split(validation, &mut streams.stream("split"))?;
+    Ok(Parts { train, valid, test })
+}
+
+fn write_config(config: &TrainRunConfig, path: &Path) -> Result<(), NnError> {
+    let text = toml::to_string_pretty(config).map_err(|e| NnError::Config {
+        field: "config",
+        problem: e.to_string(),
+    })?;
+    write_atomically(path, text.as_bytes())
+}
+
+fn write_json<T: Serialize>(path: &PathBuf, value: &T) -> Result<(), NnError> {
+    let mut json = serde_json::to_vec_pretty(value).expect("metrics serialise");
+    json.push(b'\n');
+    write_atomically(path, &json)
+}

@@ -1,0 +1,178 @@
+//! SGD with momentum (optionally Nesterov), weight decay and global-norm gradient clipping,
+//! with PyTorch's semantics (`torch.optim.SGD`, `clip_grad_norm_`).
+//!
+//! burn ships an SGD too; nasr keeps its own because its momentum buffers are keyed by the
+//! parameters' dotted names, so they checkpoint to safetensors beside the model and a resumed
+//! run continues bit for bit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::params::NamedTensor;
+
+/// SGD hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SgdConfig {
+    /// Momentum factor (0 disables momentum).
+    pub momentum: f64,
+    /// Use Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay, added to the gradient.
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (`None`: no clipping).
+    pub grad_clip: Option<f64>,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        Self {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            grad_clip: Some(5.0),
+        }
+    }
+}
+
+/// The optimiser: configuration plus one momentum buffer per parameter, by name.
+#[derive(Debug, Default)]
+pub struct Sgd {
+    config: SgdConfig,
+    momentum: HashMap<String, Tensor<1>>,
+}
+
+impl Sgd {
+    /// A fresh optimiser.
+    pub fn new(config: SgdConfig) -> Self {
+        Self {
+            config,
+            momentum: HashMap::new(),
+        }
+    }
+
+    /// One update of `module` with `grads` at learning rate `lr`. Returns the updated module
+    /// and the global gradient norm before clipping.
+    pub fn step<M: Module>(&mut self, module: M, grads: GradientsParams, lr: f64) -> (M, f64) {
+        let mut norm = GradNorm {
+            grads: &grads,
+            sum: None,
+        };
+        module.visit(&mut norm);
+        let grad_norm = norm
+            .sum
+            .map(|s| f64::from(s.into_scalar::<f32>()).sqrt())
+            .unwrap_or(0.0);
+        // clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below one.
+        let scale = match self.config.grad_clip {
+            Some(max) if grad_norm > max => max / (grad_norm + 1e-6),
+            _ => 1.0,
+        };
+        let mut update = Update {
+            path: Vec::new(),
+            grads,
+            lr,
+            scale,
+            config: self.config,
+            momentum: &mut self.momentum,
+        };
+        (module.map(&mut update), grad_norm)
+    }
+
+    /// The momentum buffers, by parameter name, for checkpointing.
+    pub fn state(&self) -> BTreeMap<String, NamedTensor> {
+        self.momentum
+            .iter()
+            .map(|(name, buffer)| (name.clone(), NamedTensor::from_data(buffer.to_data())))
+            .collect()
+    }
+
+    /// Restores momentum buffers saved by [`Sgd::state`].
+    pub fn load_state(&mut self, state: &BTreeMap<String, NamedTensor>) {
+        let device = crate::eval_device();
+        self.momentum = state
+            .iter()
+            .map(|(name, t)| {
+                let data = TensorData::new(t.values.clone(), [t.values.len()]);
+                (name.clone(), Tensor::<1>::from_data(data, &device))
+            })
+            .collect();
+    }
+}
+
+/// Sum of squared gradients over all parameters, kept as a tensor to sync once.
+struct GradNorm<'a> {
+    grads: &'a GradientsParams,
+    sum: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for GradNorm<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.get::<D>(param.id) {
+            let squares = grad.square().sum();
+            self.sum = Some(match self.sum.take() {
+                Some(acc) => acc + squares,
+                None => squares,
+            });
+        }
+    }
+}
+
+struct Update<'a> {
+    path: Vec<String>,
+    grads: GradientsParams,
+    lr: f64,
+    scale: f64,
+    config: SgdConfig,
+    momentum: &'a mut HashMap<String, Tensor<1>>,
+}
+
+impl ModuleMapper for Update<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let weight = tensor.inner();
+        let mut direction = if self.scale < 1.0 {
+            grad.mul_scalar(self.scale)
+        } else {
+            grad
+        };
+        if self.config.weight_decay > 0.0 {
+            direction = direction + weight.clone().mul_scalar(self.config.weight_decay);
+        }
+        if self.config.momentum > 0.0 {
+            let name = self.path.join(".");
+            let shape = direction.dims();
+            let numel = shape.iter().product::<usize>();
+            // buf = mu * buf + d (PyTorch starts the buffer at d, dampening 0).
+            let buffer = match self.momentum.remove(&name) {
+                Some(old) => {
+                    old.reshape(shape).mul_scalar(self.config.momentum) + direction.clone()
+                }
+                None => direction.clone(),
+            };
+            direction = if self.config.nesterov {
+                direction + buffer.clone().mul_scalar(self.config.momentum)
+            } else {
+                buffer.clone()
+            };
+            self.momentum.insert(name, buffer.reshape([numel]));
+        }
+        let updated = weight - direction.mul_scalar(self.lr);
+        Param::from_mapped_value(id, Tensor::from_inner(updated).require_grad(), mapper)
+    }
+}

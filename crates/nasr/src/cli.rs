@@ -1,0 +1,212 @@
+//! Command-line flags. Every flag of `train` is optional so that it can override `--config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// nasr: neural architecture search that trains, reproduces and ships the network it finds.
+#[derive(Debug, Parser)]
+#[command(name = "nasr", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one architecture from scratch and write a run folder.
+    Train(TrainArgs),
+    /// Download and verify datasets.
+    Data(DataArgs),
+    /// Train a small NB201 network on MNIST and print its test accuracy (a few minutes on 2 cores).
+    Demo(DemoArgs),
+    /// Measure speed.
+    Bench(BenchArgs),
+}
+
+/// Where data lives: `--data-dir`, else `$NASR_DATA`, else the user's cache folder.
+#[derive(Debug, Args, Clone)]
+pub struct DataDirArg {
+    /// Folder holding one sub-folder per dataset (mnist/, cifar10/, ...).
+    /// Default: $NASR_DATA, else ~/.cache/nasr/data.
+    #[arg(long, env = "NASR_DATA", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    /// The data folder to use.
+    pub fn resolve(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+}
+
+/// `$XDG_CACHE_HOME/nasr/data`, else `~/.cache/nasr/data`, else `./nasr-data`.
+fn default_data_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
+    match cache {
+        Some(cache) => cache.join("nasr").join("data"),
+        None => PathBuf::from("nasr-data"),
+    }
+}
+
+/// Flags of `nasr train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config to start from (a run folder's config.toml works); flags override it.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Search space of the architecture.
+    #[arg(long, value_name = "SPACE", value_parser = ["nb201"])]
+    pub space: Option<String>,
+    /// Architecture in the space's canonical form, e.g.
+    /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'.
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Dataset: mnist, fashion-mnist, cifar10, cifar100, sklearn-digits.
+    #[arg(long, value_name = "NAME")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// Test on the first N test examples only.
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
+    /// Fraction of the training set held out for validation.
+    #[arg(long, value_name = "F")]
+    pub validation_fraction: Option<f64>,
+    /// Passes over the training set.
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<usize>,
+    /// Channels of the first stage (C); later stages have 2C and 4C.
+    #[arg(long, value_name = "C")]
+    pub channels: Option<usize>,
+    /// Cells per stage (N).
+    #[arg(long, value_name = "N")]
+    pub cells: Option<usize>,
+    /// Examples per SGD step.
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Initial learning rate (cosine-annealed to --lr-min).
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// Final learning rate.
+    #[arg(long, value_name = "LR")]
+    pub lr_min: Option<f64>,
+    /// SGD momentum.
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f64>,
+    /// Use Nesterov momentum (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub nesterov: Option<bool>,
+    /// L2 weight decay.
+    #[arg(long, value_name = "WD")]
+    pub weight_decay: Option<f64>,
+    /// Clip the global gradient norm to this value (0 disables clipping).
+    #[arg(long, value_name = "NORM")]
+    pub grad_clip: Option<f64>,
+    /// Label smoothing factor in [0, 1).
+    #[arg(long, value_name = "A")]
+    pub label_smoothing: Option<f32>,
+    /// Pad-and-random-crop augmentation, pixels per side (0 disables it; CIFAR uses 4).
+    #[arg(long, value_name = "PIXELS")]
+    pub pad_crop: Option<usize>,
+    /// Random horizontal flips (true/false; leave off for digits).
+    #[arg(long, value_name = "BOOL")]
+    pub flip: Option<bool>,
+    /// Run seed: all randomness (split, init, data order, augmentation) derives from it.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Run folder to write (config.toml, metrics.json, timing.json, model.safetensors,
+    /// checkpoints/). Rerunning into the same folder resumes from its last checkpoint.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Flags of `nasr data`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// What to do with data.
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+/// `nasr data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a dataset and verify its sha256 before writing anything.
+    Fetch {
+        /// mnist, fashion-mnist, cifar10 or cifar100.
+        name: String,
+        /// Folder to write into (the files go to DIR/NAME/).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Download from this URL prefix instead of the dataset's default host.
+        #[arg(long, value_name = "URL")]
+        mirror: Option<String>,
+    },
+}
+
+/// Flags of `nasr demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Run folder to write.
+    #[arg(long, value_name = "DIR", default_value = "runs/demo")]
+    pub out: PathBuf,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Flags of `nasr bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// `nasr bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time one training step (forward, backward, SGD update) of the NB201 network on random data.
+    TrainStep {
+        /// Channels of the first stage (C).
+        #[arg(long, default_value_t = 16)]
+        channels: usize,
+        /// Cells per stage (N).
+        #[arg(long, default_value_t = 5)]
+        cells: usize,
+        /// Images per step.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Input height and width.
+        #[arg(long, default_value_t = 32)]
+        resolution: usize,
+        /// Input channels.
+        #[arg(long, default_value_t = 3)]
+        in_channels: usize,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
