@@ -24,7 +24,7 @@ pub const METRICS_FORMAT: u32 = 1;
 
 /// Which data a run uses and how it is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
     /// Dataset name (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`, `sklearn-digits`).
     pub name: DatasetName,
@@ -49,7 +49,7 @@ impl Default for DataConfig {
 
 /// Network sizes of a run (the input channels and classes come from the data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetworkSize {
     /// Channels of the first stage (C).
     pub channels: usize,
@@ -68,7 +68,7 @@ impl Default for NetworkSize {
 
 /// Everything that defines a training run. Written to `config.toml` as resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainRunConfig {
     /// The run seed: every random stream derives from it.
     pub seed: u64,

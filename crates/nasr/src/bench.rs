@@ -37,6 +37,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     "config": bench,
                     "median_ms": median_ms,
                     "min_ms": min_ms,
+                    "peak_rss_mib": peak_rss_mib(),
                 });
                 println!("{report}");
             } else {
@@ -49,4 +50,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if the system reports it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

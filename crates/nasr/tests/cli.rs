@@ -1,0 +1,199 @@
+//! The `nasr` binary as a user runs it: help, clear errors, and resume after a hard kill.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const ARCH: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+
+fn nasr() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nasr"));
+    command.env(
+        "NASR_DATA",
+        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"),
+    );
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasr-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A small MNIST run: 1,000 training images per epoch, 3 epochs.
+fn small_train(out: &Path) -> Command {
+    let mut command = nasr();
+    command.args([
+        "train", "--space", "nb201", "--arch", ARCH, "--data", "mnist", "--epochs", "3",
+    ]);
+    command.args([
+        "--channels",
+        "4",
+        "--cells",
+        "1",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+    ]);
+    command.args([
+        "--train-subset",
+        "1100",
+        "--test-subset",
+        "500",
+        "--no-progress",
+        "--out",
+    ]);
+    command.arg(out);
+    command
+}
+
+#[test]
+fn help_describes_every_train_flag() {
+    let output = nasr().args(["train", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--arch",
+        "--data",
+        "--epochs",
+        "--channels",
+        "--cells",
+        "--batch-size",
+        "--seed",
+        "--out",
+        "--config",
+        "--data-dir",
+    ] {
+        assert!(text.contains(flag), "train --help lacks {flag}:\n{text}");
+    }
+    let output = nasr().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for command in ["train", "data", "demo", "bench"] {
+        assert!(text.contains(command), "--help lacks {command}");
+    }
+}
+
+#[test]
+fn a_misspelt_op_is_named_and_nothing_panics() {
+    let out = scratch("bad-arch");
+    let arch = ARCH.replace("skip_connect", "skip");
+    let output = nasr()
+        .args(["train", "--arch", &arch, "--data", "mnist", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown op \"skip\"") && message.contains("skip~0"),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn missing_data_says_how_to_fetch_it() {
+    let out = scratch("no-data");
+    let empty = scratch("empty-data");
+    let output = nasr()
+        .args([
+            "train",
+            "--arch",
+            ARCH,
+            "--data",
+            "fashion-mnist",
+            "--data-dir",
+        ])
+        .arg(&empty)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("nasr data fetch fashion-mnist"),
+        "{message}"
+    );
+}
+
+#[test]
+fn config_file_is_read_and_flags_override_it() {
+    let out = scratch("config");
+    std::fs::create_dir_all(&out).unwrap();
+    let config = out.join("in.toml");
+    std::fs::write(
+        &config,
+        format!("seed = 5\narch = \"{ARCH}\"\n[data]\nname = \"mnist\"\nvalidation_fraction = 0.5\n[train]\nepochs = 9\n"),
+    )
+    .unwrap();
+    // epochs 0 from the flag overrides the file's 9 and is rejected, naming the field.
+    let output = nasr()
+        .args(["train", "--epochs", "0", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(out.join("run"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("epochs must be at least 1"),
+        "{}",
+        stderr(&output)
+    );
+    let resolved = std::fs::read_to_string(out.join("run/config.toml")).unwrap_or_default();
+    assert!(
+        resolved.is_empty(),
+        "an invalid config must not write a run folder"
+    );
+    std::fs::write(&config, "seed = 5\nunknown_key = 1\n").unwrap();
+    let output = nasr()
+        .args(["train", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(out.join("run"))
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&output).contains("unknown_key"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_run_killed_mid_training_resumes_to_the_uninterrupted_result() {
+    let (whole, killed) = (scratch("whole"), scratch("killed"));
+    let status = small_train(&whole).status().unwrap();
+    assert!(status.success());
+
+    let mut child = small_train(&killed).spawn().unwrap();
+    let progress = killed.join("checkpoints/progress.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !progress.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up.
+    child.wait().unwrap();
+    let text =
+        std::fs::read_to_string(&progress).expect("a checkpoint was written before the kill");
+    assert!(
+        !text.contains("\"completed_epochs\": 3"),
+        "the run finished before the kill: nothing was resumed"
+    );
+    assert!(!killed.join("metrics.json").exists());
+
+    let status = small_train(&killed).status().unwrap();
+    assert!(status.success());
+    for file in ["metrics.json", "model.safetensors"] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap() == std::fs::read(killed.join(file)).unwrap(),
+            "{file} of the resumed run differs from the uninterrupted run"
+        );
+    }
+}
