@@ -7,7 +7,7 @@
 //! - `model.safetensors`: the trained weights under their dotted names;
 //! - `checkpoints/`: one checkpoint per epoch; a rerun into the same folder resumes from the last.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use nasr_data::{DatasetName, TrainTest};
@@ -297,7 +297,7 @@ fn write_config(config: &TrainRunConfig, path: &Path) -> Result<(), NnError> {
     write_atomically(path, text.as_bytes())
 }
 
-fn write_json<T: Serialize>(path: &PathBuf, value: &T) -> Result<(), NnError> {
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NnError> {
     let mut json = serde_json::to_vec_pretty(value).expect("metrics serialise");
     json.push(b'\n');
     write_atomically(path, &json)

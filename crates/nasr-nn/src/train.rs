@@ -104,7 +104,7 @@ impl TrainConfig {
         if self.sgd.weight_decay < 0.0 {
             return bad("sgd.weight_decay", "must not be negative".into());
         }
-        if self.sgd.grad_clip.is_some_and(|c| !(c > 0.0)) {
+        if self.sgd.grad_clip.is_some_and(|c| c.is_nan() || c <= 0.0) {
             return bad("sgd.grad_clip", "must be positive".into());
         }
         Ok(())

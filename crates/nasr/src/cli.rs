@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one architecture from scratch and write a run folder.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Download and verify datasets.
     Data(DataArgs),
     /// Train a small NB201 network on MNIST and print its test accuracy (a few minutes on 2 cores).

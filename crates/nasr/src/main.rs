@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Data(args) => data::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
