@@ -1,1 +1,28 @@
-//! placeholder
+//! Search strategies in ask/tell form, evaluators, the NAS-Bench-201 table, cost models, and the
+//! experiment store.
+//!
+//! A [`Strategy`] proposes architectures ([`Strategy::ask`]) and learns from their metrics
+//! ([`Strategy::tell`]); it never touches tensors and works on any [`nasr_space::Space`]. An
+//! [`Evaluator`] turns an architecture into metrics. A [`store::Store`] records every trial and
+//! the strategy's state, so an interrupted search resumes where it stopped.
+#![deny(missing_docs)]
+
+pub mod bench;
+mod cost;
+mod error;
+mod evaluator;
+pub mod evolution;
+mod metrics;
+pub mod nb201_table;
+pub mod nsga2;
+pub mod random;
+pub mod registry;
+pub mod reinforce;
+pub mod store;
+mod strategy;
+
+pub use cost::{Cost, CostModel};
+pub use error::SearchError;
+pub use evaluator::{Evaluator, Fidelity};
+pub use metrics::{Goal, Metrics, Outcome};
+pub use strategy::{Policy, Search, Strategy, Trial, TrialBook, TrialId, TrialRecord, TrialState};

@@ -1,0 +1,41 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// What can go wrong in a search.
+#[derive(Debug, Error)]
+pub enum SearchError {
+    /// `tell` named a trial that is not running (unknown, or already told).
+    #[error("trial {0} is not running: only a running trial can be told")]
+    NotRunning(u64),
+    /// A configuration value is invalid; names the field.
+    #[error("invalid search config: {field} {problem}")]
+    Config {
+        /// The field.
+        field: String,
+        /// What was wrong.
+        problem: String,
+    },
+    /// A saved strategy state does not fit the strategy it is loaded into.
+    #[error("cannot restore strategy state: {0}")]
+    State(String),
+    /// A data file is missing or malformed.
+    #[error("{path}: {problem}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        problem: String,
+    },
+    /// The experiment store failed.
+    #[error("experiment store {path}: {problem}")]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+    /// An architecture error.
+    #[error(transparent)]
+    Space(#[from] nasr_space::SpaceError),
+}

@@ -1,0 +1,89 @@
+//! The experiment store: every trial and the strategy's state, so that a search can be killed
+//! at any point and resumed.
+//!
+//! The driver ([`drive`]) records each ask before evaluating and each tell after, each together
+//! with the strategy state at that moment. A resumed search loads the last state, evaluates
+//! again the trials that were running, and goes on: no completed trial is lost or repeated.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use crate::{Evaluator, Fidelity, Outcome, SearchError, Strategy, Trial, TrialRecord};
+
+/// Durable record of a search.
+///
+/// Guarantees every implementation keeps:
+/// - **Atomic steps.** [`Store::record_ask`] and [`Store::record_tell`] each write the trial and
+///   the strategy state together, or neither.
+/// - **Durability.** When either returns `Ok`, what it wrote survives a crash of the process
+///   (and, for on-disk stores, of the machine: the write is synced). [`MemoryStore`] is durable
+///   only for the life of the process.
+/// - **Readers.** A reader (another connection, or [`Store::trials`] here) sees the state after
+///   some complete step, never half of one.
+pub trait Store {
+    /// Records that `trial` was asked; `state` is the strategy state right after the ask.
+    fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError>;
+    /// Records that a trial was told; `state` is the strategy state right after the tell.
+    fn record_tell(
+        &mut self,
+        record: &TrialRecord,
+        state: &serde_json::Value,
+    ) -> Result<(), SearchError>;
+    /// The last recorded strategy state, if any step was recorded.
+    fn strategy_state(&self) -> Result<Option<serde_json::Value>, SearchError>;
+    /// Every recorded trial, in id order.
+    fn trials(&self) -> Result<Vec<TrialRecord>, SearchError>;
+    /// A value stored under `key` (the search config, for instance).
+    fn meta(&self, key: &str) -> Result<Option<String>, SearchError>;
+    /// Stores `value` under `key`.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError>;
+}
+
+/// Runs the search until `queries` trials have finished, recording every step in `store`. If
+/// the store holds a state, the strategy resumes from it first: trials that were running are
+/// evaluated again. `on_finished` sees each trial as it finishes.
+pub fn drive(
+    strategy: &mut dyn Strategy,
+    evaluator: &mut dyn Evaluator,
+    store: &mut dyn Store,
+    queries: usize,
+    on_finished: &mut dyn FnMut(&TrialRecord),
+) -> Result<(), SearchError> {
+    if let Some(state) = store.strategy_state()? {
+        strategy.load_state(state)?;
+    }
+    for trial in strategy.running() {
+        finish(strategy, evaluator, store, &trial, on_finished)?;
+    }
+    while strategy.book().finished() < queries {
+        let trial = strategy.ask();
+        store.record_ask(&trial, &strategy.state())?;
+        finish(strategy, evaluator, store, &trial, on_finished)?;
+    }
+    Ok(())
+}
+
+fn finish(
+    strategy: &mut dyn Strategy,
+    evaluator: &mut dyn Evaluator,
+    store: &mut dyn Store,
+    trial: &Trial,
+    on_finished: &mut dyn FnMut(&TrialRecord),
+) -> Result<(), SearchError> {
+    let outcome = match evaluator.evaluate(&trial.arch, Fidelity::Full) {
+        Ok(metrics) => Outcome::Complete(metrics),
+        Err(error) => Outcome::Failed(error.to_string()),
+    };
+    strategy.tell(trial.id, outcome)?;
+    let record = strategy
+        .book()
+        .get(trial.id)
+        .expect("a told trial is in the book")
+        .clone();
+    store.record_tell(&record, &strategy.state())?;
+    on_finished(&record);
+    Ok(())
+}

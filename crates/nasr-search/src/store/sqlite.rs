@@ -1,0 +1,186 @@
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::Store;
+use crate::{SearchError, Trial, TrialRecord, TrialState};
+
+/// Version of the store's schema; a newer file is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// A store in one SQLite file (in the run folder). Each step is one transaction with
+/// `synchronous = FULL`, so it is on disk when the call returns.
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, SearchError> {
+        let error = store_error(path);
+        let connection = Connection::open(path).map_err(&error)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS trials (
+                     id INTEGER PRIMARY KEY, arch TEXT NOT NULL, state TEXT NOT NULL,
+                     metrics TEXT NOT NULL, error TEXT);
+                 CREATE TABLE IF NOT EXISTS strategy (id INTEGER PRIMARY KEY CHECK (id = 0), state TEXT NOT NULL);",
+            )
+            .map_err(&error)?;
+        let mut store = Self {
+            path: path.to_path_buf(),
+            connection,
+        };
+        match store.meta("schema_version")? {
+            None => store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
+            Some(version) if version.parse::<i64>().is_ok_and(|v| v <= SCHEMA_VERSION) => {}
+            Some(version) => {
+                return Err(SearchError::Store {
+                    path: path.to_path_buf(),
+                    problem: format!(
+                        "schema version {version} is newer than this nasr reads ({SCHEMA_VERSION})"
+                    ),
+                });
+            }
+        }
+        Ok(store)
+    }
+
+    /// Writes one trial row and the strategy state in one transaction.
+    fn write(
+        &mut self,
+        record: &TrialRecord,
+        state: &serde_json::Value,
+    ) -> Result<(), SearchError> {
+        let error = store_error(&self.path);
+        let transaction = self.connection.transaction().map_err(&error)?;
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO trials (id, arch, state, metrics, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    record.id as i64,
+                    to_json(&record.arch),
+                    to_json(&record.state),
+                    to_json(&record.metrics),
+                    record.error
+                ],
+            )
+            .map_err(&error)?;
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO strategy (id, state) VALUES (0, ?1)",
+                params![state.to_string()],
+            )
+            .map_err(&error)?;
+        transaction.commit().map_err(&error)
+    }
+}
+
+fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> SearchError + '_ {
+    move |e| SearchError::Store {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("store values serialise")
+}
+
+impl Store for SqliteStore {
+    fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
+        let record = TrialRecord {
+            id: trial.id,
+            arch: trial.arch.clone(),
+            state: TrialState::Running,
+            metrics: Default::default(),
+            error: None,
+        };
+        self.write(&record, state)
+    }
+
+    fn record_tell(
+        &mut self,
+        record: &TrialRecord,
+        state: &serde_json::Value,
+    ) -> Result<(), SearchError> {
+        self.write(record, state)
+    }
+
+    fn strategy_state(&self) -> Result<Option<serde_json::Value>, SearchError> {
+        let text: Option<String> = self
+            .connection
+            .query_row("SELECT state FROM strategy WHERE id = 0", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(store_error(&self.path))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| SearchError::Store {
+                path: self.path.clone(),
+                problem: format!("corrupt strategy state: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    fn trials(&self) -> Result<Vec<TrialRecord>, SearchError> {
+        let error = store_error(&self.path);
+        let mut statement = self
+            .connection
+            .prepare("SELECT id, arch, state, metrics, error FROM trials ORDER BY id")
+            .map_err(&error)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(&error)?;
+        let corrupt = |e: serde_json::Error| SearchError::Store {
+            path: self.path.clone(),
+            problem: format!("corrupt trial row: {e}"),
+        };
+        let mut trials = Vec::new();
+        for row in rows {
+            let (id, arch, state, metrics, error_text) = row.map_err(&error)?;
+            trials.push(TrialRecord {
+                id: id as u64,
+                arch: serde_json::from_str(&arch).map_err(corrupt)?,
+                state: serde_json::from_str(&state).map_err(corrupt)?,
+                metrics: serde_json::from_str(&metrics).map_err(corrupt)?,
+                error: error_text,
+            });
+        }
+        Ok(trials)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, SearchError> {
+        self.connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(store_error(&self.path))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(store_error(&self.path))
+    }
+}

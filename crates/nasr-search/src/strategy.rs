@@ -1,0 +1,283 @@
+//! The ask/tell contract, the bookkeeping every strategy shares, and the generic [`Search`]
+//! that enforces the contract around a strategy-specific [`Policy`].
+
+use std::sync::Arc;
+
+use nasr_space::{Arch, Space};
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{Goal, Metrics, Outcome, SearchError};
+
+/// Identifies a trial within one search: 0, 1, 2, ... in ask order.
+pub type TrialId = u64;
+
+/// An architecture handed out for evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Its id.
+    pub id: TrialId,
+    /// The architecture to evaluate.
+    pub arch: Arch,
+}
+
+/// Where a trial stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialState {
+    /// Asked, not yet told.
+    Running,
+    /// Told with finite metrics.
+    Complete,
+    /// Told with a failure, or with a NaN or infinite metric.
+    Failed,
+}
+
+/// Everything known about one trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// Its id.
+    pub id: TrialId,
+    /// The architecture.
+    pub arch: Arch,
+    /// Where it stands.
+    pub state: TrialState,
+    /// Its metrics (empty unless complete).
+    pub metrics: Metrics,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// The trials of a search and the goal that ranks them. Shared by every strategy, so the
+/// ask/tell rules hold for all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialBook {
+    goal: Goal,
+    trials: Vec<TrialRecord>,
+}
+
+impl TrialBook {
+    /// An empty book ranking trials by `goal`.
+    pub fn new(goal: Goal) -> Self {
+        Self {
+            goal,
+            trials: Vec::new(),
+        }
+    }
+
+    /// The goal.
+    pub fn goal(&self) -> &Goal {
+        &self.goal
+    }
+
+    /// All trials, in id order.
+    pub fn trials(&self) -> &[TrialRecord] {
+        &self.trials
+    }
+
+    /// The trial `id`.
+    pub fn get(&self, id: TrialId) -> Option<&TrialRecord> {
+        self.trials.get(id as usize)
+    }
+
+    /// The score of a trial under the goal: `None` unless complete and feasible.
+    pub fn score(&self, record: &TrialRecord) -> Option<f64> {
+        match record.state {
+            TrialState::Complete => self.goal.score(&record.metrics),
+            _ => None,
+        }
+    }
+
+    /// Number of trials that are no longer running.
+    pub fn finished(&self) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.state != TrialState::Running)
+            .count()
+    }
+
+    /// The best feasible complete trial (the earliest among equals).
+    pub fn best(&self) -> Option<&TrialRecord> {
+        let mut best: Option<(&TrialRecord, f64)> = None;
+        for record in &self.trials {
+            if let Some(score) = self.score(record)
+                && best.is_none_or(|(_, b)| score > b)
+            {
+                best = Some((record, score));
+            }
+        }
+        best.map(|(record, _)| record)
+    }
+
+    fn open(&mut self, arch: Arch) -> Trial {
+        let id = self.trials.len() as TrialId;
+        self.trials.push(TrialRecord {
+            id,
+            arch: arch.clone(),
+            state: TrialState::Running,
+            metrics: Metrics::new(),
+            error: None,
+        });
+        Trial { id, arch }
+    }
+
+    /// Closes a running trial. A NaN or infinite metric makes it failed.
+    fn close(&mut self, id: TrialId, outcome: Outcome) -> Result<&TrialRecord, SearchError> {
+        let record = self
+            .trials
+            .get_mut(id as usize)
+            .filter(|r| r.state == TrialState::Running)
+            .ok_or(SearchError::NotRunning(id))?;
+        match outcome {
+            Outcome::Complete(metrics) => match metrics.iter().find(|(_, v)| !v.is_finite()) {
+                Some((name, value)) => {
+                    record.state = TrialState::Failed;
+                    record.error = Some(format!("metric {name} is {value}"));
+                }
+                None => {
+                    record.state = TrialState::Complete;
+                    record.metrics = metrics;
+                }
+            },
+            Outcome::Failed(reason) => {
+                record.state = TrialState::Failed;
+                record.error = Some(reason);
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// A search strategy in ask/tell form.
+///
+/// The rules every implementation keeps:
+/// - `ask` always returns a new trial, with the next id; several trials may run at once.
+/// - Only a running trial can be told; telling any other id is [`SearchError::NotRunning`].
+/// - A NaN or infinite metric makes the trial [`TrialState::Failed`]; failed and infeasible
+///   trials never count as the best.
+/// - The whole state, random generator included, is [`Strategy::state`]: building the same
+///   strategy and loading that state continues exactly where the saved one stood, running
+///   trials included (they are returned by [`Strategy::running`] to be evaluated again).
+pub trait Strategy: Send {
+    /// The strategy's name (`rs`, `rea`, ...).
+    fn name(&self) -> &'static str;
+    /// Proposes the next architecture to evaluate.
+    fn ask(&mut self) -> Trial;
+    /// Reports the outcome of a running trial.
+    fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError>;
+    /// The trials so far.
+    fn book(&self) -> &TrialBook;
+    /// The whole state, as a serde value.
+    fn state(&self) -> serde_json::Value;
+    /// Restores a state saved by [`Strategy::state`] of the same strategy.
+    fn load_state(&mut self, state: serde_json::Value) -> Result<(), SearchError>;
+
+    /// The best feasible trial so far.
+    fn best(&self) -> Option<&TrialRecord> {
+        self.book().best()
+    }
+
+    /// Trials asked and not yet told.
+    fn running(&self) -> Vec<Trial> {
+        self.book()
+            .trials()
+            .iter()
+            .filter(|t| t.state == TrialState::Running)
+            .map(|t| Trial {
+                id: t.id,
+                arch: t.arch.clone(),
+            })
+            .collect()
+    }
+}
+
+/// What distinguishes one strategy from another: how it proposes, and what it learns from each
+/// finished trial. [`Search`] wraps a policy into a [`Strategy`].
+pub trait Policy: Serialize + DeserializeOwned + Send {
+    /// The strategy's name.
+    const NAME: &'static str;
+
+    /// The next architecture to try.
+    fn propose(&mut self, space: &dyn Space, book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch;
+
+    /// Learns from a trial that just finished (complete or failed).
+    fn observe(&mut self, book: &TrialBook, finished: TrialId);
+}
+
+/// A [`Strategy`] made of a [`Policy`], a [`TrialBook`] and a seeded generator.
+pub struct Search<P: Policy> {
+    space: Arc<dyn Space + Send + Sync>,
+    state: SearchState<P>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SearchState<P> {
+    strategy: String,
+    book: TrialBook,
+    policy: P,
+    rng: ChaCha12Rng,
+}
+
+impl<P: Policy> Search<P> {
+    /// A search over `space` toward `goal`, drawing from a generator seeded with `seed`.
+    pub fn new(space: Arc<dyn Space + Send + Sync>, goal: Goal, policy: P, seed: u64) -> Self {
+        Self {
+            space,
+            state: SearchState {
+                strategy: P::NAME.to_string(),
+                book: TrialBook::new(goal),
+                policy,
+                rng: ChaCha12Rng::seed_from_u64(seed),
+            },
+        }
+    }
+
+    /// The policy, for strategy-specific queries (NSGA-II's front, REINFORCE's distribution).
+    pub fn policy(&self) -> &P {
+        &self.state.policy
+    }
+}
+
+impl<P: Policy> Strategy for Search<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn ask(&mut self) -> Trial {
+        let state = &mut self.state;
+        let arch = state
+            .policy
+            .propose(self.space.as_ref(), &state.book, &mut state.rng);
+        state.book.open(arch)
+    }
+
+    fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError> {
+        self.state.book.close(id, outcome)?;
+        self.state.policy.observe(&self.state.book, id);
+        Ok(())
+    }
+
+    fn book(&self) -> &TrialBook {
+        &self.state.book
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).expect("strategy state serialises")
+    }
+
+    fn load_state(&mut self, state: serde_json::Value) -> Result<(), SearchError> {
+        let loaded: SearchState<P> =
+            serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
+        if loaded.strategy != P::NAME {
+            return Err(SearchError::State(format!(
+                "the state is of strategy {}, not {}",
+                loaded.strategy,
+                P::NAME
+            )));
+        }
+        self.state = loaded;
+        Ok(())
+    }
+}
