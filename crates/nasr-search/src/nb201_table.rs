@@ -228,7 +228,7 @@ fn read_latency(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), SearchError
         let fields: Vec<&str> = line.split(',').collect();
         if fields.len() != header.len() {
             return Err(file_error(
-                &path,
+                path,
                 format!(
                     "row {}: expected {} columns, found {}",
                     row + 1,
