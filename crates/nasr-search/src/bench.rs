@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nb201_table::{Nb201Dataset, Nb201Evaluator, Nb201Table};
 use crate::registry::{StrategySettings, build};
-use crate::store::{MemoryStore, drive};
+use crate::store::drive;
 use crate::{Goal, SearchError};
 
 /// One benchmark setting.
@@ -110,7 +110,7 @@ pub fn run_nb201_bench(
         drive(
             strategy.as_mut(),
             &mut evaluator,
-            &mut MemoryStore::new(),
+            None,
             config.queries,
             &mut |record| {
                 if let Some(score) = goal

@@ -12,6 +12,7 @@ mod cost;
 mod error;
 mod evaluator;
 pub mod evolution;
+pub mod experiment;
 mod metrics;
 pub mod nb201_table;
 pub mod nsga2;

@@ -1,12 +1,16 @@
 //! `nasr bench train-step`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nasr_nn::bench::{TrainStepBench, median, time_train_steps};
+use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
+use nasr_search::nb201_table::Nb201Table;
+use nasr_search::registry::StrategySettings;
 
-use crate::cli::{BenchArgs, BenchCommand};
+use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs};
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
+        BenchCommand::Nb201(args) => nb201(args),
         BenchCommand::TrainStep {
             channels,
             cells,
@@ -58,4 +62,68 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// `nasr bench nb201`: every strategy, `runs` times, then statistics, JSON and a plot.
+fn nb201(args: Nb201BenchArgs) -> Result<()> {
+    let table =
+        Nb201Table::load(&args.data_dir.resolve()).context("loading the NAS-Bench-201 table")?;
+    let dataset = args.dataset.parse()?;
+    let budget = match (&args.objective_device, args.max_latency) {
+        (Some(device), Some(max)) => Some((table.device(device)?, max)),
+        (None, None) => None,
+        _ => anyhow::bail!("--objective-device and --max-latency go together"),
+    };
+    let (_, optimum) = table
+        .optimum(dataset, budget)
+        .context("no architecture of the table meets the latency budget")?;
+    let mut results: Vec<BenchResult> = Vec::new();
+    for strategy in &args.strategy {
+        let config = BenchConfig {
+            strategy: strategy.clone(),
+            queries: args.queries,
+            runs: args.runs,
+            seed: args.seed,
+            dataset,
+            latency_budget: budget,
+            settings: StrategySettings::default(),
+        };
+        results.push(run_nb201_bench(&table, &config)?);
+    }
+    if !args.json {
+        println!(
+            "NAS-Bench-201 {dataset} test accuracy (%), best of {} queries, {} runs; table optimum {optimum:.2}",
+            args.queries, args.runs
+        );
+    }
+    for result in &results {
+        let (mean, std) = result.mean_std();
+        let found = result.found();
+        let regret = found.iter().map(|a| optimum - a).sum::<f64>() / found.len().max(1) as f64;
+        if args.json {
+            let line = serde_json::json!({
+                "strategy": result.strategy,
+                "runs": args.runs,
+                "queries": args.queries,
+                "mean_test_accuracy": mean,
+                "std_test_accuracy": std,
+                "mean_regret": regret,
+                "feasible_runs": found.len(),
+            });
+            println!("{line}");
+        } else {
+            let stderr = std / (found.len().max(1) as f64).sqrt();
+            println!(
+                "{:<10} {mean:.3} +- {std:.3} (standard error {stderr:.3}), mean regret {regret:.3}",
+                result.strategy
+            );
+        }
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::best_so_far(&results, optimum, &format!("NAS-Bench-201 {dataset}"), path)?;
+        if !args.json {
+            println!("plot {}", path.display());
+        }
+    }
+    Ok(())
 }

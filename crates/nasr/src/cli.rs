@@ -20,6 +20,8 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Download and verify datasets.
     Data(DataArgs),
+    /// Search an architecture space, recording every trial; rerun with the same --out to resume.
+    Search(SearchArgs),
     /// Train a small NB201 network on MNIST and print its test accuracy (a few minutes on 2 cores).
     Demo(DemoArgs),
     /// Measure speed.
@@ -131,6 +133,44 @@ pub struct TrainArgs {
     pub no_progress: bool,
 }
 
+/// Flags of `nasr search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Search space.
+    #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
+    pub space: String,
+    /// Strategy: rs (random), rea (regularised evolution), reinforce, nsga2 (multi-objective:
+    /// accuracy vs latency on --objective-device).
+    #[arg(long, default_value = "rea")]
+    pub strategy: String,
+    /// Evaluator: nb201 (look architectures up in the NAS-Bench-201 table).
+    #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
+    pub evaluator: String,
+    /// Number of trials (table queries).
+    #[arg(long, default_value_t = 100)]
+    pub queries: usize,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Table dataset: cifar10, cifar100, imagenet16-120.
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
+    #[arg(long, value_name = "DEV")]
+    pub objective_device: Option<String>,
+    /// Latency budget in ms on --objective-device; slower architectures never count as best.
+    #[arg(long, value_name = "MS")]
+    pub max_latency: Option<f64>,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Run folder (experiment.sqlite, trials.jsonl, best.json). Rerunning into it resumes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
 /// Flags of `nasr data`.
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -209,4 +249,40 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
+    Nb201(Nb201BenchArgs),
+}
+
+/// Flags of `nasr bench nb201`.
+#[derive(Debug, Args)]
+pub struct Nb201BenchArgs {
+    /// Strategies, comma-separated: rs, rea, reinforce, nsga2.
+    #[arg(long, default_value = "rs,rea,reinforce", value_delimiter = ',')]
+    pub strategy: Vec<String>,
+    /// Queries per run.
+    #[arg(long, default_value_t = 100)]
+    pub queries: usize,
+    /// Independent runs per strategy.
+    #[arg(long, default_value_t = 100)]
+    pub runs: usize,
+    /// Root seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Table dataset: cifar10, cifar100, imagenet16-120.
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Latency device setting for the constraint (e.g. pixel3).
+    #[arg(long, value_name = "DEV")]
+    pub objective_device: Option<String>,
+    /// Latency budget in ms on --objective-device.
+    #[arg(long, value_name = "MS")]
+    pub max_latency: Option<f64>,
+    /// Print one JSON object per strategy on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw mean best-so-far accuracy vs queries (with a standard-deviation band) to this SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
 }

@@ -7,6 +7,8 @@ mod bench;
 mod cli;
 mod data;
 mod demo;
+mod plot;
+mod search;
 mod train;
 
 use clap::Parser;
@@ -25,6 +27,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Data(args) => data::run(args),
+        Command::Search(args) => search::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
     };

@@ -42,26 +42,35 @@ pub trait Store {
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError>;
 }
 
-/// Runs the search until `queries` trials have finished, recording every step in `store`. If
-/// the store holds a state, the strategy resumes from it first: trials that were running are
-/// evaluated again. `on_finished` sees each trial as it finishes.
+/// Runs the search until `queries` trials have finished, recording every step in `store` when
+/// given one. If the store holds a state, the strategy resumes from it first: trials that were
+/// running are evaluated again. `on_finished` sees each trial as it finishes.
+///
+/// Without a store nothing is recorded, which keeps benchmark loops free of serialisation.
 pub fn drive(
     strategy: &mut dyn Strategy,
     evaluator: &mut dyn Evaluator,
-    store: &mut dyn Store,
+    mut store: Option<&mut dyn Store>,
     queries: usize,
     on_finished: &mut dyn FnMut(&TrialRecord),
 ) -> Result<(), SearchError> {
-    if let Some(state) = store.strategy_state()? {
+    if let Some(state) = store
+        .as_deref()
+        .map(Store::strategy_state)
+        .transpose()?
+        .flatten()
+    {
         strategy.load_state(state)?;
     }
     for trial in strategy.running() {
-        finish(strategy, evaluator, store, &trial, on_finished)?;
+        finish(strategy, evaluator, &mut store, &trial, on_finished)?;
     }
     while strategy.book().finished() < queries {
         let trial = strategy.ask();
-        store.record_ask(&trial, &strategy.state())?;
-        finish(strategy, evaluator, store, &trial, on_finished)?;
+        if let Some(store) = store.as_mut() {
+            store.record_ask(&trial, &strategy.state())?;
+        }
+        finish(strategy, evaluator, &mut store, &trial, on_finished)?;
     }
     Ok(())
 }
@@ -69,7 +78,7 @@ pub fn drive(
 fn finish(
     strategy: &mut dyn Strategy,
     evaluator: &mut dyn Evaluator,
-    store: &mut dyn Store,
+    store: &mut Option<&mut dyn Store>,
     trial: &Trial,
     on_finished: &mut dyn FnMut(&TrialRecord),
 ) -> Result<(), SearchError> {
@@ -81,9 +90,10 @@ fn finish(
     let record = strategy
         .book()
         .get(trial.id)
-        .expect("a told trial is in the book")
-        .clone();
-    store.record_tell(&record, &strategy.state())?;
-    on_finished(&record);
+        .expect("a told trial is in the book");
+    if let Some(store) = store.as_mut() {
+        store.record_tell(record, &strategy.state())?;
+    }
+    on_finished(record);
     Ok(())
 }

@@ -1,0 +1,94 @@
+//! SVG charts (plotters).
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use nasr_search::bench::BenchResult;
+use plotters::prelude::*;
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Mean best-so-far accuracy against queries, one line per strategy, with a +-1 standard
+/// deviation band, and the table's optimum as a dashed reference.
+pub fn best_so_far(results: &[BenchResult], optimum: f64, title: &str, path: &Path) -> Result<()> {
+    let curves: Vec<Vec<(f64, f64)>> = results.iter().map(BenchResult::curve_mean_std).collect();
+    let queries = curves.iter().map(Vec::len).max().unwrap_or(0);
+    let low = curves
+        .iter()
+        .flat_map(|c| c.iter().skip(queries / 10).map(|(m, s)| m - s))
+        .filter(|v| v.is_finite())
+        .fold(optimum, f64::min);
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    root.fill(&WHITE).map_err(|e| error(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(1f64..queries.max(2) as f64, (low - 0.2)..(optimum + 0.2))
+        .map_err(|e| error(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("queries")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("best test accuracy so far (%)")
+        .draw()
+        .map_err(|e| error(&e))?;
+    for (index, (result, curve)) in results.iter().zip(&curves).enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let points: Vec<(f64, f64, f64)> = curve
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, _))| m.is_finite())
+            .map(|(q, (m, s))| ((q + 1) as f64, *m, *s))
+            .collect();
+        let band: Vec<(f64, f64)> = points
+            .iter()
+            .map(|(q, m, s)| (*q, m + s))
+            .chain(points.iter().rev().map(|(q, m, s)| (*q, m - s)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                band,
+                color.mix(0.15).filled(),
+            )))
+            .map_err(|e| error(&e))?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|(q, m, _)| (*q, *m)),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| error(&e))?
+            .label(result.strategy.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(1.0, optimum), (queries.max(2) as f64, optimum)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| error(&e))?
+        .label(format!("table optimum {optimum:.2}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| error(&e))?;
+    root.present().map_err(|e| error(&e))?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `nasr search`: a query-based search on the NAS-Bench-201 table, recorded and resumable.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nasr_search::experiment::{SearchConfig, run_table_search};
+use nasr_search::nb201_table::Nb201Table;
+use nasr_search::registry::StrategySettings;
+
+use crate::cli::SearchArgs;
+
+pub fn run(args: SearchArgs) -> Result<()> {
+    let data_dir = args.data_dir.resolve();
+    let table = Nb201Table::load(&data_dir).context("loading the NAS-Bench-201 table")?;
+    let config = SearchConfig {
+        seed: args.seed,
+        strategy: args.strategy.clone(),
+        queries: args.queries,
+        dataset: args.dataset.parse()?,
+        objective_device: args.objective_device.clone(),
+        max_latency_ms: args.max_latency,
+        settings: StrategySettings::default(),
+    };
+    let bar = ProgressBar::new(args.queries as u64);
+    if args.no_progress {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{} on nb201/{}", args.strategy, config.dataset));
+    let mut best = f64::NEG_INFINITY;
+    let result = run_table_search(&config, &table, &args.out, &mut |record| {
+        if let Some(accuracy) = record.metrics.get("accuracy") {
+            best = best.max(*accuracy);
+        }
+        bar.set_position(record.id + 1);
+        bar.set_message(format!("best {best:.2}%"));
+    })
+    .with_context(|| format!("search into {}", args.out.display()))?;
+    bar.finish_and_clear();
+    match result {
+        Some(best) => {
+            println!(
+                "best {} (NB201 index {}, trial {})",
+                best.arch, best.index, best.trial
+            );
+            for (name, value) in &best.metrics {
+                println!("  {name} {value}");
+            }
+        }
+        None => println!("no feasible architecture found in {} queries", args.queries),
+    }
+    println!("run folder {}", args.out.display());
+    Ok(())
+}
