@@ -211,12 +211,14 @@ pub fn crowding_distances(points: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
     distance
 }
 
-/// The feasible, complete trials that no other such trial dominates, in id order.
+/// The feasible, complete trials that no other such trial dominates, in id order. An
+/// architecture evaluated several times appears once, as its first trial.
 pub fn pareto_front<'a>(book: &'a TrialBook, objectives: &[Objective]) -> Vec<&'a TrialRecord> {
+    let mut seen = std::collections::HashSet::new();
     let candidates: Vec<(&TrialRecord, Vec<f64>)> = book
         .trials()
         .iter()
-        .filter(|r| book.score(r).is_some())
+        .filter(|r| book.score(r).is_some() && seen.insert(&r.arch))
         .filter_map(|r| oriented(objectives, &r.metrics).map(|v| (r, v)))
         .collect();
     candidates

@@ -268,16 +268,19 @@ impl<P: Policy> Strategy for Search<P> {
     }
 
     fn load_state(&mut self, state: serde_json::Value) -> Result<(), SearchError> {
-        let loaded: SearchState<P> =
-            serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
-        if loaded.strategy != P::NAME {
+        // Check the name first: another strategy's policy would fail to parse less clearly.
+        let strategy = state
+            .get("strategy")
+            .and_then(|s| s.as_str())
+            .unwrap_or("unknown");
+        if strategy != P::NAME {
             return Err(SearchError::State(format!(
-                "the state is of strategy {}, not {}",
-                loaded.strategy,
+                "the state is of strategy {strategy}, not {}",
                 P::NAME
             )));
         }
-        self.state = loaded;
+        self.state =
+            serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
         Ok(())
     }
 }
