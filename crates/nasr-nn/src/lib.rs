@@ -11,9 +11,11 @@ pub mod init;
 pub mod nb201;
 pub mod ops;
 pub mod params;
+pub mod rsws;
 pub mod run;
 pub mod schedule;
 pub mod sgd;
+pub mod supernet;
 pub mod train;
 
 pub use error::NnError;

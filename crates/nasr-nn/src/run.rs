@@ -249,7 +249,7 @@ pub fn train_run(
 }
 
 /// The space named in a config; only `nb201` builds networks so far.
-fn check_space(name: &str) -> Result<Nb201Space, NnError> {
+pub(crate) fn check_space(name: &str) -> Result<Nb201Space, NnError> {
     match name {
         "nb201" => Ok(Nb201Space::new()),
         other => Err(NnError::Config {
@@ -260,14 +260,18 @@ fn check_space(name: &str) -> Result<Nb201Space, NnError> {
 }
 
 /// The three parts of a run's data.
-struct Parts {
-    train: nasr_data::Dataset,
-    valid: nasr_data::Dataset,
-    test: nasr_data::Dataset,
+pub(crate) struct Parts {
+    pub(crate) train: nasr_data::Dataset,
+    pub(crate) valid: nasr_data::Dataset,
+    pub(crate) test: nasr_data::Dataset,
 }
 
 /// Subsets, then splits validation off the training set with the `split` stream.
-fn prepare(config: &DataConfig, data: TrainTest, streams: &SeedStreams) -> Result<Parts, NnError> {
+pub(crate) fn prepare(
+    config: &DataConfig,
+    data: TrainTest,
+    streams: &SeedStreams,
+) -> Result<Parts, NnError> {
     if !(config.validation_fraction > 0.0 && config.validation_fraction < 1.0) {
         return Err(NnError::Config {
             field: "data.validation_fraction",
@@ -289,7 +293,7 @@ fn prepare(config: &DataConfig, data: TrainTest, streams: &SeedStreams) -> Resul
     Ok(Parts { train, valid, test })
 }
 
-fn write_config(config: &TrainRunConfig, path: &Path) -> Result<(), NnError> {
+pub(crate) fn write_config<T: Serialize>(config: &T, path: &Path) -> Result<(), NnError> {
     let text = toml::to_string_pretty(config).map_err(|e| NnError::Config {
         field: "config",
         problem: e.to_string(),
@@ -297,7 +301,7 @@ fn write_config(config: &TrainRunConfig, path: &Path) -> Result<(), NnError> {
     write_atomically(path, text.as_bytes())
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NnError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), NnError> {
     let mut json = serde_json::to_vec_pretty(value).expect("metrics serialise");
     json.push(b'\n');
     write_atomically(path, &json)

@@ -187,6 +187,26 @@ impl<'a> Trainer<'a> {
         model: M,
         data: TrainData<'_>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
+        let batch_size = self.config.eval_batch_size;
+        self.fit_with(
+            model,
+            data,
+            &mut |model: &M, images, _, _| model.forward(images),
+            &mut |model: &M, _| evaluate(model, data.valid, data.normalization, batch_size),
+        )
+    }
+
+    /// Like [`Trainer::fit`], for models whose training forward is not a plain call, such as a
+    /// supernet running one sampled path per step. `forward(model, images, epoch, step)` gives
+    /// the logits of a training step; `validate(model, epoch)` the validation accuracy after an
+    /// epoch.
+    pub fn fit_with<M: Module>(
+        &self,
+        model: M,
+        data: TrainData<'_>,
+        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Tensor<2>,
+        validate: &mut dyn FnMut(&M, usize) -> f64,
+    ) -> Result<(M, Vec<EpochRecord>), NnError> {
         self.config.validate()?;
         let (mut model, mut sgd, mut history) = self.resume(model)?;
         let steps_per_epoch = data.train.len().div_ceil(self.config.batch_size);
@@ -196,21 +216,26 @@ impl<'a> Trainer<'a> {
             total_steps: steps_per_epoch * self.config.epochs,
         };
         for epoch in history.len()..self.config.epochs {
-            let (trained, record) = self.train_epoch(model, &mut sgd, data, epoch, &schedule)?;
+            let (trained, mut record) =
+                self.train_epoch(model, &mut sgd, data, epoch, &schedule, forward)?;
             model = trained;
+            record.valid_accuracy = validate(&model, epoch);
             history.push(record);
             self.save_checkpoint(&model, &sgd, &history)?;
         }
         Ok((model, history))
     }
 
-    fn train_epoch<M: Classifier>(
+    /// One pass over the training set. The record's validation accuracy is left at 0 for
+    /// `fit_with` to fill.
+    fn train_epoch<M: Module>(
         &self,
         mut model: M,
         sgd: &mut Sgd,
         data: TrainData<'_>,
         epoch: usize,
         schedule: &CosineSchedule,
+        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Tensor<2>,
     ) -> Result<(M, EpochRecord), NnError> {
         let device = crate::train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
@@ -235,7 +260,7 @@ impl<'a> Trainer<'a> {
         for step in 0..batcher.len() {
             let batch = batcher.batch(step, &self.config.augmentation, &mut augment_rng);
             let (images, labels) = to_tensors(&batch, data.train, &device);
-            let logits = model.forward(images);
+            let logits = forward(&model, images, epoch, step);
             let loss = loss_fn.forward(logits.clone(), labels.clone());
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {
@@ -259,17 +284,11 @@ impl<'a> Trainer<'a> {
             ));
         }
         bar.finish_and_clear();
-        let valid_accuracy = evaluate(
-            &model,
-            data.valid,
-            data.normalization,
-            self.config.eval_batch_size,
-        );
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
             train_accuracy: correct as f64 / seen.max(1) as f64,
-            valid_accuracy,
+            valid_accuracy: 0.0,
             lr,
         };
         Ok((model, record))
@@ -359,7 +378,11 @@ impl<'a> Trainer<'a> {
 }
 
 /// Turns a batch into an image tensor and a label tensor on `device`.
-fn to_tensors(batch: &Batch, dataset: &Dataset, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+pub(crate) fn to_tensors(
+    batch: &Batch,
+    dataset: &Dataset,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
     let shape = dataset.shape;
     let images = TensorData::new(
         batch.images.clone(),
@@ -372,7 +395,7 @@ fn to_tensors(batch: &Batch, dataset: &Dataset, device: &Device) -> (Tensor<4>, 
     )
 }
 
-fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     let [batch, _] = logits.dims();
     let predicted = logits.argmax(1).reshape([batch]);
     predicted.equal(labels).int().sum().into_scalar::<i64>() as usize

@@ -1,0 +1,265 @@
+//! Random search with weight sharing (Li & Talwalkar, UAI 2019).
+//!
+//! Train the NB201 supernet with one uniformly sampled path per step (single-path one-shot
+//! training, as SPOS), then sample K distinct architectures, recalibrate BatchNorm along each,
+//! rank them by supernet validation accuracy and keep the best. The run folder holds
+//! `config.toml`, `metrics.json` (supernet training), `supernet.safetensors`, `ranking.json`
+//! (all K, best first), `best.json` and `timing.json`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_space::{Arch, SeedStreams, Space};
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+use crate::nb201::Nb201NetworkConfig;
+use crate::params::{named_tensors, save_safetensors};
+use crate::run::{
+    DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
+};
+use crate::supernet::Nb201Supernet;
+use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, count_correct, to_tensors};
+
+/// Everything that defines an RSWS run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RswsConfig {
+    /// Run seed.
+    pub seed: u64,
+    /// Search space (`nb201`).
+    pub space: String,
+    /// Data selection.
+    pub data: DataConfig,
+    /// Supernet sizes.
+    pub network: NetworkSize,
+    /// Supernet training.
+    pub train: TrainConfig,
+    /// Architectures sampled and ranked after training (K).
+    pub candidates: usize,
+    /// Training batches used to recalibrate BatchNorm before each evaluation.
+    pub recal_batches: usize,
+}
+
+impl Default for RswsConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            space: "nb201".into(),
+            data: DataConfig::default(),
+            network: NetworkSize {
+                channels: 8,
+                cells: 1,
+            },
+            train: TrainConfig::default(),
+            candidates: 50,
+            recal_batches: 8,
+        }
+    }
+}
+
+/// One ranked candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedArch {
+    /// Canonical architecture string.
+    pub arch: String,
+    /// NAS-Bench-201 index.
+    pub index: usize,
+    /// Validation accuracy of the supernet path after BN recalibration, in [0, 1].
+    pub supernet_valid_accuracy: f64,
+}
+
+/// The outcome of an RSWS run (`best.json` is its `best`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RswsResult {
+    /// Format version of the files.
+    pub format_version: u32,
+    /// The winner.
+    pub best: RankedArch,
+    /// Candidates ranked.
+    pub candidates: usize,
+    /// Supernet training, per epoch (validation: one random path after recalibration).
+    pub epochs: Vec<EpochRecord>,
+}
+
+/// Trains the supernet as configured (resuming from `out/checkpoints`), ranks K candidates and
+/// writes the run folder.
+pub fn rsws_run(
+    config: &RswsConfig,
+    data_dir: &Path,
+    out: &Path,
+    options: &RunOptions,
+) -> Result<RswsResult, NnError> {
+    let space = check_space(&config.space)?;
+    config.train.validate()?;
+    if config.candidates == 0 || config.candidates > space.size() || config.recal_batches == 0 {
+        return Err(NnError::Config {
+            field: "candidates",
+            problem: format!(
+                "candidates must be in 1..={} and recal_batches at least 1 (got {} and {})",
+                space.size(),
+                config.candidates,
+                config.recal_batches
+            ),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
+    write_config(config, &out.join("config.toml"))?;
+    let streams = SeedStreams::new(config.seed);
+    let data = nasr_data::load(config.data.name, data_dir)?;
+    let parts = prepare(&config.data, data, &streams)?;
+    let normalization = parts.train.channel_stats();
+    let network = Nb201NetworkConfig {
+        channels: config.network.channels,
+        cells: config.network.cells,
+        in_channels: parts.train.shape.channels,
+        classes: parts.train.classes,
+    };
+    let device = crate::train_device();
+    let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        Nb201Supernet::new(&network, &device)
+    })?;
+
+    let started = Instant::now();
+    let ranker = Ranker {
+        train: &parts.train,
+        valid: &parts.valid,
+        normalization: &normalization,
+        config,
+    };
+    let mut path_rngs: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+    let (supernet, epochs) = Trainer::new(&config.train, streams)
+        .with_checkpoints(out.join("checkpoints"))
+        .with_progress(options.show_progress)
+        .fit_with(
+            supernet,
+            TrainData {
+                train: &parts.train,
+                valid: &parts.valid,
+                normalization: &normalization,
+            },
+            // Uniform single-path sampling: one fresh path per step, from stream `path/<epoch>`.
+            &mut |model: &Nb201Supernet, images, epoch, _| {
+                if path_rngs.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    path_rngs = Some((epoch, streams.stream(&format!("path/{epoch}"))));
+                }
+                let (_, rng) = path_rngs.as_mut().expect("set above");
+                model.forward_path(&space.sample(rng), images)
+            },
+            &mut |model: &Nb201Supernet, epoch| {
+                let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));
+                ranker.accuracy(
+                    model.clone(),
+                    &arch,
+                    &streams,
+                    &format!("valid-recal/{epoch}"),
+                )
+            },
+        )?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    save_safetensors(&named_tensors(&supernet), &out.join("supernet.safetensors"))?;
+
+    let started = Instant::now();
+    let candidates =
+        distinct_candidates(&space, config.candidates, &mut streams.stream("candidates"));
+    let mut ranking: Vec<RankedArch> = Vec::with_capacity(candidates.len());
+    for (k, arch) in candidates.iter().enumerate() {
+        let accuracy = ranker.accuracy(supernet.clone(), arch, &streams, &format!("recal/{k}"));
+        ranking.push(RankedArch {
+            arch: space.format(arch),
+            index: space.index_of(arch)?,
+            supernet_valid_accuracy: accuracy,
+        });
+    }
+    // Best first; among equals, the earlier candidate.
+    ranking.sort_by(|a, b| {
+        b.supernet_valid_accuracy
+            .total_cmp(&a.supernet_valid_accuracy)
+    });
+    let rank_seconds = started.elapsed().as_secs_f64();
+    let result = RswsResult {
+        format_version: 1,
+        best: ranking[0].clone(),
+        candidates: ranking.len(),
+        epochs,
+    };
+    write_json(&out.join("ranking.json"), &ranking)?;
+    write_json(&out.join("best.json"), &result.best)?;
+    write_json(&out.join("metrics.json"), &result)?;
+    let timing = serde_json::json!({"train_seconds": train_seconds, "rank_seconds": rank_seconds});
+    write_json(&out.join("timing.json"), &timing)?;
+    Ok(result)
+}
+
+/// `count` distinct architectures drawn uniformly, in draw order.
+fn distinct_candidates(space: &dyn Space, count: usize, rng: &mut dyn rand::RngCore) -> Vec<Arch> {
+    let mut seen = BTreeSet::new();
+    let mut candidates = Vec::with_capacity(count);
+    while candidates.len() < count {
+        let arch = space.sample(rng);
+        if seen.insert(arch.clone()) {
+            candidates.push(arch);
+        }
+    }
+    candidates
+}
+
+/// Evaluates supernet paths: BN recalibration on training batches, then validation accuracy.
+struct Ranker<'a> {
+    train: &'a Dataset,
+    valid: &'a Dataset,
+    normalization: &'a Normalization,
+    config: &'a RswsConfig,
+}
+
+impl Ranker<'_> {
+    fn accuracy(
+        &self,
+        supernet: Nb201Supernet,
+        arch: &Arch,
+        streams: &SeedStreams,
+        recal_stream: &str,
+    ) -> f64 {
+        let recalibrated = supernet.recalibrate_bn(
+            arch,
+            self.train,
+            self.normalization,
+            self.config.train.batch_size,
+            self.config.recal_batches,
+            &mut streams.stream(recal_stream),
+        );
+        path_accuracy(
+            &recalibrated,
+            arch,
+            self.valid,
+            self.normalization,
+            self.config.train.eval_batch_size,
+        )
+    }
+}
+
+/// Accuracy of the supernet path `arch` on `dataset` in evaluation mode, in [0, 1].
+pub fn path_accuracy(
+    supernet: &Nb201Supernet,
+    arch: &Arch,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+) -> f64 {
+    if dataset.is_empty() {
+        return 0.0;
+    }
+    let device = crate::eval_device();
+    let model = supernet.valid();
+    let batcher = Batcher::sequential(dataset, normalization, batch_size);
+    let mut correct = 0usize;
+    for index in 0..batcher.len() {
+        let batch = batcher.plain_batch(index);
+        let (images, labels) = to_tensors(&batch, dataset, &device);
+        correct += count_correct(model.forward_path(arch, images), labels);
+    }
+    correct as f64 / dataset.len() as f64
+}

@@ -1,0 +1,268 @@
+//! The NAS-Bench-201 supernet in single-path mode (DESIGN.md: `Path(arch)`).
+//!
+//! One weight set holds every candidate op of every edge
+//! (`cells.3.edges.2.nor_conv_3x3.conv.weight`); a forward pass runs only the ops that the given
+//! architecture selects, so a step costs, in time and memory, one network's step. The rest of the
+//! network (stem, reductions, head) is shared by all paths and named as in [`Nb201Network`], so a
+//! path's weights copy out into a standalone network of that architecture.
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::AvgPool2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_space::Arch;
+use nasr_space::nb201::{NB201_EDGES, NB201_NODES, NB201_OPS};
+
+use crate::NnError;
+use crate::nb201::{Nb201Network, Nb201NetworkConfig, ResidualReduction};
+use crate::ops::{ReluConvBn, avg_pool_3x3};
+use crate::params::{NamedTensor, load_named, named_tensors};
+
+/// Every candidate op of one edge. `none` and `skip_connect` hold nothing.
+#[derive(Module, Debug)]
+pub struct SuperEdge {
+    /// ReLU-Conv1x1-BN.
+    pub nor_conv_1x1: ReluConvBn,
+    /// ReLU-Conv3x3-BN.
+    pub nor_conv_3x3: ReluConvBn,
+    /// 3x3 average pool.
+    pub avg_pool_3x3: AvgPool2d,
+}
+
+impl SuperEdge {
+    fn new(channels: usize, device: &Device) -> Self {
+        Self {
+            nor_conv_1x1: ReluConvBn::new(channels, channels, 1, 1, device),
+            nor_conv_3x3: ReluConvBn::new(channels, channels, 3, 1, device),
+            avg_pool_3x3: avg_pool_3x3(),
+        }
+    }
+
+    /// Runs only op `kind`; `None` for the zero op.
+    fn forward(&self, kind: usize, x: Tensor<4>) -> Option<Tensor<4>> {
+        match NB201_OPS[kind] {
+            "none" => None,
+            "skip_connect" => Some(x),
+            "nor_conv_1x1" => Some(self.nor_conv_1x1.forward(x)),
+            "nor_conv_3x3" => Some(self.nor_conv_3x3.forward(x)),
+            _ => Some(self.avg_pool_3x3.forward(x)),
+        }
+    }
+
+    fn batch_norms(&mut self) -> [&mut BatchNorm; 2] {
+        [&mut self.nor_conv_1x1.bn, &mut self.nor_conv_3x3.bn]
+    }
+}
+
+/// A cell holding every op on each of its six edges.
+#[derive(Module, Debug)]
+pub struct SuperCell {
+    /// Edges in `NB201_EDGES` order.
+    pub edges: Vec<SuperEdge>,
+}
+
+impl SuperCell {
+    /// The cell's output along `arch`: `[batch, c, h, w]` -> `[batch, c, h, w]`.
+    fn forward(&self, arch: &Arch, x: Tensor<4>) -> Tensor<4> {
+        let mut nodes: Vec<Tensor<4>> = vec![x];
+        for to in 1..NB201_NODES {
+            let mut sum: Option<Tensor<4>> = None;
+            for (edge, (&(edge_to, from), &kind)) in
+                self.edges.iter().zip(NB201_EDGES.iter().zip(&arch.choices))
+            {
+                if edge_to != to {
+                    continue;
+                }
+                if let Some(out) = edge.forward(kind, nodes[from].clone()) {
+                    sum = Some(match sum {
+                        Some(acc) => acc + out,
+                        None => out,
+                    });
+                }
+            }
+            nodes.push(sum.unwrap_or_else(|| nodes[0].zeros_like()));
+        }
+        nodes.pop().expect("the cell has an output node")
+    }
+}
+
+/// The NB201 supernet: the macro network of [`Nb201Network`] with [`SuperCell`]s.
+#[derive(Module, Debug)]
+pub struct Nb201Supernet {
+    /// Stem convolution.
+    pub stem_conv: Conv2d,
+    /// Stem BatchNorm.
+    pub stem_bn: BatchNorm,
+    /// All 3N cells.
+    pub cells: Vec<SuperCell>,
+    /// The two reduction blocks.
+    pub reductions: Vec<ResidualReduction>,
+    /// BatchNorm before the final ReLU.
+    pub head_bn: BatchNorm,
+    /// Linear classifier.
+    pub classifier: Linear,
+    /// Cells per stage (N).
+    pub cells_per_stage: usize,
+}
+
+impl Nb201Supernet {
+    /// The supernet of the given sizes.
+    pub fn new(config: &Nb201NetworkConfig, device: &Device) -> Result<Self, NnError> {
+        config.validate()?;
+        let c = config.channels;
+        let widths = [c, 2 * c, 4 * c];
+        let cells = widths
+            .iter()
+            .flat_map(|&width| (0..config.cells).map(move |_| width))
+            .map(|width| SuperCell {
+                edges: (0..NB201_EDGES.len())
+                    .map(|_| SuperEdge::new(width, device))
+                    .collect(),
+            })
+            .collect();
+        Ok(Self {
+            stem_conv: Conv2dConfig::new([config.in_channels, c], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device),
+            stem_bn: BatchNormConfig::new(c).init(device),
+            cells,
+            reductions: vec![
+                ResidualReduction::new(c, 2 * c, device),
+                ResidualReduction::new(2 * c, 4 * c, device),
+            ],
+            head_bn: BatchNormConfig::new(4 * c).init(device),
+            classifier: LinearConfig::new(4 * c, config.classes).init(device),
+            cells_per_stage: config.cells,
+        })
+    }
+
+    /// Logits of the path `arch`: images `[batch, in_channels, h, w]` -> `[batch, classes]`.
+    pub fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.stem_bn.forward(self.stem_conv.forward(x));
+        for (index, cell) in self.cells.iter().enumerate() {
+            if index > 0 && index % self.cells_per_stage == 0 {
+                x = self.reductions[index / self.cells_per_stage - 1].forward(x);
+            }
+            x = cell.forward(arch, x);
+        }
+        let x = relu(self.head_bn.forward(x));
+        let [batch, channels, _, _] = x.dims();
+        self.classifier
+            .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
+    }
+
+    /// Every BatchNorm of the supernet.
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let mut all = vec![&mut self.stem_bn, &mut self.head_bn];
+        for cell in &mut self.cells {
+            for edge in &mut cell.edges {
+                all.extend(edge.batch_norms());
+            }
+        }
+        for reduction in &mut self.reductions {
+            all.push(&mut reduction.conv_a.bn);
+            all.push(&mut reduction.conv_b.bn);
+        }
+        all
+    }
+
+    /// A standalone network of `arch` holding this supernet's weights for that path.
+    pub fn extract(
+        &self,
+        arch: &Arch,
+        config: &Nb201NetworkConfig,
+        device: &Device,
+    ) -> Result<Nb201Network, NnError> {
+        let standalone = config.init(arch, device)?;
+        let tensors = path_tensors(&named_tensors(self), arch);
+        load_named(standalone, &tensors, std::path::Path::new("<supernet>"))
+    }
+
+    /// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
+    /// cumulative average over `batches` training batches (weight-sharing evaluation needs
+    /// statistics of the path it evaluates, not of the mixture it was trained on). Weights do
+    /// not change. Batches are drawn in order from `rng`'s shuffle of `dataset`.
+    pub fn recalibrate_bn(
+        mut self,
+        arch: &Arch,
+        dataset: &Dataset,
+        normalization: &Normalization,
+        batch_size: usize,
+        batches: usize,
+        rng: &mut dyn rand::RngCore,
+    ) -> Self {
+        let device = crate::train_device();
+        let momenta: Vec<f64> = self.batch_norms().iter().map(|bn| bn.momentum).collect();
+        self = reset_running_stats(self);
+        let mut model = self.train();
+        let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
+        for index in 0..batches.min(batcher.len()) {
+            // PyTorch's `momentum=None`: batch k enters the running average with weight 1/k.
+            for bn in model.batch_norms() {
+                bn.momentum = 1.0 / (index + 1) as f64;
+            }
+            let batch = batcher.plain_batch(index);
+            let shape = [
+                batch.len,
+                dataset.shape.channels,
+                dataset.shape.height,
+                dataset.shape.width,
+            ];
+            let images =
+                Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, shape), &device);
+            let _ = model.forward_path(arch, images.detach());
+        }
+        for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
+            bn.momentum = momentum;
+        }
+        model
+    }
+}
+
+/// Sets every running mean to 0 and running variance to 1.
+fn reset_running_stats(model: Nb201Supernet) -> Nb201Supernet {
+    let tensors: BTreeMap<String, NamedTensor> = named_tensors(&model)
+        .into_iter()
+        .map(|(name, mut tensor)| {
+            if name.ends_with("running_mean") {
+                tensor.values.iter_mut().for_each(|v| *v = 0.0);
+            } else if name.ends_with("running_var") {
+                tensor.values.iter_mut().for_each(|v| *v = 1.0);
+            }
+            (name, tensor)
+        })
+        .collect();
+    load_named(model, &tensors, std::path::Path::new("<supernet>"))
+        .expect("same module, same names")
+}
+
+/// The supernet's tensors renamed to a standalone network's names along `arch`:
+/// `cells.i.edges.j.<op>.x` becomes `cells.i.edges.j.op.x` for the op that `arch` selects on
+/// edge j; tensors of unselected ops are dropped.
+pub fn path_tensors(
+    supernet: &BTreeMap<String, NamedTensor>,
+    arch: &Arch,
+) -> BTreeMap<String, NamedTensor> {
+    supernet
+        .iter()
+        .filter_map(|(name, tensor)| {
+            let parts: Vec<&str> = name.split('.').collect();
+            if parts.len() > 4 && parts[0] == "cells" && parts[2] == "edges" {
+                let edge: usize = parts[3].parse().ok()?;
+                if parts[4] != NB201_OPS[arch.choices[edge]] {
+                    return None;
+                }
+                let renamed = [&parts[..4], &["op"], &parts[5..]].concat().join(".");
+                Some((renamed, tensor.clone()))
+            } else {
+                Some((name.clone(), tensor.clone()))
+            }
+        })
+        .collect()
+}

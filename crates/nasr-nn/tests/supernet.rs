@@ -1,0 +1,150 @@
+//! The NB201 supernet in single-path mode: one path's forward touches only that path's
+//! parameters, BN recalibration changes statistics and not weights, and a path's weights copied
+//! into a standalone network give the same outputs.
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::{Distribution, Tensor};
+use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::params::named_tensors;
+use nasr_nn::supernet::Nb201Supernet;
+use nasr_space::{Nb201Space, SeedStreams, Space};
+
+const ARCH: &str =
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|";
+
+fn config() -> Nb201NetworkConfig {
+    Nb201NetworkConfig {
+        channels: 4,
+        cells: 1,
+        in_channels: 1,
+        classes: 10,
+    }
+}
+
+fn supernet(device: &burn::tensor::Device, seed: u64) -> Nb201Supernet {
+    nasr_nn::init::seeded(device, &mut SeedStreams::new(seed).stream("init"), || {
+        Nb201Supernet::new(&config(), device)
+    })
+    .unwrap()
+}
+
+/// Dotted name and id of every float parameter.
+#[derive(Default)]
+struct Ids {
+    path: Vec<String>,
+    ids: Vec<(String, ParamId)>,
+}
+
+impl ModuleVisitor for Ids {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.ids.push((self.path.join("."), param.id));
+    }
+}
+
+#[test]
+fn a_path_forward_touches_only_the_selected_ops_parameters() {
+    let device = nasr_nn::train_device();
+    let space = Nb201Space::new();
+    let arch = space.parse(ARCH).unwrap();
+    let net = supernet(&device, 0).train();
+    let x = Tensor::<4>::random([4, 1, 12, 12], Distribution::Normal(0.0, 1.0), &device);
+    let loss = net.forward_path(&arch, x).square().mean();
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let mut ids = Ids::default();
+    net.visit(&mut ids);
+    let (mut selected, mut unselected) = (0, 0);
+    for (name, id) in ids.ids {
+        let norm = |g: Tensor<4>| g.abs().sum().into_scalar::<f32>();
+        let grad_norm = grads.get::<4>(id).map(norm);
+        let parts: Vec<&str> = name.split('.').collect();
+        let is_conv_weight = name.ends_with("conv.weight");
+        if parts.len() > 4 && parts[0] == "cells" && is_conv_weight {
+            let edge: usize = parts[3].parse().unwrap();
+            let chosen = nasr_space::nb201::NB201_OPS[arch.choices[edge]];
+            if parts[4] == chosen {
+                assert!(
+                    grad_norm.is_some_and(|g| g > 0.0),
+                    "{name} is on the path but has no gradient"
+                );
+                selected += 1;
+            } else {
+                assert!(
+                    grad_norm.is_none_or(|g| g == 0.0),
+                    "{name} is off the path but has a gradient"
+                );
+                unselected += 1;
+            }
+        }
+    }
+    // Edges 0, 2, 5 carry a conv on the path; the other 3 convs of those edges and both convs of
+    // the other three edges are off it.
+    assert_eq!((selected, unselected), (3, 9));
+}
+
+#[test]
+fn bn_recalibration_changes_statistics_and_not_weights() {
+    let device = nasr_nn::train_device();
+    let arch = Nb201Space::new().parse(ARCH).unwrap();
+    let data = nasr_data::load(
+        nasr_data::DatasetName::Digits,
+        &std::path::PathBuf::from(std::env::var("NASR_DATA").unwrap()),
+    )
+    .unwrap()
+    .train;
+    let normalization = data.channel_stats();
+    let before = named_tensors(&supernet(&device, 1));
+    let after = named_tensors(&supernet(&device, 1).recalibrate_bn(
+        &arch,
+        &data,
+        &normalization,
+        32,
+        4,
+        &mut SeedStreams::new(0).stream("recal"),
+    ));
+    let mut changed_stats = 0;
+    for (name, tensor) in &before {
+        let is_stat = name.ends_with("running_mean") || name.ends_with("running_var");
+        if is_stat {
+            changed_stats += usize::from(after[name] != *tensor);
+        } else {
+            assert_eq!(after[name], *tensor, "{name} is a weight and changed");
+        }
+    }
+    // The stem, both reductions, the head and the path's two... at least the shared BNs changed.
+    assert!(
+        changed_stats >= 10,
+        "only {changed_stats} statistics changed"
+    );
+    // BNs of ops off the path are reset, never fed: their statistics are exactly 0 and 1.
+    let off_path = &after["cells.0.edges.1.nor_conv_3x3.bn.running_var"];
+    assert!(off_path.values.iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn copied_out_weights_give_the_supernet_paths_outputs() {
+    let device = nasr_nn::eval_device();
+    let arch = Nb201Space::new().parse(ARCH).unwrap();
+    let net = supernet(&device, 2);
+    let standalone = net.extract(&arch, &config(), &device).unwrap();
+    let x = Tensor::<4>::random([3, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    let from_supernet: Vec<f32> = net
+        .valid()
+        .forward_path(&arch, x.clone())
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let from_standalone: Vec<f32> = standalone
+        .valid()
+        .forward(x)
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    assert_eq!(from_supernet, from_standalone);
+}
