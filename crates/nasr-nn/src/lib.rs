@@ -11,6 +11,7 @@ pub mod init;
 pub mod nb201;
 pub mod ops;
 pub mod params;
+pub mod rank_eval;
 pub mod rsws;
 pub mod run;
 pub mod schedule;

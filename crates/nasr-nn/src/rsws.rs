@@ -83,6 +83,9 @@ pub struct RswsResult {
     pub candidates: usize,
     /// Supernet training, per epoch (validation: one random path after recalibration).
     pub epochs: Vec<EpochRecord>,
+    /// All candidates, best first (written to `ranking.json`, not to `metrics.json`).
+    #[serde(skip)]
+    pub ranking: Vec<RankedArch>,
 }
 
 /// Trains the supernet as configured (resuming from `out/checkpoints`), ranks K candidates and
@@ -185,8 +188,9 @@ pub fn rsws_run(
         best: ranking[0].clone(),
         candidates: ranking.len(),
         epochs,
+        ranking,
     };
-    write_json(&out.join("ranking.json"), &ranking)?;
+    write_json(&out.join("ranking.json"), &result.ranking)?;
     write_json(&out.join("best.json"), &result.best)?;
     write_json(&out.join("metrics.json"), &result)?;
     let timing = serde_json::json!({"train_seconds": train_seconds, "rank_seconds": rank_seconds});

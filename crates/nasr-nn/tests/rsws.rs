@@ -54,3 +54,75 @@ fn rsws_trains_a_supernet_ranks_candidates_and_names_a_valid_best() {
     assert!(accuracies[0] > 0.5, "{accuracies:?}");
     assert!(out.join("best.json").exists() && out.join("supernet.safetensors").exists());
 }
+
+#[test]
+fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
+    use nasr_nn::rank_eval::{RankEvalConfig, rank_eval};
+    use nasr_search::rank::kendall_tau;
+
+    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let out = std::env::temp_dir().join(format!("nasr-rank-eval-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let small = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    let config = RankEvalConfig {
+        supernet: RswsConfig {
+            data: DataConfig {
+                name: DatasetName::Mnist,
+                train_subset: Some(1000),
+                test_subset: Some(300),
+                validation_fraction: 0.3,
+            },
+            network: NetworkSize {
+                channels: 4,
+                cells: 1,
+            },
+            train: small.clone(),
+            candidates: 4,
+            recal_batches: 2,
+            ..RswsConfig::default()
+        },
+        standalone: small,
+    };
+    let table = nasr_search::nb201_table::Nb201Table::load(&data_dir).unwrap();
+    let result = rank_eval(
+        &config,
+        &data_dir,
+        &out,
+        &RunOptions::default(),
+        Some(&table),
+    )
+    .unwrap();
+    assert_eq!(result.archs, 4);
+    let supernet: Vec<f64> = result
+        .scored
+        .iter()
+        .map(|s| s.supernet_valid_accuracy)
+        .collect();
+    let standalone: Vec<f64> = result
+        .scored
+        .iter()
+        .map(|s| s.standalone_valid_accuracy)
+        .collect();
+    assert_eq!(
+        result.supernet_vs_standalone.kendall_tau,
+        kendall_tau(&supernet, &standalone)
+    );
+    assert!(
+        result
+            .scored
+            .iter()
+            .all(|s| s.nb201_cifar10.is_some_and(|a| a > 10.0))
+    );
+    for index in result.scored.iter().map(|s| s.index) {
+        assert!(
+            out.join("standalone")
+                .join(index.to_string())
+                .join("metrics.json")
+                .exists()
+        );
+    }
+}

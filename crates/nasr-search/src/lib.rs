@@ -17,6 +17,7 @@ mod metrics;
 pub mod nb201_table;
 pub mod nsga2;
 pub mod random;
+pub mod rank;
 pub mod registry;
 pub mod reinforce;
 pub mod store;

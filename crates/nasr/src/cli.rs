@@ -22,6 +22,8 @@ pub enum Command {
     Data(DataArgs),
     /// Search an architecture space, recording every trial; rerun with the same --out to resume.
     Search(SearchArgs),
+    /// Measure how well a weight-sharing supernet ranks architectures (Kendall tau, Spearman rho).
+    RankEval(RankEvalArgs),
     /// Train a small NB201 network on MNIST and print its test accuracy (a few minutes on 2 cores).
     Demo(DemoArgs),
     /// Measure speed.
@@ -139,8 +141,9 @@ pub struct SearchArgs {
     /// Search space.
     #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
     pub space: String,
-    /// Strategy: rs (random), rea (regularised evolution), reinforce, nsga2 (multi-objective:
-    /// accuracy vs latency on --objective-device).
+    /// Strategy. On the NAS-Bench-201 table: rs (random), rea (regularised evolution),
+    /// reinforce, nsga2 (accuracy vs latency on --objective-device). Training on data: rsws
+    /// (random search with weight sharing: train a supernet, rank --candidates paths).
     #[arg(long, default_value = "rea")]
     pub strategy: String,
     /// Evaluator: nb201 (look architectures up in the NAS-Bench-201 table).
@@ -163,10 +166,80 @@ pub struct SearchArgs {
     pub max_latency: Option<f64>,
     #[command(flatten)]
     pub data_dir: DataDirArg,
+    /// rsws: dataset to train the supernet on (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// rsws: train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// rsws: supernet training epochs.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// rsws: channels of the first stage (C).
+    #[arg(long, default_value_t = 8)]
+    pub channels: usize,
+    /// rsws: cells per stage (N).
+    #[arg(long, default_value_t = 1)]
+    pub cells: usize,
+    /// rsws: examples per SGD step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// rsws: architectures sampled and ranked after training.
+    #[arg(long, default_value_t = 50)]
+    pub candidates: usize,
+    /// rsws: training batches that recalibrate BatchNorm before each evaluation.
+    #[arg(long, default_value_t = 8)]
+    pub recal_batches: usize,
     /// Run folder (experiment.sqlite, trials.jsonl, best.json). Rerunning into it resumes.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Do not draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Flags of `nasr rank-eval`.
+#[derive(Debug, Args)]
+pub struct RankEvalArgs {
+    /// Search space.
+    #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
+    pub space: String,
+    /// Dataset (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// Architectures sampled, trained standalone and ranked by the supernet (M).
+    #[arg(long, default_value_t = 8)]
+    pub archs: usize,
+    /// Standalone training epochs per architecture (E).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Supernet training epochs.
+    #[arg(long, default_value_t = 1)]
+    pub supernet_epochs: usize,
+    /// Channels of the first stage (C).
+    #[arg(long, default_value_t = 8)]
+    pub channels: usize,
+    /// Cells per stage (N).
+    #[arg(long, default_value_t = 1)]
+    pub cells: usize,
+    /// Examples per SGD step (both sides).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Training batches that recalibrate BatchNorm before each supernet evaluation.
+    #[arg(long, default_value_t = 8)]
+    pub recal_batches: usize,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run folder (supernet/, standalone/<index>/, rank_eval.json); rerunning resumes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
 }

@@ -8,6 +8,7 @@ mod cli;
 mod data;
 mod demo;
 mod plot;
+mod rank_eval;
 mod search;
 mod train;
 
@@ -28,6 +29,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Data(args) => data::run(args),
         Command::Search(args) => search::run(args),
+        Command::RankEval(args) => rank_eval::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
     };

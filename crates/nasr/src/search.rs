@@ -6,9 +6,17 @@ use nasr_search::experiment::{SearchConfig, run_table_search};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 
+use nasr_nn::rsws::{RswsConfig, rsws_run};
+use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_nn::train::TrainConfig;
+use nasr_search::nb201_table::Nb201Dataset;
+
 use crate::cli::SearchArgs;
 
 pub fn run(args: SearchArgs) -> Result<()> {
+    if args.strategy == "rsws" {
+        return rsws(args);
+    }
     let data_dir = args.data_dir.resolve();
     let table = Nb201Table::load(&data_dir).context("loading the NAS-Bench-201 table")?;
     let config = SearchConfig {
@@ -51,6 +59,60 @@ pub fn run(args: SearchArgs) -> Result<()> {
             }
         }
         None => println!("no feasible architecture found in {} queries", args.queries),
+    }
+    println!("run folder {}", args.out.display());
+    Ok(())
+}
+
+/// `nasr search --strategy rsws`: random search with weight sharing on real data.
+fn rsws(args: SearchArgs) -> Result<()> {
+    let data_dir = args.data_dir.resolve();
+    let config = RswsConfig {
+        seed: args.seed,
+        space: args.space.clone(),
+        data: DataConfig {
+            name: args.data.parse()?,
+            train_subset: args.train_subset,
+            ..DataConfig::default()
+        },
+        network: NetworkSize {
+            channels: args.channels,
+            cells: args.cells,
+        },
+        train: TrainConfig {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            ..TrainConfig::default()
+        },
+        candidates: args.candidates,
+        recal_batches: args.recal_batches,
+    };
+    let options = RunOptions {
+        show_progress: !args.no_progress,
+    };
+    let result = rsws_run(&config, &data_dir, &args.out, &options)
+        .with_context(|| format!("RSWS search into {}", args.out.display()))?;
+    for epoch in &result.epochs {
+        println!(
+            "supernet epoch {:>3}  train loss {:.4}  train acc {:.4}  random-path valid acc {:.4}",
+            epoch.epoch, epoch.train_loss, epoch.train_accuracy, epoch.valid_accuracy
+        );
+    }
+    let best = &result.best;
+    println!(
+        "best of {} candidates: {} (NB201 index {})",
+        result.candidates, best.arch, best.index
+    );
+    println!(
+        "  supernet validation accuracy {:.4}",
+        best.supernet_valid_accuracy
+    );
+    // For orientation only: the table was measured on CIFAR-10, not on this data.
+    if let Ok(table) = Nb201Table::load(&data_dir) {
+        println!(
+            "  NAS-Bench-201 CIFAR-10 test accuracy of this cell: {:.2}%",
+            table.accuracy(best.index, Nb201Dataset::Cifar10)
+        );
     }
     println!("run folder {}", args.out.display());
     Ok(())

@@ -1,0 +1,76 @@
+//! `nasr rank-eval`.
+
+use anyhow::{Context, Result};
+use nasr_nn::rank_eval::{Correlation, RankEvalConfig, rank_eval};
+use nasr_nn::rsws::RswsConfig;
+use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_nn::train::TrainConfig;
+use nasr_search::nb201_table::Nb201Table;
+
+use crate::cli::RankEvalArgs;
+
+pub fn run(args: RankEvalArgs) -> Result<()> {
+    let data_dir = args.data_dir.resolve();
+    let train = |epochs| TrainConfig {
+        epochs,
+        batch_size: args.batch_size,
+        ..TrainConfig::default()
+    };
+    let config = RankEvalConfig {
+        supernet: RswsConfig {
+            seed: args.seed,
+            space: args.space.clone(),
+            data: DataConfig {
+                name: args.data.parse()?,
+                train_subset: args.train_subset,
+                ..DataConfig::default()
+            },
+            network: NetworkSize {
+                channels: args.channels,
+                cells: args.cells,
+            },
+            train: train(args.supernet_epochs),
+            candidates: args.archs,
+            recal_batches: args.recal_batches,
+        },
+        standalone: train(args.epochs),
+    };
+    let table = Nb201Table::load(&data_dir).ok();
+    let options = RunOptions {
+        show_progress: !args.no_progress,
+    };
+    let result = rank_eval(&config, &data_dir, &args.out, &options, table.as_ref())
+        .with_context(|| format!("rank evaluation into {}", args.out.display()))?;
+    println!(
+        "{} architectures, standalone {} epoch(s), supernet {} epoch(s)",
+        result.archs, result.standalone_epochs, result.supernet_epochs
+    );
+    println!(
+        "{:<12} {:>10} {:>10}  {:<60}",
+        "supernet", "standalone", "NB201 C10", "arch"
+    );
+    for s in &result.scored {
+        let table = s
+            .nb201_cifar10
+            .map_or("-".to_string(), |a| format!("{a:.2}"));
+        println!(
+            "{:<12.4} {:>10.4} {:>10}  {}",
+            s.supernet_valid_accuracy, s.standalone_valid_accuracy, table, s.arch
+        );
+    }
+    let show = |label: &str, c: &Correlation| {
+        println!(
+            "{label:<34} Kendall tau {:>6.3}  Spearman rho {:>6.3}",
+            c.kendall_tau, c.spearman_rho
+        );
+    };
+    show("supernet vs standalone", &result.supernet_vs_standalone);
+    if let Some(c) = &result.supernet_vs_table {
+        show("supernet vs NB201 CIFAR-10", c);
+    }
+    if let Some(c) = &result.standalone_vs_table {
+        show("standalone vs NB201 CIFAR-10", c);
+    }
+    println!("run folder {}", args.out.display());
+    Ok(())
+}
