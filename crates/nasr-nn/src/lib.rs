@@ -8,6 +8,7 @@
 pub mod bench;
 mod error;
 pub mod init;
+pub mod multi_fidelity;
 pub mod nb201;
 pub mod ops;
 pub mod params;

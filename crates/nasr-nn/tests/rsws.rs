@@ -126,3 +126,55 @@ fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
         );
     }
 }
+
+#[test]
+fn asha_trains_architectures_from_scratch_in_two_workers_and_stops_some_early() {
+    use nasr_nn::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
+    use nasr_nn::run::TrainRunConfig;
+
+    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let out = std::env::temp_dir().join(format!("nasr-asha-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = MultiFidelityConfig {
+        strategy: "asha".into(),
+        queries: 7,
+        workers: 2,
+        min_epochs: 1,
+        max_epochs: 2,
+        eta: 2,
+        run: TrainRunConfig {
+            data: DataConfig {
+                name: DatasetName::Digits,
+                validation_fraction: 0.2,
+                ..DataConfig::default()
+            },
+            network: NetworkSize {
+                channels: 4,
+                cells: 1,
+            },
+            train: TrainConfig {
+                batch_size: 32,
+                ..TrainConfig::default()
+            },
+            ..TrainRunConfig::default()
+        },
+    };
+    let summary = run_multi_fidelity(
+        &config,
+        &data_dir,
+        &out,
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.rung_epochs, vec![1, 2]);
+    assert!(
+        summary.stopped_early >= 1 && summary.stopped_early < summary.started,
+        "{summary:?}"
+    );
+    let best = summary.best.expect("a best architecture");
+    assert_eq!(best.epochs, 2, "the best is taken from the top rung");
+    assert!(best.valid_accuracy > 0.1);
+    let lines = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 7);
+}

@@ -61,11 +61,12 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
     net.visit(&mut ids);
     let (mut selected, mut unselected) = (0, 0);
     for (name, id) in ids.ids {
-        let norm = |g: Tensor<4>| g.abs().sum().into_scalar::<f32>();
-        let grad_norm = grads.get::<4>(id).map(norm);
         let parts: Vec<&str> = name.split('.').collect();
-        let is_conv_weight = name.ends_with("conv.weight");
-        if parts.len() > 4 && parts[0] == "cells" && is_conv_weight {
+        if parts.len() > 4 && parts[0] == "cells" && name.ends_with("conv.weight") {
+            // Conv weights are 4-D: only those are looked up as such.
+            let grad_norm = grads
+                .get::<4>(id)
+                .map(|g| g.abs().sum().into_scalar::<f32>());
             let edge: usize = parts[3].parse().unwrap();
             let chosen = nasr_space::nb201::NB201_OPS[arch.choices[edge]];
             if parts[4] == chosen {
@@ -83,9 +84,9 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
             }
         }
     }
-    // Edges 0, 2, 5 carry a conv on the path; the other 3 convs of those edges and both convs of
-    // the other three edges are off it.
-    assert_eq!((selected, unselected), (3, 9));
+    // In each of the 3 cells (N = 1 per stage), edges 0, 2 and 5 carry a conv on the path; the
+    // other conv of those edges and both convs of the other three edges are off it.
+    assert_eq!((selected, unselected), (3 * 3, 3 * 9));
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub enum SearchError {
         /// What went wrong.
         problem: String,
     },
+    /// An evaluation failed (training diverged, data missing, ...).
+    #[error("evaluation failed: {0}")]
+    Evaluation(String),
     /// An architecture error.
     #[error(transparent)]
     Space(#[from] nasr_space::SpaceError),

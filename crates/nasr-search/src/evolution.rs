@@ -11,7 +11,7 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::{Policy, SearchError, TrialBook, TrialId};
+use crate::{Fidelity, Policy, SearchError, TrialBook, TrialId};
 
 /// Regularised evolution's policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,9 +48,14 @@ impl RegularizedEvolution {
 impl Policy for RegularizedEvolution {
     const NAME: &'static str = "rea";
 
-    fn propose(&mut self, space: &dyn Space, book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch {
+    fn propose(
+        &mut self,
+        space: &dyn Space,
+        book: &TrialBook,
+        rng: &mut ChaCha12Rng,
+    ) -> (Arch, Fidelity) {
         if self.population.len() < self.population_size {
-            return space.sample(rng);
+            return (space.sample(rng), Fidelity::Full);
         }
         let fitness = |id: TrialId| {
             book.get(id)
@@ -68,7 +73,7 @@ impl Policy for RegularizedEvolution {
             .get(parent)
             .expect("population members are trials")
             .arch;
-        space.mutate(parent_arch, rng)
+        (space.mutate(parent_arch, rng), Fidelity::Full)
     }
 
     fn observe(&mut self, _book: &TrialBook, finished: TrialId) {

@@ -90,9 +90,8 @@ pub fn run_table_search(
         &config.settings,
         config.seed,
     )?;
-    std::fs::create_dir_all(out).map_err(|e| io_error(out, e))?;
-    let mut store = SqliteStore::open(&out.join("experiment.sqlite"))?;
-    check_config(&mut store, config, out)?;
+    let config_json = serde_json::to_string(config).expect("config serialises");
+    let mut store = open_store(out, &config_json)?;
     let mut evaluator = Nb201Evaluator::new(table, config.dataset, device);
     drive(
         strategy.as_mut(),
@@ -102,12 +101,7 @@ pub fn run_table_search(
         on_finished,
     )?;
 
-    let trials = store.trials()?;
-    let lines: String = trials
-        .iter()
-        .map(|t| serde_json::to_string(t).expect("trials serialise") + "\n")
-        .collect();
-    write(out, "trials.jsonl", lines.as_bytes())?;
+    write_trials(out, &store)?;
     let nb201 = Nb201Space::new();
     let best = strategy
         .best()
@@ -148,27 +142,39 @@ pub fn run_table_search(
     Ok(best)
 }
 
-/// Stores the config on first use; refuses a folder made with another config.
-fn check_config(
-    store: &mut SqliteStore,
-    config: &SearchConfig,
-    out: &Path,
-) -> Result<(), SearchError> {
-    let text = serde_json::to_string(config).expect("config serialises");
+/// Opens `out/experiment.sqlite`, storing `config_json` on first use and refusing a folder
+/// made with another config.
+pub fn open_store(out: &Path, config_json: &str) -> Result<SqliteStore, SearchError> {
+    std::fs::create_dir_all(out).map_err(|e| io_error(out, e))?;
+    let mut store = SqliteStore::open(&out.join("experiment.sqlite"))?;
     match store.meta("config")? {
-        None => store.set_meta("config", &text),
-        Some(stored) if stored == text => Ok(()),
-        Some(stored) => Err(SearchError::Config {
-            field: "out".into(),
-            problem: format!(
-                "{} holds a search with another config ({stored}); use a new folder to start a different search",
-                out.display()
-            ),
-        }),
+        None => store.set_meta("config", config_json)?,
+        Some(stored) if stored == config_json => {}
+        Some(stored) => {
+            return Err(SearchError::Config {
+                field: "out".into(),
+                problem: format!(
+                    "{} holds a search with another config ({stored}); use a new folder to start a different search",
+                    out.display()
+                ),
+            });
+        }
     }
+    Ok(store)
 }
 
-fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
+/// Writes `out/trials.jsonl` from the store: one trial per line, in id order.
+pub fn write_trials(out: &Path, store: &dyn Store) -> Result<(), SearchError> {
+    let lines: String = store
+        .trials()?
+        .iter()
+        .map(|t| serde_json::to_string(t).expect("trials serialise") + "\n")
+        .collect();
+    write(out, "trials.jsonl", lines.as_bytes())
+}
+
+/// Pretty JSON with a final newline.
+pub fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("records serialise");
     bytes.push(b'\n');
     bytes
@@ -182,7 +188,7 @@ fn io_error(path: &Path, e: std::io::Error) -> SearchError {
 }
 
 /// Writes `out/name` through a temporary file and a rename.
-fn write(out: &Path, name: &str, bytes: &[u8]) -> Result<(), SearchError> {
+pub fn write(out: &Path, name: &str, bytes: &[u8]) -> Result<(), SearchError> {
     let path = out.join(name);
     let partial = out.join(format!(".{name}.partial"));
     std::fs::write(&partial, bytes)

@@ -7,6 +7,7 @@
 //! the strategy's state, so an interrupted search resumes where it stopped.
 #![deny(missing_docs)]
 
+pub mod asha;
 pub mod bench;
 mod cost;
 mod error;

@@ -14,7 +14,7 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::{Metrics, Policy, SearchError, TrialBook, TrialId, TrialRecord};
+use crate::{Fidelity, Metrics, Policy, SearchError, TrialBook, TrialId, TrialRecord};
 
 /// One objective: a metric and its direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,9 +231,14 @@ pub fn pareto_front<'a>(book: &'a TrialBook, objectives: &[Objective]) -> Vec<&'
 impl Policy for Nsga2 {
     const NAME: &'static str = "nsga2";
 
-    fn propose(&mut self, space: &dyn Space, book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch {
+    fn propose(
+        &mut self,
+        space: &dyn Space,
+        book: &TrialBook,
+        rng: &mut ChaCha12Rng,
+    ) -> (Arch, Fidelity) {
         if self.parents.is_empty() {
-            return space.sample(rng);
+            return (space.sample(rng), Fidelity::Full);
         }
         let ranking = self.rank(book, &self.parents);
         let pick = |rng: &mut ChaCha12Rng| {
@@ -249,7 +254,7 @@ impl Policy for Nsga2 {
             .zip(&father.choices)
             .map(|(&m, &f)| if rng.random_bool(0.5) { m } else { f })
             .collect();
-        space.mutate(&Arch::new(choices), rng)
+        (space.mutate(&Arch::new(choices), rng), Fidelity::Full)
     }
 
     fn observe(&mut self, book: &TrialBook, finished: TrialId) {

@@ -5,7 +5,7 @@ use nasr_space::{Arch, Space};
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::{Policy, TrialBook, TrialId};
+use crate::{Fidelity, Policy, TrialBook, TrialId};
 
 /// Uniform sampling, with replacement.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -14,8 +14,13 @@ pub struct RandomSearch;
 impl Policy for RandomSearch {
     const NAME: &'static str = "rs";
 
-    fn propose(&mut self, space: &dyn Space, _book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch {
-        space.sample(rng)
+    fn propose(
+        &mut self,
+        space: &dyn Space,
+        _book: &TrialBook,
+        rng: &mut ChaCha12Rng,
+    ) -> (Arch, Fidelity) {
+        (space.sample(rng), Fidelity::Full)
     }
 
     fn observe(&mut self, _book: &TrialBook, _finished: TrialId) {}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use nasr_space::Space;
 use serde::{Deserialize, Serialize};
 
+use crate::asha::Asha;
 use crate::evolution::RegularizedEvolution;
 use crate::nsga2::{Nsga2, Objective};
 use crate::random::RandomSearch;
@@ -27,6 +28,12 @@ pub struct StrategySettings {
     pub nsga2_population: usize,
     /// NSGA-II: the objectives besides the goal's maximised metric, minimised (`latency_ms`).
     pub nsga2_minimize: Vec<String>,
+    /// ASHA / Hyperband: epochs of the lowest rung.
+    pub min_epochs: usize,
+    /// ASHA / Hyperband: epochs of the top rung.
+    pub max_epochs: usize,
+    /// ASHA / Hyperband: reduction factor between rungs.
+    pub eta: usize,
 }
 
 impl Default for StrategySettings {
@@ -38,12 +45,15 @@ impl Default for StrategySettings {
             reinforce_baseline_decay: 0.9,
             nsga2_population: 20,
             nsga2_minimize: vec!["latency_ms".into()],
+            min_epochs: 1,
+            max_epochs: 4,
+            eta: 2,
         }
     }
 }
 
 /// Names of the strategies [`build`] knows.
-pub const STRATEGIES: [&str; 4] = ["rs", "rea", "reinforce", "nsga2"];
+pub const STRATEGIES: [&str; 6] = ["rs", "rea", "reinforce", "nsga2", "asha", "hyperband"];
 
 /// The strategy `name` over `space`, toward `goal`, seeded with `seed`.
 pub fn build(
@@ -73,6 +83,15 @@ pub fn build(
                     .map(|m| Objective::minimize(m)),
             );
             let policy = Nsga2::new(objectives, settings.nsga2_population)?;
+            Box::new(Search::new(space, goal, policy, seed))
+        }
+        "asha" => {
+            let policy =
+                Asha::single_bracket(settings.min_epochs, settings.max_epochs, settings.eta)?;
+            Box::new(Search::new(space, goal, policy, seed))
+        }
+        "hyperband" => {
+            let policy = Asha::hyperband(settings.min_epochs, settings.max_epochs, settings.eta)?;
             Box::new(Search::new(space, goal, policy, seed))
         }
         other => {

@@ -12,7 +12,7 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::{Policy, SearchError, TrialBook, TrialId};
+use crate::{Fidelity, Policy, SearchError, TrialBook, TrialId};
 
 /// REINFORCE's policy and optimiser state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,7 +108,12 @@ fn softmax(logits: &[f64]) -> Vec<f64> {
 impl Policy for Reinforce {
     const NAME: &'static str = "reinforce";
 
-    fn propose(&mut self, space: &dyn Space, _book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch {
+    fn propose(
+        &mut self,
+        space: &dyn Space,
+        _book: &TrialBook,
+        rng: &mut ChaCha12Rng,
+    ) -> (Arch, Fidelity) {
         self.ensure_shape(space);
         let choices = self
             .logits
@@ -125,7 +130,7 @@ impl Policy for Reinforce {
                 probabilities.len() - 1
             })
             .collect();
-        Arch::new(choices)
+        (Arch::new(choices), Fidelity::Full)
     }
 
     fn observe(&mut self, book: &TrialBook, finished: TrialId) {

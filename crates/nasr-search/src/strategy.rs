@@ -9,7 +9,7 @@ use rand_chacha::ChaCha12Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{Goal, Metrics, Outcome, SearchError};
+use crate::{Fidelity, Goal, Metrics, Outcome, SearchError};
 
 /// Identifies a trial within one search: 0, 1, 2, ... in ask order.
 pub type TrialId = u64;
@@ -21,6 +21,8 @@ pub struct Trial {
     pub id: TrialId,
     /// The architecture to evaluate.
     pub arch: Arch,
+    /// How much effort to spend on it.
+    pub fidelity: Fidelity,
 }
 
 /// Where a trial stands.
@@ -42,12 +44,28 @@ pub struct TrialRecord {
     pub id: TrialId,
     /// The architecture.
     pub arch: Arch,
+    /// The fidelity it was (or is being) evaluated at.
+    pub fidelity: Fidelity,
     /// Where it stands.
     pub state: TrialState,
     /// Its metrics (empty unless complete).
     pub metrics: Metrics,
     /// Why it failed, if it did.
     pub error: Option<String>,
+}
+
+impl TrialRecord {
+    /// The record of a trial just asked.
+    pub fn running(trial: &Trial) -> Self {
+        Self {
+            id: trial.id,
+            arch: trial.arch.clone(),
+            fidelity: trial.fidelity,
+            state: TrialState::Running,
+            metrics: Metrics::new(),
+            error: None,
+        }
+    }
 }
 
 /// The trials of a search and the goal that ranks them. Shared by every strategy, so the
@@ -98,29 +116,29 @@ impl TrialBook {
             .count()
     }
 
-    /// The best feasible complete trial (the earliest among equals).
+    /// The best feasible complete trial at the highest fidelity evaluated (the earliest among
+    /// equals): a score after more epochs outranks any score after fewer.
     pub fn best(&self) -> Option<&TrialRecord> {
-        let mut best: Option<(&TrialRecord, f64)> = None;
+        let mut best: Option<(&TrialRecord, (usize, f64))> = None;
         for record in &self.trials {
-            if let Some(score) = self.score(record)
-                && best.is_none_or(|(_, b)| score > b)
-            {
-                best = Some((record, score));
+            if let Some(score) = self.score(record) {
+                let key = (record.fidelity.rank(), score);
+                if best.is_none_or(|(_, b)| key.0 > b.0 || (key.0 == b.0 && key.1 > b.1)) {
+                    best = Some((record, key));
+                }
             }
         }
         best.map(|(record, _)| record)
     }
 
-    fn open(&mut self, arch: Arch) -> Trial {
-        let id = self.trials.len() as TrialId;
-        self.trials.push(TrialRecord {
-            id,
-            arch: arch.clone(),
-            state: TrialState::Running,
-            metrics: Metrics::new(),
-            error: None,
-        });
-        Trial { id, arch }
+    fn open(&mut self, arch: Arch, fidelity: Fidelity) -> Trial {
+        let trial = Trial {
+            id: self.trials.len() as TrialId,
+            arch,
+            fidelity,
+        };
+        self.trials.push(TrialRecord::running(&trial));
+        trial
     }
 
     /// Closes a running trial. A NaN or infinite metric makes it failed.
@@ -188,6 +206,7 @@ pub trait Strategy: Send {
             .map(|t| Trial {
                 id: t.id,
                 arch: t.arch.clone(),
+                fidelity: t.fidelity,
             })
             .collect()
     }
@@ -199,8 +218,14 @@ pub trait Policy: Serialize + DeserializeOwned + Send {
     /// The strategy's name.
     const NAME: &'static str;
 
-    /// The next architecture to try.
-    fn propose(&mut self, space: &dyn Space, book: &TrialBook, rng: &mut ChaCha12Rng) -> Arch;
+    /// The next architecture to try, and the fidelity to evaluate it at (single-fidelity
+    /// strategies always say [`Fidelity::Full`]).
+    fn propose(
+        &mut self,
+        space: &dyn Space,
+        book: &TrialBook,
+        rng: &mut ChaCha12Rng,
+    ) -> (Arch, Fidelity);
 
     /// Learns from a trial that just finished (complete or failed).
     fn observe(&mut self, book: &TrialBook, finished: TrialId);
@@ -247,10 +272,11 @@ impl<P: Policy> Strategy for Search<P> {
 
     fn ask(&mut self) -> Trial {
         let state = &mut self.state;
-        let arch = state
-            .policy
-            .propose(self.space.as_ref(), &state.book, &mut state.rng);
-        state.book.open(arch)
+        let (arch, fidelity) =
+            state
+                .policy
+                .propose(self.space.as_ref(), &state.book, &mut state.rng);
+        state.book.open(arch, fidelity)
     }
 
     fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError> {

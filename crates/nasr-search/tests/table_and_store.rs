@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use nasr_search::nb201_table::{ACCURACY_FILE, LATENCY_FILE, Nb201Dataset, Nb201Table};
 use nasr_search::store::{SqliteStore, Store};
-use nasr_search::{Metrics, Trial, TrialRecord, TrialState};
+use nasr_search::{Fidelity, Metrics, Trial, TrialRecord, TrialState};
 use nasr_space::Arch;
 
 fn data_dir() -> PathBuf {
@@ -78,10 +78,12 @@ fn the_sqlite_store_keeps_trials_and_state_across_reopening() {
     let trial = Trial {
         id: 0,
         arch: Arch::new(vec![1, 2, 3, 4, 0, 1]),
+        fidelity: Fidelity::Epochs(2),
     };
     let done = TrialRecord {
         id: 0,
         arch: trial.arch.clone(),
+        fidelity: Fidelity::Epochs(2),
         state: TrialState::Complete,
         metrics: Metrics::from([("accuracy".into(), 91.5)]),
         error: None,
@@ -95,7 +97,7 @@ fn the_sqlite_store_keeps_trials_and_state_across_reopening() {
             .record_ask(
                 &Trial {
                     id: 1,
-                    arch: trial.arch.clone(),
+                    ..trial.clone()
                 },
                 &serde_json::json!({"step": 2}),
             )

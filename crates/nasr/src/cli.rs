@@ -143,7 +143,8 @@ pub struct SearchArgs {
     pub space: String,
     /// Strategy. On the NAS-Bench-201 table: rs (random), rea (regularised evolution),
     /// reinforce, nsga2 (accuracy vs latency on --objective-device). Training on data: rsws
-    /// (random search with weight sharing: train a supernet, rank --candidates paths).
+    /// (random search with weight sharing: train a supernet, rank --candidates paths), asha and
+    /// hyperband (random architectures trained from scratch, epochs as the fidelity).
     #[arg(long, default_value = "rea")]
     pub strategy: String,
     /// Evaluator: nb201 (look architectures up in the NAS-Bench-201 table).
@@ -184,6 +185,18 @@ pub struct SearchArgs {
     /// rsws: examples per SGD step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// asha/hyperband: epochs of the lowest rung.
+    #[arg(long, default_value_t = 1)]
+    pub min_epochs: usize,
+    /// asha/hyperband: epochs of the top rung.
+    #[arg(long, default_value_t = 4)]
+    pub max_epochs: usize,
+    /// asha/hyperband: reduction factor between rungs.
+    #[arg(long, default_value_t = 2)]
+    pub eta: usize,
+    /// asha/hyperband: worker threads, each training one trial at a time.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
     /// rsws: architectures sampled and ranked after training.
     #[arg(long, default_value_t = 50)]
     pub candidates: usize,

@@ -6,16 +6,19 @@ use nasr_search::experiment::{SearchConfig, run_table_search};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 
+use nasr_nn::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
 use nasr_nn::rsws::{RswsConfig, rsws_run};
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_nn::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Dataset;
 
 use crate::cli::SearchArgs;
 
 pub fn run(args: SearchArgs) -> Result<()> {
-    if args.strategy == "rsws" {
-        return rsws(args);
+    match args.strategy.as_str() {
+        "rsws" => return rsws(args),
+        "asha" | "hyperband" => return multi_fidelity(args),
+        _ => {}
     }
     let data_dir = args.data_dir.resolve();
     let table = Nb201Table::load(&data_dir).context("loading the NAS-Bench-201 table")?;
@@ -113,6 +116,72 @@ fn rsws(args: SearchArgs) -> Result<()> {
             "  NAS-Bench-201 CIFAR-10 test accuracy of this cell: {:.2}%",
             table.accuracy(best.index, Nb201Dataset::Cifar10)
         );
+    }
+    println!("run folder {}", args.out.display());
+    Ok(())
+}
+
+/// `nasr search --strategy asha|hyperband`: random architectures trained from scratch, with
+/// early stopping by successive halving.
+fn multi_fidelity(args: SearchArgs) -> Result<()> {
+    let data_dir = args.data_dir.resolve();
+    let config = MultiFidelityConfig {
+        strategy: args.strategy.clone(),
+        queries: args.queries,
+        workers: args.workers,
+        min_epochs: args.min_epochs,
+        max_epochs: args.max_epochs,
+        eta: args.eta,
+        run: TrainRunConfig {
+            seed: args.seed,
+            space: args.space.clone(),
+            data: DataConfig {
+                name: args.data.parse()?,
+                train_subset: args.train_subset,
+                ..DataConfig::default()
+            },
+            network: NetworkSize {
+                channels: args.channels,
+                cells: args.cells,
+            },
+            train: TrainConfig {
+                batch_size: args.batch_size,
+                ..TrainConfig::default()
+            },
+            ..TrainRunConfig::default()
+        },
+    };
+    let options = RunOptions {
+        show_progress: !args.no_progress,
+    };
+    let quiet = args.no_progress;
+    let summary = run_multi_fidelity(&config, &data_dir, &args.out, &options, &mut |record| {
+        if !quiet {
+            let accuracy = record.metrics.get("accuracy").copied().unwrap_or(f64::NAN);
+            eprintln!(
+                "trial {:>3}  {:>2} epochs  valid acc {accuracy:.4}",
+                record.id,
+                record.fidelity.rank()
+            );
+        }
+    })
+    .with_context(|| format!("{} search into {}", args.strategy, args.out.display()))?;
+    println!(
+        "rungs {:?} epochs; {} architectures started, {} stopped early; {} epochs trained in all",
+        summary.rung_epochs, summary.started, summary.stopped_early, summary.epochs_trained
+    );
+    match &summary.best {
+        Some(best) => {
+            println!(
+                "best {} (NB201 index {}), {} epochs",
+                best.arch, best.index, best.epochs
+            );
+            println!(
+                "  valid accuracy {:.4}, test accuracy {:.4}",
+                best.valid_accuracy, best.test_accuracy
+            );
+        }
+        None => println!("no trial finished"),
     }
     println!("run folder {}", args.out.display());
     Ok(())

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use crate::store::Store;
-use crate::{SearchError, Trial, TrialRecord, TrialState};
+use crate::{SearchError, Trial, TrialRecord};
 
 /// A store in memory: for tests, benchmarks and searches that need no resume.
 #[derive(Debug, Default, Clone)]
@@ -20,13 +20,7 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
-        let record = TrialRecord {
-            id: trial.id,
-            arch: trial.arch.clone(),
-            state: TrialState::Running,
-            metrics: Default::default(),
-            error: None,
-        };
+        let record = TrialRecord::running(trial);
         self.trials.insert(trial.id, record);
         self.state = Some(state.clone());
         Ok(())

@@ -11,7 +11,7 @@ mod sqlite;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
-use crate::{Evaluator, Fidelity, Outcome, SearchError, Strategy, Trial, TrialRecord};
+use crate::{Evaluator, Outcome, SearchError, Strategy, Trial, TrialRecord};
 
 /// Durable record of a search.
 ///
@@ -82,7 +82,7 @@ fn finish(
     trial: &Trial,
     on_finished: &mut dyn FnMut(&TrialRecord),
 ) -> Result<(), SearchError> {
-    let outcome = match evaluator.evaluate(&trial.arch, Fidelity::Full) {
+    let outcome = match evaluator.evaluate(&trial.arch, trial.fidelity) {
         Ok(metrics) => Outcome::Complete(metrics),
         Err(error) => Outcome::Failed(error.to_string()),
     };
@@ -96,4 +96,113 @@ fn finish(
     }
     on_finished(record);
     Ok(())
+}
+
+/// What the workers of [`drive_parallel`] share, behind one lock.
+struct Shared<'a> {
+    strategy: &'a mut dyn Strategy,
+    store: Option<&'a mut (dyn Store + Send)>,
+    on_finished: &'a mut (dyn FnMut(&TrialRecord) + Send),
+    /// Trials that were running when the search was resumed, to evaluate again first.
+    redo: Vec<Trial>,
+    error: Option<SearchError>,
+}
+
+/// [`drive`] with one thread per evaluator: each worker asks, evaluates without holding the
+/// lock, and tells. Trials are asked until `queries` have been asked in all, so the search ends
+/// with `queries` finished trials. With more than one worker the order in which trials finish,
+/// and so what an adaptive strategy proposes, depends on timing: only a single worker is
+/// reproducible bit for bit.
+pub fn drive_parallel<'a, E: Evaluator + Send>(
+    strategy: &'a mut dyn Strategy,
+    evaluators: Vec<E>,
+    store: Option<&'a mut (dyn Store + Send)>,
+    queries: usize,
+    on_finished: &'a mut (dyn FnMut(&TrialRecord) + Send),
+) -> Result<(), SearchError> {
+    if let Some(state) = store
+        .as_deref()
+        .map(Store::strategy_state)
+        .transpose()?
+        .flatten()
+    {
+        strategy.load_state(state)?;
+    }
+    let mut redo = strategy.running();
+    redo.reverse();
+    let shared = std::sync::Mutex::new(Shared {
+        strategy,
+        store,
+        on_finished,
+        redo,
+        error: None,
+    });
+    std::thread::scope(|scope| {
+        for mut evaluator in evaluators {
+            let shared = &shared;
+            scope.spawn(move || worker(shared, &mut evaluator, queries));
+        }
+    });
+    let shared = shared
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match shared.error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn worker(shared: &std::sync::Mutex<Shared<'_>>, evaluator: &mut dyn Evaluator, queries: usize) {
+    let lock = || {
+        shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    loop {
+        let trial = {
+            let mut guard = lock();
+            let s = &mut *guard;
+            if s.error.is_some() {
+                return;
+            }
+            match s.redo.pop() {
+                Some(trial) => trial,
+                None if s.strategy.book().trials().len() < queries => {
+                    let trial = s.strategy.ask();
+                    let recorded = match s.store.as_mut() {
+                        Some(store) => store.record_ask(&trial, &s.strategy.state()),
+                        None => Ok(()),
+                    };
+                    if let Err(error) = recorded {
+                        s.error = Some(error);
+                        return;
+                    }
+                    trial
+                }
+                None => return,
+            }
+        };
+        let outcome = match evaluator.evaluate(&trial.arch, trial.fidelity) {
+            Ok(metrics) => Outcome::Complete(metrics),
+            Err(error) => Outcome::Failed(error.to_string()),
+        };
+        let mut guard = lock();
+        let s = &mut *guard;
+        let told = s.strategy.tell(trial.id, outcome).and_then(|()| {
+            let record = s
+                .strategy
+                .book()
+                .get(trial.id)
+                .expect("a told trial is in the book");
+            if let Some(store) = s.store.as_mut() {
+                store.record_tell(record, &s.strategy.state())?;
+            }
+            (s.on_finished)(record);
+            Ok(())
+        });
+        if let Err(error) = told {
+            s.error = Some(error);
+            return;
+        }
+    }
 }

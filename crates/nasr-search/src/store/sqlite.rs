@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::Store;
-use crate::{SearchError, Trial, TrialRecord, TrialState};
+use crate::{SearchError, Trial, TrialRecord};
 
 /// Version of the store's schema; a newer file is refused.
 const SCHEMA_VERSION: i64 = 1;
@@ -26,8 +26,8 @@ impl SqliteStore {
                  PRAGMA synchronous = FULL;
                  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE IF NOT EXISTS trials (
-                     id INTEGER PRIMARY KEY, arch TEXT NOT NULL, state TEXT NOT NULL,
-                     metrics TEXT NOT NULL, error TEXT);
+                     id INTEGER PRIMARY KEY, arch TEXT NOT NULL, fidelity TEXT NOT NULL,
+                     state TEXT NOT NULL, metrics TEXT NOT NULL, error TEXT);
                  CREATE TABLE IF NOT EXISTS strategy (id INTEGER PRIMARY KEY CHECK (id = 0), state TEXT NOT NULL);",
             )
             .map_err(&error)?;
@@ -60,10 +60,12 @@ impl SqliteStore {
         let transaction = self.connection.transaction().map_err(&error)?;
         transaction
             .execute(
-                "INSERT OR REPLACE INTO trials (id, arch, state, metrics, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO trials (id, arch, fidelity, state, metrics, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     record.id as i64,
                     to_json(&record.arch),
+                    to_json(&record.fidelity),
                     to_json(&record.state),
                     to_json(&record.metrics),
                     record.error
@@ -93,13 +95,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 impl Store for SqliteStore {
     fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
-        let record = TrialRecord {
-            id: trial.id,
-            arch: trial.arch.clone(),
-            state: TrialState::Running,
-            metrics: Default::default(),
-            error: None,
-        };
+        let record = TrialRecord::running(trial);
         self.write(&record, state)
     }
 
@@ -132,16 +128,15 @@ impl Store for SqliteStore {
         let error = store_error(&self.path);
         let mut statement = self
             .connection
-            .prepare("SELECT id, arch, state, metrics, error FROM trials ORDER BY id")
+            .prepare("SELECT id, arch, fidelity, state, metrics, error FROM trials ORDER BY id")
             .map_err(&error)?;
         let rows = statement
             .query_map([], |row| {
+                let text = |i| row.get::<_, String>(i);
                 Ok((
                     row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<String>>(4)?,
+                    [text(1)?, text(2)?, text(3)?, text(4)?],
+                    row.get::<_, Option<String>>(5)?,
                 ))
             })
             .map_err(&error)?;
@@ -151,10 +146,11 @@ impl Store for SqliteStore {
         };
         let mut trials = Vec::new();
         for row in rows {
-            let (id, arch, state, metrics, error_text) = row.map_err(&error)?;
+            let (id, [arch, fidelity, state, metrics], error_text) = row.map_err(&error)?;
             trials.push(TrialRecord {
                 id: id as u64,
                 arch: serde_json::from_str(&arch).map_err(corrupt)?,
+                fidelity: serde_json::from_str(&fidelity).map_err(corrupt)?,
                 state: serde_json::from_str(&state).map_err(corrupt)?,
                 metrics: serde_json::from_str(&metrics).map_err(corrupt)?,
                 error: error_text,
