@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod compare;
 mod error;
 pub mod init;
 pub mod multi_fidelity;

@@ -5,6 +5,7 @@
 
 mod bench;
 mod cli;
+mod compare;
 mod data;
 mod demo;
 mod plot;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => data::run(args),
         Command::Search(args) => search::run(args),
         Command::RankEval(args) => rank_eval::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
     };

@@ -190,3 +190,49 @@ fn bench_draws_a_plot_and_rejects_an_unknown_device() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown device \"pixel9\""));
 }
+
+#[test]
+fn compare_prints_the_same_table_twice_for_the_same_seeds() {
+    let run = |name: &str| {
+        let out = scratch(name);
+        let output = nasr()
+            .args([
+                "compare",
+                "--methods",
+                "rs,rsws,asha",
+                "--seeds",
+                "2",
+                "--data",
+                "sklearn-digits",
+            ])
+            .args([
+                "--budget-epochs",
+                "4",
+                "--trial-epochs",
+                "2",
+                "--final-epochs",
+                "1",
+                "--candidates",
+                "5",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(out.join("compare.json").exists() && out.join("compare.md").exists());
+        // Every final run records its config, version and data checksums.
+        let metrics = std::fs::read_to_string(out.join("rsws/seed-1/final/metrics.json")).unwrap();
+        assert!(metrics.contains("data_sha256") && metrics.contains("nasr_version"));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run("compare-a");
+    assert_eq!(first, run("compare-b").replace("compare-b", "compare-a"));
+    for method in ["| rs |", "| rsws |", "| asha |"] {
+        assert!(first.contains(method), "{first}");
+    }
+}
