@@ -60,27 +60,16 @@ impl Nb201NetworkConfig {
     pub fn init(&self, arch: &Arch, device: &Device) -> Result<Nb201Network, NnError> {
         self.validate()?;
         nasr_space::Space::check(&nasr_space::Nb201Space::new(), arch)?;
-        let c = self.channels;
-        let stem_conv = Conv2dConfig::new([self.in_channels, c], [3, 3])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .with_bias(false)
-            .init(device);
-        let widths = [c, 2 * c, 4 * c];
-        let cells = widths
-            .iter()
-            .flat_map(|&width| (0..self.cells).map(move |_| width))
-            .map(|width| Nb201Cell::new(arch, width, device))
-            .collect();
+        let skeleton = Skeleton::new(self, device);
         Ok(Nb201Network {
-            stem_conv,
-            stem_bn: BatchNormConfig::new(c).init(device),
-            cells,
-            reductions: vec![
-                ResidualReduction::new(c, 2 * c, device),
-                ResidualReduction::new(2 * c, 4 * c, device),
-            ],
-            head_bn: BatchNormConfig::new(4 * c).init(device),
-            classifier: LinearConfig::new(4 * c, self.classes).init(device),
+            stem_conv: skeleton.stem_conv,
+            stem_bn: skeleton.stem_bn,
+            cells: cell_widths(self)
+                .map(|width| Nb201Cell::new(arch, width, device))
+                .collect(),
+            reductions: skeleton.reductions,
+            head_bn: skeleton.head_bn,
+            classifier: skeleton.classifier,
             cells_per_stage: self.cells,
         })
     }
@@ -107,25 +96,96 @@ impl Nb201Cell {
 
     /// `[batch, c, h, w]` -> `[batch, c, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut nodes: Vec<Tensor<4>> = vec![x];
-        for to in 1..NB201_NODES {
-            let mut sum: Option<Tensor<4>> = None;
-            for (edge, &(edge_to, from)) in self.edges.iter().zip(&NB201_EDGES) {
-                if edge_to != to {
-                    continue;
-                }
-                if let Some(out) = edge.forward(nodes[from].clone()) {
-                    sum = Some(match sum {
-                        Some(acc) => acc + out,
-                        None => out,
-                    });
-                }
-            }
-            // A node whose every input edge is `none` is all zeros.
-            nodes.push(sum.unwrap_or_else(|| nodes[0].zeros_like()));
-        }
-        nodes.pop().expect("the cell has an output node")
+        cell_forward(x, |edge, input| self.edges[edge].forward(input))
     }
+}
+
+/// The NB201 cell's dataflow: node j is the sum of `edge(k, node i)` over the edges k = (j <- i);
+/// `edge` returns `None` for the zero op. The output is node 3.
+pub(crate) fn cell_forward(
+    x: Tensor<4>,
+    mut edge: impl FnMut(usize, Tensor<4>) -> Option<Tensor<4>>,
+) -> Tensor<4> {
+    let mut nodes: Vec<Tensor<4>> = vec![x];
+    for to in 1..NB201_NODES {
+        let mut sum: Option<Tensor<4>> = None;
+        for (k, &(edge_to, from)) in NB201_EDGES.iter().enumerate() {
+            if edge_to != to {
+                continue;
+            }
+            if let Some(out) = edge(k, nodes[from].clone()) {
+                sum = Some(match sum {
+                    Some(acc) => acc + out,
+                    None => out,
+                });
+            }
+        }
+        // A node whose every input edge is `none` is all zeros.
+        nodes.push(sum.unwrap_or_else(|| nodes[0].zeros_like()));
+    }
+    nodes.pop().expect("the cell has an output node")
+}
+
+/// The parts of the NB201 macro network around the cells, shared by the network and the
+/// supernet (which therefore name them alike).
+pub(crate) struct Skeleton {
+    pub(crate) stem_conv: Conv2d,
+    pub(crate) stem_bn: BatchNorm,
+    pub(crate) reductions: Vec<ResidualReduction>,
+    pub(crate) head_bn: BatchNorm,
+    pub(crate) classifier: Linear,
+}
+
+impl Skeleton {
+    /// Stem, reductions and head for `config`.
+    pub(crate) fn new(config: &Nb201NetworkConfig, device: &Device) -> Self {
+        let c = config.channels;
+        Self {
+            stem_conv: Conv2dConfig::new([config.in_channels, c], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device),
+            stem_bn: BatchNormConfig::new(c).init(device),
+            reductions: vec![
+                ResidualReduction::new(c, 2 * c, device),
+                ResidualReduction::new(2 * c, 4 * c, device),
+            ],
+            head_bn: BatchNormConfig::new(4 * c).init(device),
+            classifier: LinearConfig::new(4 * c, config.classes).init(device),
+        }
+    }
+}
+
+/// Channels of every cell, stage after stage: N at C, N at 2C, N at 4C.
+pub(crate) fn cell_widths(config: &Nb201NetworkConfig) -> impl Iterator<Item = usize> + '_ {
+    [1, 2, 4]
+        .into_iter()
+        .flat_map(move |factor| std::iter::repeat_n(factor * config.channels, config.cells))
+}
+
+/// The macro network's forward: stem, `cells` cells (`cell(i, x)`) with a reduction block
+/// before each new stage, then BN + ReLU, global average pooling and the classifier.
+#[allow(clippy::too_many_arguments)] // The parts of two module types, borrowed field by field.
+pub(crate) fn macro_forward(
+    x: Tensor<4>,
+    stem: (&Conv2d, &BatchNorm),
+    reductions: &[ResidualReduction],
+    head: (&BatchNorm, &Linear),
+    cells: usize,
+    cells_per_stage: usize,
+    mut cell: impl FnMut(usize, Tensor<4>) -> Tensor<4>,
+) -> Tensor<2> {
+    let mut x = stem.1.forward(stem.0.forward(x));
+    for index in 0..cells {
+        if index > 0 && index % cells_per_stage == 0 {
+            x = reductions[index / cells_per_stage - 1].forward(x);
+        }
+        x = cell(index, x);
+    }
+    let x = relu(head.0.forward(x));
+    let [batch, channels, _, _] = x.dims();
+    head.1
+        .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
 }
 
 /// NB201's `ResNetBasicblock` with stride 2: two ReLU-Conv-BN 3x3 (the first strided) plus a
@@ -192,16 +252,14 @@ pub struct Nb201Network {
 impl Nb201Network {
     /// Images `[batch, in_channels, h, w]` -> logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.stem_bn.forward(self.stem_conv.forward(x));
-        for (index, cell) in self.cells.iter().enumerate() {
-            if index > 0 && index % self.cells_per_stage == 0 {
-                x = self.reductions[index / self.cells_per_stage - 1].forward(x);
-            }
-            x = cell.forward(x);
-        }
-        let x = relu(self.head_bn.forward(x));
-        let [batch, channels, _, _] = x.dims();
-        let pooled = x.mean_dims(&[2, 3]).reshape([batch, channels]);
-        self.classifier.forward(pooled)
+        macro_forward(
+            x,
+            (&self.stem_conv, &self.stem_bn),
+            &self.reductions,
+            (&self.head_bn, &self.classifier),
+            self.cells.len(),
+            self.cells_per_stage,
+            |index, x| self.cells[index].forward(x),
+        )
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_data::{Dataset, Normalization};
 use nasr_space::{Arch, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::run::{
     DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
 };
 use crate::supernet::Nb201Supernet;
-use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, count_correct, to_tensors};
+use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, accuracy};
 
 /// Everything that defines an RSWS run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,17 +253,8 @@ pub fn path_accuracy(
     normalization: &Normalization,
     batch_size: usize,
 ) -> f64 {
-    if dataset.is_empty() {
-        return 0.0;
-    }
-    let device = crate::eval_device();
     let model = supernet.valid();
-    let batcher = Batcher::sequential(dataset, normalization, batch_size);
-    let mut correct = 0usize;
-    for index in 0..batcher.len() {
-        let batch = batcher.plain_batch(index);
-        let (images, labels) = to_tensors(&batch, dataset, &device);
-        correct += count_correct(model.forward_path(arch, images), labels);
-    }
-    correct as f64 / dataset.len() as f64
+    accuracy(dataset, normalization, batch_size, |images| {
+        model.forward_path(arch, images)
+    })
 }

@@ -9,17 +9,19 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::AvgPool2d;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
+use burn::nn::{BatchNorm, Linear};
 use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_space::Arch;
-use nasr_space::nb201::{NB201_EDGES, NB201_NODES, NB201_OPS};
+use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
 
 use crate::NnError;
-use crate::nb201::{Nb201Network, Nb201NetworkConfig, ResidualReduction};
+use crate::nb201::{
+    Nb201Network, Nb201NetworkConfig, ResidualReduction, Skeleton, cell_forward, cell_widths,
+    macro_forward,
+};
 use crate::ops::{ReluConvBn, avg_pool_3x3};
 use crate::params::{NamedTensor, load_named, named_tensors};
 
@@ -69,25 +71,9 @@ pub struct SuperCell {
 impl SuperCell {
     /// The cell's output along `arch`: `[batch, c, h, w]` -> `[batch, c, h, w]`.
     fn forward(&self, arch: &Arch, x: Tensor<4>) -> Tensor<4> {
-        let mut nodes: Vec<Tensor<4>> = vec![x];
-        for to in 1..NB201_NODES {
-            let mut sum: Option<Tensor<4>> = None;
-            for (edge, (&(edge_to, from), &kind)) in
-                self.edges.iter().zip(NB201_EDGES.iter().zip(&arch.choices))
-            {
-                if edge_to != to {
-                    continue;
-                }
-                if let Some(out) = edge.forward(kind, nodes[from].clone()) {
-                    sum = Some(match sum {
-                        Some(acc) => acc + out,
-                        None => out,
-                    });
-                }
-            }
-            nodes.push(sum.unwrap_or_else(|| nodes[0].zeros_like()));
-        }
-        nodes.pop().expect("the cell has an output node")
+        cell_forward(x, |edge, input| {
+            self.edges[edge].forward(arch.choices[edge], input)
+        })
     }
 }
 
@@ -114,11 +100,8 @@ impl Nb201Supernet {
     /// The supernet of the given sizes.
     pub fn new(config: &Nb201NetworkConfig, device: &Device) -> Result<Self, NnError> {
         config.validate()?;
-        let c = config.channels;
-        let widths = [c, 2 * c, 4 * c];
-        let cells = widths
-            .iter()
-            .flat_map(|&width| (0..config.cells).map(move |_| width))
+        let skeleton = Skeleton::new(config, device);
+        let cells = cell_widths(config)
             .map(|width| SuperCell {
                 edges: (0..NB201_EDGES.len())
                     .map(|_| SuperEdge::new(width, device))
@@ -126,35 +109,27 @@ impl Nb201Supernet {
             })
             .collect();
         Ok(Self {
-            stem_conv: Conv2dConfig::new([config.in_channels, c], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(false)
-                .init(device),
-            stem_bn: BatchNormConfig::new(c).init(device),
+            stem_conv: skeleton.stem_conv,
+            stem_bn: skeleton.stem_bn,
             cells,
-            reductions: vec![
-                ResidualReduction::new(c, 2 * c, device),
-                ResidualReduction::new(2 * c, 4 * c, device),
-            ],
-            head_bn: BatchNormConfig::new(4 * c).init(device),
-            classifier: LinearConfig::new(4 * c, config.classes).init(device),
+            reductions: skeleton.reductions,
+            head_bn: skeleton.head_bn,
+            classifier: skeleton.classifier,
             cells_per_stage: config.cells,
         })
     }
 
     /// Logits of the path `arch`: images `[batch, in_channels, h, w]` -> `[batch, classes]`.
     pub fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.stem_bn.forward(self.stem_conv.forward(x));
-        for (index, cell) in self.cells.iter().enumerate() {
-            if index > 0 && index % self.cells_per_stage == 0 {
-                x = self.reductions[index / self.cells_per_stage - 1].forward(x);
-            }
-            x = cell.forward(arch, x);
-        }
-        let x = relu(self.head_bn.forward(x));
-        let [batch, channels, _, _] = x.dims();
-        self.classifier
-            .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
+        macro_forward(
+            x,
+            (&self.stem_conv, &self.stem_bn),
+            &self.reductions,
+            (&self.head_bn, &self.classifier),
+            self.cells.len(),
+            self.cells_per_stage,
+            |index, x| self.cells[index].forward(arch, x),
+        )
     }
 
     /// Every BatchNorm of the supernet.

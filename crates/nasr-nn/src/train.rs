@@ -378,11 +378,7 @@ impl<'a> Trainer<'a> {
 }
 
 /// Turns a batch into an image tensor and a label tensor on `device`.
-pub(crate) fn to_tensors(
-    batch: &Batch,
-    dataset: &Dataset,
-    device: &Device,
-) -> (Tensor<4>, Tensor<1, Int>) {
+fn to_tensors(batch: &Batch, dataset: &Dataset, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     let shape = dataset.shape;
     let images = TensorData::new(
         batch.images.clone(),
@@ -395,7 +391,7 @@ pub(crate) fn to_tensors(
     )
 }
 
-pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
+fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     let [batch, _] = logits.dims();
     let predicted = logits.argmax(1).reshape([batch]);
     predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
@@ -409,17 +405,29 @@ pub fn evaluate<M: Classifier>(
     normalization: &Normalization,
     batch_size: usize,
 ) -> f64 {
+    let model = model.valid();
+    accuracy(dataset, normalization, batch_size, |images| {
+        model.forward(images)
+    })
+}
+
+/// Accuracy of `forward` (images -> logits, on the evaluation device) on `dataset`, in [0, 1].
+pub fn accuracy(
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+) -> f64 {
     if dataset.is_empty() {
         return 0.0;
     }
     let device = crate::eval_device();
-    let model = model.valid();
     let batcher = Batcher::sequential(dataset, normalization, batch_size);
     let mut correct = 0;
     for index in 0..batcher.len() {
         let batch = batcher.plain_batch(index);
         let (images, labels) = to_tensors(&batch, dataset, &device);
-        correct += count_correct(model.forward(images), labels);
+        correct += count_correct(forward(images), labels);
     }
     correct as f64 / dataset.len() as f64
 }

@@ -28,3 +28,9 @@ pub trait Evaluator {
     /// Evaluates `arch`. A failed evaluation is an error, which a search records as a failed trial.
     fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError>;
 }
+
+impl<E: Evaluator + ?Sized> Evaluator for &mut E {
+    fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError> {
+        (**self).evaluate(arch, fidelity)
+    }
+}

@@ -65,7 +65,7 @@ pub fn run_table_search(
     config: &SearchConfig,
     table: &Nb201Table,
     out: &Path,
-    on_finished: &mut dyn FnMut(&TrialRecord),
+    on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<Option<BestRecord>, SearchError> {
     let device = config
         .objective_device

@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 use nasr_nn::compare::{CompareConfig, compare, markdown};
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig};
-use nasr_nn::train::TrainConfig;
+use nasr_nn::run::RunOptions;
 
 use crate::cli::CompareArgs;
+use crate::search::run_template;
 
 pub fn run(args: CompareArgs) -> Result<()> {
     let config = CompareConfig {
@@ -15,22 +15,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
         trial_epochs: args.trial_epochs,
         final_epochs: args.final_epochs,
         candidates: args.candidates,
-        run: TrainRunConfig {
-            data: DataConfig {
-                name: args.data.parse()?,
-                train_subset: args.train_subset,
-                ..DataConfig::default()
-            },
-            network: NetworkSize {
-                channels: args.channels,
-                cells: args.cells,
-            },
-            train: TrainConfig {
-                batch_size: args.batch_size,
-                ..TrainConfig::default()
-            },
-            ..TrainRunConfig::default()
-        },
+        run: run_template(
+            "nb201",
+            &args.data,
+            args.train_subset,
+            (args.channels, args.cells),
+            args.batch_size,
+            0,
+        )?,
     };
     // Many short runs: a progress bar per run would only scroll past.
     let options = RunOptions {

@@ -3,32 +3,33 @@
 use anyhow::{Context, Result};
 use nasr_nn::rank_eval::{Correlation, RankEvalConfig, rank_eval};
 use nasr_nn::rsws::RswsConfig;
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_nn::run::RunOptions;
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
 use crate::cli::RankEvalArgs;
+use crate::search::run_template;
 
 pub fn run(args: RankEvalArgs) -> Result<()> {
     let data_dir = args.data_dir.resolve();
+    let template = run_template(
+        &args.space,
+        &args.data,
+        args.train_subset,
+        (args.channels, args.cells),
+        args.batch_size,
+        args.seed,
+    )?;
     let train = |epochs| TrainConfig {
         epochs,
-        batch_size: args.batch_size,
-        ..TrainConfig::default()
+        ..template.train.clone()
     };
     let config = RankEvalConfig {
         supernet: RswsConfig {
             seed: args.seed,
             space: args.space.clone(),
-            data: DataConfig {
-                name: args.data.parse()?,
-                train_subset: args.train_subset,
-                ..DataConfig::default()
-            },
-            network: NetworkSize {
-                channels: args.channels,
-                cells: args.cells,
-            },
+            data: template.data.clone(),
+            network: template.network,
             train: train(args.supernet_epochs),
             candidates: args.archs,
             recal_batches: args.recal_batches,

@@ -70,22 +70,22 @@ pub fn run(args: SearchArgs) -> Result<()> {
 /// `nasr search --strategy rsws`: random search with weight sharing on real data.
 fn rsws(args: SearchArgs) -> Result<()> {
     let data_dir = args.data_dir.resolve();
+    let template = run_template(
+        &args.space,
+        &args.data,
+        args.train_subset,
+        (args.channels, args.cells),
+        args.batch_size,
+        args.seed,
+    )?;
     let config = RswsConfig {
         seed: args.seed,
         space: args.space.clone(),
-        data: DataConfig {
-            name: args.data.parse()?,
-            train_subset: args.train_subset,
-            ..DataConfig::default()
-        },
-        network: NetworkSize {
-            channels: args.channels,
-            cells: args.cells,
-        },
+        data: template.data,
+        network: template.network,
         train: TrainConfig {
             epochs: args.epochs,
-            batch_size: args.batch_size,
-            ..TrainConfig::default()
+            ..template.train
         },
         candidates: args.candidates,
         recal_batches: args.recal_batches,
@@ -132,24 +132,14 @@ fn multi_fidelity(args: SearchArgs) -> Result<()> {
         min_epochs: args.min_epochs,
         max_epochs: args.max_epochs,
         eta: args.eta,
-        run: TrainRunConfig {
-            seed: args.seed,
-            space: args.space.clone(),
-            data: DataConfig {
-                name: args.data.parse()?,
-                train_subset: args.train_subset,
-                ..DataConfig::default()
-            },
-            network: NetworkSize {
-                channels: args.channels,
-                cells: args.cells,
-            },
-            train: TrainConfig {
-                batch_size: args.batch_size,
-                ..TrainConfig::default()
-            },
-            ..TrainRunConfig::default()
-        },
+        run: run_template(
+            &args.space,
+            &args.data,
+            args.train_subset,
+            (args.channels, args.cells),
+            args.batch_size,
+            args.seed,
+        )?,
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
@@ -185,4 +175,31 @@ fn multi_fidelity(args: SearchArgs) -> Result<()> {
     }
     println!("run folder {}", args.out.display());
     Ok(())
+}
+
+/// The training settings that the data-driven commands share: dataset and subset, network
+/// sizes (C, N), batch size and seed; everything else at its default.
+pub fn run_template(
+    space: &str,
+    data: &str,
+    train_subset: Option<usize>,
+    (channels, cells): (usize, usize),
+    batch_size: usize,
+    seed: u64,
+) -> Result<TrainRunConfig> {
+    Ok(TrainRunConfig {
+        seed,
+        space: space.to_string(),
+        data: DataConfig {
+            name: data.parse()?,
+            train_subset,
+            ..DataConfig::default()
+        },
+        network: NetworkSize { channels, cells },
+        train: TrainConfig {
+            batch_size,
+            ..TrainConfig::default()
+        },
+        ..TrainRunConfig::default()
+    })
 }

@@ -1,25 +1,14 @@
 //! The `nasr` binary as a user runs it: help, clear errors, and resume after a hard kill.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::{nasr, scratch};
+
 const ARCH: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
-
-fn nasr() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nasr"));
-    command.env(
-        "NASR_DATA",
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"),
-    );
-    command
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nasr-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

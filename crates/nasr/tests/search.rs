@@ -1,24 +1,13 @@
 //! `nasr search` and `nasr bench nb201` as a user runs them: a search killed with SIGKILL and
 //! rerun equals an uninterrupted one; the same seed prints the same bytes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn nasr() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nasr"));
-    command.env(
-        "NASR_DATA",
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"),
-    );
-    command
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nasr-search-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use common::{nasr, scratch};
 
 fn search(out: &Path) -> Command {
     let mut command = nasr();

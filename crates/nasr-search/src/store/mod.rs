@@ -44,58 +44,18 @@ pub trait Store {
 
 /// Runs the search until `queries` trials have finished, recording every step in `store` when
 /// given one. If the store holds a state, the strategy resumes from it first: trials that were
-/// running are evaluated again. `on_finished` sees each trial as it finishes.
+/// running are evaluated again. `on_finished` sees each trial as it finishes. One evaluation
+/// runs at a time, so the search is reproducible bit for bit.
 ///
 /// Without a store nothing is recorded, which keeps benchmark loops free of serialisation.
-pub fn drive(
-    strategy: &mut dyn Strategy,
-    evaluator: &mut dyn Evaluator,
-    mut store: Option<&mut dyn Store>,
+pub fn drive<'a, E: Evaluator + Send>(
+    strategy: &'a mut dyn Strategy,
+    evaluator: E,
+    store: Option<&'a mut (dyn Store + Send)>,
     queries: usize,
-    on_finished: &mut dyn FnMut(&TrialRecord),
+    on_finished: &'a mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<(), SearchError> {
-    if let Some(state) = store
-        .as_deref()
-        .map(Store::strategy_state)
-        .transpose()?
-        .flatten()
-    {
-        strategy.load_state(state)?;
-    }
-    for trial in strategy.running() {
-        finish(strategy, evaluator, &mut store, &trial, on_finished)?;
-    }
-    while strategy.book().finished() < queries {
-        let trial = strategy.ask();
-        if let Some(store) = store.as_mut() {
-            store.record_ask(&trial, &strategy.state())?;
-        }
-        finish(strategy, evaluator, &mut store, &trial, on_finished)?;
-    }
-    Ok(())
-}
-
-fn finish(
-    strategy: &mut dyn Strategy,
-    evaluator: &mut dyn Evaluator,
-    store: &mut Option<&mut dyn Store>,
-    trial: &Trial,
-    on_finished: &mut dyn FnMut(&TrialRecord),
-) -> Result<(), SearchError> {
-    let outcome = match evaluator.evaluate(&trial.arch, trial.fidelity) {
-        Ok(metrics) => Outcome::Complete(metrics),
-        Err(error) => Outcome::Failed(error.to_string()),
-    };
-    strategy.tell(trial.id, outcome)?;
-    let record = strategy
-        .book()
-        .get(trial.id)
-        .expect("a told trial is in the book");
-    if let Some(store) = store.as_mut() {
-        store.record_tell(record, &strategy.state())?;
-    }
-    on_finished(record);
-    Ok(())
+    drive_parallel(strategy, vec![evaluator], store, queries, on_finished)
 }
 
 /// What the workers of [`drive_parallel`] share, behind one lock.
