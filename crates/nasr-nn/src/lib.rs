@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod compare;
 mod error;
+pub mod fairnas;
 pub mod init;
 pub mod multi_fidelity;
 pub mod nb201;

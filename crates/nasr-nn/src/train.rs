@@ -191,20 +191,21 @@ impl<'a> Trainer<'a> {
         self.fit_with(
             model,
             data,
-            &mut |model: &M, images, _, _| model.forward(images),
+            &mut |model: &M, images, _, _| vec![model.forward(images)],
             &mut |model: &M, _| evaluate(model, data.valid, data.normalization, batch_size),
         )
     }
 
     /// Like [`Trainer::fit`], for models whose training forward is not a plain call, such as a
-    /// supernet running one sampled path per step. `forward(model, images, epoch, step)` gives
-    /// the logits of a training step; `validate(model, epoch)` the validation accuracy after an
-    /// epoch.
+    /// supernet running sampled paths. `forward(model, images, epoch, step)` gives the logits of
+    /// every architecture the step runs (one for a plain network or single-path sampling, m for
+    /// FairNAS); the step's loss is the sum of their losses, so its gradient is the sum of their
+    /// gradients. `validate(model, epoch)` gives the validation accuracy after an epoch.
     pub fn fit_with<M: Module>(
         &self,
         model: M,
         data: TrainData<'_>,
-        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Tensor<2>,
+        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Vec<Tensor<2>>,
         validate: &mut dyn FnMut(&M, usize) -> f64,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         self.config.validate()?;
@@ -235,7 +236,7 @@ impl<'a> Trainer<'a> {
         data: TrainData<'_>,
         epoch: usize,
         schedule: &CosineSchedule,
-        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Tensor<2>,
+        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Vec<Tensor<2>>,
     ) -> Result<(M, EpochRecord), NnError> {
         let device = crate::train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
@@ -254,15 +255,26 @@ impl<'a> Trainer<'a> {
             batcher.len(),
             &format!("epoch {}/{}", epoch + 1, self.config.epochs),
         );
-        let (mut loss_sum, mut correct, mut seen, mut lr) =
-            (0.0f64, 0usize, 0usize, self.config.lr);
+        let (mut loss_sum, mut correct, mut seen, mut predicted, mut lr) =
+            (0.0f64, 0usize, 0usize, 0usize, self.config.lr);
         model = model.train();
         for step in 0..batcher.len() {
             let batch = batcher.batch(step, &self.config.augmentation, &mut augment_rng);
             let (images, labels) = to_tensors(&batch, data.train, &device);
-            let logits = forward(&model, images, epoch, step);
-            let loss = loss_fn.forward(logits.clone(), labels.clone());
-            let loss_value: f32 = loss.clone().into_scalar();
+            let all_logits = forward(&model, images, epoch, step);
+            let paths = all_logits.len();
+            let mut loss: Option<Tensor<1>> = None;
+            for logits in all_logits {
+                correct += count_correct(logits.clone(), labels.clone());
+                let path_loss = loss_fn.forward(logits, labels.clone());
+                loss = Some(match loss {
+                    Some(sum) => sum + path_loss,
+                    None => path_loss,
+                });
+            }
+            let loss = loss.expect("a step runs at least one architecture");
+            // Reported per architecture, so that the figures compare across sampling schemes.
+            let loss_value: f32 = loss.clone().into_scalar::<f32>() / paths as f32;
             if !loss_value.is_finite() {
                 return Err(NnError::Diverged {
                     epoch,
@@ -270,9 +282,9 @@ impl<'a> Trainer<'a> {
                     loss: loss_value,
                 });
             }
-            correct += count_correct(logits, labels);
             loss_sum += f64::from(loss_value) * batch.len as f64;
             seen += batch.len;
+            predicted += batch.len * paths;
             lr = schedule.lr(epoch * batcher.len() + step);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = sgd.step(model, grads, lr).0;
@@ -280,14 +292,14 @@ impl<'a> Trainer<'a> {
             bar.set_message(format!(
                 "loss {:.4} acc {:.4}",
                 loss_sum / seen as f64,
-                correct as f64 / seen as f64
+                correct as f64 / predicted as f64
             ));
         }
         bar.finish_and_clear();
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
-            train_accuracy: correct as f64 / seen.max(1) as f64,
+            train_accuracy: correct as f64 / predicted.max(1) as f64,
             valid_accuracy: 0.0,
             lr,
         };

@@ -14,6 +14,7 @@ mod error;
 mod evaluator;
 pub mod evolution;
 pub mod experiment;
+pub mod fair;
 mod metrics;
 pub mod nb201_table;
 pub mod nsga2;
