@@ -7,10 +7,12 @@
 
 mod arch;
 mod error;
+pub mod mobilenet;
 pub mod nb201;
 pub mod streams;
 
 pub use arch::{Arch, Decision, Space};
 pub use error::SpaceError;
+pub use mobilenet::MobileNetSpace;
 pub use nb201::Nb201Space;
 pub use streams::SeedStreams;
