@@ -10,6 +10,7 @@ pub mod compare;
 mod error;
 pub mod fairnas;
 pub mod init;
+pub mod mobilenet;
 pub mod multi_fidelity;
 pub mod nb201;
 pub mod ops;
