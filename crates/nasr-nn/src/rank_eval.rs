@@ -112,6 +112,7 @@ pub fn rank_eval(
             arch: ranked.arch.clone(),
             data: config.supernet.data.clone(),
             network: config.supernet.network,
+            mobilenet: None,
             train: config.standalone.clone(),
         };
         let folder = out.join("standalone").join(ranked.index.to_string());

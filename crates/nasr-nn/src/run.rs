@@ -11,13 +11,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use nasr_data::{DatasetName, TrainTest};
-use nasr_space::{Nb201Space, SeedStreams, Space};
+use nasr_space::mobilenet::MobileNetConfig;
+use nasr_space::{MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
-use crate::nb201::{Nb201Network, Nb201NetworkConfig};
+use crate::mobilenet::MobileNetNetwork;
+use crate::nb201::Nb201NetworkConfig;
 use crate::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
-use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, evaluate};
+use crate::train::{Classifier, EpochRecord, TrainConfig, TrainData, Trainer, evaluate};
 
 /// Version of the `metrics.json` format; readers reject newer versions.
 pub const METRICS_FORMAT: u32 = 1;
@@ -78,8 +80,12 @@ pub struct TrainRunConfig {
     pub arch: String,
     /// Data selection.
     pub data: DataConfig,
-    /// Network sizes.
+    /// Network sizes (NB201).
     pub network: NetworkSize,
+    /// Sizes of the MobileNet space (space `mobilenet`; its input size, channels and classes
+    /// are taken from the data). Default: `MobileNetConfig::default()`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobilenet: Option<MobileNetConfig>,
     /// Training hyper-parameters.
     pub train: TrainConfig,
 }
@@ -92,6 +98,7 @@ impl Default for TrainRunConfig {
             arch: String::new(),
             data: DataConfig::default(),
             network: NetworkSize::default(),
+            mobilenet: None,
             train: TrainConfig::default(),
         }
     }
@@ -108,10 +115,14 @@ pub struct RunMetrics {
     pub space: String,
     /// Canonical architecture string.
     pub arch: String,
-    /// NAS-Bench-201 index of the architecture.
-    pub arch_index: usize,
+    /// NAS-Bench-201 index of the architecture (NB201 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch_index: Option<usize>,
     /// Trained parameters (BatchNorm statistics excluded).
     pub parameters: usize,
+    /// Multiply-adds of one forward pass of one image (MobileNet only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flops: Option<u64>,
     /// Dataset name.
     pub dataset: String,
     /// Examples trained on, validated on and tested on.
@@ -170,8 +181,18 @@ pub fn train_run(
     out: &Path,
     options: &RunOptions,
 ) -> Result<RunMetrics, NnError> {
-    let space = check_space(&config.space)?;
-    let arch = space.parse(&config.arch)?;
+    // Parse the architecture first, so that a bad string fails before anything is written.
+    let mobilenet_sizes = config.mobilenet.clone().unwrap_or_default();
+    match config.space.as_str() {
+        "nb201" => drop(Nb201Space::new().parse(&config.arch)?),
+        "mobilenet" => drop(MobileNetSpace::new(mobilenet_sizes.clone())?.parse(&config.arch)?),
+        other => {
+            return Err(NnError::Config {
+                field: "space",
+                problem: format!("unknown space {other:?}; known: nb201, mobilenet"),
+            });
+        }
+    }
     config.train.validate()?;
     std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
     write_config(config, &out.join("config.toml"))?;
@@ -186,48 +207,60 @@ pub fn train_run(
     let parts = prepare(&config.data, data, &streams)?;
     let normalization = parts.train.channel_stats();
     let data_seconds = started.elapsed().as_secs_f64();
-
-    let network = Nb201NetworkConfig {
-        channels: config.network.channels,
-        cells: config.network.cells,
-        in_channels: parts.train.shape.channels,
-        classes: parts.train.classes,
+    let run = Prepared {
+        config,
+        parts: &parts,
+        normalization: &normalization,
+        streams,
+        out,
+        options,
     };
     let device = crate::train_device();
-    let model: Nb201Network = crate::init::seeded(&device, &mut streams.stream("init"), || {
-        network.init(&arch, &device)
-    })?;
-    let parameters = parameter_count(&model);
-
-    let started = Instant::now();
-    let train_data = TrainData {
-        train: &parts.train,
-        valid: &parts.valid,
-        normalization: &normalization,
+    let shape = parts.train.shape;
+    let (arch, arch_index, flops, trained) = if config.space == "nb201" {
+        let space = Nb201Space::new();
+        let arch = space.parse(&config.arch)?;
+        let network = Nb201NetworkConfig {
+            channels: config.network.channels,
+            cells: config.network.cells,
+            in_channels: shape.channels,
+            classes: parts.train.classes,
+        };
+        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            network.init(&arch, &device)
+        })?;
+        (
+            space.format(&arch),
+            Some(space.index_of(&arch)?),
+            None,
+            run.train(model)?,
+        )
+    } else {
+        let space = MobileNetSpace::new(MobileNetConfig {
+            input_size: shape.height,
+            in_channels: shape.channels,
+            classes: parts.train.classes,
+            ..mobilenet_sizes
+        })?;
+        let arch = space.parse(&config.arch)?;
+        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            MobileNetNetwork::new(&space, &arch, &device)
+        })?;
+        (
+            space.format(&arch),
+            None,
+            Some(space.cost(&arch).flops),
+            run.train(model)?,
+        )
     };
-    let (model, epochs) = Trainer::new(&config.train, streams)
-        .with_checkpoints(out.join("checkpoints"))
-        .with_progress(options.show_progress)
-        .fit(model, train_data)?;
-    let train_seconds = started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    let test_accuracy = evaluate(
-        &model,
-        &parts.test,
-        &normalization,
-        config.train.eval_batch_size,
-    );
-    let test_seconds = started.elapsed().as_secs_f64();
-
-    save_safetensors(&named_tensors(&model), &out.join("model.safetensors"))?;
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
         nasr_version: env!("CARGO_PKG_VERSION").to_string(),
         space: config.space.clone(),
-        arch: space.format(&arch),
-        arch_index: space.index_of(&arch)?,
-        parameters,
+        arch,
+        arch_index,
+        parameters: trained.parameters,
+        flops,
         dataset: config.data.name.to_string(),
         examples: SplitSizes {
             train: parts.train.len(),
@@ -235,17 +268,70 @@ pub fn train_run(
             test: parts.test.len(),
         },
         data_sha256: checksums,
-        epochs,
-        test_accuracy,
+        epochs: trained.epochs,
+        test_accuracy: trained.test_accuracy,
     };
     write_json(&out.join("metrics.json"), &metrics)?;
     let timing = RunTiming {
         data_seconds,
-        train_seconds,
-        test_seconds,
+        train_seconds: trained.train_seconds,
+        test_seconds: trained.test_seconds,
     };
     write_json(&out.join("timing.json"), &timing)?;
     Ok(metrics)
+}
+
+/// A run's data and settings, ready to train any network.
+struct Prepared<'a> {
+    config: &'a TrainRunConfig,
+    parts: &'a Parts,
+    normalization: &'a nasr_data::Normalization,
+    streams: SeedStreams,
+    out: &'a Path,
+    options: &'a RunOptions,
+}
+
+/// What training one network produced.
+struct Trained {
+    parameters: usize,
+    epochs: Vec<EpochRecord>,
+    test_accuracy: f64,
+    train_seconds: f64,
+    test_seconds: f64,
+}
+
+impl Prepared<'_> {
+    /// Trains `model` (resuming from the folder's checkpoints), tests it and saves its weights.
+    fn train<M: Classifier>(&self, model: M) -> Result<Trained, NnError> {
+        let parameters = parameter_count(&model);
+        let started = Instant::now();
+        let train_data = TrainData {
+            train: &self.parts.train,
+            valid: &self.parts.valid,
+            normalization: self.normalization,
+        };
+        let (model, epochs) = Trainer::new(&self.config.train, self.streams)
+            .with_checkpoints(self.out.join("checkpoints"))
+            .with_progress(self.options.show_progress)
+            .fit(model, train_data)?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let test_accuracy = evaluate(
+            &model,
+            &self.parts.test,
+            self.normalization,
+            self.config.train.eval_batch_size,
+        );
+        let test_seconds = started.elapsed().as_secs_f64();
+        save_safetensors(&named_tensors(&model), &self.out.join("model.safetensors"))?;
+        Ok(Trained {
+            parameters,
+            epochs,
+            test_accuracy,
+            train_seconds,
+            test_seconds,
+        })
+    }
 }
 
 /// The space named in a config; only `nb201` builds networks so far.

@@ -101,3 +101,40 @@ fn bad_training_config_names_the_field() {
     .unwrap_err();
     assert!(err.to_string().contains("\"conv~0\""), "{err}");
 }
+
+#[test]
+fn a_mobilenet_architecture_trains_and_records_its_flops() {
+    let config = TrainRunConfig {
+        space: "mobilenet".into(),
+        arch: "k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6".into(),
+        data: DataConfig {
+            name: DatasetName::Digits,
+            validation_fraction: 0.2,
+            ..DataConfig::default()
+        },
+        train: TrainConfig {
+            epochs: 3,
+            batch_size: 32,
+            ..TrainConfig::default()
+        },
+        ..TrainRunConfig::default()
+    };
+    let out = scratch("mobilenet");
+    let metrics = train_run(&config, &data_dir(), &out, &RunOptions::default()).unwrap();
+    assert!(
+        metrics.test_accuracy > 0.5,
+        "test accuracy {}",
+        metrics.test_accuracy
+    );
+    assert!(metrics.flops.is_some_and(|f| f > 0) && metrics.arch_index.is_none());
+    let mut bad = config.clone();
+    bad.arch = "k3_e3-k9_e6-k7_e3-k3_e6-k5_e3-k7_e6".into();
+    let err = train_run(
+        &bad,
+        &data_dir(),
+        &scratch("mobilenet-bad"),
+        &RunOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("\"k9_e6\""), "{err}");
+}

@@ -65,11 +65,13 @@ pub struct TrainArgs {
     /// TOML config to start from (a run folder's config.toml works); flags override it.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Search space of the architecture.
-    #[arg(long, value_name = "SPACE", value_parser = ["nb201"])]
+    /// Search space of the architecture: nb201, or mobilenet (MBConv layers; sizes from the
+    /// config file's [mobilenet] table, else the defaults for 28x28 inputs).
+    #[arg(long, value_name = "SPACE", value_parser = ["nb201", "mobilenet"])]
     pub space: Option<String>,
-    /// Architecture in the space's canonical form, e.g.
-    /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'.
+    /// Architecture in the space's canonical form, e.g. for nb201
+    /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
+    /// for mobilenet 'k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6' (one kernel_expansion per layer).
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
     /// Dataset: mnist, fashion-mnist, cifar10, cifar100, sklearn-digits.

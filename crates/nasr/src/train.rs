@@ -19,8 +19,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             epoch.epoch, epoch.train_loss, epoch.train_accuracy, epoch.valid_accuracy
         );
     }
-    println!("arch {} (NB201 index {})", metrics.arch, metrics.arch_index);
+    match metrics.arch_index {
+        Some(index) => println!("arch {} (NB201 index {index})", metrics.arch),
+        None => println!("arch {}", metrics.arch),
+    }
     println!("parameters {}", metrics.parameters);
+    if let Some(flops) = metrics.flops {
+        println!("multiply-adds {flops}");
+    }
     println!("test accuracy {:.4}", metrics.test_accuracy);
     println!("run folder {}", args.out.display());
     Ok(())
