@@ -222,6 +222,27 @@ impl MobileNetSupernet {
     }
 }
 
+impl crate::supernet::PathSupernet for MobileNetSupernet {
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        MobileNetSupernet::forward_path(self, arch, x)
+    }
+
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let skeleton = &mut self.skeleton;
+        let mut all = vec![&mut skeleton.stem_bn, &mut skeleton.head_bn];
+        for block in self
+            .layers
+            .iter_mut()
+            .flat_map(|layer| layer.blocks.iter_mut())
+        {
+            all.extend(block.expand_bn.as_mut());
+            all.push(&mut block.depthwise_bn);
+            all.push(&mut block.project_bn);
+        }
+        all
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
 use nasr_data::{Dataset, Normalization};
 use nasr_space::{Arch, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
@@ -21,8 +20,8 @@ use crate::params::{named_tensors, save_safetensors};
 use crate::run::{
     DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
 };
-use crate::supernet::Nb201Supernet;
-use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer, accuracy};
+use crate::supernet::{Nb201Supernet, path_accuracy, recalibrate_bn};
+use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer};
 
 /// Everything that defines an RSWS run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,7 +226,8 @@ impl Ranker<'_> {
         streams: &SeedStreams,
         recal_stream: &str,
     ) -> f64 {
-        let recalibrated = supernet.recalibrate_bn(
+        let recalibrated = recalibrate_bn(
+            supernet,
             arch,
             self.train,
             self.normalization,
@@ -243,18 +243,4 @@ impl Ranker<'_> {
             self.config.train.eval_batch_size,
         )
     }
-}
-
-/// Accuracy of the supernet path `arch` on `dataset` in evaluation mode, in [0, 1].
-pub fn path_accuracy(
-    supernet: &Nb201Supernet,
-    arch: &Arch,
-    dataset: &Dataset,
-    normalization: &Normalization,
-    batch_size: usize,
-) -> f64 {
-    let model = supernet.valid();
-    accuracy(dataset, normalization, batch_size, |images| {
-        model.forward_path(arch, images)
-    })
 }

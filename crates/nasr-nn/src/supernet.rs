@@ -158,50 +158,80 @@ impl Nb201Supernet {
         let tensors = path_tensors(&named_tensors(self), arch);
         load_named(standalone, &tensors, std::path::Path::new("<supernet>"))
     }
+}
 
-    /// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
-    /// cumulative average over `batches` training batches (weight-sharing evaluation needs
-    /// statistics of the path it evaluates, not of the mixture it was trained on). Weights do
-    /// not change. Batches are drawn in order from `rng`'s shuffle of `dataset`.
-    pub fn recalibrate_bn(
-        mut self,
-        arch: &Arch,
-        dataset: &Dataset,
-        normalization: &Normalization,
-        batch_size: usize,
-        batches: usize,
-        rng: &mut dyn rand::RngCore,
-    ) -> Self {
-        let device = crate::train_device();
-        let momenta: Vec<f64> = self.batch_norms().iter().map(|bn| bn.momentum).collect();
-        self = reset_running_stats(self);
-        let mut model = self.train();
-        let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
-        for index in 0..batches.min(batcher.len()) {
-            // PyTorch's `momentum=None`: batch k enters the running average with weight 1/k.
-            for bn in model.batch_norms() {
-                bn.momentum = 1.0 / (index + 1) as f64;
-            }
-            let batch = batcher.plain_batch(index);
-            let shape = [
-                batch.len,
-                dataset.shape.channels,
-                dataset.shape.height,
-                dataset.shape.width,
-            ];
-            let images =
-                Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, shape), &device);
-            let _ = model.forward_path(arch, images.detach());
-        }
-        for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
-            bn.momentum = momentum;
-        }
-        model
+/// A supernet run one path at a time: what weight-sharing evaluation needs of it.
+pub trait PathSupernet: Module {
+    /// Logits of the path `arch`: images `[batch, c, h, w]` -> `[batch, classes]`.
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2>;
+    /// Every BatchNorm, so that recalibration can set their momentum.
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm>;
+}
+
+impl PathSupernet for Nb201Supernet {
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        Nb201Supernet::forward_path(self, arch, x)
+    }
+
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        Nb201Supernet::batch_norms(self)
     }
 }
 
+/// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
+/// cumulative average over `batches` training batches (weight-sharing evaluation needs
+/// statistics of the path it evaluates, not of the mixture it was trained on). Weights do not
+/// change. Batches are drawn in order from `rng`'s shuffle of `dataset`.
+pub fn recalibrate_bn<S: PathSupernet>(
+    supernet: S,
+    arch: &Arch,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+    batches: usize,
+    rng: &mut dyn rand::RngCore,
+) -> S {
+    let device = crate::train_device();
+    // Training mode on the autodiff device (BatchNorm updates its statistics only there), but
+    // without gradient tracking: nothing is recorded, so no activations are kept for a backward
+    // pass that never comes.
+    let mut model = reset_running_stats(supernet).train().no_grad();
+    let momenta: Vec<f64> = model.batch_norms().iter().map(|bn| bn.momentum).collect();
+    let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
+    let shape = dataset.shape;
+    for index in 0..batches.min(batcher.len()) {
+        // PyTorch's `momentum=None`: batch k enters the running average with weight 1/k.
+        for bn in model.batch_norms() {
+            bn.momentum = 1.0 / (index + 1) as f64;
+        }
+        let batch = batcher.plain_batch(index);
+        let dims = [batch.len, shape.channels, shape.height, shape.width];
+        let images =
+            Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), &device);
+        let _ = model.forward_path(arch, images.detach());
+    }
+    for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
+        bn.momentum = momentum;
+    }
+    model
+}
+
+/// Accuracy of the supernet path `arch` on `dataset` in evaluation mode, in [0, 1].
+pub fn path_accuracy<S: PathSupernet>(
+    supernet: &S,
+    arch: &Arch,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+) -> f64 {
+    let model = supernet.valid();
+    crate::train::accuracy(dataset, normalization, batch_size, |images| {
+        model.forward_path(arch, images)
+    })
+}
+
 /// Sets every running mean to 0 and running variance to 1.
-fn reset_running_stats(model: Nb201Supernet) -> Nb201Supernet {
+fn reset_running_stats<M: Module>(model: M) -> M {
     let tensors: BTreeMap<String, NamedTensor> = named_tensors(&model)
         .into_iter()
         .map(|(name, mut tensor)| {

@@ -140,3 +140,50 @@ fn a_fairly_trained_supernet_learns_digits() {
     assert!(epochs[2].train_accuracy > 0.5, "{epochs:?}");
     assert!(epochs[2].train_loss < epochs[0].train_loss);
 }
+
+#[test]
+fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
+    use nasr_nn::fairnas::{FairNasConfig, fairnas_run};
+    use nasr_nn::run::{DataConfig, RunOptions};
+
+    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let out = std::env::temp_dir().join(format!("nasr-fairnas-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = FairNasConfig {
+        data: DataConfig {
+            name: nasr_data::DatasetName::Digits,
+            validation_fraction: 0.2,
+            ..DataConfig::default()
+        },
+        train: TrainConfig {
+            epochs: 2,
+            batch_size: 32,
+            eval_batch_size: 64,
+            ..TrainConfig::default()
+        },
+        queries: 12,
+        population: 4,
+        recal_batches: 2,
+        ..FairNasConfig::default()
+    };
+    let front = fairnas_run(&config, &data_dir, &out, &RunOptions::default()).unwrap();
+    assert!(!front.is_empty());
+    for a in &front {
+        for b in &front {
+            let dominates = b.supernet_valid_accuracy >= a.supernet_valid_accuracy
+                && b.flops <= a.flops
+                && (b.supernet_valid_accuracy > a.supernet_valid_accuracy || b.flops < a.flops);
+            assert!(!dominates, "{} dominates {}", b.arch, a.arch);
+        }
+    }
+    let written: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
+    assert_eq!(written.len(), front.len());
+    assert_eq!(
+        std::fs::read_to_string(out.join("trials.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        12
+    );
+}

@@ -7,7 +7,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Distribution, Tensor};
 use nasr_nn::nb201::Nb201NetworkConfig;
 use nasr_nn::params::named_tensors;
-use nasr_nn::supernet::Nb201Supernet;
+use nasr_nn::supernet::{Nb201Supernet, recalibrate_bn};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 
 const ARCH: &str =
@@ -101,7 +101,8 @@ fn bn_recalibration_changes_statistics_and_not_weights() {
     .train;
     let normalization = data.channel_stats();
     let before = named_tensors(&supernet(&device, 1));
-    let after = named_tensors(&supernet(&device, 1).recalibrate_bn(
+    let after = named_tensors(&recalibrate_bn(
+        supernet(&device, 1),
         &arch,
         &data,
         &normalization,

@@ -142,10 +142,12 @@ pub struct TrainArgs {
 /// Flags of `nasr search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Search space.
-    #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
+    /// Search space: nb201, or mobilenet (with --strategy fairnas or spos).
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet"])]
     pub space: String,
-    /// Strategy. On the NAS-Bench-201 table: rs (random), rea (regularised evolution),
+    /// Strategy. On the MobileNet space: fairnas (strictly fair supernet training) or spos
+    /// (uniform single-path training), then NSGA-II for accuracy vs multiply-adds. On the
+    /// NAS-Bench-201 table: rs (random), rea (regularised evolution),
     /// reinforce, nsga2 (accuracy vs latency on --objective-device). Training on data: rsws
     /// (random search with weight sharing: train a supernet, rank --candidates paths), asha and
     /// hyperband (random architectures trained from scratch, epochs as the fidelity).

@@ -92,3 +92,48 @@ pub fn best_so_far(results: &[BenchResult], optimum: f64, title: &str, path: &Pa
     root.present().map_err(|e| error(&e))?;
     Ok(())
 }
+
+/// Accuracy against multiply-adds (millions) of a Pareto front, as points joined in FLOP order.
+pub fn pareto(points: &[(f64, f64)], title: &str, path: &Path) -> Result<()> {
+    let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    let (x_max, (y_min, y_max)) = points
+        .iter()
+        .fold((0.0f64, (1.0f64, 0.0f64)), |(x, (lo, hi)), (px, py)| {
+            (x.max(*px), (lo.min(*py), hi.max(*py)))
+        });
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| error(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            0f64..(x_max * 1.1).max(1e-3),
+            (y_min - 0.02).max(0.0)..(y_max + 0.02).min(1.0),
+        )
+        .map_err(|e| error(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("multiply-adds (millions)")
+        .y_desc("supernet validation accuracy")
+        .draw()
+        .map_err(|e| error(&e))?;
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    chart
+        .draw_series(LineSeries::new(
+            sorted.iter().copied(),
+            COLORS[0].stroke_width(1),
+        ))
+        .map_err(|e| error(&e))?;
+    chart
+        .draw_series(
+            sorted
+                .iter()
+                .map(|&p| Circle::new(p, 4, COLORS[0].filled())),
+        )
+        .map_err(|e| error(&e))?;
+    root.present().map_err(|e| error(&e))?;
+    Ok(())
+}

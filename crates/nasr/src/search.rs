@@ -16,6 +16,13 @@ use crate::cli::SearchArgs;
 
 pub fn run(args: SearchArgs) -> Result<()> {
     match args.strategy.as_str() {
+        "fairnas" | "spos" => return fairnas(args),
+        _ if args.space == "mobilenet" => {
+            anyhow::bail!(
+                "the mobilenet space searches with --strategy fairnas or spos, not {}",
+                args.strategy
+            )
+        }
         "rsws" => return rsws(args),
         "asha" | "hyperband" => return multi_fidelity(args),
         _ => {}
@@ -202,4 +209,71 @@ pub fn run_template(
         },
         ..TrainRunConfig::default()
     })
+}
+
+/// `nasr search --space mobilenet --strategy fairnas|spos`: train the supernet, then NSGA-II
+/// for supernet accuracy against multiply-adds; the Pareto front to front.json and front.svg.
+fn fairnas(args: SearchArgs) -> Result<()> {
+    use nasr_nn::fairnas::{FairNasConfig, PathSampling, fairnas_run};
+
+    let template = run_template(
+        "nb201",
+        &args.data,
+        args.train_subset,
+        (args.channels, args.cells),
+        args.batch_size,
+        args.seed,
+    )?;
+    let config = FairNasConfig {
+        seed: args.seed,
+        data: template.data,
+        train: TrainConfig {
+            epochs: args.epochs,
+            // burn's flex backend lowers depthwise convs to matrices whose size grows with the
+            // batch (gigabytes at 500 images of 28x28 with wide 7x7 layers): evaluate in
+            // training-sized batches.
+            eval_batch_size: args.batch_size,
+            ..template.train
+        },
+        sampling: if args.strategy == "fairnas" {
+            PathSampling::StrictFair
+        } else {
+            PathSampling::Uniform
+        },
+        queries: args.queries,
+        recal_batches: args.recal_batches,
+        ..FairNasConfig::default()
+    };
+    let options = RunOptions {
+        show_progress: !args.no_progress,
+    };
+    let mut front = fairnas_run(&config, &args.data_dir.resolve(), &args.out, &options)
+        .with_context(|| format!("{} search into {}", args.strategy, args.out.display()))?;
+    front.sort_by_key(|m| m.flops);
+    println!(
+        "Pareto front: {} architectures (supernet validation accuracy vs multiply-adds)",
+        front.len()
+    );
+    for member in &front {
+        println!(
+            "  {:>10} MACs  {:>7} params  acc {:.4}  {}",
+            member.flops, member.params, member.supernet_valid_accuracy, member.arch
+        );
+    }
+    let points: Vec<(f64, f64)> = front
+        .iter()
+        .map(|m| (m.flops as f64 / 1e6, m.supernet_valid_accuracy))
+        .collect();
+    let svg = args.out.join("front.svg");
+    crate::plot::pareto(
+        &points,
+        &format!("{} on the MobileNet space", args.strategy),
+        &svg,
+    )?;
+    println!(
+        "retrain one with: nasr train --space mobilenet --arch ARCH --data {} ...",
+        args.data
+    );
+    println!("run folder {} (front.json, front.svg)", args.out.display());
+    Ok(())
 }
