@@ -1,9 +1,11 @@
 //! FairNAS: the strictly fair step's gradient is the sum of its m single-path gradients, and a
 //! fairly trained supernet learns.
 
+mod common;
+
 use std::path::PathBuf;
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -20,27 +22,6 @@ fn config() -> Nb201NetworkConfig {
         cells: 1,
         in_channels: 1,
         classes: 10,
-    }
-}
-
-/// Ids of the 4-D parameters (conv weights), by name.
-#[derive(Default)]
-struct ConvIds {
-    path: Vec<String>,
-    ids: Vec<(String, ParamId)>,
-}
-
-impl ModuleVisitor for ConvIds {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if D == 4 {
-            self.ids.push((self.path.join("."), param.id));
-        }
     }
 }
 
@@ -67,10 +48,8 @@ fn the_fair_step_gradient_is_the_sum_of_the_single_path_gradients() {
         .map(|arch| GradientsParams::from_grads(loss(arch).backward(), &net))
         .collect();
 
-    let mut ids = ConvIds::default();
-    net.visit(&mut ids);
     let mut compared = 0;
-    for (name, id) in ids.ids {
+    for (name, id) in common::conv_weight_ids(&net) {
         let values = |g: Option<Tensor<4>>| g.map(|g| g.into_data().try_to_vec::<f32>().unwrap());
         let expected = singles
             .iter()

@@ -2,7 +2,9 @@
 //! parameters, BN recalibration changes statistics and not weights, and a path's weights copied
 //! into a standalone network give the same outputs.
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+mod common;
+
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Distribution, Tensor};
 use nasr_nn::nb201::Nb201NetworkConfig;
@@ -29,25 +31,6 @@ fn supernet(device: &burn::tensor::Device, seed: u64) -> Nb201Supernet {
     .unwrap()
 }
 
-/// Dotted name and id of every float parameter.
-#[derive(Default)]
-struct Ids {
-    path: Vec<String>,
-    ids: Vec<(String, ParamId)>,
-}
-
-impl ModuleVisitor for Ids {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.ids.push((self.path.join("."), param.id));
-    }
-}
-
 #[test]
 fn a_path_forward_touches_only_the_selected_ops_parameters() {
     let device = nasr_nn::train_device();
@@ -57,10 +40,8 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
     let x = Tensor::<4>::random([4, 1, 12, 12], Distribution::Normal(0.0, 1.0), &device);
     let loss = net.forward_path(&arch, x).square().mean();
     let grads = GradientsParams::from_grads(loss.backward(), &net);
-    let mut ids = Ids::default();
-    net.visit(&mut ids);
     let (mut selected, mut unselected) = (0, 0);
-    for (name, id) in ids.ids {
+    for (name, id) in common::conv_weight_ids(&net) {
         let parts: Vec<&str> = name.split('.').collect();
         if parts.len() > 4 && parts[0] == "cells" && name.ends_with("conv.weight") {
             // Conv weights are 4-D: only those are looked up as such.
