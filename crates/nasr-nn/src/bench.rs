@@ -109,3 +109,115 @@ pub fn median(times: &[Duration]) -> Duration {
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
     }
 }
+
+/// How a supernet step runs, for [`time_supernet_steps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupernetStepMode {
+    /// One uniformly sampled path: forward, backward, SGD update (RSWS, SPOS).
+    Path,
+    /// The mixed op on every edge: forward, backward, SGD update (DARTS' weight step).
+    Mixed,
+    /// A whole first-order DARTS step: the alpha step on a second batch, then the weight step.
+    DartsFirstOrder,
+    /// A whole second-order DARTS step (unrolled alpha gradient), then the weight step.
+    DartsSecondOrder,
+}
+
+/// Wall time of each timed step of the NB201 supernet in `mode`, with `bench`'s sizes (its
+/// `arch` is not used: paths are sampled, or all ops run).
+pub fn time_supernet_steps(
+    bench: &TrainStepBench,
+    mode: SupernetStepMode,
+) -> Result<Vec<Duration>, NnError> {
+    use burn::tensor::activation::softmax;
+
+    use crate::darts::{Alphas, Order, alpha_gradient};
+    use crate::supernet::Nb201Supernet;
+
+    let network = Nb201NetworkConfig {
+        channels: bench.channels,
+        cells: bench.cells,
+        in_channels: bench.in_channels,
+        classes: bench.classes,
+    };
+    let device = crate::train_device();
+    let streams = SeedStreams::new(0);
+    let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        Nb201Supernet::new(&network, &device)
+    })?;
+    let space = Nb201Space::new();
+    let mut alphas = Alphas::new(6, 5, &mut streams.stream("alpha-init"));
+    let mut sgd = Sgd::new(SgdConfig::default());
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let (images, labels) = random_batch(bench, &streams, "train", &device);
+    let (val_images, val_labels) = random_batch(bench, &streams, "valid", &device);
+    let mut path_rng = streams.stream("path");
+    let mut times = Vec::with_capacity(bench.steps);
+    for step in 0..bench.warmup + bench.steps {
+        let started = Instant::now();
+        let order = match mode {
+            SupernetStepMode::DartsFirstOrder => Some(Order::First),
+            SupernetStepMode::DartsSecondOrder => Some(Order::Second { xi: 0.01 }),
+            _ => None,
+        };
+        if let Some(order) = order {
+            let train_loss = |m: &Nb201Supernet, a: Tensor<2>| {
+                let logits = m.forward_mixed(&softmax(a, 1), 0.0, images.clone());
+                loss_fn.forward(logits, labels.clone())
+            };
+            let val_loss = |m: &Nb201Supernet, a: Tensor<2>| {
+                let logits = m.forward_mixed(&softmax(a, 1), 0.0, val_images.clone());
+                loss_fn.forward(logits, val_labels.clone())
+            };
+            let gradient = alpha_gradient(
+                &model,
+                &alphas.tensor(&device),
+                &train_loss,
+                &val_loss,
+                order,
+            );
+            alphas.step(gradient.grad, &crate::darts::AlphaOptimizer::default());
+        }
+        let logits = match mode {
+            SupernetStepMode::Path => {
+                model.forward_path(&space.sample(&mut path_rng), images.clone())
+            }
+            _ => model.forward_mixed(&softmax(alphas.tensor(&device), 1), 0.0, images.clone()),
+        };
+        let loss = loss_fn.forward(logits, labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = sgd.step(model, grads, 0.01).0;
+        let _ = model.classifier.weight.val().into_data();
+        if step >= bench.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(times)
+}
+
+/// Normal images and uniform labels from stream `name`.
+fn random_batch(
+    bench: &TrainStepBench,
+    streams: &SeedStreams,
+    name: &str,
+    device: &burn::tensor::Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let mut rng = streams.stream(name);
+    let shape = [
+        bench.batch_size,
+        bench.in_channels,
+        bench.resolution,
+        bench.resolution,
+    ];
+    let pixels: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let labels: Vec<i64> = (0..bench.batch_size)
+        .map(|_| rng.random_range(0..bench.classes as i64))
+        .collect();
+    (
+        Tensor::<4>::from_data(TensorData::new(pixels, shape), device),
+        Tensor::<1, Int>::from_data(TensorData::new(labels, [bench.batch_size]), device),
+    )
+}

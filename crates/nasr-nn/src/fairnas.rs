@@ -20,9 +20,10 @@ use crate::supernet::PathSupernet;
 pub fn strict_fair_forward<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
-) -> impl FnMut(&S, Tensor<4>, usize, usize) -> Vec<Tensor<2>> + '_ {
+) -> impl FnMut(&S, &crate::train::TrainStep) -> Vec<Tensor<2>> + '_ {
     let mut epoch_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
-    move |model, images, epoch, _step| {
+    move |model, step| {
+        let epoch = step.epoch;
         if epoch_rng.as_ref().is_none_or(|(e, _)| *e != epoch) {
             epoch_rng = Some((epoch, streams.stream(&format!("fair/{epoch}"))));
         }
@@ -30,7 +31,7 @@ pub fn strict_fair_forward<S: PathSupernet>(
         sampler
             .sample(rng)
             .iter()
-            .map(|arch| model.forward_path(arch, images.clone()))
+            .map(|arch| model.forward_path(arch, step.images.clone()))
             .collect()
     }
 }
@@ -95,16 +96,146 @@ pub struct FrontMember {
     pub params: u64,
 }
 
-/// Evaluates MobileNet paths on a trained supernet: BN recalibration, then validation accuracy;
-/// metrics `accuracy`, `flops`, `params`.
+/// The data and space of a MobileNet supernet run, prepared from a [`FairNasConfig`].
+pub(crate) struct MobileNetProblem {
+    /// The space, with input size, channels and classes taken from the data.
+    pub space: nasr_space::MobileNetSpace,
+    /// Train / validation / test splits.
+    pub parts: crate::run::Parts,
+    /// Per-channel statistics of the training split.
+    pub normalization: nasr_data::Normalization,
+}
+
+impl MobileNetProblem {
+    /// Loads and splits the data of `config`, and sizes its space to fit the data.
+    pub fn prepare(
+        config: &FairNasConfig,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, crate::NnError> {
+        let streams = SeedStreams::new(config.seed);
+        let data = nasr_data::load(config.data.name, data_dir)?;
+        let parts = crate::run::prepare(&config.data, data, &streams)?;
+        let normalization = parts.train.channel_stats();
+        let shape = parts.train.shape;
+        let space = nasr_space::MobileNetSpace::new(nasr_space::mobilenet::MobileNetConfig {
+            input_size: shape.height,
+            in_channels: shape.channels,
+            classes: parts.train.classes,
+            ..config.mobilenet.clone()
+        })?;
+        Ok(Self {
+            space,
+            parts,
+            normalization,
+        })
+    }
+
+    /// Supernet validation accuracy of `arch` after recalibrating BatchNorm on
+    /// `recal_batches` training batches. The batches depend only on the seed and the
+    /// architecture, so evaluating an architecture twice gives the same number.
+    pub fn path_accuracy(
+        &self,
+        supernet: &crate::mobilenet::MobileNetSupernet,
+        arch: &nasr_space::Arch,
+        config: &FairNasConfig,
+    ) -> f64 {
+        use nasr_space::Space;
+        let stream = format!("recal/{}", self.space.format(arch));
+        let recalibrated = crate::supernet::recalibrate_bn(
+            supernet.clone(),
+            arch,
+            &self.parts.train,
+            &self.normalization,
+            config.train.batch_size,
+            config.recal_batches,
+            &mut SeedStreams::new(config.seed).stream(&stream),
+        );
+        crate::supernet::path_accuracy(
+            &recalibrated,
+            arch,
+            &self.parts.valid,
+            &self.normalization,
+            config.train.eval_batch_size,
+        )
+    }
+
+    /// Trains the supernet of `config` (strictly fair or uniform path sampling) with
+    /// per-epoch checkpoints under `out/checkpoints`, so an interrupted run resumes; each
+    /// epoch validates one random path. Returns the supernet and its epoch records.
+    pub fn train_supernet(
+        &self,
+        config: &FairNasConfig,
+        out: &std::path::Path,
+        options: &crate::run::RunOptions,
+    ) -> Result<
+        (
+            crate::mobilenet::MobileNetSupernet,
+            Vec<crate::train::EpochRecord>,
+        ),
+        crate::NnError,
+    > {
+        use nasr_space::Space;
+        config.train.validate()?;
+        let streams = SeedStreams::new(config.seed);
+        let sampler = StrictFairSampler::new(&self.space).map_err(search_error)?;
+        let device = crate::train_device();
+        let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            Ok::<_, crate::NnError>(crate::mobilenet::MobileNetSupernet::new(
+                &self.space,
+                &device,
+            ))
+        })?;
+        let mut fair = strict_fair_forward(&sampler, streams);
+        let mut uniform_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+        let mut forward = |model: &crate::mobilenet::MobileNetSupernet,
+                           step: &crate::train::TrainStep| {
+            match config.sampling {
+                PathSampling::StrictFair => fair(model, step),
+                PathSampling::Uniform => {
+                    let epoch = step.epoch;
+                    if uniform_rng.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                        uniform_rng = Some((epoch, streams.stream(&format!("path/{epoch}"))));
+                    }
+                    let (_, rng) = uniform_rng.as_mut().expect("set above");
+                    vec![model.forward_path(&self.space.sample(rng), step.images.clone())]
+                }
+            }
+        };
+        let mut validate = |model: &crate::mobilenet::MobileNetSupernet, epoch: usize| {
+            let arch = self
+                .space
+                .sample(&mut streams.stream(&format!("valid-path/{epoch}")));
+            Ok(self.path_accuracy(model, &arch, config))
+        };
+        crate::train::Trainer::new(&config.train, streams)
+            .with_checkpoints(out.join("checkpoints"))
+            .with_progress(options.show_progress)
+            .fit_with(
+                supernet,
+                crate::train::TrainData {
+                    train: &self.parts.train,
+                    valid: &self.parts.valid,
+                    normalization: &self.normalization,
+                },
+                &mut forward,
+                &mut validate,
+            )
+    }
+}
+
+fn search_error(e: nasr_search::SearchError) -> crate::NnError {
+    crate::NnError::Config {
+        field: "search",
+        problem: e.to_string(),
+    }
+}
+
+/// Scores MobileNet paths on a trained supernet for NSGA-II: metrics `accuracy` (see
+/// [`MobileNetProblem::path_accuracy`]), `flops`, `params`.
 struct SupernetEvaluator<'a> {
-    supernet: crate::mobilenet::MobileNetSupernet,
-    space: &'a nasr_space::MobileNetSpace,
-    train: &'a nasr_data::Dataset,
-    valid: &'a nasr_data::Dataset,
-    normalization: &'a nasr_data::Normalization,
+    supernet: &'a crate::mobilenet::MobileNetSupernet,
+    problem: &'a MobileNetProblem,
     config: &'a FairNasConfig,
-    streams: SeedStreams,
 }
 
 impl nasr_search::Evaluator for SupernetEvaluator<'_> {
@@ -113,26 +244,8 @@ impl nasr_search::Evaluator for SupernetEvaluator<'_> {
         arch: &nasr_space::Arch,
         _fidelity: nasr_search::Fidelity,
     ) -> Result<nasr_search::Metrics, nasr_search::SearchError> {
-        use nasr_space::Space;
-        // The recalibration batches depend only on the architecture, so a re-evaluation agrees.
-        let stream = format!("recal/{}", self.space.format(arch));
-        let recalibrated = crate::supernet::recalibrate_bn(
-            self.supernet.clone(),
-            arch,
-            self.train,
-            self.normalization,
-            self.config.train.batch_size,
-            self.config.recal_batches,
-            &mut self.streams.stream(&stream),
-        );
-        let accuracy = crate::supernet::path_accuracy(
-            &recalibrated,
-            arch,
-            self.valid,
-            self.normalization,
-            self.config.train.eval_batch_size,
-        );
-        let cost = self.space.cost(arch);
+        let accuracy = self.problem.path_accuracy(self.supernet, arch, self.config);
+        let cost = self.problem.space.cost(arch);
         Ok(nasr_search::Metrics::from([
             ("accuracy".into(), accuracy),
             ("flops".into(), cost.flops as f64),
@@ -153,78 +266,11 @@ pub fn fairnas_run(
     use nasr_search::Strategy;
     use nasr_space::Space;
 
-    let search_error = |e: nasr_search::SearchError| crate::NnError::Config {
-        field: "search",
-        problem: e.to_string(),
-    };
     config.train.validate()?;
     std::fs::create_dir_all(out).map_err(|e| crate::NnError::io(out, e))?;
     crate::run::write_config(config, &out.join("config.toml"))?;
-    let streams = SeedStreams::new(config.seed);
-    let data = nasr_data::load(config.data.name, data_dir)?;
-    let parts = crate::run::prepare(&config.data, data, &streams)?;
-    let normalization = parts.train.channel_stats();
-    let shape = parts.train.shape;
-    let space = nasr_space::MobileNetSpace::new(nasr_space::mobilenet::MobileNetConfig {
-        input_size: shape.height,
-        in_channels: shape.channels,
-        classes: parts.train.classes,
-        ..config.mobilenet.clone()
-    })?;
-    let sampler = StrictFairSampler::new(&space).map_err(search_error)?;
-    let device = crate::train_device();
-    let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
-        Ok::<_, crate::NnError>(crate::mobilenet::MobileNetSupernet::new(&space, &device))
-    })?;
-
-    let mut fair = strict_fair_forward(&sampler, streams);
-    let mut uniform_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
-    let mut forward = |model: &crate::mobilenet::MobileNetSupernet,
-                       images: Tensor<4>,
-                       epoch: usize,
-                       step: usize| {
-        match config.sampling {
-            PathSampling::StrictFair => fair(model, images, epoch, step),
-            PathSampling::Uniform => {
-                if uniform_rng.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                    uniform_rng = Some((epoch, streams.stream(&format!("path/{epoch}"))));
-                }
-                let (_, rng) = uniform_rng.as_mut().expect("set above");
-                vec![model.forward_path(&space.sample(rng), images)]
-            }
-        }
-    };
-    let evaluator = |supernet: &crate::mobilenet::MobileNetSupernet| SupernetEvaluator {
-        supernet: supernet.clone(),
-        space: &space,
-        train: &parts.train,
-        valid: &parts.valid,
-        normalization: &normalization,
-        config,
-        streams,
-    };
-    let mut validate = |model: &crate::mobilenet::MobileNetSupernet, epoch: usize| {
-        let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));
-        let metrics = nasr_search::Evaluator::evaluate(
-            &mut evaluator(model),
-            &arch,
-            nasr_search::Fidelity::Full,
-        );
-        metrics.map_or(0.0, |m| m["accuracy"])
-    };
-    let (supernet, epochs) = crate::train::Trainer::new(&config.train, streams)
-        .with_checkpoints(out.join("checkpoints"))
-        .with_progress(options.show_progress)
-        .fit_with(
-            supernet,
-            crate::train::TrainData {
-                train: &parts.train,
-                valid: &parts.valid,
-                normalization: &normalization,
-            },
-            &mut forward,
-            &mut validate,
-        )?;
+    let problem = MobileNetProblem::prepare(config, data_dir)?;
+    let (supernet, epochs) = problem.train_supernet(config, out, options)?;
     crate::params::save_safetensors(
         &crate::params::named_tensors(&supernet),
         &out.join("supernet.safetensors"),
@@ -237,21 +283,22 @@ pub fn fairnas_run(
     ];
     let policy = nasr_search::nsga2::Nsga2::new(objectives.clone(), config.population)
         .map_err(search_error)?;
-    let shared_space: std::sync::Arc<dyn Space + Send + Sync> = std::sync::Arc::new(space.clone());
+    let shared_space: std::sync::Arc<dyn Space + Send + Sync> =
+        std::sync::Arc::new(problem.space.clone());
+    let streams = SeedStreams::new(config.seed);
     let mut search = nasr_search::Search::new(
         shared_space,
         nasr_search::Goal::maximize("accuracy"),
         policy,
         rand::RngCore::next_u64(&mut streams.stream("nsga2")),
     );
-    nasr_search::store::drive(
-        &mut search,
-        evaluator(&supernet),
-        None,
-        config.queries,
-        &mut |_| {},
-    )
-    .map_err(search_error)?;
+    let evaluator = SupernetEvaluator {
+        supernet: &supernet,
+        problem: &problem,
+        config,
+    };
+    nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})
+        .map_err(search_error)?;
     let trials: String = search
         .book()
         .trials()
@@ -262,7 +309,7 @@ pub fn fairnas_run(
     let front: Vec<FrontMember> = nasr_search::nsga2::pareto_front(search.book(), &objectives)
         .into_iter()
         .map(|record| FrontMember {
-            arch: space.format(&record.arch),
+            arch: problem.space.format(&record.arch),
             supernet_valid_accuracy: record.metrics["accuracy"],
             flops: record.metrics["flops"] as u64,
             params: record.metrics["params"] as u64,

@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod darts;
 mod error;
 pub mod fairnas;
 pub mod init;
@@ -18,6 +19,7 @@ pub mod params;
 pub mod rank_eval;
 pub mod rsws;
 pub mod run;
+pub mod sampling_rank;
 pub mod schedule;
 pub mod sgd;
 pub mod supernet;

@@ -66,7 +66,7 @@ pub struct Correlation {
 }
 
 impl Correlation {
-    fn between(a: &[f64], b: &[f64]) -> Self {
+    pub(crate) fn between(a: &[f64], b: &[f64]) -> Self {
         Self {
             kendall_tau: kendall_tau(a, b),
             spearman_rho: spearman_rho(a, b),

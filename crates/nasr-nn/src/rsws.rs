@@ -21,7 +21,7 @@ use crate::run::{
     DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
 };
 use crate::supernet::{Nb201Supernet, path_accuracy, recalibrate_bn};
-use crate::train::{EpochRecord, TrainConfig, TrainData, Trainer};
+use crate::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
 
 /// Everything that defines an RSWS run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,21 +144,22 @@ pub fn rsws_run(
                 normalization: &normalization,
             },
             // Uniform single-path sampling: one fresh path per step, from stream `path/<epoch>`.
-            &mut |model: &Nb201Supernet, images, epoch, _| {
+            &mut |model: &Nb201Supernet, step: &TrainStep| {
+                let epoch = step.epoch;
                 if path_rngs.as_ref().is_none_or(|(e, _)| *e != epoch) {
                     path_rngs = Some((epoch, streams.stream(&format!("path/{epoch}"))));
                 }
                 let (_, rng) = path_rngs.as_mut().expect("set above");
-                vec![model.forward_path(&space.sample(rng), images)]
+                vec![model.forward_path(&space.sample(rng), step.images.clone())]
             },
             &mut |model: &Nb201Supernet, epoch| {
                 let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));
-                ranker.accuracy(
+                Ok(ranker.accuracy(
                     model.clone(),
                     &arch,
                     &streams,
                     &format!("valid-recal/{epoch}"),
-                )
+                ))
             },
         )?;
     let train_seconds = started.elapsed().as_secs_f64();

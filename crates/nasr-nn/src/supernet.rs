@@ -1,4 +1,5 @@
-//! The NAS-Bench-201 supernet in single-path mode (DESIGN.md: `Path(arch)`).
+//! The NAS-Bench-201 supernet in single-path mode (DESIGN.md: `Path(arch)`) and in DARTS'
+//! mixed mode (`Mixed`).
 //!
 //! One weight set holds every candidate op of every edge
 //! (`cells.3.edges.2.nor_conv_3x3.conv.weight`); a forward pass runs only the ops that the given
@@ -56,9 +57,39 @@ impl SuperEdge {
         }
     }
 
+    /// DARTS' mixed op: the sum of every op's output weighted by row `edge` of `weights`
+    /// (the zero op adds nothing), plus `aux_skip * x` (DARTS-'s auxiliary skip; 0 for none).
+    fn forward_mixed(
+        &self,
+        weights: &Tensor<2>,
+        edge: usize,
+        aux_skip: f64,
+        x: Tensor<4>,
+    ) -> Option<Tensor<4>> {
+        let mut sum = (aux_skip > 0.0).then(|| x.clone().mul_scalar(aux_skip));
+        for kind in 0..NB201_OPS.len() {
+            if let Some(out) = self.forward(kind, x.clone()) {
+                let weighted = out * scalar_at(weights, edge, kind);
+                sum = Some(match sum {
+                    Some(acc) => acc + weighted,
+                    None => weighted,
+                });
+            }
+        }
+        sum
+    }
+
     fn batch_norms(&mut self) -> [&mut BatchNorm; 2] {
         [&mut self.nor_conv_1x1.bn, &mut self.nor_conv_3x3.bn]
     }
+}
+
+/// `weights[row, column]` as a `[1, 1, 1, 1]` tensor that broadcasts over feature maps.
+fn scalar_at(weights: &Tensor<2>, row: usize, column: usize) -> Tensor<4> {
+    weights
+        .clone()
+        .slice([row..row + 1, column..column + 1])
+        .reshape([1, 1, 1, 1])
 }
 
 /// A cell holding every op on each of its six edges.
@@ -129,6 +160,26 @@ impl Nb201Supernet {
             self.cells.len(),
             self.cells_per_stage,
             |index, x| self.cells[index].forward(arch, x),
+        )
+    }
+
+    /// Logits of DARTS' continuous relaxation: every edge of every cell is the mixed op weighted
+    /// by its row of `weights` (`[6, 5]`, rows in `NB201_EDGES` order, columns in `NB201_OPS`
+    /// order; DARTS passes softmax(alpha)). All cells share the weights, as in NB201's DARTS.
+    /// `aux_skip` adds DARTS-'s auxiliary skip connection to every edge (0 disables it).
+    pub fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        macro_forward(
+            x,
+            (&self.stem_conv, &self.stem_bn),
+            &self.reductions,
+            (&self.head_bn, &self.classifier),
+            self.cells.len(),
+            self.cells_per_stage,
+            |index, x| {
+                cell_forward(x, |edge, input| {
+                    self.cells[index].edges[edge].forward_mixed(weights, edge, aux_skip, input)
+                })
+            },
         )
     }
 

@@ -137,6 +137,20 @@ pub struct TrainData<'a> {
     pub normalization: &'a Normalization,
 }
 
+/// One training step's batch, handed to the forward of [`Trainer::fit_with`].
+pub struct TrainStep {
+    /// Augmented, normalised images `[batch, c, h, w]` on the training device.
+    pub images: Tensor<4>,
+    /// Their labels.
+    pub labels: Tensor<1, Int>,
+    /// Epoch, from 0.
+    pub epoch: usize,
+    /// Step within the epoch, from 0.
+    pub step: usize,
+    /// The learning rate of this step's weight update.
+    pub lr: f64,
+}
+
 /// Checkpoint bookkeeping, written last so that its presence means the epoch's files are complete.
 #[derive(Debug, Serialize, Deserialize)]
 struct Progress {
@@ -191,22 +205,23 @@ impl<'a> Trainer<'a> {
         self.fit_with(
             model,
             data,
-            &mut |model: &M, images, _, _| vec![model.forward(images)],
-            &mut |model: &M, _| evaluate(model, data.valid, data.normalization, batch_size),
+            &mut |model: &M, step: &TrainStep| vec![model.forward(step.images.clone())],
+            &mut |model: &M, _| Ok(evaluate(model, data.valid, data.normalization, batch_size)),
         )
     }
 
     /// Like [`Trainer::fit`], for models whose training forward is not a plain call, such as a
-    /// supernet running sampled paths. `forward(model, images, epoch, step)` gives the logits of
+    /// supernet running sampled paths. `forward(model, step)` gives the logits of
     /// every architecture the step runs (one for a plain network or single-path sampling, m for
     /// FairNAS); the step's loss is the sum of their losses, so its gradient is the sum of their
-    /// gradients. `validate(model, epoch)` gives the validation accuracy after an epoch.
+    /// gradients. `validate(model, epoch)` gives the validation accuracy after an epoch; its error
+    /// stops the run before the epoch's checkpoint is saved.
     pub fn fit_with<M: Module>(
         &self,
         model: M,
         data: TrainData<'_>,
-        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Vec<Tensor<2>>,
-        validate: &mut dyn FnMut(&M, usize) -> f64,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> Vec<Tensor<2>>,
+        validate: &mut dyn FnMut(&M, usize) -> Result<f64, NnError>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         self.config.validate()?;
         let (mut model, mut sgd, mut history) = self.resume(model)?;
@@ -220,7 +235,7 @@ impl<'a> Trainer<'a> {
             let (trained, mut record) =
                 self.train_epoch(model, &mut sgd, data, epoch, &schedule, forward)?;
             model = trained;
-            record.valid_accuracy = validate(&model, epoch);
+            record.valid_accuracy = validate(&model, epoch)?;
             history.push(record);
             self.save_checkpoint(&model, &sgd, &history)?;
         }
@@ -236,7 +251,7 @@ impl<'a> Trainer<'a> {
         data: TrainData<'_>,
         epoch: usize,
         schedule: &CosineSchedule,
-        forward: &mut dyn FnMut(&M, Tensor<4>, usize, usize) -> Vec<Tensor<2>>,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> Vec<Tensor<2>>,
     ) -> Result<(M, EpochRecord), NnError> {
         let device = crate::train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
@@ -261,7 +276,16 @@ impl<'a> Trainer<'a> {
         for step in 0..batcher.len() {
             let batch = batcher.batch(step, &self.config.augmentation, &mut augment_rng);
             let (images, labels) = to_tensors(&batch, data.train, &device);
-            let all_logits = forward(&model, images, epoch, step);
+            lr = schedule.lr(epoch * batcher.len() + step);
+            let input = TrainStep {
+                images,
+                labels,
+                epoch,
+                step,
+                lr,
+            };
+            let all_logits = forward(&model, &input);
+            let labels = input.labels;
             let paths = all_logits.len();
             let mut loss: Option<Tensor<1>> = None;
             for logits in all_logits {
@@ -285,7 +309,6 @@ impl<'a> Trainer<'a> {
             loss_sum += f64::from(loss_value) * batch.len as f64;
             seen += batch.len;
             predicted += batch.len * paths;
-            lr = schedule.lr(epoch * batcher.len() + step);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = sgd.step(model, grads, lr).0;
             bar.inc(1);
@@ -355,14 +378,19 @@ impl<'a> Trainer<'a> {
         write_atomically(&Self::progress_path(dir), &json)
     }
 
-    fn resume<M: Module>(&self, model: M) -> Result<(M, Sgd, Vec<EpochRecord>), NnError> {
-        let fresh = || Sgd::new(self.config.sgd);
+    /// Epochs a previous run into this trainer's checkpoint folder completed (0 without one).
+    /// Errors as resuming would: an unreadable, newer or foreign checkpoint.
+    pub fn completed_epochs(&self) -> Result<usize, NnError> {
+        Ok(self.progress()?.map_or(0, |p| p.completed_epochs))
+    }
+
+    fn progress(&self) -> Result<Option<Progress>, NnError> {
         let Some(dir) = &self.checkpoints else {
-            return Ok((model, fresh(), Vec::new()));
+            return Ok(None);
         };
         let path = Self::progress_path(dir);
         if !path.exists() {
-            return Ok((model, fresh(), Vec::new()));
+            return Ok(None);
         }
         let text = std::fs::read(&path).map_err(|e| NnError::io(&path, e))?;
         let bad = |problem: String| NnError::Checkpoint {
@@ -381,6 +409,14 @@ impl<'a> Trainer<'a> {
                 "the checkpoint was made with another seed or training config; use a new output folder".into(),
             ));
         }
+        Ok(Some(progress))
+    }
+
+    fn resume<M: Module>(&self, model: M) -> Result<(M, Sgd, Vec<EpochRecord>), NnError> {
+        let fresh = || Sgd::new(self.config.sgd);
+        let (Some(dir), Some(progress)) = (&self.checkpoints, self.progress()?) else {
+            return Ok((model, fresh(), Vec::new()));
+        };
         let (model_path, sgd_path) = Self::epoch_paths(dir, progress.completed_epochs);
         let model = load_named(model, &load_safetensors(&model_path)?, &model_path)?;
         let mut sgd = fresh();
@@ -390,7 +426,11 @@ impl<'a> Trainer<'a> {
 }
 
 /// Turns a batch into an image tensor and a label tensor on `device`.
-fn to_tensors(batch: &Batch, dataset: &Dataset, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+pub(crate) fn to_tensors(
+    batch: &Batch,
+    dataset: &Dataset,
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
     let shape = dataset.shape;
     let images = TensorData::new(
         batch.images.clone(),

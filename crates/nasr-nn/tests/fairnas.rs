@@ -112,7 +112,7 @@ fn a_fairly_trained_supernet_learns_digits() {
                 normalization: &normalization,
             },
             &mut forward,
-            &mut |_, _| 0.0,
+            &mut |_, _| Ok(0.0),
         )
         .unwrap();
     // Accuracy over all five paths of every step: far above chance (0.1) after three epochs.

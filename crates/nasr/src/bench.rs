@@ -1,7 +1,9 @@
-//! `nasr bench train-step`.
+//! `nasr bench`: train-step, supernet-step and nb201.
 
 use anyhow::{Context, Result};
-use nasr_nn::bench::{TrainStepBench, median, time_train_steps};
+use nasr_nn::bench::{
+    SupernetStepMode, TrainStepBench, median, time_supernet_steps, time_train_steps,
+};
 use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
@@ -11,6 +13,55 @@ use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs};
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
+        BenchCommand::SupernetStep {
+            mode,
+            channels,
+            cells,
+            batch_size,
+            resolution,
+            in_channels,
+            warmup,
+            steps,
+            json,
+        } => {
+            let bench = TrainStepBench {
+                channels,
+                cells,
+                batch_size,
+                resolution,
+                in_channels,
+                warmup,
+                steps: steps.max(1),
+                ..TrainStepBench::default()
+            };
+            let step_mode = match mode.as_str() {
+                "path" => SupernetStepMode::Path,
+                "mixed" => SupernetStepMode::Mixed,
+                "darts1" => SupernetStepMode::DartsFirstOrder,
+                _ => SupernetStepMode::DartsSecondOrder,
+            };
+            let times = time_supernet_steps(&bench, step_mode)?;
+            let median_ms = median(&times).as_secs_f64() * 1e3;
+            let peak = peak_rss_mib();
+            if json {
+                let report = serde_json::json!({
+                    "bench": "supernet-step",
+                    "mode": mode,
+                    "config": bench,
+                    "median_ms": median_ms,
+                    "peak_rss_mib": peak,
+                });
+                println!("{report}");
+            } else {
+                println!(
+                    "supernet step ({mode}), NB201 C={channels} N={cells}, batch {batch_size}x{in_channels}x{resolution}x{resolution}: \
+                     median {median_ms:.1} ms over {} steps, peak memory {}",
+                    times.len(),
+                    peak.map_or("unknown".into(), |p| format!("{p:.0} MiB"))
+                );
+            }
+            Ok(())
+        }
         BenchCommand::TrainStep {
             channels,
             cells,

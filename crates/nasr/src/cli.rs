@@ -30,6 +30,29 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure speed.
     Bench(BenchArgs),
+    /// Draw a run's records as SVG charts.
+    Plot(PlotArgs),
+}
+
+/// Flags of `nasr plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// What to draw.
+    #[command(subcommand)]
+    pub what: PlotCommand,
+}
+
+/// The charts `nasr plot` draws.
+#[derive(Debug, Subcommand)]
+pub enum PlotCommand {
+    /// softmax(alpha) of every edge against epochs, from a DARTS run's alphas.jsonl.
+    Alphas {
+        /// The DARTS run folder.
+        run: PathBuf,
+        /// Where to write the SVG (default: RUN/alphas.svg).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Where data lives: `--data-dir`, else `$NASR_DATA`, else the user's cache folder.
@@ -150,7 +173,8 @@ pub struct SearchArgs {
     /// NAS-Bench-201 table: rs (random), rea (regularised evolution),
     /// reinforce, nsga2 (accuracy vs latency on --objective-device). Training on data: rsws
     /// (random search with weight sharing: train a supernet, rank --candidates paths), asha and
-    /// hyperband (random architectures trained from scratch, epochs as the fidelity).
+    /// hyperband (random architectures trained from scratch, epochs as the fidelity), darts
+    /// (differentiable search: mixed supernet, bilevel optimisation, derivation, retraining).
     #[arg(long, default_value = "rea")]
     pub strategy: String,
     /// Evaluator: nb201 (look architectures up in the NAS-Bench-201 table).
@@ -209,6 +233,26 @@ pub struct SearchArgs {
     /// rsws: training batches that recalibrate BatchNorm before each evaluation.
     #[arg(long, default_value_t = 8)]
     pub recal_batches: usize,
+    /// darts: 1 for the first-order architecture gradient, 2 for the second (unrolled) one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub order: u8,
+    /// darts: Adam learning rate of the architecture parameters (DARTS: 3e-4, for 50 epochs of
+    /// CIFAR-10; short searches on small data need more).
+    #[arg(long, default_value_t = 3e-4)]
+    pub alpha_lr: f64,
+    /// darts: second order's virtual step size (default: the weights' learning rate).
+    #[arg(long)]
+    pub xi: Option<f64>,
+    /// darts: DARTS-'s auxiliary skip connection, starting at this coefficient and decaying
+    /// to 0 over the search (the paper uses 1); 0 disables it.
+    #[arg(long, default_value_t = 0.0)]
+    pub aux_skip_beta: f64,
+    /// darts: epochs of the derived architecture's retraining from scratch (0 skips it).
+    #[arg(long, default_value_t = 1)]
+    pub retrain_epochs: usize,
+    /// Test on the first N test examples only.
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
     /// Run folder (experiment.sqlite, trials.jsonl, best.json). Rerunning into it resumes.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -220,8 +264,9 @@ pub struct SearchArgs {
 /// Flags of `nasr rank-eval`.
 #[derive(Debug, Args)]
 pub struct RankEvalArgs {
-    /// Search space.
-    #[arg(long, default_value = "nb201", value_parser = ["nb201"])]
+    /// Search space. nb201 ranks an RSWS supernet; mobilenet compares a strictly fair
+    /// (FairNAS) supernet with a uniformly sampled one, at matched updates per option.
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet"])]
     pub space: String,
     /// Dataset (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
     #[arg(long, default_value = "mnist")]
@@ -231,13 +276,20 @@ pub struct RankEvalArgs {
     /// Train on the first N training examples only (before the validation split).
     #[arg(long, value_name = "N")]
     pub train_subset: Option<usize>,
+    /// Test on the first N test examples only (standalone runs report test accuracy).
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
+    /// mobilenet: supernet seeds (SEED, SEED+1, ...); each trains a fair and a uniform supernet.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
     /// Architectures sampled, trained standalone and ranked by the supernet (M).
     #[arg(long, default_value_t = 8)]
     pub archs: usize,
     /// Standalone training epochs per architecture (E).
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
-    /// Supernet training epochs.
+    /// Supernet training epochs (mobilenet: of the fair supernet; the uniform one runs m times
+    /// as many, m being the options per layer).
     #[arg(long, default_value_t = 1)]
     pub supernet_epochs: usize,
     /// Channels of the first stage (C).
@@ -386,6 +438,38 @@ pub enum BenchCommand {
     },
     /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
     Nb201(Nb201BenchArgs),
+    /// Time one step of the NB201 supernet on random data, and report this process's peak
+    /// memory (run each mode in its own process to compare memory).
+    SupernetStep {
+        /// path (one sampled path), mixed (DARTS' weight step over all ops), darts1 / darts2
+        /// (a whole first- / second-order DARTS step: alpha step, then weight step).
+        #[arg(long, default_value = "mixed", value_parser = ["path", "mixed", "darts1", "darts2"])]
+        mode: String,
+        /// Channels of the first stage (C).
+        #[arg(long, default_value_t = 16)]
+        channels: usize,
+        /// Cells per stage (N).
+        #[arg(long, default_value_t = 5)]
+        cells: usize,
+        /// Images per step.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Input height and width.
+        #[arg(long, default_value_t = 32)]
+        resolution: usize,
+        /// Input channels.
+        #[arg(long, default_value_t = 3)]
+        in_channels: usize,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed steps (the median is reported).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Flags of `nasr bench nb201`.

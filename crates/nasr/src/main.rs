@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod compare;
+mod darts;
 mod data;
 mod demo;
 mod plot;
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

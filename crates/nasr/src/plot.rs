@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
+use nasr_nn::darts::AlphaRecord;
 use nasr_search::bench::BenchResult;
+use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
 use plotters::prelude::*;
 
 const COLORS: [RGBColor; 6] = [
@@ -14,6 +16,93 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
 ];
+
+/// `nasr plot`.
+pub fn run(args: crate::cli::PlotArgs) -> Result<()> {
+    match args.what {
+        crate::cli::PlotCommand::Alphas { run, out } => {
+            let path = run.join("alphas.jsonl");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading {} (is {} a DARTS run?)",
+                    path.display(),
+                    run.display()
+                )
+            })?;
+            let records = text
+                .lines()
+                .enumerate()
+                .map(|(i, line)| {
+                    serde_json::from_str::<AlphaRecord>(line)
+                        .with_context(|| format!("{} line {}", path.display(), i + 1))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if records.is_empty() {
+                anyhow::bail!("{} holds no epochs yet", path.display());
+            }
+            let out = out.unwrap_or_else(|| run.join("alphas.svg"));
+            alphas(&records, &out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// softmax(alpha) against epochs: one panel per edge, one line per op.
+pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
+    let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+    let root = SVGBackend::new(path, (1200, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| error(&e))?;
+    let root = root
+        .titled("DARTS: softmax(alpha) per edge", ("sans-serif", 22))
+        .map_err(|e| error(&e))?;
+    let epochs = records.len() as f64;
+    for (edge, panel) in root.split_evenly((2, 3)).iter().enumerate() {
+        let Some(&(to, from)) = NB201_EDGES.get(edge) else {
+            continue;
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("edge {from} -> {to}"), ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0f64..epochs.max(1.0), 0f64..1f64)
+            .map_err(|e| error(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(|e| error(&e))?;
+        for (op, name) in NB201_OPS.iter().enumerate() {
+            let color = COLORS[op % COLORS.len()];
+            // Epoch 0 is the uniform start.
+            let start = 1.0 / NB201_OPS.len() as f64;
+            let points = std::iter::once((0.0, start)).chain(
+                records
+                    .iter()
+                    .map(|r| (r.epoch as f64, r.weights[edge][op])),
+            );
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(|e| error(&e))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(|e| error(&e))?;
+    }
+    root.present().map_err(|e| error(&e))?;
+    Ok(())
+}
 
 /// Mean best-so-far accuracy against queries, one line per strategy, with a +-1 standard
 /// deviation band, and the table's optimum as a dashed reference.

@@ -1,9 +1,11 @@
 //! `nasr rank-eval`.
 
 use anyhow::{Context, Result};
+use nasr_nn::fairnas::{FairNasConfig, PathSampling};
 use nasr_nn::rank_eval::{Correlation, RankEvalConfig, rank_eval};
 use nasr_nn::rsws::RswsConfig;
 use nasr_nn::run::RunOptions;
+use nasr_nn::sampling_rank::{SamplingRankConfig, name, sampling_rank};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
@@ -11,8 +13,11 @@ use crate::cli::RankEvalArgs;
 use crate::search::run_template;
 
 pub fn run(args: RankEvalArgs) -> Result<()> {
+    if args.space == "mobilenet" {
+        return fair_vs_uniform(args);
+    }
     let data_dir = args.data_dir.resolve();
-    let template = run_template(
+    let mut template = run_template(
         &args.space,
         &args.data,
         args.train_subset,
@@ -20,6 +25,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
         args.batch_size,
         args.seed,
     )?;
+    template.data.test_subset = args.test_subset;
     let train = |epochs| TrainConfig {
         epochs,
         ..template.train.clone()
@@ -73,5 +79,81 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
         show("standalone vs NB201 CIFAR-10", c);
     }
     println!("run folder {}", args.out.display());
+    Ok(())
+}
+
+/// `nasr rank-eval --space mobilenet`: does strict fairness rank better than uniform sampling?
+fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
+    let mut template = run_template(
+        "mobilenet",
+        &args.data,
+        args.train_subset,
+        (args.channels, args.cells),
+        args.batch_size,
+        args.seed,
+    )?;
+    template.data.test_subset = args.test_subset;
+    let train = |epochs| TrainConfig {
+        epochs,
+        // Depthwise convs on flex allocate with the batch: evaluate in training-sized batches.
+        eval_batch_size: args.batch_size,
+        ..template.train.clone()
+    };
+    let config = SamplingRankConfig {
+        seeds: (args.seed..args.seed + args.seeds).collect(),
+        archs: args.archs,
+        supernet: FairNasConfig {
+            seed: args.seed,
+            data: template.data.clone(),
+            train: train(args.supernet_epochs),
+            recal_batches: args.recal_batches,
+            ..FairNasConfig::default()
+        },
+        standalone: train(args.epochs),
+    };
+    let options = RunOptions {
+        show_progress: !args.no_progress,
+    };
+    let result = sampling_rank(&config, &args.data_dir.resolve(), &args.out, &options)
+        .with_context(|| format!("fair vs uniform ranking into {}", args.out.display()))?;
+    let epochs = |sampling| {
+        result
+            .supernets
+            .iter()
+            .find(|s| s.sampling == sampling)
+            .map_or(0, |s| s.epochs)
+    };
+    println!(
+        "{} architectures, standalone {} epoch(s); m = {} options per layer, so fair {} epoch(s) vs uniform {} epoch(s)",
+        result.standalone.len(),
+        args.epochs,
+        result.options_per_layer,
+        epochs(PathSampling::StrictFair),
+        epochs(PathSampling::Uniform),
+    );
+    println!(
+        "{:<8} {:>5} {:>12} {:>13}",
+        "sampling", "seed", "Kendall tau", "Spearman rho"
+    );
+    for s in &result.supernets {
+        println!(
+            "{:<8} {:>5} {:>12.3} {:>13.3}",
+            name(s.sampling),
+            s.seed,
+            s.vs_standalone.kendall_tau,
+            s.vs_standalone.spearman_rho
+        );
+    }
+    for s in &result.summary {
+        println!(
+            "{:<8} mean Kendall tau {:.3} ± {:.3}, Spearman rho {:.3} ± {:.3}",
+            name(s.sampling),
+            s.kendall_tau_mean,
+            s.kendall_tau_sd,
+            s.spearman_rho_mean,
+            s.spearman_rho_sd
+        );
+    }
+    println!("run folder {} (sampling_rank.json)", args.out.display());
     Ok(())
 }

@@ -24,6 +24,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
             )
         }
         "rsws" => return rsws(args),
+        "darts" => return crate::darts::run(args),
         "asha" | "hyperband" => return multi_fidelity(args),
         _ => {}
     }

@@ -1,0 +1,496 @@
+//! DARTS (Liu et al., ICLR 2019): every edge's choice of op is relaxed to a softmax-weighted
+//! sum of all ops (the supernet's mixed mode); the weights w learn on training batches and the
+//! architecture parameters alpha on held-out batches, alternating one step each.
+//!
+//! The search reuses [`Trainer::fit_with`] for the weight side (SGD, cosine schedule,
+//! checkpoints, resume): its forward first takes the alpha step on the next validation batch,
+//! then returns the mixed logits under the updated, detached alpha, on which the trainer takes
+//! the weight step. That is DARTS' order (`architect.step`, then the weight update).
+//!
+//! Run folder: `config.toml`, `checkpoints/` (weights, momentum, and `alphas-epoch-NNN.json`),
+//! `metrics.json` (supernet epochs), `alphas.jsonl` (one record per epoch), `best.json`, and
+//! `retrain/` (a training run of the derived architecture from scratch).
+
+mod alpha;
+pub mod hypergradient;
+
+pub use alpha::{AlphaOptimizer, Alphas, argmax, entropy};
+pub use hypergradient::{AlphaGradient, Order, alpha_gradient};
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
+use nasr_space::nb201::{NB201_EDGES, NB201_OPS, Nb201Space};
+use nasr_space::{Arch, SeedStreams, Space};
+use serde::{Deserialize, Serialize};
+
+use crate::NnError;
+use crate::nb201::Nb201NetworkConfig;
+use crate::params::write_atomically;
+use crate::run::{
+    DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_config, write_json,
+};
+use crate::sgd::SgdConfig;
+use crate::supernet::Nb201Supernet;
+use crate::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
+
+/// Everything that defines a DARTS search on the NB201 space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DartsConfig {
+    /// Run seed.
+    pub seed: u64,
+    /// Data. DARTS holds out half of the training set for the architecture steps
+    /// (`validation_fraction = 0.5`).
+    pub data: DataConfig,
+    /// Supernet sizes.
+    pub network: NetworkSize,
+    /// Weight training (DARTS: SGD momentum 0.9, cosine lr from 0.025 to 0.001, weight decay
+    /// 3e-4, gradient clipping at 5).
+    pub train: TrainConfig,
+    /// Alpha's optimiser.
+    pub alpha: AlphaOptimizer,
+    /// 1: first-order architecture gradient; 2: second order (unrolled).
+    pub order: u8,
+    /// Second order's virtual step size; by default each step's weight learning rate, as DARTS.
+    pub xi: Option<f64>,
+    /// DARTS- (Chu et al., ICLR 2021): the initial coefficient beta of an auxiliary skip
+    /// connection added to every edge, decayed linearly to 0 over the search; 0 disables it.
+    pub aux_skip_beta: f64,
+    /// Retraining of the derived architecture from scratch; `None` skips it.
+    pub retrain: Option<RetrainConfig>,
+}
+
+impl Default for DartsConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            data: DataConfig {
+                validation_fraction: 0.5,
+                ..DataConfig::default()
+            },
+            network: NetworkSize {
+                channels: 8,
+                cells: 1,
+            },
+            train: TrainConfig {
+                epochs: 10,
+                lr: 0.025,
+                lr_min: 0.001,
+                sgd: SgdConfig {
+                    momentum: 0.9,
+                    nesterov: false,
+                    weight_decay: 3e-4,
+                    grad_clip: Some(5.0),
+                },
+                ..TrainConfig::default()
+            },
+            alpha: AlphaOptimizer::default(),
+            order: 1,
+            xi: None,
+            aux_skip_beta: 0.0,
+            retrain: Some(RetrainConfig::default()),
+        }
+    }
+}
+
+/// How the derived architecture is retrained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrainConfig {
+    /// Fraction of the training set held out for validation.
+    pub validation_fraction: f64,
+    /// Network sizes.
+    pub network: NetworkSize,
+    /// Training.
+    pub train: TrainConfig,
+}
+
+impl Default for RetrainConfig {
+    fn default() -> Self {
+        Self {
+            validation_fraction: 0.1,
+            network: NetworkSize {
+                channels: 8,
+                cells: 1,
+            },
+            train: TrainConfig {
+                epochs: 1,
+                ..TrainConfig::default()
+            },
+        }
+    }
+}
+
+/// One epoch of the search (a line of `alphas.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlphaRecord {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// softmax(alpha) per edge (rows in `NB201_EDGES` order, columns in `NB201_OPS` order).
+    pub weights: Vec<Vec<f64>>,
+    /// Entropy of each row, in nats (ln 5 = 1.609 when uniform).
+    pub entropy: Vec<f64>,
+    /// The derived architecture.
+    pub derived: String,
+    /// Its number of skip connections.
+    pub skip_count: usize,
+    /// Mean validation loss of the epoch's architecture steps.
+    pub alpha_val_loss: f64,
+    /// The auxiliary skip coefficient at the epoch's end (DARTS-; 0 when off).
+    pub aux_skip_beta: f64,
+}
+
+/// The alpha side of a search, saved with each epoch's checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct AlphaCheckpoint {
+    alphas: Alphas,
+    log: Vec<AlphaRecord>,
+}
+
+/// The outcome of a search (`best.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DartsResult {
+    /// The derived architecture.
+    pub arch: String,
+    /// Its NAS-Bench-201 index.
+    pub index: usize,
+    /// Its number of skip connections.
+    pub skip_count: usize,
+    /// Mixed-supernet validation accuracy after the last epoch.
+    pub supernet_valid_accuracy: f64,
+    /// Test accuracy of the retrained architecture (when retrained).
+    pub retrain_test_accuracy: Option<f64>,
+    /// Its trained parameters (when retrained).
+    pub retrain_parameters: Option<usize>,
+    /// NAS-Bench-201's CIFAR-10 test accuracy (%) of the derived cell, for orientation (when the
+    /// table was given).
+    pub nb201_cifar10: Option<f64>,
+}
+
+/// Derives NB201's architecture: per edge, the op of largest weight.
+pub fn derive_nb201(weights: &[Vec<f64>]) -> Arch {
+    Arch::new(weights.iter().map(|row| argmax(row)).collect())
+}
+
+/// Runs the search, derives the architecture, retrains it (when configured) and writes the run
+/// folder `out`. `table` adds the derived cell's CIFAR-10 accuracy from NAS-Bench-201.
+pub fn darts_run(
+    config: &DartsConfig,
+    data_dir: &Path,
+    out: &Path,
+    options: &RunOptions,
+    table: Option<&Nb201Table>,
+) -> Result<DartsResult, NnError> {
+    validate(config)?;
+    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
+    write_config(config, &out.join("config.toml"))?;
+    let streams = SeedStreams::new(config.seed);
+    let data = nasr_data::load(config.data.name, data_dir)?;
+    let parts = crate::run::prepare(&config.data, data, &streams)?;
+    let normalization = parts.train.channel_stats();
+    let network = Nb201NetworkConfig {
+        channels: config.network.channels,
+        cells: config.network.cells,
+        in_channels: parts.train.shape.channels,
+        classes: parts.train.classes,
+    };
+    let device = crate::train_device();
+    let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        Nb201Supernet::new(&network, &device)
+    })?;
+    let checkpoints = out.join("checkpoints");
+    let search = Search::new(
+        config,
+        &parts.valid,
+        &normalization,
+        streams,
+        checkpoints.clone(),
+    );
+    let steps = parts.train.len().div_ceil(config.train.batch_size) * config.train.epochs;
+    let trainer = Trainer::new(&config.train, streams)
+        .with_checkpoints(&checkpoints)
+        .with_progress(options.show_progress);
+    let mut search = search;
+    search.resume(trainer.completed_epochs()?)?;
+    let state = RefCell::new(search);
+    let (supernet, epochs) = trainer.fit_with(
+        supernet,
+        TrainData {
+            train: &parts.train,
+            valid: &parts.valid,
+            normalization: &normalization,
+        },
+        &mut |model: &Nb201Supernet, step: &TrainStep| {
+            vec![state.borrow_mut().step(model, step, steps)]
+        },
+        &mut |model: &Nb201Supernet, epoch| {
+            state
+                .borrow_mut()
+                .end_epoch(model, epoch, steps, options.show_progress)
+        },
+    )?;
+    write_json(&out.join("metrics.json"), &epochs)?;
+    let search = state.into_inner();
+    write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;
+    let last = search.log.last().expect("at least one epoch");
+    let arch = derive_nb201(&search.alphas.softmax());
+    let space = Nb201Space::new();
+    let index = space
+        .index_of(&arch)
+        .expect("a derived architecture is in the space");
+    let mut result = DartsResult {
+        arch: space.format(&arch),
+        index,
+        skip_count: last.skip_count,
+        supernet_valid_accuracy: epochs.last().map_or(0.0, |e| e.valid_accuracy),
+        retrain_test_accuracy: None,
+        retrain_parameters: None,
+        nb201_cifar10: table.map(|t| t.accuracy(index, Nb201Dataset::Cifar10)),
+    };
+    drop(supernet);
+    if let Some(retrain) = &config.retrain {
+        let run = TrainRunConfig {
+            seed: config.seed,
+            space: "nb201".into(),
+            arch: result.arch.clone(),
+            data: DataConfig {
+                validation_fraction: retrain.validation_fraction,
+                ..config.data.clone()
+            },
+            network: retrain.network,
+            mobilenet: None,
+            train: retrain.train.clone(),
+        };
+        let metrics = train_run(&run, data_dir, &out.join("retrain"), options)?;
+        result.retrain_test_accuracy = Some(metrics.test_accuracy);
+        result.retrain_parameters = Some(metrics.parameters);
+    }
+    write_json(&out.join("best.json"), &result)?;
+    Ok(result)
+}
+
+fn validate(config: &DartsConfig) -> Result<(), NnError> {
+    let bad = |field, problem: String| Err(NnError::Config { field, problem });
+    if !matches!(config.order, 1 | 2) {
+        return bad("order", format!("must be 1 or 2, got {}", config.order));
+    }
+    if config.xi.is_some_and(|xi| !(xi > 0.0)) {
+        return bad("xi", "must be positive".into());
+    }
+    if !(config.aux_skip_beta >= 0.0) {
+        return bad("aux_skip_beta", "must not be negative".into());
+    }
+    if !(config.alpha.lr > 0.0) {
+        return bad("alpha.lr", "must be positive".into());
+    }
+    config.train.validate()?;
+    match &config.retrain {
+        Some(retrain) => retrain.train.validate(),
+        None => Ok(()),
+    }
+}
+
+/// The architecture side of a running search.
+struct Search<'a> {
+    config: &'a DartsConfig,
+    valid: &'a Dataset,
+    normalization: &'a Normalization,
+    streams: SeedStreams,
+    checkpoints: PathBuf,
+    /// Fresh, or loaded by [`Search::resume`] from the epoch the trainer resumes at.
+    alphas: Alphas,
+    log: Vec<AlphaRecord>,
+    val_batches: Option<(usize, Batcher<'a>)>,
+    val_loss_sum: f64,
+    val_steps: usize,
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        config: &'a DartsConfig,
+        valid: &'a Dataset,
+        normalization: &'a Normalization,
+        streams: SeedStreams,
+        checkpoints: PathBuf,
+    ) -> Self {
+        Self {
+            config,
+            valid,
+            normalization,
+            streams,
+            alphas: Alphas::new(
+                NB201_EDGES.len(),
+                NB201_OPS.len(),
+                &mut streams.stream("alpha-init"),
+            ),
+            checkpoints,
+            log: Vec::new(),
+            val_batches: None,
+            val_loss_sum: 0.0,
+            val_steps: 0,
+        }
+    }
+
+    fn checkpoint_path(&self, epochs: usize) -> PathBuf {
+        self.checkpoints
+            .join(format!("alphas-epoch-{epochs:03}.json"))
+    }
+
+    /// Continues from the alpha checkpoint of `epochs` completed epochs (none at 0).
+    fn resume(&mut self, epochs: usize) -> Result<(), NnError> {
+        if epochs == 0 {
+            return Ok(());
+        }
+        let path = self.checkpoint_path(epochs);
+        let text = std::fs::read_to_string(&path).map_err(|e| NnError::io(&path, e))?;
+        let checkpoint: AlphaCheckpoint =
+            serde_json::from_str(&text).map_err(|e| NnError::Checkpoint {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+        self.alphas = checkpoint.alphas;
+        self.log = checkpoint.log;
+        Ok(())
+    }
+
+    /// DARTS- decays beta linearly from its start to 0 over all steps.
+    fn aux_skip(&self, global_step: usize, total_steps: usize) -> f64 {
+        self.config.aux_skip_beta * (1.0 - global_step as f64 / total_steps as f64)
+    }
+
+    /// One architecture step on the next validation batch, then the mixed logits of the
+    /// training batch for the trainer's weight step.
+    fn step(&mut self, model: &Nb201Supernet, step: &TrainStep, total_steps: usize) -> Tensor<2> {
+        let device = crate::train_device();
+        let global_step = step.epoch * total_steps / self.config.train.epochs + step.step;
+        let beta = self.aux_skip(global_step, total_steps);
+        let (val_images, val_labels) = self.val_batch(step.epoch, step.step, &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let train_loss = |m: &Nb201Supernet, alpha: Tensor<2>| {
+            let logits = m.forward_mixed(&softmax(alpha, 1), beta, step.images.clone());
+            loss_fn.forward(logits, step.labels.clone())
+        };
+        let val_loss = |m: &Nb201Supernet, alpha: Tensor<2>| {
+            let logits = m.forward_mixed(&softmax(alpha, 1), beta, val_images.clone());
+            loss_fn.forward(logits, val_labels.clone())
+        };
+        let order = match self.config.order {
+            1 => Order::First,
+            _ => Order::Second {
+                xi: self.config.xi.unwrap_or(step.lr),
+            },
+        };
+        let alphas = &mut self.alphas;
+        let gradient = alpha_gradient(
+            model,
+            &alphas.tensor(&device),
+            &train_loss,
+            &val_loss,
+            order,
+        );
+        alphas.step(gradient.grad, &self.config.alpha);
+        self.val_loss_sum += gradient.val_loss;
+        self.val_steps += 1;
+        let weights = softmax(alphas.tensor(&device), 1);
+        model.forward_mixed(&weights, beta, step.images.clone())
+    }
+
+    /// Validation batch `step` of the epoch's shuffle (stream `darts-valid/<epoch>`), cycling
+    /// when the validation split has fewer batches than the training split.
+    fn val_batch(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        device: &burn::tensor::Device,
+    ) -> (Tensor<4>, Tensor<1, burn::tensor::Int>) {
+        if self.val_batches.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let batcher = Batcher::shuffled(
+                self.valid,
+                self.normalization,
+                self.config.train.batch_size,
+                &mut self.streams.stream(&format!("darts-valid/{epoch}")),
+            );
+            self.val_batches = Some((epoch, batcher));
+        }
+        let (_, batcher) = self.val_batches.as_ref().expect("set above");
+        let batch = batcher.plain_batch(step % batcher.len());
+        to_tensors(&batch, self.valid, device)
+    }
+
+    /// Logs the epoch, saves the alpha checkpoint (before the trainer saves the weights, so a
+    /// resumed run always finds it), and returns the mixed supernet's validation accuracy.
+    fn end_epoch(
+        &mut self,
+        model: &Nb201Supernet,
+        epoch: usize,
+        total_steps: usize,
+        show_progress: bool,
+    ) -> Result<f64, NnError> {
+        let alphas = &self.alphas;
+        let weights = alphas.softmax();
+        let arch = derive_nb201(&weights);
+        let space = Nb201Space::new();
+        let skip = NB201_OPS.iter().position(|&op| op == "skip_connect");
+        let record = AlphaRecord {
+            epoch: epoch + 1,
+            entropy: weights.iter().map(|row| entropy(row)).collect(),
+            derived: space.format(&arch),
+            skip_count: arch.choices.iter().filter(|&&c| Some(c) == skip).count(),
+            alpha_val_loss: self.val_loss_sum / self.val_steps.max(1) as f64,
+            aux_skip_beta: self.aux_skip(
+                (epoch + 1) * total_steps / self.config.train.epochs,
+                total_steps,
+            ),
+            weights,
+        };
+        self.val_loss_sum = 0.0;
+        self.val_steps = 0;
+        if show_progress {
+            eprintln!(
+                "epoch {}: derived {} ({} skip), mean entropy {:.3}",
+                record.epoch,
+                record.derived,
+                record.skip_count,
+                record.entropy.iter().sum::<f64>() / record.entropy.len() as f64
+            );
+        }
+        self.log.push(record);
+        let checkpoint = AlphaCheckpoint {
+            alphas: alphas.clone(),
+            log: self.log.clone(),
+        };
+        let json = serde_json::to_vec(&checkpoint).expect("alphas serialise");
+        std::fs::create_dir_all(&self.checkpoints)
+            .map_err(|e| NnError::io(&self.checkpoints, e))?;
+        write_atomically(&self.checkpoint_path(epoch + 1), &json)?;
+        Ok(self.accuracy(model, alphas))
+    }
+
+    /// Accuracy of the mixed supernet on the validation split.
+    fn accuracy(&self, model: &Nb201Supernet, alphas: &Alphas) -> f64 {
+        let device = crate::eval_device();
+        let weights = softmax(alphas.tensor(&device), 1);
+        let model = model.valid();
+        crate::train::accuracy(
+            self.valid,
+            self.normalization,
+            self.config.train.eval_batch_size,
+            |images| model.forward_mixed(&weights, 0.0, images),
+        )
+    }
+}
+
+fn write_alpha_log(path: &Path, log: &[AlphaRecord]) -> Result<(), NnError> {
+    let text: String = log
+        .iter()
+        .map(|record| serde_json::to_string(record).expect("records serialise") + "\n")
+        .collect();
+    write_atomically(path, text.as_bytes())
+}
