@@ -9,7 +9,6 @@
 //! cell output on its path (every later edge `none`) receives no gradient there. FairNAS's own
 //! chain-structured space (MobileNet layers) has no such dead branches.
 
-use burn::tensor::Tensor;
 use nasr_search::fair::StrictFairSampler;
 use nasr_space::SeedStreams;
 
@@ -20,7 +19,7 @@ use crate::supernet::PathSupernet;
 pub fn strict_fair_forward<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
-) -> impl FnMut(&S, &crate::train::TrainStep) -> Vec<Tensor<2>> + '_ {
+) -> impl FnMut(&S, &crate::train::TrainStep) -> crate::train::StepLogits + '_ {
     let mut epoch_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
     move |model, step| {
         let epoch = step.epoch;
@@ -32,7 +31,8 @@ pub fn strict_fair_forward<S: PathSupernet>(
             .sample(rng)
             .iter()
             .map(|arch| model.forward_path(arch, step.images.clone()))
-            .collect()
+            .collect::<Vec<_>>()
+            .into()
     }
 }
 
@@ -197,7 +197,7 @@ impl MobileNetProblem {
                         uniform_rng = Some((epoch, streams.stream(&format!("path/{epoch}"))));
                     }
                     let (_, rng) = uniform_rng.as_mut().expect("set above");
-                    vec![model.forward_path(&self.space.sample(rng), step.images.clone())]
+                    vec![model.forward_path(&self.space.sample(rng), step.images.clone())].into()
                 }
             }
         };

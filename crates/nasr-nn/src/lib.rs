@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod compare;
 pub mod darts;
+pub mod darts_net;
 mod error;
 pub mod fairnas;
 pub mod init;

@@ -41,11 +41,12 @@ pub fn named_tensors<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
     collect.tensors
 }
 
-/// Number of trained parameters (BatchNorm running statistics excluded).
+/// Number of parameters of the deployed network: BatchNorm running statistics and
+/// training-only heads (`auxiliary.*`, DARTS' auxiliary classifier) excluded, as papers count.
 pub fn parameter_count<M: Module>(module: &M) -> usize {
     named_tensors(module)
         .iter()
-        .filter(|(name, _)| !is_buffer(name))
+        .filter(|(name, _)| !is_buffer(name) && !name.starts_with("auxiliary."))
         .map(|(_, t)| t.values.len())
         .sum()
 }

@@ -113,6 +113,7 @@ pub fn rank_eval(
             data: config.supernet.data.clone(),
             network: config.supernet.network,
             mobilenet: None,
+            darts_net: None,
             train: config.standalone.clone(),
         };
         let folder = out.join("standalone").join(ranked.index.to_string());

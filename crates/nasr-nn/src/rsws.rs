@@ -150,7 +150,7 @@ pub fn rsws_run(
                     path_rngs = Some((epoch, streams.stream(&format!("path/{epoch}"))));
                 }
                 let (_, rng) = path_rngs.as_mut().expect("set above");
-                vec![model.forward_path(&space.sample(rng), step.images.clone())]
+                vec![model.forward_path(&space.sample(rng), step.images.clone())].into()
             },
             &mut |model: &Nb201Supernet, epoch| {
                 let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));

@@ -12,14 +12,18 @@ use std::time::Instant;
 
 use nasr_data::{DatasetName, TrainTest};
 use nasr_space::mobilenet::MobileNetConfig;
-use nasr_space::{MobileNetSpace, Nb201Space, SeedStreams, Space};
+use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
+use crate::darts_net::eval::DropPath;
+use crate::darts_net::{DartsNetConfig, DartsNetwork};
 use crate::mobilenet::MobileNetNetwork;
 use crate::nb201::Nb201NetworkConfig;
 use crate::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
-use crate::train::{Classifier, EpochRecord, TrainConfig, TrainData, Trainer, evaluate};
+use crate::train::{
+    Classifier, EpochRecord, StepLogits, TrainConfig, TrainData, TrainStep, Trainer, evaluate,
+};
 
 /// Version of the `metrics.json` format; readers reject newer versions.
 pub const METRICS_FORMAT: u32 = 1;
@@ -86,6 +90,10 @@ pub struct TrainRunConfig {
     /// are taken from the data). Default: `MobileNetConfig::default()`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mobilenet: Option<MobileNetConfig>,
+    /// Sizes of the DARTS evaluation network (space `darts`; input channels and classes are
+    /// taken from the data). Default: `DartsNetConfig::default()`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub darts_net: Option<DartsNetConfig>,
     /// Training hyper-parameters.
     pub train: TrainConfig,
 }
@@ -99,6 +107,7 @@ impl Default for TrainRunConfig {
             data: DataConfig::default(),
             network: NetworkSize::default(),
             mobilenet: None,
+            darts_net: None,
             train: TrainConfig::default(),
         }
     }
@@ -186,10 +195,11 @@ pub fn train_run(
     match config.space.as_str() {
         "nb201" => drop(Nb201Space::new().parse(&config.arch)?),
         "mobilenet" => drop(MobileNetSpace::new(mobilenet_sizes.clone())?.parse(&config.arch)?),
+        "darts" => drop(DartsSpace::new().parse(&config.arch)?),
         other => {
             return Err(NnError::Config {
                 field: "space",
-                problem: format!("unknown space {other:?}; known: nb201, mobilenet"),
+                problem: format!("unknown space {other:?}; known: nb201, mobilenet, darts"),
             });
         }
     }
@@ -234,6 +244,24 @@ pub fn train_run(
             Some(space.index_of(&arch)?),
             None,
             run.train(model)?,
+        )
+    } else if config.space == "darts" {
+        let space = DartsSpace::new();
+        let arch = space.parse(&config.arch)?;
+        let network = DartsNetConfig {
+            in_channels: shape.channels,
+            classes: parts.train.classes,
+            ..config.darts_net.unwrap_or_default()
+        };
+        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            DartsNetwork::new(&network, &space.genotype(&arch), &device)
+        })?;
+        let mut forward = darts_forward(&network, config.train.epochs, streams);
+        (
+            space.format(&arch),
+            None,
+            None,
+            run.train_with(model, &mut forward)?,
         )
     } else {
         let space = MobileNetSpace::new(MobileNetConfig {
@@ -300,9 +328,51 @@ struct Trained {
     test_seconds: f64,
 }
 
+/// The training forward of a DARTS evaluation network: drop-path at `drop_path * epoch /
+/// epochs` (DARTS' linear ramp), masks from stream `drop-path/<epoch>`, and the auxiliary
+/// head's logits with their loss weight.
+fn darts_forward(
+    network: &DartsNetConfig,
+    epochs: usize,
+    streams: SeedStreams,
+) -> impl FnMut(&DartsNetwork, &TrainStep) -> StepLogits {
+    let network = *network;
+    let mut epoch_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+    move |model, step| {
+        if epoch_rng.as_ref().is_none_or(|(e, _)| *e != step.epoch) {
+            epoch_rng = Some((
+                step.epoch,
+                streams.stream(&format!("drop-path/{}", step.epoch)),
+            ));
+        }
+        let (_, rng) = epoch_rng.as_mut().expect("set above");
+        let drop = DropPath {
+            prob: network.drop_path * step.epoch as f64 / epochs as f64,
+            rng,
+        };
+        let (logits, auxiliary) = model.forward_train(step.images.clone(), Some(drop));
+        StepLogits {
+            paths: vec![logits],
+            auxiliary: auxiliary.map(|a| (a, network.auxiliary_weight)),
+        }
+    }
+}
+
 impl Prepared<'_> {
     /// Trains `model` (resuming from the folder's checkpoints), tests it and saves its weights.
     fn train<M: Classifier>(&self, model: M) -> Result<Trained, NnError> {
+        self.train_with(model, &mut |model: &M, step: &TrainStep| {
+            vec![model.forward(step.images.clone())].into()
+        })
+    }
+
+    /// [`Prepared::train`] with a training forward of its own (validation and test use the
+    /// model's plain forward).
+    fn train_with<M: Classifier>(
+        &self,
+        model: M,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+    ) -> Result<Trained, NnError> {
         let parameters = parameter_count(&model);
         let started = Instant::now();
         let train_data = TrainData {
@@ -310,10 +380,18 @@ impl Prepared<'_> {
             valid: &self.parts.valid,
             normalization: self.normalization,
         };
+        let eval_batch = self.config.train.eval_batch_size;
         let (model, epochs) = Trainer::new(&self.config.train, self.streams)
             .with_checkpoints(self.out.join("checkpoints"))
             .with_progress(self.options.show_progress)
-            .fit(model, train_data)?;
+            .fit_with(model, train_data, forward, &mut |model: &M, _| {
+                Ok(evaluate(
+                    model,
+                    train_data.valid,
+                    train_data.normalization,
+                    eval_batch,
+                ))
+            })?;
         let train_seconds = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let test_accuracy = evaluate(

@@ -232,6 +232,7 @@ fn train_standalone(
                 data: config.supernet.data.clone(),
                 network: crate::run::NetworkSize::default(),
                 mobilenet: Some(config.supernet.mobilenet.clone()),
+                darts_net: None,
                 train: config.standalone.clone(),
             };
             let metrics = train_run(

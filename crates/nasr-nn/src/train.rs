@@ -151,6 +151,25 @@ pub struct TrainStep {
     pub lr: f64,
 }
 
+/// What a training forward returns: the logits of every architecture the step runs (their
+/// losses are summed), and optionally an auxiliary head's logits with the weight of its loss
+/// (DARTS' evaluation network: 0.4). Training accuracy counts the architectures' logits only.
+pub struct StepLogits {
+    /// One per architecture.
+    pub paths: Vec<Tensor<2>>,
+    /// Auxiliary logits and their loss weight.
+    pub auxiliary: Option<(Tensor<2>, f64)>,
+}
+
+impl From<Vec<Tensor<2>>> for StepLogits {
+    fn from(paths: Vec<Tensor<2>>) -> Self {
+        Self {
+            paths,
+            auxiliary: None,
+        }
+    }
+}
+
 /// Checkpoint bookkeeping, written last so that its presence means the epoch's files are complete.
 #[derive(Debug, Serialize, Deserialize)]
 struct Progress {
@@ -205,7 +224,7 @@ impl<'a> Trainer<'a> {
         self.fit_with(
             model,
             data,
-            &mut |model: &M, step: &TrainStep| vec![model.forward(step.images.clone())],
+            &mut |model: &M, step: &TrainStep| vec![model.forward(step.images.clone())].into(),
             &mut |model: &M, _| Ok(evaluate(model, data.valid, data.normalization, batch_size)),
         )
     }
@@ -220,7 +239,7 @@ impl<'a> Trainer<'a> {
         &self,
         model: M,
         data: TrainData<'_>,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> Vec<Tensor<2>>,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
         validate: &mut dyn FnMut(&M, usize) -> Result<f64, NnError>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         self.config.validate()?;
@@ -251,7 +270,7 @@ impl<'a> Trainer<'a> {
         data: TrainData<'_>,
         epoch: usize,
         schedule: &CosineSchedule,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> Vec<Tensor<2>>,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
     ) -> Result<(M, EpochRecord), NnError> {
         let device = crate::train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
@@ -284,11 +303,11 @@ impl<'a> Trainer<'a> {
                 step,
                 lr,
             };
-            let all_logits = forward(&model, &input);
+            let output = forward(&model, &input);
             let labels = input.labels;
-            let paths = all_logits.len();
+            let paths = output.paths.len();
             let mut loss: Option<Tensor<1>> = None;
-            for logits in all_logits {
+            for logits in output.paths {
                 correct += count_correct(logits.clone(), labels.clone());
                 let path_loss = loss_fn.forward(logits, labels.clone());
                 loss = Some(match loss {
@@ -296,9 +315,12 @@ impl<'a> Trainer<'a> {
                     None => path_loss,
                 });
             }
-            let loss = loss.expect("a step runs at least one architecture");
+            let mut loss = loss.expect("a step runs at least one architecture");
             // Reported per architecture, so that the figures compare across sampling schemes.
             let loss_value: f32 = loss.clone().into_scalar::<f32>() / paths as f32;
+            if let Some((logits, weight)) = output.auxiliary {
+                loss = loss + loss_fn.forward(logits, labels.clone()).mul_scalar(weight);
+            }
             if !loss_value.is_finite() {
                 return Err(NnError::Diverged {
                     epoch,

@@ -6,12 +6,14 @@
 #![deny(missing_docs)]
 
 mod arch;
+pub mod darts;
 mod error;
 pub mod mobilenet;
 pub mod nb201;
 pub mod streams;
 
 pub use arch::{Arch, Decision, Space};
+pub use darts::DartsSpace;
 pub use error::SpaceError;
 pub use mobilenet::MobileNetSpace;
 pub use nb201::Nb201Space;

@@ -90,7 +90,7 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     /// Search space of the architecture: nb201, or mobilenet (MBConv layers; sizes from the
     /// config file's [mobilenet] table, else the defaults for 28x28 inputs).
-    #[arg(long, value_name = "SPACE", value_parser = ["nb201", "mobilenet"])]
+    #[arg(long, value_name = "SPACE", value_parser = ["nb201", "mobilenet", "darts"])]
     pub space: Option<String>,
     /// Architecture in the space's canonical form, e.g. for nb201
     /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
@@ -165,8 +165,9 @@ pub struct TrainArgs {
 /// Flags of `nasr search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Search space: nb201, or mobilenet (with --strategy fairnas or spos).
-    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet"])]
+    /// Search space: nb201, mobilenet (with --strategy fairnas or spos), or darts (with
+    /// --strategy darts).
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet", "darts"])]
     pub space: String,
     /// Strategy. On the MobileNet space: fairnas (strictly fair supernet training) or spos
     /// (uniform single-path training), then NSGA-II for accuracy vs multiply-adds. On the
@@ -236,6 +237,10 @@ pub struct SearchArgs {
     /// darts: 1 for the first-order architecture gradient, 2 for the second (unrolled) one.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub order: u8,
+    /// darts on the darts space: cells of the search and retraining networks (reductions at
+    /// 1/3 and 2/3 of the depth); --channels sets their C.
+    #[arg(long, default_value_t = 5)]
+    pub layers: usize,
     /// darts: Adam learning rate of the architecture parameters (DARTS: 3e-4, for 50 epochs of
     /// CIFAR-10; short searches on small data need more).
     #[arg(long, default_value_t = 3e-4)]

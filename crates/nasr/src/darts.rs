@@ -1,7 +1,8 @@
-//! `nasr search --strategy darts`: differentiable search on the NB201 space.
+//! `nasr search --strategy darts`: differentiable search on the NB201 or DARTS space.
 
 use anyhow::{Context, Result};
 use nasr_nn::darts::{DartsConfig, RetrainConfig, darts_run};
+use nasr_nn::darts_net::DartsNetConfig;
 use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
@@ -9,8 +10,11 @@ use nasr_search::nb201_table::Nb201Table;
 use crate::cli::SearchArgs;
 
 pub fn run(args: SearchArgs) -> Result<()> {
-    if args.space != "nb201" {
-        anyhow::bail!("darts searches the nb201 space, not {}", args.space);
+    if args.space != "nb201" && args.space != "darts" {
+        anyhow::bail!(
+            "darts searches the nb201 or darts space, not {}",
+            args.space
+        );
     }
     let data_dir = args.data_dir.resolve();
     let defaults = DartsConfig::default();
@@ -18,8 +22,15 @@ pub fn run(args: SearchArgs) -> Result<()> {
         channels: args.channels,
         cells: args.cells,
     };
+    let darts_net = DartsNetConfig {
+        channels: args.channels,
+        layers: args.layers,
+        ..defaults.darts_net
+    };
     let config = DartsConfig {
         seed: args.seed,
+        space: args.space.clone(),
+        darts_net,
         data: DataConfig {
             name: args.data.parse()?,
             train_subset: args.train_subset,
@@ -41,6 +52,11 @@ pub fn run(args: SearchArgs) -> Result<()> {
         aux_skip_beta: args.aux_skip_beta,
         retrain: (args.retrain_epochs > 0).then(|| RetrainConfig {
             network,
+            darts_net: DartsNetConfig {
+                channels: args.channels,
+                layers: args.layers,
+                ..RetrainConfig::default().darts_net
+            },
             train: TrainConfig {
                 epochs: args.retrain_epochs,
                 batch_size: args.batch_size,
@@ -56,10 +72,16 @@ pub fn run(args: SearchArgs) -> Result<()> {
     };
     let result = darts_run(&config, &data_dir, &args.out, &options, table.as_ref())
         .with_context(|| format!("darts search into {}", args.out.display()))?;
-    println!(
-        "derived {} (NB201 index {}, {} skip connection(s))",
-        result.arch, result.index, result.skip_count
-    );
+    match result.index {
+        Some(index) => println!(
+            "derived {} (NB201 index {index}, {} skip connection(s))",
+            result.arch, result.skip_count
+        ),
+        None => println!(
+            "derived {}\n({} skip connection(s) in the normal cell)",
+            result.arch, result.skip_count
+        ),
+    }
     println!(
         "supernet validation accuracy {:.4}",
         result.supernet_valid_accuracy

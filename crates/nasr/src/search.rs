@@ -23,8 +23,14 @@ pub fn run(args: SearchArgs) -> Result<()> {
                 args.strategy
             )
         }
-        "rsws" => return rsws(args),
         "darts" => return crate::darts::run(args),
+        _ if args.space == "darts" => {
+            anyhow::bail!(
+                "the darts space searches with --strategy darts, not {}",
+                args.strategy
+            )
+        }
+        "rsws" => return rsws(args),
         "asha" | "hyperband" => return multi_fidelity(args),
         _ => {}
     }

@@ -12,9 +12,11 @@
 //! `retrain/` (a training run of the derived architecture from scratch).
 
 mod alpha;
+mod derive;
 pub mod hypergradient;
 
 pub use alpha::{AlphaOptimizer, Alphas, argmax, entropy};
+pub use derive::{Derived, MixedSpace, derive_darts, derive_nb201};
 pub use hypergradient::{AlphaGradient, Order, alpha_gradient};
 
 use std::cell::RefCell;
@@ -26,11 +28,11 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
-use nasr_space::nb201::{NB201_EDGES, NB201_OPS, Nb201Space};
-use nasr_space::{Arch, SeedStreams, Space};
+use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
+use crate::darts_net::{DartsNetConfig, DartsSupernet};
 use crate::nb201::Nb201NetworkConfig;
 use crate::params::write_atomically;
 use crate::run::{
@@ -40,17 +42,40 @@ use crate::sgd::SgdConfig;
 use crate::supernet::Nb201Supernet;
 use crate::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
 
-/// Everything that defines a DARTS search on the NB201 space.
+/// A supernet with DARTS' mixed mode.
+pub trait MixedSupernet: Module {
+    /// Logits with every edge a softmax-weighted sum of its ops: `weights` has alpha's shape;
+    /// `aux_skip` adds DARTS-'s auxiliary skip to every edge (0 disables it).
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2>;
+}
+
+impl MixedSupernet for Nb201Supernet {
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        Nb201Supernet::forward_mixed(self, weights, aux_skip, x)
+    }
+}
+
+impl MixedSupernet for DartsSupernet {
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        DartsSupernet::forward_mixed(self, weights, aux_skip, x)
+    }
+}
+
+/// Everything that defines a DARTS search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DartsConfig {
     /// Run seed.
     pub seed: u64,
+    /// `nb201` or `darts`.
+    pub space: String,
     /// Data. DARTS holds out half of the training set for the architecture steps
     /// (`validation_fraction = 0.5`).
     pub data: DataConfig,
-    /// Supernet sizes.
+    /// NB201 supernet sizes.
     pub network: NetworkSize,
+    /// DARTS-space supernet sizes (input channels and classes come from the data).
+    pub darts_net: DartsNetConfig,
     /// Weight training (DARTS: SGD momentum 0.9, cosine lr from 0.025 to 0.001, weight decay
     /// 3e-4, gradient clipping at 5).
     pub train: TrainConfig,
@@ -71,6 +96,7 @@ impl Default for DartsConfig {
     fn default() -> Self {
         Self {
             seed: 0,
+            space: "nb201".into(),
             data: DataConfig {
                 validation_fraction: 0.5,
                 ..DataConfig::default()
@@ -79,6 +105,7 @@ impl Default for DartsConfig {
                 channels: 8,
                 cells: 1,
             },
+            darts_net: DartsNetConfig::default(),
             train: TrainConfig {
                 epochs: 10,
                 lr: 0.025,
@@ -106,8 +133,10 @@ impl Default for DartsConfig {
 pub struct RetrainConfig {
     /// Fraction of the training set held out for validation.
     pub validation_fraction: f64,
-    /// Network sizes.
+    /// NB201 network sizes.
     pub network: NetworkSize,
+    /// DARTS evaluation network sizes, auxiliary head and drop-path.
+    pub darts_net: DartsNetConfig,
     /// Training.
     pub train: TrainConfig,
 }
@@ -119,6 +148,11 @@ impl Default for RetrainConfig {
             network: NetworkSize {
                 channels: 8,
                 cells: 1,
+            },
+            darts_net: DartsNetConfig {
+                auxiliary_weight: 0.4,
+                drop_path: 0.2,
+                ..DartsNetConfig::default()
             },
             train: TrainConfig {
                 epochs: 1,
@@ -133,13 +167,15 @@ impl Default for RetrainConfig {
 pub struct AlphaRecord {
     /// Epoch, from 1.
     pub epoch: usize,
-    /// softmax(alpha) per edge (rows in `NB201_EDGES` order, columns in `NB201_OPS` order).
+    /// softmax(alpha) per edge (NB201: rows in `NB201_EDGES` order, columns in `NB201_OPS`
+    /// order; DARTS: the normal cell's 14 edges, then the reduction cell's, columns in
+    /// `DARTS_OPS` order).
     pub weights: Vec<Vec<f64>>,
     /// Entropy of each row, in nats (ln 5 = 1.609 when uniform).
     pub entropy: Vec<f64>,
     /// The derived architecture.
     pub derived: String,
-    /// Its number of skip connections.
+    /// Its number of skip connections (DARTS space: in the normal cell).
     pub skip_count: usize,
     /// Mean validation loss of the epoch's architecture steps.
     pub alpha_val_loss: f64,
@@ -157,11 +193,13 @@ struct AlphaCheckpoint {
 /// The outcome of a search (`best.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DartsResult {
+    /// The space searched.
+    pub space: String,
     /// The derived architecture.
     pub arch: String,
-    /// Its NAS-Bench-201 index.
-    pub index: usize,
-    /// Its number of skip connections.
+    /// Its NAS-Bench-201 index (NB201 only).
+    pub index: Option<usize>,
+    /// Its number of skip connections (DARTS space: in the normal cell).
     pub skip_count: usize,
     /// Mixed-supernet validation accuracy after the last epoch.
     pub supernet_valid_accuracy: f64,
@@ -174,11 +212,6 @@ pub struct DartsResult {
     pub nb201_cifar10: Option<f64>,
 }
 
-/// Derives NB201's architecture: per edge, the op of largest weight.
-pub fn derive_nb201(weights: &[Vec<f64>]) -> Arch {
-    Arch::new(weights.iter().map(|row| argmax(row)).collect())
-}
-
 /// Runs the search, derives the architecture, retrains it (when configured) and writes the run
 /// folder `out`. `table` adds the derived cell's CIFAR-10 accuracy from NAS-Bench-201.
 pub fn darts_run(
@@ -189,76 +222,65 @@ pub fn darts_run(
     table: Option<&Nb201Table>,
 ) -> Result<DartsResult, NnError> {
     validate(config)?;
+    let space = MixedSpace::parse(&config.space)?;
     std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
     write_config(config, &out.join("config.toml"))?;
     let streams = SeedStreams::new(config.seed);
     let data = nasr_data::load(config.data.name, data_dir)?;
     let parts = crate::run::prepare(&config.data, data, &streams)?;
     let normalization = parts.train.channel_stats();
-    let network = Nb201NetworkConfig {
-        channels: config.network.channels,
-        cells: config.network.cells,
-        in_channels: parts.train.shape.channels,
-        classes: parts.train.classes,
-    };
     let device = crate::train_device();
-    let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
-        Nb201Supernet::new(&network, &device)
-    })?;
-    let checkpoints = out.join("checkpoints");
-    let search = Search::new(
-        config,
-        &parts.valid,
-        &normalization,
-        streams,
-        checkpoints.clone(),
-    );
-    let steps = parts.train.len().div_ceil(config.train.batch_size) * config.train.epochs;
-    let trainer = Trainer::new(&config.train, streams)
-        .with_checkpoints(&checkpoints)
-        .with_progress(options.show_progress);
-    let mut search = search;
-    search.resume(trainer.completed_epochs()?)?;
-    let state = RefCell::new(search);
-    let (supernet, epochs) = trainer.fit_with(
-        supernet,
-        TrainData {
-            train: &parts.train,
-            valid: &parts.valid,
-            normalization: &normalization,
-        },
-        &mut |model: &Nb201Supernet, step: &TrainStep| {
-            vec![state.borrow_mut().step(model, step, steps)]
-        },
-        &mut |model: &Nb201Supernet, epoch| {
-            state
-                .borrow_mut()
-                .end_epoch(model, epoch, steps, options.show_progress)
-        },
-    )?;
+    let search = Search::new(config, space, &parts.valid, &normalization, streams, out);
+    let data = TrainData {
+        train: &parts.train,
+        valid: &parts.valid,
+        normalization: &normalization,
+    };
+    let (in_channels, classes) = (parts.train.shape.channels, parts.train.classes);
+    let (search, epochs) = match space {
+        MixedSpace::Nb201 => {
+            let network = Nb201NetworkConfig {
+                channels: config.network.channels,
+                cells: config.network.cells,
+                in_channels,
+                classes,
+            };
+            let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+                Nb201Supernet::new(&network, &device)
+            })?;
+            search.run(supernet, data, options)?
+        }
+        MixedSpace::Darts => {
+            let network = DartsNetConfig {
+                in_channels,
+                classes,
+                ..config.darts_net
+            };
+            let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+                DartsSupernet::new(&network, &device)
+            })?;
+            search.run(supernet, data, options)?
+        }
+    };
     write_json(&out.join("metrics.json"), &epochs)?;
-    let search = state.into_inner();
     write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;
-    let last = search.log.last().expect("at least one epoch");
-    let arch = derive_nb201(&search.alphas.softmax());
-    let space = Nb201Space::new();
-    let index = space
-        .index_of(&arch)
-        .expect("a derived architecture is in the space");
+    let derived = space.derive(&search.alphas.softmax());
     let mut result = DartsResult {
-        arch: space.format(&arch),
-        index,
-        skip_count: last.skip_count,
+        space: space.name().into(),
+        arch: derived.arch,
+        index: derived.index,
+        skip_count: derived.skip_count,
         supernet_valid_accuracy: epochs.last().map_or(0.0, |e| e.valid_accuracy),
         retrain_test_accuracy: None,
         retrain_parameters: None,
-        nb201_cifar10: table.map(|t| t.accuracy(index, Nb201Dataset::Cifar10)),
+        nb201_cifar10: table
+            .zip(derived.index)
+            .map(|(t, index)| t.accuracy(index, Nb201Dataset::Cifar10)),
     };
-    drop(supernet);
     if let Some(retrain) = &config.retrain {
         let run = TrainRunConfig {
             seed: config.seed,
-            space: "nb201".into(),
+            space: space.name().into(),
             arch: result.arch.clone(),
             data: DataConfig {
                 validation_fraction: retrain.validation_fraction,
@@ -266,6 +288,7 @@ pub fn darts_run(
             },
             network: retrain.network,
             mobilenet: None,
+            darts_net: Some(retrain.darts_net),
             train: retrain.train.clone(),
         };
         let metrics = train_run(&run, data_dir, &out.join("retrain"), options)?;
@@ -291,8 +314,16 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
         return bad("alpha.lr", "must be positive".into());
     }
     config.train.validate()?;
+    if config.space == "darts" {
+        config.darts_net.validate()?;
+    }
     match &config.retrain {
-        Some(retrain) => retrain.train.validate(),
+        Some(retrain) => {
+            if config.space == "darts" {
+                retrain.darts_net.validate()?;
+            }
+            retrain.train.validate()
+        }
         None => Ok(()),
     }
 }
@@ -300,6 +331,7 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
 /// The architecture side of a running search.
 struct Search<'a> {
     config: &'a DartsConfig,
+    space: MixedSpace,
     valid: &'a Dataset,
     normalization: &'a Normalization,
     streams: SeedStreams,
@@ -315,27 +347,56 @@ struct Search<'a> {
 impl<'a> Search<'a> {
     fn new(
         config: &'a DartsConfig,
+        space: MixedSpace,
         valid: &'a Dataset,
         normalization: &'a Normalization,
         streams: SeedStreams,
-        checkpoints: PathBuf,
+        out: &Path,
     ) -> Self {
+        let (rows, ops) = space.alpha_shape();
         Self {
             config,
+            space,
             valid,
             normalization,
             streams,
-            alphas: Alphas::new(
-                NB201_EDGES.len(),
-                NB201_OPS.len(),
-                &mut streams.stream("alpha-init"),
-            ),
-            checkpoints,
+            alphas: Alphas::new(rows, ops, &mut streams.stream("alpha-init")),
+            checkpoints: out.join("checkpoints"),
             log: Vec::new(),
             val_batches: None,
             val_loss_sum: 0.0,
             val_steps: 0,
         }
+    }
+
+    /// Trains `supernet` and alpha together (resuming from the folder's checkpoints); returns
+    /// the finished search and the supernet's epoch records.
+    fn run<S: MixedSupernet>(
+        mut self,
+        supernet: S,
+        data: TrainData<'_>,
+        options: &RunOptions,
+    ) -> Result<(Self, Vec<crate::train::EpochRecord>), NnError> {
+        let config = self.config;
+        let steps = data.train.len().div_ceil(config.train.batch_size) * config.train.epochs;
+        let trainer = Trainer::new(&config.train, self.streams)
+            .with_checkpoints(&self.checkpoints)
+            .with_progress(options.show_progress);
+        self.resume(trainer.completed_epochs()?)?;
+        let state = RefCell::new(self);
+        let (_, epochs) = trainer.fit_with(
+            supernet,
+            data,
+            &mut |model: &S, step: &TrainStep| {
+                vec![state.borrow_mut().step(model, step, steps)].into()
+            },
+            &mut |model: &S, epoch| {
+                state
+                    .borrow_mut()
+                    .end_epoch(model, epoch, steps, options.show_progress)
+            },
+        )?;
+        Ok((state.into_inner(), epochs))
     }
 
     fn checkpoint_path(&self, epochs: usize) -> PathBuf {
@@ -367,17 +428,22 @@ impl<'a> Search<'a> {
 
     /// One architecture step on the next validation batch, then the mixed logits of the
     /// training batch for the trainer's weight step.
-    fn step(&mut self, model: &Nb201Supernet, step: &TrainStep, total_steps: usize) -> Tensor<2> {
+    fn step<S: MixedSupernet>(
+        &mut self,
+        model: &S,
+        step: &TrainStep,
+        total_steps: usize,
+    ) -> Tensor<2> {
         let device = crate::train_device();
         let global_step = step.epoch * total_steps / self.config.train.epochs + step.step;
         let beta = self.aux_skip(global_step, total_steps);
         let (val_images, val_labels) = self.val_batch(step.epoch, step.step, &device);
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
-        let train_loss = |m: &Nb201Supernet, alpha: Tensor<2>| {
+        let train_loss = |m: &S, alpha: Tensor<2>| {
             let logits = m.forward_mixed(&softmax(alpha, 1), beta, step.images.clone());
             loss_fn.forward(logits, step.labels.clone())
         };
-        let val_loss = |m: &Nb201Supernet, alpha: Tensor<2>| {
+        let val_loss = |m: &S, alpha: Tensor<2>| {
             let logits = m.forward_mixed(&softmax(alpha, 1), beta, val_images.clone());
             loss_fn.forward(logits, val_labels.clone())
         };
@@ -426,23 +492,21 @@ impl<'a> Search<'a> {
 
     /// Logs the epoch, saves the alpha checkpoint (before the trainer saves the weights, so a
     /// resumed run always finds it), and returns the mixed supernet's validation accuracy.
-    fn end_epoch(
+    fn end_epoch<S: MixedSupernet>(
         &mut self,
-        model: &Nb201Supernet,
+        model: &S,
         epoch: usize,
         total_steps: usize,
         show_progress: bool,
     ) -> Result<f64, NnError> {
         let alphas = &self.alphas;
         let weights = alphas.softmax();
-        let arch = derive_nb201(&weights);
-        let space = Nb201Space::new();
-        let skip = NB201_OPS.iter().position(|&op| op == "skip_connect");
+        let derived = self.space.derive(&weights);
         let record = AlphaRecord {
             epoch: epoch + 1,
             entropy: weights.iter().map(|row| entropy(row)).collect(),
-            derived: space.format(&arch),
-            skip_count: arch.choices.iter().filter(|&&c| Some(c) == skip).count(),
+            derived: derived.arch,
+            skip_count: derived.skip_count,
             alpha_val_loss: self.val_loss_sum / self.val_steps.max(1) as f64,
             aux_skip_beta: self.aux_skip(
                 (epoch + 1) * total_steps / self.config.train.epochs,
@@ -474,7 +538,7 @@ impl<'a> Search<'a> {
     }
 
     /// Accuracy of the mixed supernet on the validation split.
-    fn accuracy(&self, model: &Nb201Supernet, alphas: &Alphas) -> f64 {
+    fn accuracy<S: MixedSupernet>(&self, model: &S, alphas: &Alphas) -> f64 {
         let device = crate::eval_device();
         let weights = softmax(alphas.tensor(&device), 1);
         let model = model.valid();
