@@ -108,3 +108,81 @@ fn hypergradient_leaves_the_weights_unchanged() {
     );
     assert_eq!(values(model.w.val().reshape([1, 4])), before);
 }
+
+mod darts_space {
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use burn::tensor::activation::softmax;
+    use burn::tensor::{Distribution, Int, Tensor, TensorData};
+    use nasr_nn::darts::{Order, alpha_gradient};
+    use nasr_nn::darts_net::ops::FactorizedReduce;
+    use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork, DartsSupernet};
+    use nasr_space::{DartsSpace, Space};
+
+    fn config() -> DartsNetConfig {
+        DartsNetConfig {
+            channels: 4,
+            layers: 3,
+            auxiliary_weight: 0.4,
+            ..DartsNetConfig::default()
+        }
+    }
+
+    fn images(batch: usize) -> Tensor<4> {
+        Tensor::random(
+            [batch, 1, 28, 28],
+            Distribution::Normal(0.0, 1.0),
+            &nasr_nn::train_device(),
+        )
+    }
+
+    #[test]
+    fn factorized_reduce_halves_odd_sizes_rounding_up() {
+        let device = nasr_nn::train_device();
+        let reduce = FactorizedReduce::new(4, 6, &device);
+        let x = Tensor::<4>::random([2, 4, 7, 7], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(reduce.forward(x).dims(), [2, 6, 4, 4]);
+    }
+
+    #[test]
+    fn the_evaluation_network_gives_logits_and_auxiliary_logits_for_28x28() {
+        let device = nasr_nn::train_device();
+        let space = DartsSpace::new();
+        let arch = space.sample(&mut nasr_space::SeedStreams::new(1).stream("arch"));
+        let net = DartsNetwork::new(&config(), &space.genotype(&arch), &device).unwrap();
+        let (logits, auxiliary) = net.forward_train(images(3), None);
+        assert_eq!(logits.dims(), [3, 10]);
+        assert_eq!(auxiliary.expect("auxiliary head").dims(), [3, 10]);
+        // The deployed count leaves the auxiliary head out.
+        let all: usize = nasr_nn::params::named_tensors(&net)
+            .iter()
+            .filter(|(name, _)| !name.contains("running_"))
+            .map(|(_, t)| t.values.len())
+            .sum();
+        let deployed = nasr_nn::params::parameter_count(&net);
+        assert!(
+            deployed < all && all - deployed > 128 * 768 * 4,
+            "{deployed} vs {all}"
+        );
+    }
+
+    #[test]
+    fn every_alpha_row_of_the_mixed_supernet_receives_gradient() {
+        let device = nasr_nn::train_device();
+        let net = DartsSupernet::new(&config(), &device).unwrap();
+        let labels =
+            Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 3, 7, 9], [4]), &device);
+        let x = images(4);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let loss = |m: &DartsSupernet, a: Tensor<2>| {
+            loss_fn.forward(
+                m.forward_mixed(&softmax(a, 1), 0.0, x.clone()),
+                labels.clone(),
+            )
+        };
+        let alpha = Tensor::<2>::zeros([28, 8], &device);
+        let grad = alpha_gradient(&net, &alpha, &loss, &loss, Order::First).grad;
+        let rows: Vec<f32> = grad.abs().sum_dim(1).into_data().try_to_vec().unwrap();
+        assert_eq!(rows.len(), 28);
+        assert!(rows.iter().all(|&r| r > 0.0), "{rows:?}");
+    }
+}

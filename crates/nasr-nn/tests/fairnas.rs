@@ -166,3 +166,65 @@ fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
         12
     );
 }
+
+#[test]
+fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identically() {
+    use nasr_nn::fairnas::{FairNasConfig, PathSampling};
+    use nasr_nn::run::{DataConfig, RunOptions};
+    use nasr_nn::sampling_rank::{SamplingRankConfig, sampling_rank};
+
+    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let out = std::env::temp_dir().join(format!("nasr-sampling-rank-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let train = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        eval_batch_size: 64,
+        ..TrainConfig::default()
+    };
+    let config = SamplingRankConfig {
+        seeds: vec![0, 1],
+        archs: 4,
+        supernet: FairNasConfig {
+            data: DataConfig {
+                name: nasr_data::DatasetName::Digits,
+                train_subset: Some(400),
+                validation_fraction: 0.25,
+                ..DataConfig::default()
+            },
+            train: train.clone(),
+            recal_batches: 2,
+            ..FairNasConfig::default()
+        },
+        standalone: train,
+    };
+    let result = sampling_rank(&config, &data_dir, &out, &RunOptions::default()).unwrap();
+    assert_eq!(result.options_per_layer, 6);
+    assert_eq!(result.standalone.len(), 4);
+    let runs: Vec<(PathSampling, u64, usize)> = result
+        .supernets
+        .iter()
+        .map(|s| (s.sampling, s.seed, s.epochs))
+        .collect();
+    // The uniform supernet runs m = 6 times the epochs: one update per option per fair step.
+    assert_eq!(
+        runs,
+        vec![
+            (PathSampling::StrictFair, 0, 1),
+            (PathSampling::StrictFair, 1, 1),
+            (PathSampling::Uniform, 0, 6),
+            (PathSampling::Uniform, 1, 6),
+        ]
+    );
+    for ranking in &result.supernets {
+        assert_eq!(ranking.supernet_valid_accuracy.len(), 4);
+    }
+    let first = std::fs::read(out.join("sampling_rank.json")).unwrap();
+    // Rerun into the same folder: every run resumes from its finished checkpoints. (Compared
+    // as bytes: a tied ranking has a NaN correlation, which is never equal to itself.)
+    sampling_rank(&config, &data_dir, &out, &RunOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("sampling_rank.json")).unwrap(),
+        first
+    );
+}

@@ -117,9 +117,15 @@ pub struct TrainArgs {
     /// Channels of the first stage (C); later stages have 2C and 4C.
     #[arg(long, value_name = "C")]
     pub channels: Option<usize>,
-    /// Cells per stage (N).
+    /// Cells per stage (N) of NB201; for the darts space, the number of cells.
     #[arg(long, value_name = "N")]
     pub cells: Option<usize>,
+    /// darts space: weight of the auxiliary head's loss (0: no head; DARTS uses 0.4).
+    #[arg(long, value_name = "W")]
+    pub auxiliary_weight: Option<f64>,
+    /// darts space: drop-path probability at the last epoch, ramped linearly from 0 (DARTS: 0.2).
+    #[arg(long, value_name = "P")]
+    pub drop_path: Option<f64>,
     /// Examples per SGD step.
     #[arg(long, value_name = "B")]
     pub batch_size: Option<usize>,
@@ -150,6 +156,10 @@ pub struct TrainArgs {
     /// Random horizontal flips (true/false; leave off for digits).
     #[arg(long, value_name = "BOOL")]
     pub flip: Option<bool>,
+    /// Cutout augmentation: side of the zeroed square in pixels (0 disables it; DARTS uses 16
+    /// on CIFAR-10).
+    #[arg(long, value_name = "PIXELS")]
+    pub cutout: Option<usize>,
     /// Run seed: all randomness (split, init, data order, augmentation) derives from it.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,

@@ -58,8 +58,16 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         &mut config.data.validation_fraction,
         args.validation_fraction,
     );
-    set(&mut config.network.channels, args.channels);
-    set(&mut config.network.cells, args.cells);
+    if config.space == "darts" {
+        let network = config.darts_net.get_or_insert_default();
+        set(&mut network.channels, args.channels);
+        set(&mut network.layers, args.cells);
+        set(&mut network.auxiliary_weight, args.auxiliary_weight);
+        set(&mut network.drop_path, args.drop_path);
+    } else {
+        set(&mut config.network.channels, args.channels);
+        set(&mut config.network.cells, args.cells);
+    }
     set(&mut config.seed, args.seed);
     let train = &mut config.train;
     set(&mut train.epochs, args.epochs);
@@ -75,6 +83,7 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
     set(&mut train.label_smoothing, args.label_smoothing);
     set(&mut train.augmentation.pad_crop, args.pad_crop);
     set(&mut train.augmentation.horizontal_flip, args.flip);
+    set(&mut train.augmentation.cutout, args.cutout);
     if config.arch.is_empty() {
         anyhow::bail!("no architecture given: pass --arch or set `arch` in the --config file");
     }
