@@ -26,7 +26,7 @@ pub enum Command {
     RankEval(RankEvalArgs),
     /// Compare search methods at equal budget over several seeds (mean ± std test accuracy).
     Compare(CompareArgs),
-    /// Train a small NB201 network on MNIST and print its test accuracy (a few minutes on 2 cores).
+    /// Search a cell with DARTS on MNIST, retrain it and print its test accuracy (a few minutes).
     Demo(DemoArgs),
     /// Measure speed.
     Bench(BenchArgs),

@@ -64,7 +64,6 @@ pub fn run(args: SearchArgs) -> Result<()> {
             },
             ..RetrainConfig::default()
         }),
-        ..defaults
     };
     let table = Nb201Table::load(&data_dir).ok();
     let options = RunOptions {

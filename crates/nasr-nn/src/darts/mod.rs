@@ -133,6 +133,8 @@ impl Default for DartsConfig {
 pub struct RetrainConfig {
     /// Fraction of the training set held out for validation.
     pub validation_fraction: f64,
+    /// Retrain on the first N training examples (default: the search's subset).
+    pub train_subset: Option<usize>,
     /// NB201 network sizes.
     pub network: NetworkSize,
     /// DARTS evaluation network sizes, auxiliary head and drop-path.
@@ -145,6 +147,7 @@ impl Default for RetrainConfig {
     fn default() -> Self {
         Self {
             validation_fraction: 0.1,
+            train_subset: None,
             network: NetworkSize {
                 channels: 8,
                 cells: 1,
@@ -284,6 +287,7 @@ pub fn darts_run(
             arch: result.arch.clone(),
             data: DataConfig {
                 validation_fraction: retrain.validation_fraction,
+                train_subset: retrain.train_subset.or(config.data.train_subset),
                 ..config.data.clone()
             },
             network: retrain.network,
@@ -304,13 +308,13 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
     if !matches!(config.order, 1 | 2) {
         return bad("order", format!("must be 1 or 2, got {}", config.order));
     }
-    if config.xi.is_some_and(|xi| !(xi > 0.0)) {
+    if config.xi.is_some_and(|xi| xi.is_nan() || xi <= 0.0) {
         return bad("xi", "must be positive".into());
     }
-    if !(config.aux_skip_beta >= 0.0) {
+    if config.aux_skip_beta.is_nan() || config.aux_skip_beta < 0.0 {
         return bad("aux_skip_beta", "must not be negative".into());
     }
-    if !(config.alpha.lr > 0.0) {
+    if config.alpha.lr.is_nan() || config.alpha.lr <= 0.0 {
         return bad("alpha.lr", "must be positive".into());
     }
     config.train.validate()?;

@@ -64,7 +64,7 @@ impl DartsNetConfig {
                 problem: problem.to_string(),
             })
         };
-        if self.channels < 2 || self.channels % 2 != 0 {
+        if self.channels < 2 || !self.channels.is_multiple_of(2) {
             return bad(
                 "darts_net.channels",
                 "must be an even number of at least 2 (factorized reduce halves it)",
@@ -85,7 +85,7 @@ impl DartsNetConfig {
         if !(0.0..1.0).contains(&self.drop_path) {
             return bad("darts_net.drop_path", "must be in [0, 1)");
         }
-        if !(self.auxiliary_weight >= 0.0) {
+        if self.auxiliary_weight.is_nan() || self.auxiliary_weight < 0.0 {
             return bad("darts_net.auxiliary_weight", "must not be negative");
         }
         Ok(())

@@ -79,8 +79,8 @@ impl SearchCell {
         let mut edge = 0;
         for _ in 0..DARTS_NODES {
             let mut node: Option<Tensor<4>> = None;
-            for input in 0..states.len() {
-                let out = self.edges[edge].forward(weights, edge, aux_skip, states[input].clone());
+            for state in &states {
+                let out = self.edges[edge].forward(weights, edge, aux_skip, state.clone());
                 node = Some(match node {
                     Some(acc) => acc + out,
                     None => out,
