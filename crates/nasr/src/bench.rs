@@ -47,7 +47,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 let report = serde_json::json!({
                     "bench": "supernet-step",
                     "mode": mode,
-                    "config": bench,
+                    "channels": channels,
+                    "cells": cells,
+                    "batch": [batch_size, in_channels, resolution, resolution],
+                    "steps": bench.steps,
                     "median_ms": median_ms,
                     "peak_rss_mib": peak,
                 });

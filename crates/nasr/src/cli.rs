@@ -265,6 +265,9 @@ pub struct SearchArgs {
     /// darts: epochs of the derived architecture's retraining from scratch (0 skips it).
     #[arg(long, default_value_t = 1)]
     pub retrain_epochs: usize,
+    /// darts: retrain on the first N training examples (default: --train-subset).
+    #[arg(long, value_name = "N")]
+    pub retrain_subset: Option<usize>,
     /// Test on the first N test examples only.
     #[arg(long, value_name = "N")]
     pub test_subset: Option<usize>,

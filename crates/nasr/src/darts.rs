@@ -51,6 +51,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         xi: args.xi,
         aux_skip_beta: args.aux_skip_beta,
         retrain: (args.retrain_epochs > 0).then(|| RetrainConfig {
+            train_subset: args.retrain_subset,
             network,
             darts_net: DartsNetConfig {
                 channels: args.channels,
