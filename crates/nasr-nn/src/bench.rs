@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -71,18 +71,7 @@ pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError
     })?;
     let mut sgd = Sgd::new(SgdConfig::default());
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let shape = [
-        bench.batch_size,
-        bench.in_channels,
-        bench.resolution,
-        bench.resolution,
-    ];
-    let images = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-    let mut label_rng = streams.stream("labels");
-    let labels: Vec<i64> = (0..bench.batch_size)
-        .map(|_| label_rng.random_range(0..bench.classes as i64))
-        .collect();
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [bench.batch_size]), &device);
+    let (images, labels) = random_batch(bench, &streams, "train", &device);
     let mut times = Vec::with_capacity(bench.steps);
     for step in 0..bench.warmup + bench.steps {
         let started = Instant::now();

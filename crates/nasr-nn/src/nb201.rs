@@ -114,10 +114,7 @@ pub(crate) fn cell_forward(
                 continue;
             }
             if let Some(out) = edge(k, nodes[from].clone()) {
-                sum = Some(match sum {
-                    Some(acc) => acc + out,
-                    None => out,
-                });
+                sum = crate::ops::accumulate(sum, out);
             }
         }
         // A node whose every input edge is `none` is all zeros.

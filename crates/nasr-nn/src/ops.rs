@@ -37,6 +37,14 @@ impl ReluConvBn {
     }
 }
 
+/// `sum + x`, where an empty sum is zero: how a node adds up the outputs of its incoming edges.
+pub(crate) fn accumulate(sum: Option<Tensor<4>>, x: Tensor<4>) -> Option<Tensor<4>> {
+    Some(match sum {
+        Some(acc) => acc + x,
+        None => x,
+    })
+}
+
 /// NB201's 3x3 average pool, stride 1, padding 1, not counting the padding.
 pub fn avg_pool_3x3() -> AvgPool2d {
     AvgPool2dConfig::new([3, 3])

@@ -70,10 +70,7 @@ impl SuperEdge {
         for kind in 0..NB201_OPS.len() {
             if let Some(out) = self.forward(kind, x.clone()) {
                 let weighted = out * scalar_at(weights, edge, kind);
-                sum = Some(match sum {
-                    Some(acc) => acc + weighted,
-                    None => weighted,
-                });
+                sum = crate::ops::accumulate(sum, weighted);
             }
         }
         sum

@@ -8,32 +8,18 @@ use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 
-use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs};
+use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs, StepSizes};
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
         BenchCommand::SupernetStep {
             mode,
-            channels,
-            cells,
-            batch_size,
-            resolution,
-            in_channels,
+            sizes,
             warmup,
             steps,
-            json,
         } => {
-            let bench = TrainStepBench {
-                channels,
-                cells,
-                batch_size,
-                resolution,
-                in_channels,
-                warmup,
-                steps: steps.max(1),
-                ..TrainStepBench::default()
-            };
+            let bench = step_bench(&sizes, warmup, steps);
             let step_mode = match mode.as_str() {
                 "path" => SupernetStepMode::Path,
                 "mixed" => SupernetStepMode::Mixed,
@@ -43,13 +29,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let times = time_supernet_steps(&bench, step_mode)?;
             let median_ms = median(&times).as_secs_f64() * 1e3;
             let peak = peak_rss_mib();
-            if json {
+            if sizes.json {
                 let report = serde_json::json!({
                     "bench": "supernet-step",
                     "mode": mode,
-                    "channels": channels,
-                    "cells": cells,
-                    "batch": [batch_size, in_channels, resolution, resolution],
+                    "channels": bench.channels,
+                    "cells": bench.cells,
+                    "batch": [bench.batch_size, bench.in_channels, bench.resolution, bench.resolution],
                     "steps": bench.steps,
                     "median_ms": median_ms,
                     "peak_rss_mib": peak,
@@ -57,8 +43,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("{report}");
             } else {
                 println!(
-                    "supernet step ({mode}), NB201 C={channels} N={cells}, batch {batch_size}x{in_channels}x{resolution}x{resolution}: \
-                     median {median_ms:.1} ms over {} steps, peak memory {}",
+                    "supernet step ({mode}), {}: median {median_ms:.1} ms over {} steps, peak memory {}",
+                    describe(&bench),
                     times.len(),
                     peak.map_or("unknown".into(), |p| format!("{p:.0} MiB"))
                 );
@@ -66,29 +52,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             Ok(())
         }
         BenchCommand::TrainStep {
-            channels,
-            cells,
-            batch_size,
-            resolution,
-            in_channels,
+            sizes,
             warmup,
             steps,
-            json,
         } => {
-            let bench = TrainStepBench {
-                channels,
-                cells,
-                batch_size,
-                resolution,
-                in_channels,
-                warmup,
-                steps: steps.max(1),
-                ..TrainStepBench::default()
-            };
+            let bench = step_bench(&sizes, warmup, steps);
             let times = time_train_steps(&bench)?;
             let median_ms = median(&times).as_secs_f64() * 1e3;
             let min_ms = times.iter().min().map_or(0.0, |t| t.as_secs_f64() * 1e3);
-            if json {
+            if sizes.json {
                 let report = serde_json::json!({
                     "bench": "train-step",
                     "framework": "nasr (burn flex)",
@@ -100,13 +72,40 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("{report}");
             } else {
                 println!(
-                    "train step, NB201 C={channels} N={cells}, batch {batch_size}x{in_channels}x{resolution}x{resolution}: \
-                     median {median_ms:.1} ms, min {min_ms:.1} ms over {} steps",
+                    "train step, {}: median {median_ms:.1} ms, min {min_ms:.1} ms over {} steps",
+                    describe(&bench),
                     times.len()
                 );
             }
             Ok(())
         }
+    }
+}
+
+/// "NB201 C=16 N=5, batch 64x3x32x32".
+fn describe(bench: &TrainStepBench) -> String {
+    format!(
+        "NB201 C={} N={}, batch {}x{}x{}x{}",
+        bench.channels,
+        bench.cells,
+        bench.batch_size,
+        bench.in_channels,
+        bench.resolution,
+        bench.resolution
+    )
+}
+
+/// The benchmark of `sizes`, with at least one timed step.
+fn step_bench(sizes: &StepSizes, warmup: usize, steps: usize) -> TrainStepBench {
+    TrainStepBench {
+        channels: sizes.channels,
+        cells: sizes.cells,
+        batch_size: sizes.batch_size,
+        resolution: sizes.resolution,
+        in_channels: sizes.in_channels,
+        warmup,
+        steps: steps.max(1),
+        ..TrainStepBench::default()
     }
 }
 

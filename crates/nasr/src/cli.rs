@@ -429,30 +429,14 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Time one training step (forward, backward, SGD update) of the NB201 network on random data.
     TrainStep {
-        /// Channels of the first stage (C).
-        #[arg(long, default_value_t = 16)]
-        channels: usize,
-        /// Cells per stage (N).
-        #[arg(long, default_value_t = 5)]
-        cells: usize,
-        /// Images per step.
-        #[arg(long, default_value_t = 64)]
-        batch_size: usize,
-        /// Input height and width.
-        #[arg(long, default_value_t = 32)]
-        resolution: usize,
-        /// Input channels.
-        #[arg(long, default_value_t = 3)]
-        in_channels: usize,
+        #[command(flatten)]
+        sizes: StepSizes,
         /// Untimed warm-up steps.
         #[arg(long, default_value_t = 3)]
         warmup: usize,
         /// Timed steps (the median is reported).
         #[arg(long, default_value_t = 20)]
         steps: usize,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
     Nb201(Nb201BenchArgs),
@@ -463,31 +447,38 @@ pub enum BenchCommand {
         /// (a whole first- / second-order DARTS step: alpha step, then weight step).
         #[arg(long, default_value = "mixed", value_parser = ["path", "mixed", "darts1", "darts2"])]
         mode: String,
-        /// Channels of the first stage (C).
-        #[arg(long, default_value_t = 16)]
-        channels: usize,
-        /// Cells per stage (N).
-        #[arg(long, default_value_t = 5)]
-        cells: usize,
-        /// Images per step.
-        #[arg(long, default_value_t = 64)]
-        batch_size: usize,
-        /// Input height and width.
-        #[arg(long, default_value_t = 32)]
-        resolution: usize,
-        /// Input channels.
-        #[arg(long, default_value_t = 3)]
-        in_channels: usize,
+        #[command(flatten)]
+        sizes: StepSizes,
         /// Untimed warm-up steps.
         #[arg(long, default_value_t = 2)]
         warmup: usize,
         /// Timed steps (the median is reported).
         #[arg(long, default_value_t = 10)]
         steps: usize,
-        /// Print one JSON object instead of text.
-        #[arg(long)]
-        json: bool,
     },
+}
+
+/// Network and batch sizes of the step benchmarks (NB201 at C=16, N=5 on 3x32x32 by default).
+#[derive(Debug, Args)]
+pub struct StepSizes {
+    /// Channels of the first stage (C).
+    #[arg(long, default_value_t = 16)]
+    pub channels: usize,
+    /// Cells per stage (N).
+    #[arg(long, default_value_t = 5)]
+    pub cells: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Input height and width.
+    #[arg(long, default_value_t = 32)]
+    pub resolution: usize,
+    /// Input channels.
+    #[arg(long, default_value_t = 3)]
+    pub in_channels: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `nasr bench nb201`.

@@ -17,15 +17,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
         return fair_vs_uniform(args);
     }
     let data_dir = args.data_dir.resolve();
-    let mut template = run_template(
-        &args.space,
-        &args.data,
-        args.train_subset,
-        (args.channels, args.cells),
-        args.batch_size,
-        args.seed,
-    )?;
-    template.data.test_subset = args.test_subset;
+    let template = template(&args)?;
     let train = |epochs| TrainConfig {
         epochs,
         ..template.train.clone()
@@ -84,15 +76,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
 
 /// `nasr rank-eval --space mobilenet`: does strict fairness rank better than uniform sampling?
 fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
-    let mut template = run_template(
-        "mobilenet",
-        &args.data,
-        args.train_subset,
-        (args.channels, args.cells),
-        args.batch_size,
-        args.seed,
-    )?;
-    template.data.test_subset = args.test_subset;
+    let template = template(&args)?;
     let train = |epochs| TrainConfig {
         epochs,
         // Depthwise convs on flex allocate with the batch: evaluate in training-sized batches.
@@ -156,4 +140,18 @@ fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
     }
     println!("run folder {} (sampling_rank.json)", args.out.display());
     Ok(())
+}
+
+/// The training-run settings both comparisons start from.
+fn template(args: &RankEvalArgs) -> Result<nasr_nn::run::TrainRunConfig> {
+    let mut template = run_template(
+        &args.space,
+        &args.data,
+        args.train_subset,
+        (args.channels, args.cells),
+        args.batch_size,
+        args.seed,
+    )?;
+    template.data.test_subset = args.test_subset;
+    Ok(template)
 }

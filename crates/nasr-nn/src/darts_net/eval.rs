@@ -73,10 +73,7 @@ impl EvalCell {
                 {
                     out = drop.apply(out);
                 }
-                node = Some(match node {
-                    Some(acc) => acc + out,
-                    None => out,
-                });
+                node = crate::ops::accumulate(node, out);
             }
             states.push(node.expect("two ops per node"));
         }

@@ -44,10 +44,7 @@ impl MixedEdge {
                 weight = weight.add_scalar(aux_skip);
             }
             let weighted = out * weight;
-            sum = Some(match sum {
-                Some(acc) => acc + weighted,
-                None => weighted,
-            });
+            sum = crate::ops::accumulate(sum, weighted);
         }
         sum.expect("an edge has non-zero ops")
     }
@@ -81,10 +78,7 @@ impl SearchCell {
             let mut node: Option<Tensor<4>> = None;
             for state in &states {
                 let out = self.edges[edge].forward(weights, edge, aux_skip, state.clone());
-                node = Some(match node {
-                    Some(acc) => acc + out,
-                    None => out,
-                });
+                node = crate::ops::accumulate(node, out);
                 edge += 1;
             }
             states.push(node.expect("every node has inputs"));
