@@ -262,6 +262,13 @@ pub struct SearchArgs {
     /// to 0 over the search (the paper uses 1); 0 disables it.
     #[arg(long, default_value_t = 0.0)]
     pub aux_skip_beta: f64,
+    /// darts: Fair DARTS (Chu et al., ECCV 2020): sigmoid op weights instead of softmax, so ops
+    /// do not compete, plus the zero-one loss; a remedy for collapse onto parameter-free ops.
+    #[arg(long)]
+    pub fair_darts: bool,
+    /// darts with --fair-darts: weight of the zero-one loss (the paper's 10).
+    #[arg(long, default_value_t = 10.0)]
+    pub zero_one_weight: f64,
     /// darts: epochs of the derived architecture's retraining from scratch (0 skips it).
     #[arg(long, default_value_t = 1)]
     pub retrain_epochs: usize,

@@ -1,7 +1,7 @@
 //! `nasr search --strategy darts`: differentiable search on the NB201 or DARTS space.
 
 use anyhow::{Context, Result};
-use nasr_nn::darts::{DartsConfig, RetrainConfig, darts_run};
+use nasr_nn::darts::{DartsConfig, Relaxation, RetrainConfig, darts_run};
 use nasr_nn::darts_net::DartsNetConfig;
 use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
 use nasr_nn::train::TrainConfig;
@@ -50,6 +50,12 @@ pub fn run(args: SearchArgs) -> Result<()> {
         order: args.order,
         xi: args.xi,
         aux_skip_beta: args.aux_skip_beta,
+        relaxation: if args.fair_darts {
+            Relaxation::Sigmoid
+        } else {
+            Relaxation::Softmax
+        },
+        zero_one_weight: args.zero_one_weight,
         retrain: (args.retrain_epochs > 0).then(|| RetrainConfig {
             train_subset: args.retrain_subset,
             network,

@@ -134,6 +134,31 @@ fn a_second_order_search_moves_alpha_differently_from_first_order() {
 }
 
 #[test]
+fn fair_darts_pushes_sigmoid_weights_towards_zero_or_one() {
+    let out = scratch("darts-fair");
+    let status = darts_search(&out, "1", "0")
+        .arg("--fair-darts")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let log = json_lines(&out.join("alphas.jsonl"));
+    // Mean distance of the sigmoid weights from 0.5, where every weight starts.
+    let spread = |record: &serde_json::Value| {
+        let rows = record["weights"].as_array().unwrap();
+        let values: Vec<f64> = rows
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect();
+        values.iter().map(|w| (w - 0.5).abs()).sum::<f64>() / values.len() as f64
+    };
+    let (first, last) = (spread(&log[0]), spread(&log[2]));
+    assert!(last > first && last > 0.05, "spread {first} -> {last}");
+    let best: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("best.json")).unwrap()).unwrap();
+    assert!(best["index"].as_u64().is_some(), "{best}");
+}
+
+#[test]
 fn the_darts_papers_cell_trains_on_digits_through_the_evaluation_network() {
     // DARTS_V2 (the paper's second-order cell), with auxiliary head, drop-path and cutout.
     let genotype = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";

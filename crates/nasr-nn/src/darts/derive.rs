@@ -5,6 +5,7 @@ use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
 use nasr_space::{Arch, DartsSpace, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
+use super::Relaxation;
 use super::alpha::argmax;
 use crate::NnError;
 
@@ -55,12 +56,15 @@ impl MixedSpace {
         }
     }
 
-    /// The architecture derived from softmax(alpha) (rows of `weights`).
-    pub fn derive(self, weights: &[Vec<f64>]) -> Derived {
+    /// The architecture derived from the op weights (rows of `weights`) of `relaxation`.
+    pub fn derive(self, weights: &[Vec<f64>], relaxation: Relaxation) -> Derived {
         match self {
             Self::Nb201 => {
                 let space = Nb201Space::new();
-                let arch = derive_nb201(weights);
+                let arch = match relaxation {
+                    Relaxation::Softmax => derive_nb201(weights),
+                    Relaxation::Sigmoid => derive_nb201_sigmoid(weights),
+                };
                 let skip = NB201_OPS.iter().position(|&op| op == "skip_connect");
                 Derived {
                     arch: space.format(&arch),
@@ -106,6 +110,30 @@ pub fn derive_nb201(weights: &[Vec<f64>]) -> Arch {
     Arch::new(weights.iter().map(|row| argmax(row)).collect())
 }
 
+/// NB201 under Fair DARTS' sigmoid weights: the zero op multiplies nothing, so its weight
+/// carries no evidence. Each edge keeps its strongest other op if that op's weight is at least
+/// 0.5 (where the zero-one loss splits "used" from "unused"), and is `none` otherwise.
+pub fn derive_nb201_sigmoid(weights: &[Vec<f64>]) -> Arch {
+    let none = NB201_OPS
+        .iter()
+        .position(|&op| op == "none")
+        .expect("NB201 has none");
+    Arch::new(
+        weights
+            .iter()
+            .map(|row| {
+                let masked: Vec<f64> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &w)| if k == none { f64::NEG_INFINITY } else { w })
+                    .collect();
+                let best = argmax(&masked);
+                if masked[best] >= 0.5 { best } else { none }
+            })
+            .collect(),
+    )
+}
+
 /// DARTS (its `genotype()`): per intermediate node, the two incoming edges whose strongest
 /// non-zero op weighs most, each with that op. `weights` has the normal cell's 14 rows, then
 /// the reduction cell's.
@@ -137,6 +165,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sigmoid_derivation_ignores_the_zero_op_and_drops_unused_edges() {
+        // Edge 0: none's weight is largest but carries no evidence; conv 3x3 (0.7) is kept.
+        // Edge 1: nothing reaches 0.5, so the edge is dropped (none).
+        let mut weights = vec![vec![0.1, 0.1, 0.1, 0.6, 0.1]; 6];
+        weights[0] = vec![0.99, 0.2, 0.1, 0.7, 0.3];
+        weights[1] = vec![0.9, 0.4, 0.3, 0.2, 0.45];
+        let arch = derive_nb201_sigmoid(&weights);
+        assert_eq!(arch.choices, vec![3, 0, 3, 3, 3, 3]);
+    }
+
+    #[test]
     fn darts_derivation_keeps_the_two_strongest_non_zero_edges_per_node() {
         // Uniform everywhere except: node 2 prefers sep_conv_3x3 from input 1 and none from 0;
         // node 5 (edges 9-13) prefers dil_conv_5x5 from node 4 and skip from input 0.
@@ -149,7 +188,7 @@ mod tests {
         // Input 0's strongest non-zero op weighs 0.02, input 1's 0.6: both kept (two edges).
         assert_eq!(normal[0], [(4, 1), (1, 0)]);
         assert_eq!(normal[3], [(7, 4), (3, 0)]);
-        let derived = MixedSpace::Darts.derive(&weights);
+        let derived = MixedSpace::Darts.derive(&weights, Relaxation::Softmax);
         assert_eq!(derived.skip_count, 1);
         assert!(
             derived

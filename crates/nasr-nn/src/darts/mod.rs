@@ -16,7 +16,7 @@ mod derive;
 pub mod hypergradient;
 
 pub use alpha::{AlphaOptimizer, Alphas, argmax, entropy};
-pub use derive::{Derived, MixedSpace, derive_darts, derive_nb201};
+pub use derive::{Derived, MixedSpace, derive_darts, derive_nb201, derive_nb201_sigmoid};
 pub use hypergradient::{AlphaGradient, Order, alpha_gradient};
 
 use std::cell::RefCell;
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Tensor;
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::{sigmoid, softmax};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_space::SeedStreams;
@@ -61,6 +61,49 @@ impl MixedSupernet for DartsSupernet {
     }
 }
 
+/// How alpha becomes the weights of an edge's ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relaxation {
+    /// DARTS: softmax over each edge's ops, so the ops compete for one unit of weight.
+    Softmax,
+    /// Fair DARTS (Chu et al., ECCV 2020): an independent sigmoid per op, so an op's weight does
+    /// not shrink because another's grows; paired with the zero-one loss.
+    Sigmoid,
+}
+
+impl Relaxation {
+    /// The op weights of `alpha` (`[rows, ops]`).
+    pub fn weights(self, alpha: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Softmax => softmax(alpha, 1),
+            Self::Sigmoid => sigmoid(alpha),
+        }
+    }
+
+    /// The op weights of `alphas`, as numbers.
+    pub fn values(self, alphas: &Alphas) -> Vec<Vec<f64>> {
+        match self {
+            Self::Softmax => alphas.softmax(),
+            Self::Sigmoid => alphas
+                .values
+                .chunks(alphas.ops)
+                .map(|row| {
+                    row.iter()
+                        .map(|&a| 1.0 / (1.0 + (-f64::from(a)).exp()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Fair DARTS' zero-one loss, `-mean((sigmoid(alpha) - 0.5)^2)`: it pushes every weight
+/// towards 0 or 1, so that the derived architecture is what the supernet actually used.
+fn zero_one_loss(alpha: Tensor<2>) -> Tensor<1> {
+    sigmoid(alpha).sub_scalar(0.5).powf_scalar(2.0).mean().neg()
+}
+
 /// Everything that defines a DARTS search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -88,6 +131,10 @@ pub struct DartsConfig {
     /// DARTS- (Chu et al., ICLR 2021): the initial coefficient beta of an auxiliary skip
     /// connection added to every edge, decayed linearly to 0 over the search; 0 disables it.
     pub aux_skip_beta: f64,
+    /// Softmax (DARTS) or sigmoid (Fair DARTS) op weights.
+    pub relaxation: Relaxation,
+    /// Fair DARTS: weight of the zero-one loss in the architecture objective (the paper's 10).
+    pub zero_one_weight: f64,
     /// Retraining of the derived architecture from scratch; `None` skips it.
     pub retrain: Option<RetrainConfig>,
 }
@@ -122,6 +169,8 @@ impl Default for DartsConfig {
             order: 1,
             xi: None,
             aux_skip_beta: 0.0,
+            relaxation: Relaxation::Softmax,
+            zero_one_weight: 10.0,
             retrain: Some(RetrainConfig::default()),
         }
     }
@@ -170,11 +219,11 @@ impl Default for RetrainConfig {
 pub struct AlphaRecord {
     /// Epoch, from 1.
     pub epoch: usize,
-    /// softmax(alpha) per edge (NB201: rows in `NB201_EDGES` order, columns in `NB201_OPS`
+    /// The op weights per edge, softmax(alpha) or sigmoid(alpha) (NB201: rows in `NB201_EDGES` order, columns in `NB201_OPS`
     /// order; DARTS: the normal cell's 14 edges, then the reduction cell's, columns in
     /// `DARTS_OPS` order).
     pub weights: Vec<Vec<f64>>,
-    /// Entropy of each row, in nats (ln 5 = 1.609 when uniform).
+    /// Entropy of each row normalised to sum to 1, in nats (ln 5 = 1.609 when uniform).
     pub entropy: Vec<f64>,
     /// The derived architecture.
     pub derived: String,
@@ -267,7 +316,7 @@ pub fn darts_run(
     };
     write_json(&out.join("metrics.json"), &epochs)?;
     write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;
-    let derived = space.derive(&search.alphas.softmax());
+    let derived = space.derive(&config.relaxation.values(&search.alphas), config.relaxation);
     let mut result = DartsResult {
         space: space.name().into(),
         arch: derived.arch,
@@ -313,6 +362,9 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
     }
     if config.aux_skip_beta.is_nan() || config.aux_skip_beta < 0.0 {
         return bad("aux_skip_beta", "must not be negative".into());
+    }
+    if config.zero_one_weight.is_nan() || config.zero_one_weight < 0.0 {
+        return bad("zero_one_weight", "must not be negative".into());
     }
     if config.alpha.lr.is_nan() || config.alpha.lr <= 0.0 {
         return bad("alpha.lr", "must be positive".into());
@@ -443,13 +495,21 @@ impl<'a> Search<'a> {
         let beta = self.aux_skip(global_step, total_steps);
         let (val_images, val_labels) = self.val_batch(step.epoch, step.step, &device);
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let relaxation = self.config.relaxation;
         let train_loss = |m: &S, alpha: Tensor<2>| {
-            let logits = m.forward_mixed(&softmax(alpha, 1), beta, step.images.clone());
+            let logits = m.forward_mixed(&relaxation.weights(alpha), beta, step.images.clone());
             loss_fn.forward(logits, step.labels.clone())
         };
         let val_loss = |m: &S, alpha: Tensor<2>| {
-            let logits = m.forward_mixed(&softmax(alpha, 1), beta, val_images.clone());
-            loss_fn.forward(logits, val_labels.clone())
+            let weights = relaxation.weights(alpha.clone());
+            let logits = m.forward_mixed(&weights, beta, val_images.clone());
+            let loss = loss_fn.forward(logits, val_labels.clone());
+            match relaxation {
+                Relaxation::Softmax => loss,
+                Relaxation::Sigmoid => {
+                    loss + zero_one_loss(alpha).mul_scalar(self.config.zero_one_weight)
+                }
+            }
         };
         let order = match self.config.order {
             1 => Order::First,
@@ -468,7 +528,7 @@ impl<'a> Search<'a> {
         alphas.step(gradient.grad, &self.config.alpha);
         self.val_loss_sum += gradient.val_loss;
         self.val_steps += 1;
-        let weights = softmax(alphas.tensor(&device), 1);
+        let weights = relaxation.weights(alphas.tensor(&device));
         model.forward_mixed(&weights, beta, step.images.clone())
     }
 
@@ -504,11 +564,11 @@ impl<'a> Search<'a> {
         show_progress: bool,
     ) -> Result<f64, NnError> {
         let alphas = &self.alphas;
-        let weights = alphas.softmax();
-        let derived = self.space.derive(&weights);
+        let weights = self.config.relaxation.values(alphas);
+        let derived = self.space.derive(&weights, self.config.relaxation);
         let record = AlphaRecord {
             epoch: epoch + 1,
-            entropy: weights.iter().map(|row| entropy(row)).collect(),
+            entropy: weights.iter().map(|row| normalised_entropy(row)).collect(),
             derived: derived.arch,
             skip_count: derived.skip_count,
             alpha_val_loss: self.val_loss_sum / self.val_steps.max(1) as f64,
@@ -544,7 +604,7 @@ impl<'a> Search<'a> {
     /// Accuracy of the mixed supernet on the validation split.
     fn accuracy<S: MixedSupernet>(&self, model: &S, alphas: &Alphas) -> f64 {
         let device = crate::eval_device();
-        let weights = softmax(alphas.tensor(&device), 1);
+        let weights = self.config.relaxation.weights(alphas.tensor(&device));
         let model = model.valid();
         crate::train::accuracy(
             self.valid,
@@ -553,6 +613,12 @@ impl<'a> Search<'a> {
             |images| model.forward_mixed(&weights, 0.0, images),
         )
     }
+}
+
+/// Entropy of `weights` scaled to sum to 1 (softmax rows already do; sigmoid rows do not).
+fn normalised_entropy(weights: &[f64]) -> f64 {
+    let total: f64 = weights.iter().sum();
+    entropy(&weights.iter().map(|w| w / total).collect::<Vec<_>>())
 }
 
 fn write_alpha_log(path: &Path, log: &[AlphaRecord]) -> Result<(), NnError> {
