@@ -21,7 +21,7 @@ pub enum Command {
     /// Download and verify datasets.
     Data(DataArgs),
     /// Search an architecture space, recording every trial; rerun with the same --out to resume.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Measure how well a weight-sharing supernet ranks architectures (Kendall tau, Spearman rho).
     RankEval(RankEvalArgs),
     /// Compare search methods at equal budget over several seeds (mean ± std test accuracy).

@@ -30,7 +30,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Data(args) => data::run(args),
-        Command::Search(args) => search::run(args),
+        Command::Search(args) => search::run(*args),
         Command::RankEval(args) => rank_eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Demo(args) => demo::run(args),
