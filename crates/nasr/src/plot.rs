@@ -5,16 +5,19 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use nasr_nn::darts::AlphaRecord;
 use nasr_search::bench::BenchResult;
+use nasr_space::darts::DARTS_OPS;
 use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
 use plotters::prelude::*;
 
-const COLORS: [RGBColor; 6] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
 ];
 
 /// `nasr plot`.
@@ -48,21 +51,45 @@ pub fn run(args: crate::cli::PlotArgs) -> Result<()> {
     }
 }
 
-/// softmax(alpha) against epochs: one panel per edge, one line per op.
+/// The op weights against epochs: one panel per edge, one line per op. The space is told by
+/// the shape of the weights: 6 x 5 is NB201, 28 x 8 the DARTS space (normal cell, then reduce).
 pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
     let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
-    let root = SVGBackend::new(path, (1200, 700)).into_drawing_area();
+    let first = &records[0].weights;
+    let (ops, panels, grid, size): (&[&str], Vec<String>, (usize, usize), (u32, u32)) = match (
+        first.len(),
+        first[0].len(),
+    ) {
+        (6, 5) => (
+            &NB201_OPS,
+            NB201_EDGES
+                .iter()
+                .map(|(to, from)| format!("edge {from} -> {to}"))
+                .collect(),
+            (2, 3),
+            (1200, 700),
+        ),
+        (28, 8) => (&DARTS_OPS, darts_edge_names(), (4, 7), (2100, 1200)),
+        (rows, columns) => {
+            anyhow::bail!(
+                "alphas.jsonl holds {rows} x {columns} weights: not NB201 (6 x 5) or DARTS (28 x 8)"
+            )
+        }
+    };
+    let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| error(&e))?;
     let root = root
-        .titled("DARTS: softmax(alpha) per edge", ("sans-serif", 22))
+        .titled("DARTS: op weights per edge", ("sans-serif", 22))
         .map_err(|e| error(&e))?;
     let epochs = records.len() as f64;
-    for (edge, panel) in root.split_evenly((2, 3)).iter().enumerate() {
-        let Some(&(to, from)) = NB201_EDGES.get(edge) else {
-            continue;
-        };
+    let start = records[0].weights[0].iter().sum::<f64>() / ops.len() as f64;
+    for ((edge, title), panel) in panels
+        .iter()
+        .enumerate()
+        .zip(root.split_evenly(grid).iter())
+    {
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("edge {from} -> {to}"), ("sans-serif", 16))
+            .caption(title, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(40)
@@ -71,37 +98,52 @@ pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_labels((records.len() + 1).min(11))
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| error(&e))?;
-        for (op, name) in NB201_OPS.iter().enumerate() {
+        for (op, name) in ops.iter().enumerate() {
             let color = COLORS[op % COLORS.len()];
-            // Epoch 0 is the uniform start.
-            let start = 1.0 / NB201_OPS.len() as f64;
-            let points = std::iter::once((0.0, start)).chain(
-                records
-                    .iter()
-                    .map(|r| (r.epoch as f64, r.weights[edge][op])),
-            );
+            // Epoch 0 is the near-uniform start.
+            let points: Vec<(f64, f64)> = std::iter::once((0.0, start))
+                .chain(
+                    records
+                        .iter()
+                        .map(|r| (r.epoch as f64, r.weights[edge][op])),
+                )
+                .collect();
+            let style = color.stroke_width(2);
             chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .draw_series(LineSeries::new(points, style))
                 .map_err(|e| error(&e))?
                 .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(|e| error(&e))?;
+        if edge == 0 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 11))
+                .draw()
+                .map_err(|e| error(&e))?;
+        }
     }
     root.present().map_err(|e| error(&e))?;
     Ok(())
+}
+
+/// "normal: node 2 <- 0", ... for the 14 edges of each DARTS cell.
+fn darts_edge_names() -> Vec<String> {
+    ["normal", "reduce"]
+        .iter()
+        .flat_map(|cell| {
+            (0..4).flat_map(move |node| {
+                (0..node + 2).map(move |input| format!("{cell}: node {} <- {input}", node + 2))
+            })
+        })
+        .collect()
 }
 
 /// Mean best-so-far accuracy against queries, one line per strategy, with a +-1 standard
