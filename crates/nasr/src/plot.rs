@@ -56,26 +56,12 @@ pub fn run(args: crate::cli::PlotArgs) -> Result<()> {
 pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
     let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
     let first = &records[0].weights;
-    let (ops, panels, grid, size): (&[&str], Vec<String>, (usize, usize), (u32, u32)) = match (
-        first.len(),
-        first[0].len(),
-    ) {
-        (6, 5) => (
-            &NB201_OPS,
-            NB201_EDGES
-                .iter()
-                .map(|(to, from)| format!("edge {from} -> {to}"))
-                .collect(),
-            (2, 3),
-            (1200, 700),
-        ),
-        (28, 8) => (&DARTS_OPS, darts_edge_names(), (4, 7), (2100, 1200)),
-        (rows, columns) => {
-            anyhow::bail!(
-                "alphas.jsonl holds {rows} x {columns} weights: not NB201 (6 x 5) or DARTS (28 x 8)"
-            )
-        }
-    };
+    let AlphaLayout {
+        ops,
+        panels,
+        grid,
+        size,
+    } = AlphaLayout::of(first.len(), first[0].len())?;
     let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| error(&e))?;
     let root = root
@@ -132,6 +118,39 @@ pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
     }
     root.present().map_err(|e| error(&e))?;
     Ok(())
+}
+
+/// The panels of an alphas chart, by the shape of the weights.
+struct AlphaLayout {
+    ops: &'static [&'static str],
+    panels: Vec<String>,
+    grid: (usize, usize),
+    size: (u32, u32),
+}
+
+impl AlphaLayout {
+    fn of(rows: usize, columns: usize) -> Result<Self> {
+        match (rows, columns) {
+            (6, 5) => Ok(Self {
+                ops: &NB201_OPS,
+                panels: NB201_EDGES
+                    .iter()
+                    .map(|(to, from)| format!("edge {from} -> {to}"))
+                    .collect(),
+                grid: (2, 3),
+                size: (1200, 700),
+            }),
+            (28, 8) => Ok(Self {
+                ops: &DARTS_OPS,
+                panels: darts_edge_names(),
+                grid: (4, 7),
+                size: (2100, 1200),
+            }),
+            _ => anyhow::bail!(
+                "alphas.jsonl holds {rows} x {columns} weights: not NB201 (6 x 5) or DARTS (28 x 8)"
+            ),
+        }
+    }
 }
 
 /// "normal: node 2 <- 0", ... for the 14 edges of each DARTS cell.
