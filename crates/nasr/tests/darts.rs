@@ -131,6 +131,14 @@ fn a_second_order_search_moves_alpha_differently_from_first_order() {
     assert_ne!(w1, w2, "the unrolled gradient changed nothing");
     let last = json_lines(&second.join("alphas.jsonl")).pop().unwrap();
     assert!(mean_entropy(&last) < 1.6094 - 0.01);
+
+    // A second-order search into the first-order folder would mix the two: refused.
+    let output = darts_search(&first, "2", "0").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("another config"),
+        "{stderr}"
+    );
 }
 
 #[test]
