@@ -210,3 +210,89 @@ fn random_batch(
         Tensor::<1, Int>::from_data(TensorData::new(labels, [bench.batch_size]), device),
     )
 }
+
+/// The ops [`time_op`] can time, each at `[batch, channels, size, size]`, forward and backward.
+pub const BENCH_OPS: [&str; 7] = [
+    "conv3x3",
+    "conv1x1",
+    "depthwise3x3",
+    "batchnorm",
+    "relu",
+    "avg_pool3x3",
+    "add",
+];
+
+/// Median wall time of forward + backward of one op (see [`BENCH_OPS`]) on random input of
+/// `[batch, channels, size, size]`, over `steps` timed runs after `warmup` untimed ones: where a
+/// training step's time goes, op by op.
+pub fn time_op(
+    op: &str,
+    [batch, channels, size]: [usize; 3],
+    warmup: usize,
+    steps: usize,
+) -> Result<Duration, NnError> {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{BatchNormConfig, PaddingConfig2d};
+
+    let device = crate::train_device();
+    let conv = |kernel: usize, groups: usize| {
+        Conv2dConfig::new([channels, channels], [kernel, kernel])
+            .with_padding(PaddingConfig2d::Explicit(
+                kernel / 2,
+                kernel / 2,
+                kernel / 2,
+                kernel / 2,
+            ))
+            .with_groups(groups)
+            .with_bias(false)
+            .init(&device)
+    };
+    let forward: Box<dyn Fn(Tensor<4>) -> Tensor<4>> = match op {
+        "conv3x3" => {
+            let c = conv(3, 1);
+            Box::new(move |x| c.forward(x))
+        }
+        "conv1x1" => {
+            let c = conv(1, 1);
+            Box::new(move |x| c.forward(x))
+        }
+        "depthwise3x3" => {
+            let c = conv(3, channels);
+            Box::new(move |x| c.forward(x))
+        }
+        "batchnorm" => {
+            let bn = BatchNormConfig::new(channels).init(&device);
+            Box::new(move |x| bn.forward(x))
+        }
+        "relu" => Box::new(burn::tensor::activation::relu),
+        "avg_pool3x3" => {
+            let pool = crate::ops::avg_pool_3x3();
+            Box::new(move |x| pool.forward(x))
+        }
+        "add" => Box::new(|x: Tensor<4>| x.clone() + x),
+        other => {
+            return Err(NnError::Config {
+                field: "op",
+                problem: format!("unknown op {other:?}; known: {BENCH_OPS:?}"),
+            });
+        }
+    };
+    let mut rng = SeedStreams::new(0).stream("op");
+    let shape = [batch, channels, size, size];
+    let pixels: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let input = Tensor::<4>::from_data(TensorData::new(pixels, shape), &device);
+    let mut times = Vec::with_capacity(steps);
+    for step in 0..warmup + steps.max(1) {
+        let x = input.clone().detach().require_grad();
+        let started = Instant::now();
+        // flex runs eagerly: when backward returns, the gradients are computed.
+        let grads = forward(x.clone()).sum().backward();
+        let _ = x.grad(&grads);
+        if step >= warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(median(&times))
+}

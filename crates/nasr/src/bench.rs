@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use nasr_nn::bench::{
-    SupernetStepMode, TrainStepBench, median, time_supernet_steps, time_train_steps,
+    BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_op, time_supernet_steps,
+    time_train_steps,
 };
 use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
@@ -13,6 +14,13 @@ use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs, StepSizes};
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
+        BenchCommand::Ops {
+            batch_size,
+            shapes,
+            warmup,
+            steps,
+            json,
+        } => ops(batch_size, &shapes, warmup, steps, json),
         BenchCommand::SupernetStep {
             mode,
             sizes,
@@ -80,6 +88,46 @@ pub fn run(args: BenchArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `nasr bench ops`: every op of `BENCH_OPS` at every shape.
+fn ops(batch: usize, shapes: &[String], warmup: usize, steps: usize, json: bool) -> Result<()> {
+    let parse = |text: &String| -> Result<(usize, usize)> {
+        let (c, s) = text
+            .split_once('x')
+            .with_context(|| format!("shape {text:?}: expected CHANNELSxSIZE, e.g. 16x32"))?;
+        Ok((c.trim().parse()?, s.trim().parse()?))
+    };
+    let shapes = shapes.iter().map(parse).collect::<Result<Vec<_>>>()?;
+    if !json {
+        println!("forward + backward, batch {batch}, median of {steps} runs (ms)");
+        print!("{:<14}", "op");
+        for (c, s) in &shapes {
+            print!(" {:>10}", format!("{c}x{s}x{s}"));
+        }
+        println!();
+    }
+    for op in BENCH_OPS {
+        if !json {
+            print!("{op:<14}");
+        }
+        for &(channels, size) in &shapes {
+            let ms = time_op(op, [batch, channels, size], warmup, steps)?.as_secs_f64() * 1e3;
+            if json {
+                let line = serde_json::json!({
+                    "bench": "ops", "framework": "nasr (burn flex)", "op": op,
+                    "shape": [batch, channels, size, size], "median_ms": ms,
+                });
+                println!("{line}");
+            } else {
+                print!(" {ms:>10.2}");
+            }
+        }
+        if !json {
+            println!();
+        }
+    }
+    Ok(())
 }
 
 /// "NB201 C=16 N=5, batch 64x3x32x32".

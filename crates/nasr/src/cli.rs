@@ -447,6 +447,25 @@ pub enum BenchCommand {
     },
     /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
     Nb201(Nb201BenchArgs),
+    /// Time forward + backward of single ops (convolutions, BatchNorm, pooling, elementwise)
+    /// on random input: where a training step's time goes.
+    Ops {
+        /// Images per batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Shapes as CHANNELSxSIZE, comma-separated (NB201 C=16 N=5 on 32x32: 16x32, 32x16, 64x8).
+        #[arg(long, default_value = "16x32,32x16,64x8", value_delimiter = ',')]
+        shapes: Vec<String>,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Print one JSON line per op and shape instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time one step of the NB201 supernet on random data, and report this process's peak
     /// memory (run each mode in its own process to compare memory).
     SupernetStep {
