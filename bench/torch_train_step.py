@@ -132,6 +132,8 @@ def main():
     p.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.add_argument("--infer", action="store_true",
+                   help="time inference (forward only, eval mode, no grad) instead")
     a = p.parse_args()
     a.steps = max(a.steps, 1)
 
@@ -145,9 +147,17 @@ def main():
     images = torch.randn(a.batch_size, a.in_channels, a.resolution, a.resolution)
     labels = torch.randint(0, a.classes, (a.batch_size,))
 
+    if a.infer:
+        model.eval()
     times = []
     for step in range(a.warmup + a.steps):
         started = time.perf_counter()
+        if a.infer:
+            with torch.no_grad():
+                model(images)
+            if step >= a.warmup:
+                times.append(time.perf_counter() - started)
+            continue
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
@@ -178,7 +188,7 @@ def main():
     }
     if a.json:
         print(json.dumps({
-            "bench": "train-step",
+            "bench": "infer" if a.infer else "train-step",
             "framework": f"pytorch {torch.__version__}",
             "config": config,
             "parameters": n_params,
@@ -188,7 +198,7 @@ def main():
         }))
     else:
         print(
-            f"train step, NB201 C={a.channels} N={a.cells}, batch {a.batch_size}x{a.in_channels}"
+            f"{'inference' if a.infer else 'train step'}, NB201 C={a.channels} N={a.cells}, batch {a.batch_size}x{a.in_channels}"
             f"x{a.resolution}x{a.resolution}, {n_params} parameters, {a.threads} threads: "
             f"median {median_ms:.1f} ms, min {min_ms:.1f} ms over {n} steps, "
             f"peak RSS {peak_rss_mib:.0f} MiB"

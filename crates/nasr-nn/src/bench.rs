@@ -296,3 +296,30 @@ pub fn time_op(
     }
     Ok(median(&times))
 }
+
+/// Wall time of each timed inference (forward only, evaluation mode, no autodiff) of the NB201
+/// network of `bench` on a random batch of `bench.batch_size`.
+pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
+    let arch = Nb201Space::new().parse(&bench.arch)?;
+    let network = Nb201NetworkConfig {
+        channels: bench.channels,
+        cells: bench.cells,
+        in_channels: bench.in_channels,
+        classes: bench.classes,
+    };
+    let device = crate::eval_device();
+    let streams = SeedStreams::new(0);
+    let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        network.init(&arch, &device)
+    })?;
+    let (images, _) = random_batch(bench, &streams, "infer", &device);
+    let mut times = Vec::with_capacity(bench.steps);
+    for step in 0..bench.warmup + bench.steps {
+        let started = Instant::now();
+        let _ = model.forward(images.clone()).into_data();
+        if step >= bench.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(times)
+}

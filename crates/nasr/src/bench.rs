@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use nasr_nn::bench::{
-    BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_op, time_supernet_steps,
-    time_train_steps,
+    BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_inference, time_op,
+    time_supernet_steps, time_train_steps,
 };
 use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
@@ -14,6 +14,32 @@ use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs, StepSizes};
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
+        BenchCommand::Infer {
+            sizes,
+            warmup,
+            steps,
+        } => {
+            let bench = step_bench(&sizes, warmup, steps);
+            let times = time_inference(&bench)?;
+            let median_ms = median(&times).as_secs_f64() * 1e3;
+            if sizes.json {
+                let report = serde_json::json!({
+                    "bench": "infer",
+                    "framework": "nasr (burn flex)",
+                    "config": bench,
+                    "median_ms": median_ms,
+                    "peak_rss_mib": peak_rss_mib(),
+                });
+                println!("{report}");
+            } else {
+                println!(
+                    "inference, {}: median {median_ms:.2} ms over {} runs",
+                    describe(&bench),
+                    times.len()
+                );
+            }
+            Ok(())
+        }
         BenchCommand::Ops {
             batch_size,
             shapes,

@@ -447,6 +447,17 @@ pub enum BenchCommand {
     },
     /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
     Nb201(Nb201BenchArgs),
+    /// Time inference of the NB201 network (forward only, evaluation mode) on random data.
+    Infer {
+        #[command(flatten)]
+        sizes: StepSizes,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
     /// Time forward + backward of single ops (convolutions, BatchNorm, pooling, elementwise)
     /// on random input: where a training step's time goes.
     Ops {
