@@ -12,6 +12,8 @@ import time
 import torch
 import torch.nn as nn
 
+from torch_train_step import median
+
 
 def make(op, channels):
     return {
@@ -41,9 +43,7 @@ def time_op(op, batch, channels, size, warmup, steps):
         module(x).sum().backward()
         if step >= warmup:
             times.append(time.perf_counter() - started)
-    times.sort()
-    n = len(times)
-    return (times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2) * 1e3
+    return median(times) * 1e3
 
 
 def main():

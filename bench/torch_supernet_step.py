@@ -13,15 +13,13 @@ Reports the median and minimum over --steps timed steps after --warmup untimed o
 import argparse
 import json
 import random
-import resource
-import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_train_step import EDGES, OPS, ReLUConvBN, ResNetBasicblock
+from torch_train_step import EDGES, OPS, ReLUConvBN, ResNetBasicblock, median, peak_rss
 
 
 class SuperEdge(nn.Module):
@@ -135,11 +133,8 @@ def main():
         if step >= a.warmup:
             times.append(time.perf_counter() - started)
 
-    times.sort()
     n = len(times)
-    median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_rss_mib = rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    median_s, peak_rss_mib = median(times), peak_rss()
     report = {
         "bench": "supernet-step",
         "framework": f"pytorch {torch.__version__}",
@@ -148,14 +143,14 @@ def main():
         "cells": a.cells,
         "batch": [a.batch_size, a.in_channels, a.resolution, a.resolution],
         "steps": a.steps,
-        "median_ms": median * 1e3,
+        "median_ms": median_s * 1e3,
         "peak_rss_mib": round(peak_rss_mib, 1),
     }
     if a.json:
         print(json.dumps(report))
     else:
         print(f"supernet step ({a.mode}), NB201 C={a.channels} N={a.cells}: median "
-              f"{median * 1e3:.1f} ms over {n} steps, peak RSS {peak_rss_mib:.0f} MiB")
+              f"{median_s * 1e3:.1f} ms over {n} steps, peak RSS {peak_rss_mib:.0f} MiB")
 
 
 if __name__ == "__main__":

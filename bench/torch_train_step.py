@@ -42,6 +42,19 @@ def parse_arch(arch):
     return ops
 
 
+def median(times):
+    """The median (the mean of the middle two for an even count), as nasr reports it."""
+    times = sorted(times)
+    n = len(times)
+    return times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
+
+
+def peak_rss():
+    """Peak resident memory of this process in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+
+
 class ReLUConvBN(nn.Sequential):
     def __init__(self, c_in, c_out, kernel, stride):
         super().__init__(
@@ -166,13 +179,9 @@ def main():
         if step >= a.warmup:
             times.append(time.perf_counter() - started)
 
-    times.sort()
     n = len(times)
-    median = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
-    median_ms, min_ms = median * 1e3, times[0] * 1e3
-    # ru_maxrss is KiB on Linux, bytes on macOS.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_rss_mib = rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    median_ms, min_ms = median(times) * 1e3, min(times) * 1e3
+    peak_rss_mib = peak_rss()
 
     config = {
         "arch": a.arch,

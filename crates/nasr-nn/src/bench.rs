@@ -55,15 +55,22 @@ impl Default for TrainStepBench {
     }
 }
 
+impl TrainStepBench {
+    /// The NB201 network sizes of this benchmark.
+    fn network(&self) -> Nb201NetworkConfig {
+        Nb201NetworkConfig {
+            channels: self.channels,
+            cells: self.cells,
+            in_channels: self.in_channels,
+            classes: self.classes,
+        }
+    }
+}
+
 /// Wall time of each timed step.
 pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
-    let network = Nb201NetworkConfig {
-        channels: bench.channels,
-        cells: bench.cells,
-        in_channels: bench.in_channels,
-        classes: bench.classes,
-    };
+    let network = bench.network();
     let device = crate::train_device();
     let streams = SeedStreams::new(0);
     let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
@@ -124,12 +131,7 @@ pub fn time_supernet_steps(
     use crate::darts::{Alphas, Order, alpha_gradient};
     use crate::supernet::Nb201Supernet;
 
-    let network = Nb201NetworkConfig {
-        channels: bench.channels,
-        cells: bench.cells,
-        in_channels: bench.in_channels,
-        classes: bench.classes,
-    };
+    let network = bench.network();
     let device = crate::train_device();
     let streams = SeedStreams::new(0);
     let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
@@ -301,12 +303,7 @@ pub fn time_op(
 /// network of `bench` on a random batch of `bench.batch_size`.
 pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
-    let network = Nb201NetworkConfig {
-        channels: bench.channels,
-        cells: bench.cells,
-        in_channels: bench.in_channels,
-        classes: bench.classes,
-    };
+    let network = bench.network();
     let device = crate::eval_device();
     let streams = SeedStreams::new(0);
     let model = crate::init::seeded(&device, &mut streams.stream("init"), || {

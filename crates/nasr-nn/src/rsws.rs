@@ -199,7 +199,13 @@ pub fn rsws_run(
 }
 
 /// `count` distinct architectures drawn uniformly, in draw order.
-fn distinct_candidates(space: &dyn Space, count: usize, rng: &mut dyn rand::RngCore) -> Vec<Arch> {
+pub(crate) fn distinct_candidates(
+    space: &dyn Space,
+    count: usize,
+    rng: &mut dyn rand::RngCore,
+) -> Vec<Arch> {
+    // A space smaller than `count` gives all of its architectures rather than looping forever.
+    let count = count.min(space.size());
     let mut seen = BTreeSet::new();
     let mut candidates = Vec::with_capacity(count);
     while candidates.len() < count {

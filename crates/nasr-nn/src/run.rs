@@ -23,6 +23,7 @@ use crate::nb201::Nb201NetworkConfig;
 use crate::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
 use crate::train::{
     Classifier, EpochRecord, StepLogits, TrainConfig, TrainData, TrainStep, Trainer, evaluate,
+    plain_forward,
 };
 
 /// Version of the `metrics.json` format; readers reject newer versions.
@@ -361,9 +362,7 @@ fn darts_forward(
 impl Prepared<'_> {
     /// Trains `model` (resuming from the folder's checkpoints), tests it and saves its weights.
     fn train<M: Classifier>(&self, model: M) -> Result<Trained, NnError> {
-        self.train_with(model, &mut |model: &M, step: &TrainStep| {
-            vec![model.forward(step.images.clone())].into()
-        })
+        self.train_with(model, &mut plain_forward)
     }
 
     /// [`Prepared::train`] with a training forward of its own (validation and test use the
@@ -380,18 +379,10 @@ impl Prepared<'_> {
             valid: &self.parts.valid,
             normalization: self.normalization,
         };
-        let eval_batch = self.config.train.eval_batch_size;
         let (model, epochs) = Trainer::new(&self.config.train, self.streams)
             .with_checkpoints(self.out.join("checkpoints"))
             .with_progress(self.options.show_progress)
-            .fit_with(model, train_data, forward, &mut |model: &M, _| {
-                Ok(evaluate(
-                    model,
-                    train_data.valid,
-                    train_data.normalization,
-                    eval_batch,
-                ))
-            })?;
+            .fit_forward(model, train_data, forward)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let test_accuracy = evaluate(

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::NnError;
 use crate::fairnas::{FairNasConfig, MobileNetProblem, PathSampling};
 use crate::rank_eval::Correlation;
+use crate::rsws::distinct_candidates;
 use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
 use crate::train::TrainConfig;
 
@@ -119,7 +120,11 @@ pub fn sampling_rank(
     write_config(config, &out.join("config.toml"))?;
     let problem = MobileNetProblem::prepare(&config.supernet, data_dir)?;
     let m = problem.space.decisions()[0].options.len();
-    let archs = distinct_archs(&problem.space, config.archs, config.supernet.seed);
+    let archs = distinct_candidates(
+        &problem.space,
+        config.archs,
+        &mut SeedStreams::new(config.supernet.seed).stream("rank-archs"),
+    );
     let standalone = train_standalone(config, &problem, &archs, data_dir, out, options)?;
     let truth: Vec<f64> = standalone.iter().map(|s| s.valid_accuracy).collect();
 
@@ -197,20 +202,6 @@ fn validate(config: &SamplingRankConfig) -> Result<(), NnError> {
     }
     config.supernet.train.validate()?;
     config.standalone.validate()
-}
-
-/// `count` distinct architectures from the `rank-archs` stream of `seed`.
-fn distinct_archs(space: &dyn Space, count: usize, seed: u64) -> Vec<nasr_space::Arch> {
-    let mut rng = SeedStreams::new(seed).stream("rank-archs");
-    let mut archs: Vec<nasr_space::Arch> = Vec::with_capacity(count);
-    let limit = space.size().min(count);
-    while archs.len() < limit {
-        let arch = space.sample(&mut rng);
-        if !archs.contains(&arch) {
-            archs.push(arch);
-        }
-    }
-    archs
 }
 
 fn train_standalone(

@@ -149,15 +149,7 @@ impl Nb201Supernet {
 
     /// Logits of the path `arch`: images `[batch, in_channels, h, w]` -> `[batch, classes]`.
     pub fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
-        macro_forward(
-            x,
-            (&self.stem_conv, &self.stem_bn),
-            &self.reductions,
-            (&self.head_bn, &self.classifier),
-            self.cells.len(),
-            self.cells_per_stage,
-            |index, x| self.cells[index].forward(arch, x),
-        )
+        self.forward_cells(x, |index, x| self.cells[index].forward(arch, x))
     }
 
     /// Logits of DARTS' continuous relaxation: every edge of every cell is the mixed op weighted
@@ -165,6 +157,19 @@ impl Nb201Supernet {
     /// order; DARTS passes softmax(alpha)). All cells share the weights, as in NB201's DARTS.
     /// `aux_skip` adds DARTS-'s auxiliary skip connection to every edge (0 disables it).
     pub fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        self.forward_cells(x, |index, x| {
+            cell_forward(x, |edge, input| {
+                self.cells[index].edges[edge].forward_mixed(weights, edge, aux_skip, input)
+            })
+        })
+    }
+
+    /// The macro network around the cells, with `cell(index, x)` running cell `index`.
+    fn forward_cells(
+        &self,
+        x: Tensor<4>,
+        cell: impl FnMut(usize, Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<2> {
         macro_forward(
             x,
             (&self.stem_conv, &self.stem_bn),
@@ -172,11 +177,7 @@ impl Nb201Supernet {
             (&self.head_bn, &self.classifier),
             self.cells.len(),
             self.cells_per_stage,
-            |index, x| {
-                cell_forward(x, |edge, input| {
-                    self.cells[index].edges[edge].forward_mixed(weights, edge, aux_skip, input)
-                })
-            },
+            cell,
         )
     }
 

@@ -170,6 +170,11 @@ impl From<Vec<Tensor<2>>> for StepLogits {
     }
 }
 
+/// The training forward of a plain network: its logits on the step's images.
+pub fn plain_forward<M: Classifier>(model: &M, step: &TrainStep) -> StepLogits {
+    vec![model.forward(step.images.clone())].into()
+}
+
 /// Checkpoint bookkeeping, written last so that its presence means the epoch's files are complete.
 #[derive(Debug, Serialize, Deserialize)]
 struct Progress {
@@ -220,13 +225,21 @@ impl<'a> Trainer<'a> {
         model: M,
         data: TrainData<'_>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
+        self.fit_forward(model, data, &mut plain_forward)
+    }
+
+    /// Like [`Trainer::fit`], with a training forward of its own (drop-path, auxiliary heads);
+    /// validation uses the model's plain forward.
+    pub fn fit_forward<M: Classifier>(
+        &self,
+        model: M,
+        data: TrainData<'_>,
+        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+    ) -> Result<(M, Vec<EpochRecord>), NnError> {
         let batch_size = self.config.eval_batch_size;
-        self.fit_with(
-            model,
-            data,
-            &mut |model: &M, step: &TrainStep| vec![model.forward(step.images.clone())].into(),
-            &mut |model: &M, _| Ok(evaluate(model, data.valid, data.normalization, batch_size)),
-        )
+        self.fit_with(model, data, forward, &mut |model: &M, _| {
+            Ok(evaluate(model, data.valid, data.normalization, batch_size))
+        })
     }
 
     /// Like [`Trainer::fit`], for models whose training forward is not a plain call, such as a

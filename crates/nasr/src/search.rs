@@ -84,14 +84,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
 /// `nasr search --strategy rsws`: random search with weight sharing on real data.
 fn rsws(args: SearchArgs) -> Result<()> {
     let data_dir = args.data_dir.resolve();
-    let template = run_template(
-        &args.space,
-        &args.data,
-        args.train_subset,
-        (args.channels, args.cells),
-        args.batch_size,
-        args.seed,
-    )?;
+    let template = search_template(&args)?;
     let config = RswsConfig {
         seed: args.seed,
         space: args.space.clone(),
@@ -146,14 +139,7 @@ fn multi_fidelity(args: SearchArgs) -> Result<()> {
         min_epochs: args.min_epochs,
         max_epochs: args.max_epochs,
         eta: args.eta,
-        run: run_template(
-            &args.space,
-            &args.data,
-            args.train_subset,
-            (args.channels, args.cells),
-            args.batch_size,
-            args.seed,
-        )?,
+        run: search_template(&args)?,
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
@@ -218,19 +204,24 @@ pub fn run_template(
     })
 }
 
-/// `nasr search --space mobilenet --strategy fairnas|spos`: train the supernet, then NSGA-II
-/// for supernet accuracy against multiply-adds; the Pareto front to front.json and front.svg.
-fn fairnas(args: SearchArgs) -> Result<()> {
-    use nasr_nn::fairnas::{FairNasConfig, PathSampling, fairnas_run};
-
-    let template = run_template(
-        "nb201",
+/// The data and training settings of a search on data, from its flags.
+fn search_template(args: &SearchArgs) -> Result<TrainRunConfig> {
+    run_template(
+        &args.space,
         &args.data,
         args.train_subset,
         (args.channels, args.cells),
         args.batch_size,
         args.seed,
-    )?;
+    )
+}
+
+/// `nasr search --space mobilenet --strategy fairnas|spos`: train the supernet, then NSGA-II
+/// for supernet accuracy against multiply-adds; the Pareto front to front.json and front.svg.
+fn fairnas(args: SearchArgs) -> Result<()> {
+    use nasr_nn::fairnas::{FairNasConfig, PathSampling, fairnas_run};
+
+    let template = search_template(&args)?;
     let config = FairNasConfig {
         seed: args.seed,
         data: template.data,
