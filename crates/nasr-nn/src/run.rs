@@ -448,11 +448,19 @@ pub(crate) fn prepare(
     Ok(Parts { train, valid, test })
 }
 
+/// Writes a run folder's `config.toml`. A folder that already holds another config is refused:
+/// its checkpoints would be resumed as if they belonged to this run, mixing the two.
 pub(crate) fn write_config<T: Serialize>(config: &T, path: &Path) -> Result<(), NnError> {
     let text = toml::to_string_pretty(config).map_err(|e| NnError::Config {
         field: "config",
         problem: e.to_string(),
     })?;
+    if std::fs::read_to_string(path).is_ok_and(|stored| stored != text) {
+        return Err(NnError::Checkpoint {
+            path: path.to_path_buf(),
+            problem: "the folder holds a run with another config; use a new --out".into(),
+        });
+    }
     write_atomically(path, text.as_bytes())
 }
 

@@ -16,9 +16,13 @@ fn stderr(output: &Output) -> String {
 
 /// A small MNIST run: 1,000 training images per epoch, 3 epochs.
 fn small_train(out: &Path) -> Command {
+    small_train_of(ARCH, out)
+}
+
+fn small_train_of(arch: &str, out: &Path) -> Command {
     let mut command = nasr();
     command.args([
-        "train", "--space", "nb201", "--arch", ARCH, "--data", "mnist", "--epochs", "3",
+        "train", "--space", "nb201", "--arch", arch, "--data", "mnist", "--epochs", "3",
     ]);
     command.args([
         "--channels",
@@ -185,4 +189,17 @@ fn a_run_killed_mid_training_resumes_to_the_uninterrupted_result() {
             "{file} of the resumed run differs from the uninterrupted run"
         );
     }
+
+    // Another architecture into the same folder would resume these weights as its own: refused,
+    // and the finished run is left as it was.
+    let metrics = std::fs::read(whole.join("metrics.json")).unwrap();
+    let other = ARCH.replacen("nor_conv_3x3", "nor_conv_1x1", 1);
+    let output = small_train_of(&other, &whole).output().unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("another config"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(whole.join("metrics.json")).unwrap(), metrics);
 }

@@ -275,7 +275,6 @@ pub fn darts_run(
 ) -> Result<DartsResult, NnError> {
     validate(config)?;
     let space = MixedSpace::parse(&config.space)?;
-    refuse_other_search(config, out)?;
     std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
     write_config(config, &out.join("config.toml"))?;
     let streams = SeedStreams::new(config.seed);
@@ -351,22 +350,6 @@ pub fn darts_run(
     }
     write_json(&out.join("best.json"), &result)?;
     Ok(result)
-}
-
-/// A folder holding a search of another config would mix two searches on resume (the weight
-/// checkpoints only know the training config): refuse it.
-fn refuse_other_search(config: &DartsConfig, out: &Path) -> Result<(), NnError> {
-    let path = out.join("config.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    match toml::from_str::<DartsConfig>(&text) {
-        Ok(stored) if stored == *config => Ok(()),
-        _ => Err(NnError::Checkpoint {
-            path,
-            problem: "the folder holds a search with another config; use a new --out".into(),
-        }),
-    }
 }
 
 fn validate(config: &DartsConfig) -> Result<(), NnError> {
