@@ -195,8 +195,8 @@ fn peak_rss_mib() -> Option<f64> {
 fn nb201(args: Nb201BenchArgs) -> Result<()> {
     let table =
         Nb201Table::load(&args.data_dir.resolve()).context("loading the NAS-Bench-201 table")?;
-    let dataset = args.dataset.parse()?;
-    let budget = match (&args.objective_device, args.max_latency) {
+    let dataset = args.table.dataset.parse()?;
+    let budget = match (&args.table.objective_device, args.table.max_latency) {
         (Some(device), Some(max)) => Some((table.device(device)?, max)),
         (None, None) => None,
         _ => anyhow::bail!("--objective-device and --max-latency go together"),

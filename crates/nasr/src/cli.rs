@@ -197,15 +197,8 @@ pub struct SearchArgs {
     /// Run seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Table dataset: cifar10, cifar100, imagenet16-120.
-    #[arg(long, default_value = "cifar10")]
-    pub dataset: String,
-    /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
-    #[arg(long, value_name = "DEV")]
-    pub objective_device: Option<String>,
-    /// Latency budget in ms on --objective-device; slower architectures never count as best.
-    #[arg(long, value_name = "MS")]
-    pub max_latency: Option<f64>,
+    #[command(flatten)]
+    pub table: TableTarget,
     #[command(flatten)]
     pub data_dir: DataDirArg,
     /// rsws: dataset to train the supernet on (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
@@ -518,6 +511,21 @@ pub struct StepSizes {
     pub json: bool,
 }
 
+/// What a NAS-Bench-201 table search optimises: a dataset's accuracy, optionally under a
+/// latency budget.
+#[derive(Debug, Args)]
+pub struct TableTarget {
+    /// Table dataset: cifar10, cifar100, imagenet16-120.
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
+    #[arg(long, value_name = "DEV")]
+    pub objective_device: Option<String>,
+    /// Latency budget in ms on --objective-device; slower architectures never count as best.
+    #[arg(long, value_name = "MS")]
+    pub max_latency: Option<f64>,
+}
+
 /// Flags of `nasr bench nb201`.
 #[derive(Debug, Args)]
 pub struct Nb201BenchArgs {
@@ -533,15 +541,8 @@ pub struct Nb201BenchArgs {
     /// Root seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Table dataset: cifar10, cifar100, imagenet16-120.
-    #[arg(long, default_value = "cifar10")]
-    pub dataset: String,
-    /// Latency device setting for the constraint (e.g. pixel3).
-    #[arg(long, value_name = "DEV")]
-    pub objective_device: Option<String>,
-    /// Latency budget in ms on --objective-device.
-    #[arg(long, value_name = "MS")]
-    pub max_latency: Option<f64>,
+    #[command(flatten)]
+    pub table: TableTarget,
     /// Print one JSON object per strategy on stdout.
     #[arg(long)]
     pub json: bool,

@@ -40,9 +40,9 @@ pub fn run(args: SearchArgs) -> Result<()> {
         seed: args.seed,
         strategy: args.strategy.clone(),
         queries: args.queries,
-        dataset: args.dataset.parse()?,
-        objective_device: args.objective_device.clone(),
-        max_latency_ms: args.max_latency,
+        dataset: args.table.dataset.parse()?,
+        objective_device: args.table.objective_device.clone(),
+        max_latency_ms: args.table.max_latency,
         settings: StrategySettings::default(),
     };
     let bar = ProgressBar::new(args.queries as u64);
