@@ -12,6 +12,7 @@ pub mod darts_net;
 mod error;
 pub mod fairnas;
 pub mod init;
+pub mod kernels;
 pub mod mobilenet;
 pub mod multi_fidelity;
 pub mod nb201;

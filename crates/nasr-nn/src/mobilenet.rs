@@ -5,6 +5,7 @@
 //! A block is MBConv as in ProxylessNAS and FairNAS: 1x1 expansion + BN + ReLU6, kxk depthwise
 //! (strided) + BN + ReLU6, 1x1 projection + BN, plus the input when the layer is residual.
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -73,10 +74,10 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
-            h = relu6(bn.forward(expand.forward(h)));
+            h = relu6(batch_norm(bn, conv2d(expand, h)));
         }
-        h = relu6(self.depthwise_bn.forward(self.depthwise.forward(h)));
-        h = self.project_bn.forward(self.project.forward(h));
+        h = relu6(batch_norm(&self.depthwise_bn, conv2d(&self.depthwise, h)));
+        h = batch_norm(&self.project_bn, conv2d(&self.project, h));
         if self.residual { h + x } else { h }
     }
 }
@@ -111,9 +112,9 @@ impl MobileNetSkeleton {
 
     /// Stem, then `layers(x)`, then head, pooling and classifier.
     fn forward(&self, x: Tensor<4>, layers: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<2> {
-        let x = relu6(self.stem_bn.forward(self.stem_conv.forward(x)));
+        let x = relu6(batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x)));
         let x = layers(x);
-        let x = relu6(self.head_bn.forward(self.head_conv.forward(x)));
+        let x = relu6(batch_norm(&self.head_bn, conv2d(&self.head_conv, x)));
         let [batch, channels, _, _] = x.dims();
         self.classifier
             .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))

@@ -5,6 +5,7 @@
 //! (Dong & Yang 2020, `lib/models/cell_infers/tiny_network.py`). Parameter names are stable
 //! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -172,14 +173,14 @@ pub(crate) fn macro_forward(
     cells_per_stage: usize,
     mut cell: impl FnMut(usize, Tensor<4>) -> Tensor<4>,
 ) -> Tensor<2> {
-    let mut x = stem.1.forward(stem.0.forward(x));
+    let mut x = batch_norm(stem.1, conv2d(stem.0, x));
     for index in 0..cells {
         if index > 0 && index % cells_per_stage == 0 {
             x = reductions[index / cells_per_stage - 1].forward(x);
         }
         x = cell(index, x);
     }
-    let x = relu(head.0.forward(x));
+    let x = relu(batch_norm(head.0, x));
     let [batch, channels, _, _] = x.dims();
     head.1
         .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
@@ -220,9 +221,7 @@ impl ResidualReduction {
 
     /// `[batch, c_in, h, w]` -> `[batch, c_out, ceil(h/2), ceil(w/2)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let shortcut = self
-            .shortcut_conv
-            .forward(self.shortcut_pool.forward(x.clone()));
+        let shortcut = conv2d(&self.shortcut_conv, self.shortcut_pool.forward(x.clone()));
         self.conv_b.forward(self.conv_a.forward(x)) + shortcut
     }
 }

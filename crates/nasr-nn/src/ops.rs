@@ -1,5 +1,6 @@
 //! The NAS-Bench-201 candidate ops (Dong & Yang 2020, `lib/models/cell_operations.py`).
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -33,7 +34,7 @@ impl ReluConvBn {
 
     /// `[batch, c_in, h, w]` -> `[batch, c_out, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(relu(x)))
+        batch_norm(&self.bn, conv2d(&self.conv, relu(x)))
     }
 }
 

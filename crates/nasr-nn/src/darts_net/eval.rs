@@ -2,6 +2,7 @@
 //! nodes each add two ops of two earlier nodes, an optional auxiliary head after the second
 //! reduction, and drop-path on every non-identity op during training.
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
@@ -119,8 +120,8 @@ impl AuxiliaryHead {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self.pool.forward(relu(x));
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let x = relu(batch_norm(&self.bn2, conv2d(&self.conv2, x)));
         let [batch, channels, _, _] = x.dims();
         self.classifier.forward(x.reshape([batch, channels]))
     }
@@ -206,7 +207,7 @@ impl DartsNetwork {
         x: Tensor<4>,
         mut drop: Option<DropPath<'_>>,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
-        let stem = self.stem_bn.forward(self.stem_conv.forward(x));
+        let stem = batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x));
         let (mut s0, mut s1) = (stem.clone(), stem);
         let mut auxiliary = None;
         for (index, cell) in self.cells.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! factorized reduce, separable and dilated convolutions. Every op keeps the channel count and
 //! divides the spatial size by its stride (rounding up).
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -60,8 +61,8 @@ impl DilConv {
 
     /// `[b, c, h, w]` -> `[b, c, ceil(h / stride), ceil(w / stride)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn
-            .forward(self.pointwise.forward(self.depthwise.forward(relu(x))))
+        let depthwise = conv2d(&self.depthwise, relu(x));
+        batch_norm(&self.bn, conv2d(&self.pointwise, depthwise))
     }
 }
 
@@ -122,10 +123,10 @@ impl FactorizedReduce {
             .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
             .slice([0..x.dims()[0], 0..x.dims()[1], 1..h + 1, 1..w + 1]);
         let out = Tensor::cat(
-            vec![self.conv_a.forward(x), self.conv_b.forward(shifted)],
+            vec![conv2d(&self.conv_a, x), conv2d(&self.conv_b, shifted)],
             1,
         );
-        self.bn.forward(out)
+        batch_norm(&self.bn, out)
     }
 }
 
@@ -207,7 +208,7 @@ impl DartsOp {
         };
         if let Some(pooled) = pooled {
             return Some(match &self.pool_bn {
-                Some(bn) => bn.forward(pooled),
+                Some(bn) => batch_norm(bn, pooled),
                 None => pooled,
             });
         }

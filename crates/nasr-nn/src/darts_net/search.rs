@@ -2,6 +2,7 @@
 //! edges, and a forward pass sums them weighted by softmax(alpha). All normal cells share
 //! alpha_normal and all reduction cells alpha_reduce, as in DARTS.
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
@@ -142,7 +143,7 @@ impl DartsSupernet {
         let reduce = weights
             .clone()
             .slice([DARTS_EDGES..2 * DARTS_EDGES, 0..DARTS_OPS.len()]);
-        let stem = self.stem_bn.forward(self.stem_conv.forward(x));
+        let stem = batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x));
         let (mut s0, mut s1) = (stem.clone(), stem);
         for cell in &self.cells {
             let weights = if cell.reduction { &reduce } else { &normal };

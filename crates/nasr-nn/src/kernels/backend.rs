@@ -1,0 +1,262 @@
+//! nasr's kernels as a burn backend extension: on `Flex` the ops run [`super::conv`]'s and
+//! [`super::batch_norm`]'s kernels, and under `Autodiff<Flex>` backward steps of our own compute
+//! the gradients with them, in place of burn's generic compositions.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
+
+use super::batch_norm::{self, NormGeometry};
+use super::conv::{self, ConvGeometry};
+
+/// The ops nasr runs through its own kernels.
+#[backend_extension(Flex, Autodiff)]
+pub trait NasrKernels: Backend {
+    /// `conv2d(x, weight)` without bias: `x` is `[batch, c_in, h, w]`, `weight` is
+    /// `[c_out, c_in / groups, kh, kw]`.
+    fn nasr_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Training-mode BatchNorm of `[batch, channels, h, w]` with the batch's statistics:
+    /// `(output, mean, biased variance)`. The statistics carry no gradient.
+    fn nasr_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> ConvGeometry {
+    let [batch, c_in, h, w] = dims4(x);
+    let [c_out, _, kh, kw] = dims4(weight);
+    ConvGeometry {
+        batch,
+        c_in,
+        c_out,
+        groups: options.groups,
+        input: [h, w],
+        kernel: [kh, kw],
+        stride: options.stride,
+        pad_begin: options.padding_begin(),
+        pad_end: options.padding_end(),
+        dilation: options.dilation,
+    }
+}
+
+fn dims4(tensor: &FlexTensor) -> [usize; 4] {
+    let shape = tensor.layout().shape();
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// The tensor's values in row-major order (copied only when it is a strided view).
+fn contiguous(tensor: &FlexTensor) -> FlexTensor {
+    if tensor.is_contiguous() && tensor.layout().start_offset() == 0 {
+        tensor.clone()
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("a contiguous f32 tensor (checked by the caller)")
+}
+
+fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Our kernels take f32; any other float type goes through burn's own convolution.
+fn is_f32(tensors: &[&FlexTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+impl NasrKernels for Flex {
+    fn nasr_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        if !is_f32(&[&x, &weight]) {
+            return Flex::conv2d(x, weight, None, options);
+        }
+        let g = geometry(&x, &weight, &options);
+        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let [out_h, out_w] = g.output();
+        let y = conv::forward(&g, values(&x), values(&weight));
+        tensor(y, [g.batch, g.c_out, out_h, out_w])
+    }
+
+    fn nasr_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if !is_f32(&[&x, &gamma, &beta]) {
+            let stats = Flex::batch_norm_train(x, gamma, beta, epsilon);
+            return (stats.output, stats.mean, stats.variance);
+        }
+        let shape = dims4(&x);
+        let g = norm_geometry(shape);
+        let (x, gamma, beta) = (contiguous(&x), contiguous(&gamma), contiguous(&beta));
+        let (y, mean, variance) =
+            batch_norm::train_forward(&g, values(&x), values(&gamma), values(&beta), epsilon);
+        (tensor(y, shape), vector(mean), vector(variance))
+    }
+}
+
+fn norm_geometry([batch, channels, h, w]: [usize; 4]) -> NormGeometry {
+    NormGeometry {
+        batch,
+        channels,
+        plane: h * w,
+    }
+}
+
+fn vector(values: Vec<f32>) -> FlexTensor {
+    let len = values.len();
+    FlexTensor::from_data(TensorData::new(values, [len]))
+}
+
+/// The backward step of [`NasrKernels::nasr_batch_norm_train`]: gradients of the input, gamma
+/// and beta, from the input, gamma and the batch statistics.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [x_parent, gamma_parent, beta_parent] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x_id, gamma_id, mean, variance, epsilon) = ops.state;
+        let x = contiguous(&checkpointer.retrieve_node_output::<FlexTensor>(x_id));
+        let gamma = contiguous(&checkpointer.retrieve_node_output::<FlexTensor>(gamma_id));
+        let shape = dims4(&x);
+        let (dx, dgamma, dbeta) = batch_norm::train_backward(
+            &norm_geometry(shape),
+            values(&x),
+            [values(&gamma), values(&mean), values(&variance)],
+            epsilon,
+            values(&dy),
+        );
+        for (parent, grad) in [
+            (x_parent, tensor(dx, shape)),
+            (gamma_parent, vector(dgamma)),
+            (beta_parent, vector(dbeta)),
+        ] {
+            if let Some(parent) = parent {
+                grads.register::<Flex>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// The backward step of [`NasrKernels::nasr_conv2d`]: the input and weight gradients, each only
+/// when its parent asks for it.
+#[derive(Debug)]
+struct Conv2dBackward;
+
+impl Backward<Flex, 2> for Conv2dBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [x_parent, weight_parent] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_id, weight_id, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_id);
+        let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_id);
+        let g = geometry(&x, &weight, &options);
+        let dy = contiguous(&dy);
+        if let Some(parent) = x_parent {
+            let dx = conv::backward_input(&g, values(&contiguous(&weight)), values(&dy));
+            let [h, w] = g.input;
+            grads.register::<Flex>(parent.id, tensor(dx, [g.batch, g.c_in, h, w]));
+        }
+        if let Some(parent) = weight_parent {
+            let dw = conv::backward_weight(&g, values(&contiguous(&x)), values(&dy));
+            grads.register::<Flex>(parent.id, tensor(dw, dims4(&weight)));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
+    fn nasr_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if !is_f32(&[x.primitive(), weight.primitive()]) {
+            return Self::conv2d(x, weight, None, options);
+        }
+        match Conv2dBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let weight_id = prep.checkpoint(&weight);
+                let y =
+                    Flex::nasr_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
+                prep.finish((x_id, weight_id, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::nasr_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+    fn nasr_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !is_f32(&[x.primitive(), gamma.primitive(), beta.primitive()]) {
+            let stats = Self::batch_norm_train(x, gamma, beta, epsilon);
+            return (stats.output, stats.mean, stats.variance);
+        }
+        let (y, mean, variance) = Flex::nasr_batch_norm_train(
+            x.primitive().clone(),
+            gamma.primitive().clone(),
+            beta.primitive().clone(),
+            epsilon,
+        );
+        let output = match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let gamma_id = prep.checkpoint(&gamma);
+                let state = (x_id, gamma_id, mean.clone(), variance.clone(), epsilon);
+                prep.finish(state, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (output, Self::from_inner(mean), Self::from_inner(variance))
+    }
+}

@@ -1,0 +1,268 @@
+//! BatchNorm over an NCHW batch on plain `f32` slices: one pass for the statistics and one to
+//! normalise, forward and backward. burn composes the same from a dozen tensor ops, each a full
+//! pass over memory with its own allocation, and a transposed copy for the per-channel means.
+//!
+//! Per-channel sums run in `f64`, one channel per task, in a fixed order: the results do not
+//! depend on the number of threads.
+
+use rayon::prelude::*;
+
+/// The sizes of one BatchNorm input: `[batch, channels, plane]`, `plane` being height times
+/// width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NormGeometry {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Channels, each normalised on its own.
+    pub channels: usize,
+    /// Pixels per channel and image.
+    pub plane: usize,
+}
+
+impl NormGeometry {
+    fn count(&self) -> f64 {
+        (self.batch * self.plane) as f64
+    }
+
+    /// `f(plane, channel)` for every plane of every channel, grouped by channel (planes in batch
+    /// order), channels in parallel.
+    fn per_channel<T: Send>(&self, f: impl Fn(usize, usize) -> T + Sync) -> Vec<Vec<T>> {
+        (0..self.channels)
+            .into_par_iter()
+            .map(|c| {
+                (0..self.batch)
+                    .map(|b| f(b * self.channels + c, c))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Training-mode statistics and output: `(y, mean, biased variance)`.
+pub fn train_forward(
+    g: &NormGeometry,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let sums = g.per_channel(|plane, _| {
+        let values = &x[plane * g.plane..][..g.plane];
+        values.iter().fold((0.0f64, 0.0f64), |(s, q), &v| {
+            let v = v as f64;
+            (s + v, q + v * v)
+        })
+    });
+    let (mean, variance): (Vec<f64>, Vec<f64>) = sums
+        .iter()
+        .map(|planes| {
+            let (s, q) = planes
+                .iter()
+                .fold((0.0, 0.0), |(s, q), (ps, pq)| (s + ps, q + pq));
+            let mean = s / g.count();
+            (mean, (q / g.count() - mean * mean).max(0.0))
+        })
+        .unzip();
+    let y = normalise(g, x, gamma, beta, &mean, &variance, epsilon);
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    (y, to_f32(mean), to_f32(variance))
+}
+
+/// Inference-mode output with given statistics.
+pub fn inference(
+    g: &NormGeometry,
+    x: &[f32],
+    [gamma, beta, mean, variance]: [&[f32]; 4],
+    epsilon: f64,
+) -> Vec<f32> {
+    let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
+    normalise(g, x, gamma, beta, &widen(mean), &widen(variance), epsilon)
+}
+
+/// `y = (x - mean) / sqrt(variance + epsilon) * gamma + beta`, one plane per task.
+fn normalise(
+    g: &NormGeometry,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f64],
+    variance: &[f64],
+    epsilon: f64,
+) -> Vec<f32> {
+    let (scale, shift): (Vec<f32>, Vec<f32>) = (0..g.channels)
+        .map(|c| {
+            let scale = gamma[c] as f64 / (variance[c] + epsilon).sqrt();
+            (scale as f32, (beta[c] as f64 - mean[c] * scale) as f32)
+        })
+        .unzip();
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(g.plane)
+        .zip(x.par_chunks(g.plane))
+        .enumerate()
+        .for_each(|(plane, (out, input))| {
+            let (a, b) = (scale[plane % g.channels], shift[plane % g.channels]);
+            for (o, &i) in out.iter_mut().zip(input) {
+                *o = i * a + b;
+            }
+        });
+    y
+}
+
+/// The gradients `(dx, dgamma, dbeta)` of training-mode BatchNorm, given its input, `gamma`,
+/// the batch statistics it used and the output gradient `dy`.
+pub fn train_backward(
+    g: &NormGeometry,
+    x: &[f32],
+    [gamma, mean, variance]: [&[f32]; 3],
+    epsilon: f64,
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let inv_std: Vec<f64> = variance
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + epsilon).sqrt())
+        .collect();
+    // Per channel: sum(dy) and sum(dy * x_hat) = inv_std * (sum(dy * x) - mean * sum(dy)).
+    let sums = g.per_channel(|plane, _| {
+        let (xs, ds) = (
+            &x[plane * g.plane..][..g.plane],
+            &dy[plane * g.plane..][..g.plane],
+        );
+        xs.iter()
+            .zip(ds)
+            .fold((0.0f64, 0.0f64), |(s, p), (&x, &d)| {
+                let d = d as f64;
+                (s + d, p + d * x as f64)
+            })
+    });
+    let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = sums
+        .iter()
+        .enumerate()
+        .map(|(c, planes)| {
+            let (s, p) = planes
+                .iter()
+                .fold((0.0, 0.0), |(s, p), (ps, pp)| (s + ps, p + pp));
+            (s, inv_std[c] * (p - mean[c] as f64 * s))
+        })
+        .unzip();
+    // dx = gamma * inv_std * (dy - dbeta / n - x_hat * dgamma / n), as dy * a + x * b + c.
+    let n = g.count();
+    let coefficients: Vec<[f32; 3]> = (0..g.channels)
+        .map(|c| {
+            let k = gamma[c] as f64 * inv_std[c];
+            let b = -k * inv_std[c] * dgamma[c] / n;
+            let c0 = -k * dbeta[c] / n - b * mean[c] as f64;
+            [k as f32, b as f32, c0 as f32]
+        })
+        .collect();
+    let mut dx = vec![0.0f32; x.len()];
+    dx.par_chunks_mut(g.plane)
+        .zip(x.par_chunks(g.plane).zip(dy.par_chunks(g.plane)))
+        .enumerate()
+        .for_each(|(plane, (out, (xs, ds)))| {
+            let [a, b, c] = coefficients[plane % g.channels];
+            for ((o, &x), &d) in out.iter_mut().zip(xs).zip(ds) {
+                *o = d * a + x * b + c;
+            }
+        });
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    (dx, to_f32(dgamma), to_f32(dbeta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let h = (i as u32 ^ seed)
+                    .wrapping_mul(2_654_435_761)
+                    .rotate_left(11);
+                (h % 2001) as f32 / 500.0 - 1.5
+            })
+            .collect()
+    }
+
+    const G: NormGeometry = NormGeometry {
+        batch: 3,
+        channels: 4,
+        plane: 10,
+    };
+
+    fn loss(x: &[f32], gamma: &[f32], beta: &[f32], probe: &[f32]) -> f64 {
+        let (y, _, _) = train_forward(&G, x, gamma, beta, 1e-5);
+        y.iter()
+            .zip(probe)
+            .map(|(y, p)| *y as f64 * *p as f64)
+            .sum()
+    }
+
+    #[test]
+    fn the_output_has_zero_mean_and_unit_variance_per_channel_before_the_affine() {
+        let x = values(120, 1);
+        let (y, mean, variance) = train_forward(&G, &x, &[1.0; 4], &[0.0; 4], 0.0);
+        for c in 0..4 {
+            let channel: Vec<f32> = (0..3)
+                .flat_map(|b| y[(b * 4 + c) * 10..][..10].to_vec())
+                .collect();
+            let m: f32 = channel.iter().sum::<f32>() / 30.0;
+            let v: f32 = channel.iter().map(|y| (y - m) * (y - m)).sum::<f32>() / 30.0;
+            assert!(
+                m.abs() < 1e-5 && (v - 1.0).abs() < 1e-4,
+                "channel {c}: {m} {v}"
+            );
+            let raw: Vec<f32> = (0..3)
+                .flat_map(|b| x[(b * 4 + c) * 10..][..10].to_vec())
+                .collect();
+            assert!((raw.iter().sum::<f32>() / 30.0 - mean[c]).abs() < 1e-5);
+            assert!(variance[c] > 0.0);
+        }
+    }
+
+    /// Each gradient against a central difference of <probe, y>.
+    #[test]
+    fn gradients_match_central_differences() {
+        let (x, gamma, beta, probe) = (values(120, 2), values(4, 3), values(4, 4), values(120, 5));
+        let (_, mean, variance) = train_forward(&G, &x, &gamma, &beta, 1e-5);
+        let (dx, dgamma, dbeta) = train_backward(&G, &x, [&gamma, &mean, &variance], 1e-5, &probe);
+        let h = 1e-2f32;
+        let check = |analytic: f32, bump: &dyn Fn(f32) -> f64, what: &str| {
+            let numeric = (bump(h) - bump(-h)) / (2.0 * h as f64);
+            assert!(
+                (analytic as f64 - numeric).abs() < 2e-3 * numeric.abs().max(1.0),
+                "{what}: {analytic} vs {numeric}"
+            );
+        };
+        for i in [0, 7, 33, 119] {
+            check(
+                dx[i],
+                &|d| {
+                    let mut x = x.clone();
+                    x[i] += d;
+                    loss(&x, &gamma, &beta, &probe)
+                },
+                "dx",
+            );
+        }
+        for c in 0..4 {
+            check(
+                dgamma[c],
+                &|d| {
+                    let mut g = gamma.clone();
+                    g[c] += d;
+                    loss(&x, &g, &beta, &probe)
+                },
+                "dgamma",
+            );
+            check(
+                dbeta[c],
+                &|d| {
+                    let mut b = beta.clone();
+                    b[c] += d;
+                    loss(&x, &gamma, &b, &probe)
+                },
+                "dbeta",
+            );
+        }
+    }
+}

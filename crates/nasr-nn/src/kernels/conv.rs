@@ -1,0 +1,722 @@
+//! 2-D convolution on plain `f32` slices in NCHW order: forward, input gradient and weight
+//! gradient.
+//!
+//! Two algorithms cover the convolutions of nasr's spaces:
+//! - dense and grouped convolutions unfold one image at a time into a `[k, n]` column matrix
+//!   (im2col, skipped for 1x1 convolutions without stride or padding) and multiply it with the
+//!   weights through the `gemm` crate: the forward is `y = W col`, the input gradient folds
+//!   `W^T dy` back (col2im), the weight gradient is `dy col^T`;
+//! - depthwise convolutions (one input and one output channel per group) run direct loops over
+//!   each plane, whose bounds are computed once per kernel row so the inner loop has no padding
+//!   checks.
+//!
+//! Work is spread over images (or planes) with rayon. Sums across images are taken in a fixed
+//! order over fixed chunks, so results do not depend on the number of threads.
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// The sizes of one 2-D convolution. Padding may differ at the two ends of an axis; the output
+/// size follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Channel groups: each group of `c_in / groups` inputs feeds `c_out / groups` outputs.
+    pub groups: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width.
+    pub stride: [usize; 2],
+    /// Zero padding before the first row and column.
+    pub pad_begin: [usize; 2],
+    /// Zero padding after the last row and column.
+    pub pad_end: [usize; 2],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output height and width.
+    pub fn output(&self) -> [usize; 2] {
+        [0, 1].map(|axis| {
+            let padded = self.input[axis] + self.pad_begin[axis] + self.pad_end[axis];
+            let span = self.dilation[axis] * (self.kernel[axis] - 1) + 1;
+            (padded - span) / self.stride[axis] + 1
+        })
+    }
+
+    fn in_plane(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    fn out_plane(&self) -> usize {
+        let [h, w] = self.output();
+        h * w
+    }
+
+    fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    fn in_per_group(&self) -> usize {
+        self.c_in / self.groups
+    }
+
+    fn out_per_group(&self) -> usize {
+        self.c_out / self.groups
+    }
+
+    /// Rows of one group's column matrix: its input channels times the kernel taps.
+    fn col_rows(&self) -> usize {
+        self.in_per_group() * self.taps()
+    }
+
+    /// Elements of the input, output and weight tensors.
+    pub fn sizes(&self) -> [usize; 3] {
+        [
+            self.batch * self.c_in * self.in_plane(),
+            self.batch * self.c_out * self.out_plane(),
+            self.c_out * self.col_rows(),
+        ]
+    }
+
+    /// True for a convolution whose column matrix is the input itself.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1]
+            && self.stride == [1, 1]
+            && self.pad_begin == [0, 0]
+            && self.output() == self.input
+    }
+
+    /// True for one input and one output channel per group.
+    pub fn is_depthwise(&self) -> bool {
+        self.groups == self.c_in && self.groups == self.c_out && self.groups > 1
+    }
+
+    /// The valid output range along `axis` for kernel tap `tap`: outputs `lo..hi` read input
+    /// `o * stride + offset` inside the image, where `offset = tap * dilation - pad_begin`.
+    fn valid_outputs(&self, axis: usize, tap: usize) -> (usize, usize, isize) {
+        let out_len = self.output()[axis];
+        let stride = self.stride[axis] as isize;
+        let offset = (tap * self.dilation[axis]) as isize - self.pad_begin[axis] as isize;
+        let in_len = self.input[axis] as isize;
+        // smallest o with o * stride + offset >= 0
+        let lo = if offset >= 0 {
+            0
+        } else {
+            ((-offset + stride - 1) / stride) as usize
+        };
+        // largest o with o * stride + offset <= in_len - 1, plus one
+        let hi = if in_len - 1 - offset < 0 {
+            0
+        } else {
+            ((in_len - 1 - offset) / stride + 1) as usize
+        };
+        let lo = lo.min(out_len);
+        (lo, hi.min(out_len).max(lo), offset)
+    }
+}
+
+/// Images per chunk of the weight-gradient sum: fixed, so the order of the sum is too.
+const IMAGES_PER_CHUNK: usize = 4;
+
+/// `y = conv(x, w)`, all NCHW, without bias.
+pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    let [_, out_len, _] = g.sizes();
+    let mut y = vec![0.0f32; out_len];
+    if g.is_depthwise() {
+        depthwise_forward(g, x, w, &mut y);
+        return y;
+    }
+    let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
+    let parallelism = inner_parallelism(g);
+    y.par_chunks_mut(out_image)
+        .zip(x.par_chunks(in_image))
+        .for_each_init(
+            || vec![0.0f32; column_len(g)],
+            |col, (y_image, x_image)| {
+                for group in 0..g.groups {
+                    let rhs = group_columns(g, x_image, group, col);
+                    let lhs = &w[group * g.out_per_group() * g.col_rows()..];
+                    let dst = &mut y_image[group * g.out_per_group() * g.out_plane()..];
+                    // y_g[m, n] = W_g[m, k] col[k, n]
+                    matmul(
+                        [g.out_per_group(), g.out_plane(), g.col_rows()],
+                        (dst, g.out_plane(), false),
+                        (lhs, 1, g.col_rows()),
+                        (rhs, 1, g.out_plane()),
+                        parallelism,
+                    );
+                }
+            },
+        );
+    y
+}
+
+/// The input gradient `dx` of `y = conv(x, w)`, given `dy`.
+pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let [in_len, _, _] = g.sizes();
+    let mut dx = vec![0.0f32; in_len];
+    if g.is_depthwise() {
+        depthwise_backward_input(g, w, dy, &mut dx);
+        return dx;
+    }
+    let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
+    let parallelism = inner_parallelism(g);
+    let pointwise = g.is_pointwise();
+    dx.par_chunks_mut(in_image)
+        .zip(dy.par_chunks(out_image))
+        .for_each_init(
+            || vec![0.0f32; column_len(g)],
+            |col, (dx_image, dy_image)| {
+                for group in 0..g.groups {
+                    let lhs = &w[group * g.out_per_group() * g.col_rows()..];
+                    let rhs = &dy_image[group * g.out_per_group() * g.out_plane()..];
+                    let dx_group = &mut dx_image[group * g.in_per_group() * g.in_plane()..];
+                    // dcol[k, n] = W_g^T[k, m] dy_g[m, n]; a pointwise column is dx itself.
+                    let dst: &mut [f32] = if pointwise { dx_group } else { col };
+                    matmul(
+                        [g.col_rows(), g.out_plane(), g.out_per_group()],
+                        (dst, g.out_plane(), false),
+                        (lhs, g.col_rows(), 1),
+                        (rhs, 1, g.out_plane()),
+                        parallelism,
+                    );
+                    if !pointwise {
+                        fold_columns(g, col, dx_group);
+                    }
+                }
+            },
+        );
+    dx
+}
+
+/// The weight gradient `dw` of `y = conv(x, w)`, given `x` and `dy`.
+pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let [_, _, weight_len] = g.sizes();
+    if g.is_depthwise() {
+        return depthwise_backward_weight(g, x, dy);
+    }
+    let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
+    let parallelism = inner_parallelism(g);
+    let partial_sums: Vec<Vec<f32>> = x
+        .par_chunks(in_image * IMAGES_PER_CHUNK)
+        .zip(dy.par_chunks(out_image * IMAGES_PER_CHUNK))
+        .map(|(x_chunk, dy_chunk)| {
+            // Accumulated in (output channel, tap, input channel) order; see unfold_patches.
+            let mut dw = vec![0.0f32; weight_len];
+            let mut channels_last = vec![0.0f32; g.in_per_group() * g.in_plane()];
+            let mut patches = vec![0.0f32; g.col_rows() * g.out_plane()];
+            for (x_image, dy_image) in x_chunk.chunks(in_image).zip(dy_chunk.chunks(out_image)) {
+                for group in 0..g.groups {
+                    let x_group = &x_image[group * g.in_per_group() * g.in_plane()..];
+                    let x_group = &x_group[..g.in_per_group() * g.in_plane()];
+                    transpose(
+                        x_group,
+                        [g.in_per_group(), g.in_plane()],
+                        &mut channels_last,
+                    );
+                    unfold_patches(g, &channels_last, &mut patches);
+                    let lhs = &dy_image[group * g.out_per_group() * g.out_plane()..];
+                    let dst = &mut dw[group * g.out_per_group() * g.col_rows()..];
+                    // dW_g[m, k] += dy_g[m, n] patches[n, k]
+                    matmul(
+                        [g.out_per_group(), g.col_rows(), g.out_plane()],
+                        (dst, g.col_rows(), true),
+                        (lhs, 1, g.out_plane()),
+                        (&patches, 1, g.col_rows()),
+                        parallelism,
+                    );
+                }
+            }
+            dw
+        })
+        .collect();
+    let tap_major = sum_in_order(partial_sums, weight_len);
+    // (output channel, tap, input channel) -> (output channel, input channel, tap)
+    let mut dw = vec![0.0f32; weight_len];
+    for (out, src) in dw
+        .chunks_mut(g.col_rows())
+        .zip(tap_major.chunks(g.col_rows()))
+    {
+        transpose(src, [g.taps(), g.in_per_group()], out);
+    }
+    dw
+}
+
+/// The transposed column matrix for the weight gradient, `[out_plane, taps * channels]`: row
+/// `p` holds output pixel `p`'s receptive field, tap by tap, each tap's channels side by side.
+/// gemm packs this layout fast, where it packs the transpose of [`unfold_columns`]' three
+/// times slower; `channels_last` (`[h, w, c]`) makes each tap one contiguous copy.
+fn unfold_patches(g: &ConvGeometry, channels_last: &[f32], patches: &mut [f32]) {
+    let [_, out_w] = g.output();
+    let (channels, in_w) = (g.in_per_group(), g.input[1]);
+    let row_len = g.col_rows();
+    patches.fill(0.0);
+    for tap in 0..g.taps() {
+        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+        for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+            for (n, ox) in cols.enumerate() {
+                let ix = first + n * g.stride[1];
+                let src = &channels_last[(iy * in_w + ix) * channels..][..channels];
+                let row = (oy * out_w + ox) * row_len + tap * channels;
+                patches[row..row + channels].copy_from_slice(src);
+            }
+        });
+    }
+}
+
+/// `dst[c, r] = src[r, c]` for a row-major `[rows, cols]` source, in cache-sized tiles.
+fn transpose(src: &[f32], [rows, cols]: [usize; 2], dst: &mut [f32]) {
+    const TILE: usize = 16;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| vec![0.0; len]);
+    for part in parts {
+        for (t, p) in total.iter_mut().zip(&part) {
+            *t += p;
+        }
+    }
+    total
+}
+
+/// A batch of one image cannot be split over images, so gemm splits the product instead.
+fn inner_parallelism(g: &ConvGeometry) -> Parallelism {
+    if g.batch == 1 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    }
+}
+
+fn column_len(g: &ConvGeometry) -> usize {
+    if g.is_pointwise() {
+        0
+    } else {
+        g.col_rows() * g.out_plane()
+    }
+}
+
+/// The column matrix `[col_rows, out_plane]` of one group of one image: the input itself for a
+/// pointwise convolution, else unfolded into `col`.
+fn group_columns<'a>(
+    g: &ConvGeometry,
+    x_image: &'a [f32],
+    group: usize,
+    col: &'a mut [f32],
+) -> &'a [f32] {
+    let x_group = &x_image[group * g.in_per_group() * g.in_plane()..];
+    if g.is_pointwise() {
+        return &x_group[..g.in_per_group() * g.in_plane()];
+    }
+    unfold_columns(g, x_group, col);
+    col
+}
+
+/// im2col: row `(c, ky, kx)` of `col` holds, for every output pixel, the input pixel that
+/// kernel tap `(ky, kx)` of channel `c` reads (zero in the padding).
+fn unfold_columns(g: &ConvGeometry, x_group: &[f32], col: &mut [f32]) {
+    let [out_h, out_w] = g.output();
+    let [in_h, in_w] = g.input;
+    for (row, col_row) in col.chunks_mut(g.out_plane()).enumerate() {
+        let (channel, tap) = (row / g.taps(), row % g.taps());
+        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+        let plane = &x_group[channel * in_h * in_w..(channel + 1) * in_h * in_w];
+        let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
+        let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
+        for (oy, out_row) in col_row.chunks_mut(out_w).enumerate().take(out_h) {
+            if oy < y_lo || oy >= y_hi {
+                out_row.fill(0.0);
+                continue;
+            }
+            let iy = (oy * g.stride[0]) as isize + y_off;
+            let in_row = &plane[iy as usize * in_w..(iy as usize + 1) * in_w];
+            out_row[..x_lo].fill(0.0);
+            out_row[x_hi..].fill(0.0);
+            let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
+            if g.stride[1] == 1 {
+                out_row[x_lo..x_hi].copy_from_slice(&in_row[first..first + x_hi - x_lo]);
+            } else {
+                for (o, value) in out_row[x_lo..x_hi].iter_mut().enumerate() {
+                    *value = in_row[first + o * g.stride[1]];
+                }
+            }
+        }
+    }
+}
+
+/// col2im: adds every entry of `col` back onto the input pixel it was read from.
+fn fold_columns(g: &ConvGeometry, col: &[f32], dx_group: &mut [f32]) {
+    let [out_h, out_w] = g.output();
+    let [in_h, in_w] = g.input;
+    for (row, col_row) in col.chunks(g.out_plane()).enumerate() {
+        let (channel, tap) = (row / g.taps(), row % g.taps());
+        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+        let plane = &mut dx_group[channel * in_h * in_w..(channel + 1) * in_h * in_w];
+        let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
+        let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
+        let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
+        for oy in y_lo..y_hi.min(out_h) {
+            let iy = ((oy * g.stride[0]) as isize + y_off) as usize;
+            let in_row = &mut plane[iy * in_w..(iy + 1) * in_w];
+            let out_row = &col_row[oy * out_w + x_lo..oy * out_w + x_hi];
+            if g.stride[1] == 1 {
+                for (target, value) in in_row[first..first + out_row.len()].iter_mut().zip(out_row)
+                {
+                    *target += value;
+                }
+            } else {
+                for (o, value) in out_row.iter().enumerate() {
+                    in_row[first + o * g.stride[1]] += value;
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]` with each operand given as (slice, column stride, row
+/// stride) and the destination as (slice, row stride, accumulate).
+fn matmul(
+    [m, n, k]: [usize; 3],
+    (dst, dst_rs, accumulate): (&mut [f32], usize, bool),
+    (lhs, lhs_cs, lhs_rs): (&[f32], usize, usize),
+    (rhs, rhs_cs, rhs_rs): (&[f32], usize, usize),
+    parallelism: Parallelism,
+) {
+    let last = |rows: usize, cols: usize, cs: usize, rs: usize| {
+        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs + 1
+    };
+    assert!(
+        dst.len() >= last(m, n, 1, dst_rs),
+        "gemm destination too short"
+    );
+    assert!(
+        lhs.len() >= last(m, k, lhs_cs, lhs_rs),
+        "gemm lhs too short"
+    );
+    assert!(
+        rhs.len() >= last(k, n, rhs_cs, rhs_rs),
+        "gemm rhs too short"
+    );
+    // SAFETY: the asserts above keep every index gemm touches inside the three slices, and the
+    // destination does not alias the operands (it is borrowed mutably).
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Visits every (output row, input row, output column range, first input column) that kernel
+/// tap `(ky, kx)` connects, so the three depthwise loops share their bounds.
+fn for_each_tap_row(
+    g: &ConvGeometry,
+    ky: usize,
+    kx: usize,
+    mut visit: impl FnMut(usize, usize, std::ops::Range<usize>, usize),
+) {
+    let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
+    let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
+    if x_lo >= x_hi {
+        return;
+    }
+    let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
+    for oy in y_lo..y_hi {
+        let iy = ((oy * g.stride[0]) as isize + y_off) as usize;
+        visit(oy, iy, x_lo..x_hi, first);
+    }
+}
+
+fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+    let [_, out_w] = g.output();
+    let in_w = g.input[1];
+    let sx = g.stride[1];
+    y.par_chunks_mut(g.out_plane())
+        .zip(x.par_chunks(g.in_plane()))
+        .enumerate()
+        .for_each(|(plane, (y_plane, x_plane))| {
+            let taps = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
+            for (tap, &weight) in taps.iter().enumerate() {
+                let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+                for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+                    let out = &mut y_plane[oy * out_w..][cols.clone()];
+                    let row = &x_plane[iy * in_w..(iy + 1) * in_w];
+                    if sx == 1 {
+                        for (o, i) in out.iter_mut().zip(&row[first..]) {
+                            *o += weight * i;
+                        }
+                    } else {
+                        for (n, o) in out.iter_mut().enumerate() {
+                            *o += weight * row[first + n * sx];
+                        }
+                    }
+                });
+            }
+        });
+}
+
+fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let [_, out_w] = g.output();
+    let in_w = g.input[1];
+    let sx = g.stride[1];
+    dx.par_chunks_mut(g.in_plane())
+        .zip(dy.par_chunks(g.out_plane()))
+        .enumerate()
+        .for_each(|(plane, (dx_plane, dy_plane))| {
+            let taps = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
+            for (tap, &weight) in taps.iter().enumerate() {
+                let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+                for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+                    let grad = &dy_plane[oy * out_w..][cols.clone()];
+                    let row = &mut dx_plane[iy * in_w..(iy + 1) * in_w];
+                    if sx == 1 {
+                        for (i, d) in row[first..].iter_mut().zip(grad) {
+                            *i += weight * d;
+                        }
+                    } else {
+                        for (n, d) in grad.iter().enumerate() {
+                            row[first + n * sx] += weight * d;
+                        }
+                    }
+                });
+            }
+        });
+}
+
+fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let [_, out_w] = g.output();
+    let in_w = g.input[1];
+    let sx = g.stride[1];
+    let mut dw = vec![0.0f32; g.c_out * g.taps()];
+    dw.par_chunks_mut(g.taps())
+        .enumerate()
+        .for_each(|(channel, dw_channel)| {
+            for image in 0..g.batch {
+                let plane = image * g.c_in + channel;
+                let x_plane = &x[plane * g.in_plane()..][..g.in_plane()];
+                let dy_plane = &dy[plane * g.out_plane()..][..g.out_plane()];
+                for (tap, dw_tap) in dw_channel.iter_mut().enumerate() {
+                    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+                    let mut sum = 0.0f32;
+                    for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+                        let grad = &dy_plane[oy * out_w..][cols.clone()];
+                        let row = &x_plane[iy * in_w..(iy + 1) * in_w];
+                        if sx == 1 {
+                            sum += grad
+                                .iter()
+                                .zip(&row[first..])
+                                .map(|(d, i)| d * i)
+                                .sum::<f32>();
+                        } else {
+                            for (n, d) in grad.iter().enumerate() {
+                                sum += d * row[first + n * sx];
+                            }
+                        }
+                    });
+                    *dw_tap += sum;
+                }
+            }
+        });
+    dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one multiply-add at a time.
+    fn reference_forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let [out_h, out_w] = g.output();
+        let mut y = vec![0.0f32; g.sizes()[1]];
+        for b in 0..g.batch {
+            for co in 0..g.c_out {
+                let group = co / g.out_per_group();
+                for oy in 0..out_h {
+                    for ox in 0..out_w {
+                        let mut sum = 0.0f64;
+                        for ci in 0..g.in_per_group() {
+                            let c = group * g.in_per_group() + ci;
+                            for ky in 0..g.kernel[0] {
+                                for kx in 0..g.kernel[1] {
+                                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                        - g.pad_begin[0] as isize;
+                                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                        - g.pad_begin[1] as isize;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy >= g.input[0] as isize
+                                        || ix >= g.input[1] as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi = ((b * g.c_in + c) * g.input[0] + iy as usize)
+                                        * g.input[1]
+                                        + ix as usize;
+                                    let wi = ((co * g.in_per_group() + ci) * g.kernel[0] + ky)
+                                        * g.kernel[1]
+                                        + kx;
+                                    sum += x[xi] as f64 * w[wi] as f64;
+                                }
+                            }
+                        }
+                        y[((b * g.c_out + co) * out_h + oy) * out_w + ox] = sum as f32;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let h = (i as u32 ^ seed)
+                    .wrapping_mul(2_654_435_761)
+                    .rotate_left(13);
+                (h % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    fn geometries() -> Vec<ConvGeometry> {
+        let base = ConvGeometry {
+            batch: 3,
+            c_in: 4,
+            c_out: 6,
+            groups: 1,
+            input: [7, 6],
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad_begin: [1, 1],
+            pad_end: [1, 1],
+            dilation: [1, 1],
+        };
+        vec![
+            base,
+            ConvGeometry {
+                kernel: [1, 1],
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+            ConvGeometry {
+                stride: [2, 2],
+                ..base
+            },
+            ConvGeometry {
+                dilation: [2, 2],
+                pad_begin: [2, 2],
+                pad_end: [2, 2],
+                ..base
+            },
+            ConvGeometry {
+                groups: 2,
+                kernel: [5, 3],
+                pad_begin: [2, 0],
+                pad_end: [1, 2],
+                ..base
+            },
+            ConvGeometry {
+                kernel: [1, 1],
+                stride: [2, 2],
+                pad_begin: [0, 0],
+                pad_end: [0, 0],
+                ..base
+            },
+            ConvGeometry {
+                c_out: 4,
+                groups: 4,
+                ..base
+            },
+            ConvGeometry {
+                c_out: 4,
+                groups: 4,
+                stride: [2, 2],
+                dilation: [2, 2],
+                pad_begin: [2, 2],
+                pad_end: [2, 2],
+                ..base
+            },
+            ConvGeometry { batch: 1, ..base },
+            ConvGeometry { batch: 9, ..base },
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        for g in geometries() {
+            let [in_len, _, w_len] = g.sizes();
+            let (x, w) = (values(in_len, 1), values(w_len, 2));
+            let expected = reference_forward(&g, &x, &w);
+            let got = forward(&g, &x, &w);
+            for (e, o) in expected.iter().zip(&got) {
+                assert!((e - o).abs() < 1e-4, "{g:?}: {e} vs {o}");
+            }
+        }
+    }
+
+    /// The gradients are the adjoints of the forward, which is linear in x and in w: for any
+    /// probes u and v, <dx, u> = <dy, conv(u, w)> and <dw, v> = <dy, conv(x, v)>.
+    #[test]
+    fn gradients_are_the_adjoints_of_the_forward() {
+        for g in geometries() {
+            let [in_len, out_len, w_len] = g.sizes();
+            let (x, w, dy) = (values(in_len, 3), values(w_len, 4), values(out_len, 5));
+            let dx = backward_input(&g, &w, &dy);
+            let dw = backward_weight(&g, &x, &dy);
+            for seed in [6, 7] {
+                let (u, v) = (values(in_len, seed), values(w_len, seed + 10));
+                let along_u = dot(&dy, &reference_forward(&g, &u, &w));
+                let along_v = dot(&dy, &reference_forward(&g, &x, &v));
+                assert!(
+                    (dot(&dx, &u) - along_u).abs() < 1e-4 * along_u.abs().max(1.0),
+                    "{g:?}: dx"
+                );
+                assert!(
+                    (dot(&dw, &v) - along_v).abs() < 1e-4 * along_v.abs().max(1.0),
+                    "{g:?}: dw"
+                );
+            }
+        }
+    }
+}

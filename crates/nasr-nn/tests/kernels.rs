@@ -1,0 +1,182 @@
+//! nasr's kernels against burn's own modules on the same parameters and input: same outputs
+//! and same gradients to float tolerance, on the autodiff and the plain CPU device.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::{Device, Distribution, Tensor};
+use nasr_nn::kernels::{batch_norm, conv2d};
+
+fn assert_close<const D: usize>(what: &str, expected: Tensor<D>, got: Tensor<D>) {
+    let (e, g) = (
+        expected.into_data().try_to_vec::<f32>().unwrap(),
+        got.into_data().try_to_vec::<f32>().unwrap(),
+    );
+    assert_eq!(e.len(), g.len(), "{what}: lengths");
+    let scale = e.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let worst = e
+        .iter()
+        .zip(&g)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{what}: largest difference {worst} (scale {scale})"
+    );
+}
+
+fn input(shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// Forward, input gradient and weight gradient of `conv` on `x`, both ways.
+fn check_conv(what: &str, conv: Conv2d, x: Tensor<4>) {
+    let probe = Tensor::random(
+        conv.forward(x.clone()).dims(),
+        Distribution::Normal(0.0, 1.0),
+        &x.device(),
+    );
+    let run = |ours: bool| {
+        let x = x.clone().detach().require_grad();
+        let y = if ours {
+            conv2d(&conv, x.clone())
+        } else {
+            conv.forward(x.clone())
+        };
+        let grads = (y.clone() * probe.clone()).sum().backward();
+        let dw = conv.weight.val().grad(&grads).expect("weight gradient");
+        (y, x.grad(&grads).expect("input gradient"), dw)
+    };
+    let ((y0, dx0, dw0), (y1, dx1, dw1)) = (run(false), run(true));
+    assert_close(&format!("{what} output"), y0.inner(), y1.inner());
+    assert_close(&format!("{what} input gradient"), dx0, dx1);
+    assert_close(&format!("{what} weight gradient"), dw0, dw1);
+}
+
+fn conv(c_in: usize, c_out: usize, kernel: usize) -> Conv2dConfig {
+    Conv2dConfig::new([c_in, c_out], [kernel, kernel])
+        .with_padding(PaddingConfig2d::Explicit(
+            kernel / 2,
+            kernel / 2,
+            kernel / 2,
+            kernel / 2,
+        ))
+        .with_bias(false)
+}
+
+#[test]
+fn convolutions_match_burns_forward_and_gradients() {
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let x = input([5, 6, 9, 8], &device);
+    let cases: Vec<(&str, Conv2d)> = vec![
+        ("3x3", conv(6, 8, 3).init(&device)),
+        ("1x1", conv(6, 4, 1).init(&device)),
+        (
+            "3x3 stride 2 with bias",
+            conv(6, 8, 3)
+                .with_stride([2, 2])
+                .with_bias(true)
+                .init(&device),
+        ),
+        (
+            "dilated 5x5",
+            conv(6, 6, 5)
+                .with_dilation([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(4, 4, 4, 4))
+                .init(&device),
+        ),
+        ("depthwise 3x3", conv(6, 6, 3).with_groups(6).init(&device)),
+        (
+            "depthwise 5x5 stride 2",
+            conv(6, 6, 5)
+                .with_groups(6)
+                .with_stride([2, 2])
+                .init(&device),
+        ),
+        ("grouped", conv(6, 4, 3).with_groups(2).init(&device)),
+        (
+            "same padding, even kernel",
+            conv(6, 4, 2)
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device),
+        ),
+        (
+            "valid",
+            conv(6, 4, 3)
+                .with_padding(PaddingConfig2d::Valid)
+                .init(&device),
+        ),
+    ];
+    for (what, conv) in cases {
+        check_conv(what, conv, x.clone());
+    }
+}
+
+#[test]
+fn a_convolution_without_autodiff_matches_burns() {
+    let device = Device::flex();
+    device.seed(4);
+    let conv = conv(3, 5, 3).init(&device);
+    let x = input([2, 3, 7, 7], &device);
+    assert_close("plain output", conv.forward(x.clone()), conv2d(&conv, x));
+}
+
+fn running_stats(bn: &BatchNorm) -> (Tensor<1>, Tensor<1>) {
+    (bn.running_mean.value(), bn.running_var.value())
+}
+
+#[test]
+fn batch_norm_matches_burns_output_gradients_and_running_statistics() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let x = input([6, 4, 5, 7], &device).mul_scalar(3.0).add_scalar(1.5);
+    let make = || {
+        let bn: BatchNorm = BatchNormConfig::new(4).init(&device);
+        // Gamma and beta away from 1 and 0, so their role shows in the gradients.
+        let gamma = Tensor::<1>::from_floats([0.5, 1.5, -1.0, 2.0], &device);
+        let beta = Tensor::<1>::from_floats([0.1, -0.2, 0.3, 0.0], &device);
+        BatchNorm {
+            gamma: bn.gamma.map(|_| gamma.clone().require_grad()),
+            beta: bn.beta.map(|_| beta.clone().require_grad()),
+            ..bn
+        }
+    };
+    let probe = input([6, 4, 5, 7], &device);
+    let run = |ours: bool| {
+        let bn = make();
+        let x = x.clone().detach().require_grad();
+        // Two steps, so the running statistics are updated from a non-initial value.
+        let _ = if ours {
+            batch_norm(&bn, x.clone())
+        } else {
+            bn.forward(x.clone())
+        };
+        let y = if ours {
+            batch_norm(&bn, x.clone())
+        } else {
+            bn.forward(x.clone())
+        };
+        let grads = (y.clone() * probe.clone()).sum().backward();
+        let dgamma = bn.gamma.val().grad(&grads).expect("gamma gradient");
+        let dbeta = bn.beta.val().grad(&grads).expect("beta gradient");
+        let eval = bn.clone().valid();
+        let evaluated = eval.forward(x.clone().inner());
+        (
+            y.inner(),
+            x.grad(&grads).expect("input gradient"),
+            dgamma,
+            dbeta,
+            running_stats(&bn),
+            evaluated,
+        )
+    };
+    let (burn, ours) = (run(false), run(true));
+    assert_close("output", burn.0, ours.0);
+    assert_close("input gradient", burn.1, ours.1);
+    assert_close("gamma gradient", burn.2, ours.2);
+    assert_close("beta gradient", burn.3, ours.3);
+    assert_close("running mean", burn.4.0, ours.4.0);
+    assert_close("running variance", burn.4.1, ours.4.1);
+    assert_close("evaluation output", burn.5, ours.5);
+}
