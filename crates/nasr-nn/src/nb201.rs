@@ -5,7 +5,7 @@
 //! (Dong & Yang 2020, `lib/models/cell_infers/tiny_network.py`). Parameter names are stable
 //! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -221,7 +221,10 @@ impl ResidualReduction {
 
     /// `[batch, c_in, h, w]` -> `[batch, c_out, ceil(h/2), ceil(w/2)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let shortcut = conv2d(&self.shortcut_conv, self.shortcut_pool.forward(x.clone()));
+        let shortcut = conv2d(
+            &self.shortcut_conv,
+            avg_pool2d(&self.shortcut_pool, x.clone()),
+        );
         self.conv_b.forward(self.conv_a.forward(x)) + shortcut
     }
 }

@@ -1,6 +1,6 @@
 //! The NAS-Bench-201 candidate ops (Dong & Yang 2020, `lib/models/cell_operations.py`).
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -88,7 +88,7 @@ impl EdgeOp {
         match (self.kind, &self.op, &self.pool) {
             (0, _, _) => None,
             (_, Some(conv), _) => Some(conv.forward(x)),
-            (_, _, Some(pool)) => Some(pool.forward(x)),
+            (_, _, Some(pool)) => Some(avg_pool2d(pool, x)),
             _ => Some(x),
         }
     }

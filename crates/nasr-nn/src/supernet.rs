@@ -7,6 +7,7 @@
 //! network (stem, reductions, head) is shared by all paths and named as in [`Nb201Network`], so a
 //! path's weights copy out into a standalone network of that architecture.
 
+use crate::kernels::avg_pool2d;
 use std::collections::BTreeMap;
 
 use burn::module::Module;
@@ -53,7 +54,7 @@ impl SuperEdge {
             "skip_connect" => Some(x),
             "nor_conv_1x1" => Some(self.nor_conv_1x1.forward(x)),
             "nor_conv_3x3" => Some(self.nor_conv_3x3.forward(x)),
-            _ => Some(self.avg_pool_3x3.forward(x)),
+            _ => Some(avg_pool2d(&self.avg_pool_3x3, x)),
         }
     }
 

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
-use nasr_nn::kernels::{batch_norm, conv2d};
+use nasr_nn::kernels::{avg_pool2d, batch_norm, conv2d};
 
 fn assert_close<const D: usize>(what: &str, expected: Tensor<D>, got: Tensor<D>) {
     let (e, g) = (
@@ -179,4 +179,54 @@ fn batch_norm_matches_burns_output_gradients_and_running_statistics() {
     assert_close("running mean", burn.4.0, ours.4.0);
     assert_close("running variance", burn.4.1, ours.4.1);
     assert_close("evaluation output", burn.5, ours.5);
+}
+
+#[test]
+fn average_pools_match_burns_output_and_gradient() {
+    use burn::nn::pool::AvgPool2dConfig;
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let x = input([3, 4, 9, 8], &device);
+    let pools = [
+        (
+            "3x3 stride 1, padding not counted",
+            AvgPool2dConfig::new([3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_count_include_pad(false),
+        ),
+        (
+            "3x3 stride 2, padding counted",
+            AvgPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        ),
+        (
+            "3x3 stride 2, padding not counted",
+            AvgPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_count_include_pad(false),
+        ),
+        (
+            "2x2 stride 2",
+            AvgPool2dConfig::new([2, 2]).with_strides([2, 2]),
+        ),
+    ];
+    for (what, config) in pools {
+        let pool = config.init();
+        let probe = input(pool.forward(x.clone()).dims(), &device);
+        let run = |ours: bool| {
+            let x = x.clone().detach().require_grad();
+            let y = if ours {
+                avg_pool2d(&pool, x.clone())
+            } else {
+                pool.forward(x.clone())
+            };
+            let grads = (y.clone() * probe.clone()).sum().backward();
+            (y.inner(), x.grad(&grads).expect("input gradient"))
+        };
+        let (burn, ours) = (run(false), run(true));
+        assert_close(&format!("{what} output"), burn.0, ours.0);
+        assert_close(&format!("{what} input gradient"), burn.1, ours.1);
+    }
 }

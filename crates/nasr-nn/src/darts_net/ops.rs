@@ -2,7 +2,7 @@
 //! factorized reduce, separable and dilated convolutions. Every op keeps the channel count and
 //! divides the spatial size by its stride (rounding up).
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -203,7 +203,7 @@ impl DartsOp {
     pub fn forward(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         let pooled = match (&self.max_pool, &self.avg_pool) {
             (Some(pool), _) => Some(pool.forward(x.clone())),
-            (_, Some(pool)) => Some(pool.forward(x.clone())),
+            (_, Some(pool)) => Some(avg_pool2d(pool, x.clone())),
             _ => None,
         };
         if let Some(pooled) = pooled {

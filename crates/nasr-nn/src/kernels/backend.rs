@@ -16,6 +16,7 @@ use burn::tensor::{DType, TensorData};
 
 use super::batch_norm::{self, NormGeometry};
 use super::conv::{self, ConvGeometry};
+use super::pool::{self, PoolGeometry};
 
 /// The ops nasr runs through its own kernels.
 #[backend_extension(Flex, Autodiff)]
@@ -36,6 +37,16 @@ pub trait NasrKernels: Backend {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Average pooling of `[batch, channels, h, w]` with the same padding on both sides of an
+    /// axis, rounding the output size down (no `ceil_mode`).
+    fn nasr_avg_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> FloatTensor<Self>;
 }
 
 fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> ConvGeometry {
@@ -112,6 +123,70 @@ impl NasrKernels for Flex {
         let (y, mean, variance) =
             batch_norm::train_forward(&g, values(&x), values(&gamma), values(&beta), epsilon);
         (tensor(y, shape), vector(mean), vector(variance))
+    }
+
+    fn nasr_avg_pool2d(
+        x: FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> FlexTensor {
+        if !is_f32(&[&x]) {
+            return Flex::avg_pool2d(x, kernel, stride, padding, count_include_pad, false);
+        }
+        let p = pool_geometry(dims4(&x), kernel, stride, padding, count_include_pad);
+        let [out_h, out_w] = p.conv.output();
+        let y = pool::forward(&p, values(&contiguous(&x)));
+        tensor(y, [p.conv.batch, p.conv.c_in, out_h, out_w])
+    }
+}
+
+fn pool_geometry(
+    [batch, channels, h, w]: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    count_include_pad: bool,
+) -> PoolGeometry {
+    PoolGeometry {
+        conv: ConvGeometry {
+            batch,
+            c_in: channels,
+            c_out: channels,
+            groups: channels,
+            input: [h, w],
+            kernel,
+            stride,
+            pad_begin: padding,
+            pad_end: padding,
+            dilation: [1, 1],
+        },
+        count_include_pad,
+    }
+}
+
+/// The backward step of [`NasrKernels::nasr_avg_pool2d`]: it needs only the shapes.
+#[derive(Debug)]
+struct AvgPoolBackward;
+
+impl Backward<Flex, 1> for AvgPoolBackward {
+    type State = PoolGeometry;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [x_parent] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        if let Some(parent) = x_parent {
+            let p = ops.state;
+            let dx = pool::backward(&p, values(&dy));
+            let [h, w] = p.conv.input;
+            grads.register::<Flex>(parent.id, tensor(dx, [p.conv.batch, p.conv.c_in, h, w]));
+        }
     }
 }
 
@@ -258,5 +333,47 @@ impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
         (output, Self::from_inner(mean), Self::from_inner(variance))
+    }
+
+    fn nasr_avg_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        count_include_pad: bool,
+    ) -> FloatTensor<Self> {
+        if !is_f32(&[x.primitive()]) {
+            return Self::avg_pool2d(x, kernel, stride, padding, count_include_pad, false);
+        }
+        let geometry = pool_geometry(
+            dims4(x.primitive()),
+            kernel,
+            stride,
+            padding,
+            count_include_pad,
+        );
+        match AvgPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = Flex::nasr_avg_pool2d(
+                    x.into_primitive(),
+                    kernel,
+                    stride,
+                    padding,
+                    count_include_pad,
+                );
+                prep.finish(geometry, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::nasr_avg_pool2d(
+                x.into_primitive(),
+                kernel,
+                stride,
+                padding,
+                count_include_pad,
+            )),
+        }
     }
 }

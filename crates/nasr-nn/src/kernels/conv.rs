@@ -463,7 +463,7 @@ fn for_each_tap_row(
     }
 }
 
-fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
     let [_, out_w] = g.output();
     let in_w = g.input[1];
     let sx = g.stride[1];
@@ -491,7 +491,7 @@ fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
         });
 }
 
-fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     let [_, out_w] = g.output();
     let in_w = g.input[1];
     let sx = g.stride[1];

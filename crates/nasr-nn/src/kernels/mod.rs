@@ -11,9 +11,11 @@
 pub mod backend;
 pub mod batch_norm;
 pub mod conv;
+pub mod pool;
 
 use burn::backend::Dispatch;
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::AvgPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
@@ -81,6 +83,28 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     bn.running_var
         .update(update(bn.running_var.value_sync(), variance));
     Tensor::from_dispatch(y)
+}
+
+/// `pool.forward(x)`, computed by nasr's kernels where the pool rounds its output size down
+/// and pads both sides of an axis alike (every pool in nasr's spaces); by burn otherwise.
+pub fn avg_pool2d(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, height, width] = x.dims();
+    let [(top, bottom), (left, right)] = padding_pairs(
+        &pool.padding,
+        [height, width],
+        pool.kernel_size,
+        pool.stride,
+    );
+    if pool.ceil_mode || top != bottom || left != right {
+        return pool.forward(x);
+    }
+    Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_avg_pool2d(
+        x.into_dispatch(),
+        pool.kernel_size,
+        pool.stride,
+        [top, left],
+        pool.count_include_pad,
+    ))
 }
 
 /// `(begin, end)` padding per axis, as burn's `Conv2d` computes it (`Same` pads the odd pixel at
