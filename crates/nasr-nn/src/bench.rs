@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,8 @@ pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError
         // The grad-norm read in `step` already waits for the backward pass; reading one
         // weight waits for the update too.
         let _ = model.classifier.weight.val().into_data();
+        // GPU backends run asynchronously: the step is done when the device says so.
+        wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
         }
@@ -180,6 +182,8 @@ pub fn time_supernet_steps(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = sgd.step(model, grads, 0.01).0;
         let _ = model.classifier.weight.val().into_data();
+        // GPU backends run asynchronously: the step is done when the device says so.
+        wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
         }
@@ -223,6 +227,13 @@ pub const BENCH_OPS: [&str; 7] = [
     "avg_pool3x3",
     "add",
 ];
+
+/// Blocks until `device` has finished all queued work (a no-op on the eager CPU backend).
+fn wait_for(device: &Device) -> Result<(), NnError> {
+    device.sync().map_err(|error| NnError::Device {
+        problem: format!("{error:?}"),
+    })
+}
 
 /// Median wall time of forward + backward of one op (see [`BENCH_OPS`]) on random input of
 /// `[batch, channels, size, size]`, over `steps` timed runs after `warmup` untimed ones: where a
@@ -292,6 +303,8 @@ pub fn time_op(
         // flex runs eagerly: when backward returns, the gradients are computed.
         let grads = forward(x.clone()).sum().backward();
         let _ = x.grad(&grads);
+        // GPU backends run asynchronously: the step is done when the device says so.
+        wait_for(&device)?;
         if step >= warmup {
             times.push(started.elapsed());
         }
@@ -314,6 +327,8 @@ pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> 
     for step in 0..bench.warmup + bench.steps {
         let started = Instant::now();
         let _ = model.forward(images.clone()).into_data();
+        // GPU backends run asynchronously: the step is done when the device says so.
+        wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
         }

@@ -29,6 +29,12 @@ pub enum NnError {
         /// What did not fit.
         problem: String,
     },
+    /// The compute device (a GPU) failed to run the queued work.
+    #[error("the compute device failed: {problem}")]
+    Device {
+        /// The backend's error.
+        problem: String,
+    },
     /// Loss became NaN or infinite.
     #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}")]
     Diverged {

@@ -8,9 +8,40 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "nasr", version, about, long_about = None)]
 pub struct Cli {
+    /// Where to compute: `cpu` (always built), `gpu` (wgpu; a build with `--features gpu`) or
+    /// `cuda` (a build with `--features cuda`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "cpu",
+        env = "NASR_DEVICE"
+    )]
+    pub device: DeviceArg,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The `--device` values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// burn's flex CPU backend with nasr's kernels.
+    Cpu,
+    /// burn's wgpu backend (Vulkan on NVIDIA).
+    Gpu,
+    /// burn's CUDA backend.
+    Cuda,
+}
+
+impl From<DeviceArg> for nasr_nn::Compute {
+    fn from(device: DeviceArg) -> Self {
+        match device {
+            DeviceArg::Cpu => nasr_nn::Compute::Cpu,
+            DeviceArg::Gpu => nasr_nn::Compute::Gpu,
+            DeviceArg::Cuda => nasr_nn::Compute::Cuda,
+        }
+    }
 }
 
 /// The subcommands.

@@ -17,14 +17,23 @@ use burn::backend::Dispatch;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::AvgPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
-use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
 
 use backend::NasrKernels;
+
+/// Whether `x` lives on the flex CPU backend, where nasr's kernels run; elsewhere (a GPU) burn's
+/// own ops do.
+fn on_flex(x: &Tensor<4>) -> bool {
+    x.device().inner() == Device::flex()
+}
 
 /// `conv.forward(x)`, computed by nasr's kernels: same parameters, same result to float
 /// rounding.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if !on_flex(&x) {
+        return conv.forward(x);
+    }
     let [_, _, height, width] = x.dims();
     let options = ConvOptions::new_with_padding(
         conv.stride,
@@ -61,7 +70,7 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         x.dims()
     );
     let device = x.device();
-    if !(device.is_autodiff() && bn.training.is_enabled()) {
+    if !(device.is_autodiff() && bn.training.is_enabled() && on_flex(&x)) {
         return bn.forward(x);
     }
     let (y, mean, variance) = <Dispatch as NasrKernels>::nasr_batch_norm_train(
@@ -95,7 +104,7 @@ pub fn avg_pool2d(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
         pool.kernel_size,
         pool.stride,
     );
-    if pool.ceil_mode || top != bottom || left != right {
+    if pool.ceil_mode || top != bottom || left != right || !on_flex(&x) {
         return pool.forward(x);
     }
     Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_avg_pool2d(
