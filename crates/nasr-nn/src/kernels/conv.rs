@@ -13,6 +13,8 @@
 //! Work is spread over images (or planes) with rayon. Sums across images are taken in a fixed
 //! order over fixed chunks, so results do not depend on the number of threads.
 
+use std::ops::Range;
+
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
@@ -100,27 +102,62 @@ impl ConvGeometry {
         self.groups == self.c_in && self.groups == self.c_out && self.groups > 1
     }
 
-    /// The valid output range along `axis` for kernel tap `tap`: outputs `lo..hi` read input
-    /// `o * stride + offset` inside the image, where `offset = tap * dilation - pad_begin`.
-    fn valid_outputs(&self, axis: usize, tap: usize) -> (usize, usize, isize) {
-        let out_len = self.output()[axis];
-        let stride = self.stride[axis] as isize;
-        let offset = (tap * self.dilation[axis]) as isize - self.pad_begin[axis] as isize;
-        let in_len = self.input[axis] as isize;
-        // smallest o with o * stride + offset >= 0
-        let lo = if offset >= 0 {
-            0
-        } else {
-            ((-offset + stride - 1) / stride) as usize
+    /// Where each kernel tap reads, taps in row-major order.
+    fn taps_in_image(&self) -> Vec<Tap> {
+        let out = self.output();
+        // Along `axis`, tap `t` maps output `o` to input `o * stride + offset`, with
+        // `offset = t * dilation - pad_begin`; the outputs inside the image form a range.
+        let range = |axis: usize, t: usize| {
+            let stride = self.stride[axis] as isize;
+            let offset = (t * self.dilation[axis]) as isize - self.pad_begin[axis] as isize;
+            let last_input = self.input[axis] as isize - 1;
+            let lo = if offset >= 0 {
+                0
+            } else {
+                (-offset + stride - 1) / stride
+            };
+            let hi = if last_input < offset {
+                0
+            } else {
+                (last_input - offset) / stride + 1
+            };
+            let lo = (lo as usize).min(out[axis]);
+            (lo..(hi as usize).clamp(lo, out[axis]), offset)
         };
-        // largest o with o * stride + offset <= in_len - 1, plus one
-        let hi = if in_len - 1 - offset < 0 {
-            0
-        } else {
-            ((in_len - 1 - offset) / stride + 1) as usize
-        };
-        let lo = lo.min(out_len);
-        (lo, hi.min(out_len).max(lo), offset)
+        (0..self.taps())
+            .map(|t| {
+                let (rows, row_offset) = range(0, t / self.kernel[1]);
+                let (cols, col_offset) = range(1, t % self.kernel[1]);
+                Tap {
+                    rows,
+                    cols,
+                    row_offset,
+                    col_offset,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where one kernel tap reads: output rows `rows` and columns `cols` see input row
+/// `oy * stride + row_offset` and column `ox * stride + col_offset`, inside the image; the
+/// other outputs see padding.
+#[derive(Clone, Debug)]
+struct Tap {
+    rows: Range<usize>,
+    cols: Range<usize>,
+    row_offset: isize,
+    col_offset: isize,
+}
+
+impl Tap {
+    fn input_row(&self, g: &ConvGeometry, oy: usize) -> usize {
+        ((oy * g.stride[0]) as isize + self.row_offset) as usize
+    }
+
+    /// The input column of the first valid output column.
+    fn first_input_col(&self, g: &ConvGeometry) -> usize {
+        ((self.cols.start * g.stride[1]) as isize + self.col_offset) as usize
     }
 }
 
@@ -137,13 +174,13 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
+    let taps = g.taps_in_image();
     y.par_chunks_mut(out_image)
         .zip(x.par_chunks(in_image))
-        .for_each_init(
-            || vec![0.0f32; column_len(g)],
-            |col, (y_image, x_image)| {
+        .for_each(|(y_image, x_image)| {
+            with_scratch(column_len(g), |col| {
                 for group in 0..g.groups {
-                    let rhs = group_columns(g, x_image, group, col);
+                    let rhs = group_columns(g, &taps, x_image, group, col);
                     let lhs = &w[group * g.out_per_group() * g.col_rows()..];
                     let dst = &mut y_image[group * g.out_per_group() * g.out_plane()..];
                     // y_g[m, n] = W_g[m, k] col[k, n]
@@ -155,8 +192,8 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                         parallelism,
                     );
                 }
-            },
-        );
+            })
+        });
     y
 }
 
@@ -171,11 +208,11 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
     let pointwise = g.is_pointwise();
+    let taps = g.taps_in_image();
     dx.par_chunks_mut(in_image)
         .zip(dy.par_chunks(out_image))
-        .for_each_init(
-            || vec![0.0f32; column_len(g)],
-            |col, (dx_image, dy_image)| {
+        .for_each(|(dx_image, dy_image)| {
+            with_scratch(column_len(g), |col| {
                 for group in 0..g.groups {
                     let lhs = &w[group * g.out_per_group() * g.col_rows()..];
                     let rhs = &dy_image[group * g.out_per_group() * g.out_plane()..];
@@ -190,11 +227,11 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                         parallelism,
                     );
                     if !pointwise {
-                        fold_columns(g, col, dx_group);
+                        fold_columns(g, &taps, col, dx_group);
                     }
                 }
-            },
-        );
+            })
+        });
     dx
 }
 
@@ -209,35 +246,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let partial_sums: Vec<Vec<f32>> = x
         .par_chunks(in_image * IMAGES_PER_CHUNK)
         .zip(dy.par_chunks(out_image * IMAGES_PER_CHUNK))
-        .map(|(x_chunk, dy_chunk)| {
-            // Accumulated in (output channel, tap, input channel) order; see unfold_patches.
-            let mut dw = vec![0.0f32; weight_len];
-            let mut channels_last = vec![0.0f32; g.in_per_group() * g.in_plane()];
-            let mut patches = vec![0.0f32; g.col_rows() * g.out_plane()];
-            for (x_image, dy_image) in x_chunk.chunks(in_image).zip(dy_chunk.chunks(out_image)) {
-                for group in 0..g.groups {
-                    let x_group = &x_image[group * g.in_per_group() * g.in_plane()..];
-                    let x_group = &x_group[..g.in_per_group() * g.in_plane()];
-                    transpose(
-                        x_group,
-                        [g.in_per_group(), g.in_plane()],
-                        &mut channels_last,
-                    );
-                    unfold_patches(g, &channels_last, &mut patches);
-                    let lhs = &dy_image[group * g.out_per_group() * g.out_plane()..];
-                    let dst = &mut dw[group * g.out_per_group() * g.col_rows()..];
-                    // dW_g[m, k] += dy_g[m, n] patches[n, k]
-                    matmul(
-                        [g.out_per_group(), g.col_rows(), g.out_plane()],
-                        (dst, g.col_rows(), true),
-                        (lhs, 1, g.out_plane()),
-                        (&patches, 1, g.col_rows()),
-                        parallelism,
-                    );
-                }
-            }
-            dw
-        })
+        .map(|(x_chunk, dy_chunk)| weight_gradient_chunk(g, x_chunk, dy_chunk, parallelism))
         .collect();
     let tap_major = sum_in_order(partial_sums, weight_len);
     // (output channel, tap, input channel) -> (output channel, input channel, tap)
@@ -251,6 +260,45 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     dw
 }
 
+/// The weight gradient of a chunk of images, in (output channel, tap, input channel) order: see
+/// [`unfold_patches`].
+fn weight_gradient_chunk(
+    g: &ConvGeometry,
+    x_chunk: &[f32],
+    dy_chunk: &[f32],
+    parallelism: Parallelism,
+) -> Vec<f32> {
+    let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
+    let (in_group, out_group) = (
+        g.in_per_group() * g.in_plane(),
+        g.out_per_group() * g.out_plane(),
+    );
+    let mut dw = vec![0.0f32; g.sizes()[2]];
+    with_scratch(in_group + g.col_rows() * g.out_plane(), |scratch| {
+        let (channels_last, patches) = scratch.split_at_mut(in_group);
+        for (x_image, dy_image) in x_chunk.chunks(in_image).zip(dy_chunk.chunks(out_image)) {
+            for group in 0..g.groups {
+                let x_group = &x_image[group * in_group..][..in_group];
+                transpose(x_group, [g.in_per_group(), g.in_plane()], channels_last);
+                unfold_patches(g, channels_last, patches);
+                // dW_g[m, k] += dy_g[m, n] patches[n, k]
+                matmul(
+                    [g.out_per_group(), g.col_rows(), g.out_plane()],
+                    (
+                        &mut dw[group * g.out_per_group() * g.col_rows()..],
+                        g.col_rows(),
+                        true,
+                    ),
+                    (&dy_image[group * out_group..], 1, g.out_plane()),
+                    (patches, 1, g.col_rows()),
+                    parallelism,
+                );
+            }
+        }
+    });
+    dw
+}
+
 /// The transposed column matrix for the weight gradient, `[out_plane, taps * channels]`: row
 /// `p` holds output pixel `p`'s receptive field, tap by tap, each tap's channels side by side.
 /// gemm packs this layout fast, where it packs the transpose of [`unfold_columns`]' three
@@ -259,14 +307,19 @@ fn unfold_patches(g: &ConvGeometry, channels_last: &[f32], patches: &mut [f32]) 
     let [_, out_w] = g.output();
     let (channels, in_w) = (g.in_per_group(), g.input[1]);
     let row_len = g.col_rows();
-    patches.fill(0.0);
-    for tap in 0..g.taps() {
-        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-        for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+    for (t, tap) in g.taps_in_image().iter().enumerate() {
+        // Zero where this tap reads padding; every other entry is written below.
+        for (pixel, patch) in patches.chunks_mut(row_len).enumerate() {
+            let (oy, ox) = (pixel / out_w, pixel % out_w);
+            if !(tap.rows.contains(&oy) && tap.cols.contains(&ox)) {
+                patch[t * channels..][..channels].fill(0.0);
+            }
+        }
+        for_each_tap_row(g, tap, |oy, iy, cols, first| {
             for (n, ox) in cols.enumerate() {
                 let ix = first + n * g.stride[1];
                 let src = &channels_last[(iy * in_w + ix) * channels..][..channels];
-                let row = (oy * out_w + ox) * row_len + tap * channels;
+                let row = (oy * out_w + ox) * row_len + t * channels;
                 patches[row..row + channels].copy_from_slice(src);
             }
         });
@@ -298,6 +351,24 @@ fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     total
 }
 
+thread_local! {
+    /// Each thread's working buffer for column matrices: reused from call to call, because
+    /// allocating a fresh one per image makes the kernel fault in new pages every time.
+    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` floats, whose contents are left over from
+/// earlier calls: `f` must write before it reads. A nested call gets a fresh buffer.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = f(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    result
+}
+
 /// A batch of one image cannot be split over images, so gemm splits the product instead.
 fn inner_parallelism(g: &ConvGeometry) -> Parallelism {
     if g.batch == 1 {
@@ -319,6 +390,7 @@ fn column_len(g: &ConvGeometry) -> usize {
 /// pointwise convolution, else unfolded into `col`.
 fn group_columns<'a>(
     g: &ConvGeometry,
+    taps: &[Tap],
     x_image: &'a [f32],
     group: usize,
     col: &'a mut [f32],
@@ -327,35 +399,32 @@ fn group_columns<'a>(
     if g.is_pointwise() {
         return &x_group[..g.in_per_group() * g.in_plane()];
     }
-    unfold_columns(g, x_group, col);
+    unfold_columns(g, taps, x_group, col);
     col
 }
 
 /// im2col: row `(c, ky, kx)` of `col` holds, for every output pixel, the input pixel that
 /// kernel tap `(ky, kx)` of channel `c` reads (zero in the padding).
-fn unfold_columns(g: &ConvGeometry, x_group: &[f32], col: &mut [f32]) {
-    let [out_h, out_w] = g.output();
+fn unfold_columns(g: &ConvGeometry, taps: &[Tap], x_group: &[f32], col: &mut [f32]) {
+    let [_, out_w] = g.output();
     let [in_h, in_w] = g.input;
     for (row, col_row) in col.chunks_mut(g.out_plane()).enumerate() {
-        let (channel, tap) = (row / g.taps(), row % g.taps());
-        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-        let plane = &x_group[channel * in_h * in_w..(channel + 1) * in_h * in_w];
-        let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
-        let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
-        for (oy, out_row) in col_row.chunks_mut(out_w).enumerate().take(out_h) {
-            if oy < y_lo || oy >= y_hi {
+        let (channel, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        let plane = &x_group[channel * in_h * in_w..][..in_h * in_w];
+        let first = tap.first_input_col(g);
+        for (oy, out_row) in col_row.chunks_mut(out_w).enumerate() {
+            if !tap.rows.contains(&oy) {
                 out_row.fill(0.0);
                 continue;
             }
-            let iy = (oy * g.stride[0]) as isize + y_off;
-            let in_row = &plane[iy as usize * in_w..(iy as usize + 1) * in_w];
-            out_row[..x_lo].fill(0.0);
-            out_row[x_hi..].fill(0.0);
-            let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
+            let in_row = &plane[tap.input_row(g, oy) * in_w..][..in_w];
+            out_row[..tap.cols.start].fill(0.0);
+            out_row[tap.cols.end..].fill(0.0);
+            let out_row = &mut out_row[tap.cols.clone()];
             if g.stride[1] == 1 {
-                out_row[x_lo..x_hi].copy_from_slice(&in_row[first..first + x_hi - x_lo]);
+                out_row.copy_from_slice(&in_row[first..first + out_row.len()]);
             } else {
-                for (o, value) in out_row[x_lo..x_hi].iter_mut().enumerate() {
+                for (o, value) in out_row.iter_mut().enumerate() {
                     *value = in_row[first + o * g.stride[1]];
                 }
             }
@@ -364,20 +433,16 @@ fn unfold_columns(g: &ConvGeometry, x_group: &[f32], col: &mut [f32]) {
 }
 
 /// col2im: adds every entry of `col` back onto the input pixel it was read from.
-fn fold_columns(g: &ConvGeometry, col: &[f32], dx_group: &mut [f32]) {
-    let [out_h, out_w] = g.output();
+fn fold_columns(g: &ConvGeometry, taps: &[Tap], col: &[f32], dx_group: &mut [f32]) {
+    let [_, out_w] = g.output();
     let [in_h, in_w] = g.input;
     for (row, col_row) in col.chunks(g.out_plane()).enumerate() {
-        let (channel, tap) = (row / g.taps(), row % g.taps());
-        let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-        let plane = &mut dx_group[channel * in_h * in_w..(channel + 1) * in_h * in_w];
-        let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
-        let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
-        let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
-        for oy in y_lo..y_hi.min(out_h) {
-            let iy = ((oy * g.stride[0]) as isize + y_off) as usize;
-            let in_row = &mut plane[iy * in_w..(iy + 1) * in_w];
-            let out_row = &col_row[oy * out_w + x_lo..oy * out_w + x_hi];
+        let (channel, tap) = (row / taps.len(), &taps[row % taps.len()]);
+        let plane = &mut dx_group[channel * in_h * in_w..][..in_h * in_w];
+        let first = tap.first_input_col(g);
+        for oy in tap.rows.clone() {
+            let in_row = &mut plane[tap.input_row(g, oy) * in_w..][..in_w];
+            let out_row = &col_row[oy * out_w..][tap.cols.clone()];
             if g.stride[1] == 1 {
                 for (target, value) in in_row[first..first + out_row.len()].iter_mut().zip(out_row)
                 {
@@ -443,27 +508,24 @@ fn matmul(
     }
 }
 
-/// Visits every (output row, input row, output column range, first input column) that kernel
-/// tap `(ky, kx)` connects, so the three depthwise loops share their bounds.
+/// Visits every (output row, input row, output column range, first input column) that `tap`
+/// connects, so the three depthwise loops share their bounds.
 fn for_each_tap_row(
     g: &ConvGeometry,
-    ky: usize,
-    kx: usize,
-    mut visit: impl FnMut(usize, usize, std::ops::Range<usize>, usize),
+    tap: &Tap,
+    mut visit: impl FnMut(usize, usize, Range<usize>, usize),
 ) {
-    let (y_lo, y_hi, y_off) = g.valid_outputs(0, ky);
-    let (x_lo, x_hi, x_off) = g.valid_outputs(1, kx);
-    if x_lo >= x_hi {
+    if tap.cols.is_empty() {
         return;
     }
-    let first = ((x_lo * g.stride[1]) as isize + x_off) as usize;
-    for oy in y_lo..y_hi {
-        let iy = ((oy * g.stride[0]) as isize + y_off) as usize;
-        visit(oy, iy, x_lo..x_hi, first);
+    let first = tap.first_input_col(g);
+    for oy in tap.rows.clone() {
+        visit(oy, tap.input_row(g, oy), tap.cols.clone(), first);
     }
 }
 
 pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+    let taps = g.taps_in_image();
     let [_, out_w] = g.output();
     let in_w = g.input[1];
     let sx = g.stride[1];
@@ -471,10 +533,9 @@ pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut 
         .zip(x.par_chunks(g.in_plane()))
         .enumerate()
         .for_each(|(plane, (y_plane, x_plane))| {
-            let taps = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
-            for (tap, &weight) in taps.iter().enumerate() {
-                let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-                for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+            let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
+            for (tap, &weight) in taps.iter().zip(weights) {
+                for_each_tap_row(g, tap, |oy, iy, cols, first| {
                     let out = &mut y_plane[oy * out_w..][cols.clone()];
                     let row = &x_plane[iy * in_w..(iy + 1) * in_w];
                     if sx == 1 {
@@ -492,6 +553,7 @@ pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut 
 }
 
 pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let taps = g.taps_in_image();
     let [_, out_w] = g.output();
     let in_w = g.input[1];
     let sx = g.stride[1];
@@ -499,10 +561,9 @@ pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], 
         .zip(dy.par_chunks(g.out_plane()))
         .enumerate()
         .for_each(|(plane, (dx_plane, dy_plane))| {
-            let taps = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
-            for (tap, &weight) in taps.iter().enumerate() {
-                let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-                for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+            let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
+            for (tap, &weight) in taps.iter().zip(weights) {
+                for_each_tap_row(g, tap, |oy, iy, cols, first| {
                     let grad = &dy_plane[oy * out_w..][cols.clone()];
                     let row = &mut dx_plane[iy * in_w..(iy + 1) * in_w];
                     if sx == 1 {
@@ -520,6 +581,7 @@ pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], 
 }
 
 fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let taps = g.taps_in_image();
     let [_, out_w] = g.output();
     let in_w = g.input[1];
     let sx = g.stride[1];
@@ -531,10 +593,9 @@ fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32
                 let plane = image * g.c_in + channel;
                 let x_plane = &x[plane * g.in_plane()..][..g.in_plane()];
                 let dy_plane = &dy[plane * g.out_plane()..][..g.out_plane()];
-                for (tap, dw_tap) in dw_channel.iter_mut().enumerate() {
-                    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+                for (tap, dw_tap) in taps.iter().zip(dw_channel.iter_mut()) {
                     let mut sum = 0.0f32;
-                    for_each_tap_row(g, ky, kx, |oy, iy, cols, first| {
+                    for_each_tap_row(g, tap, |oy, iy, cols, first| {
                         let grad = &dy_plane[oy * out_w..][cols.clone()];
                         let row = &x_plane[iy * in_w..(iy + 1) * in_w];
                         if sx == 1 {
