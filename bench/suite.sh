@@ -26,7 +26,7 @@ PY
 done
 
 echo; echo "== supernet steps =="
-bench/supernet_step.sh --steps 3 --warmup 1
+bench/supernet_step.sh --steps 5 --warmup 1
 
 echo; echo "== single ops =="
 ops=$(mktemp)

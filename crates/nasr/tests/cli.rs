@@ -203,3 +203,42 @@ fn a_run_killed_mid_training_resumes_to_the_uninterrupted_result() {
     );
     assert_eq!(std::fs::read(whole.join("metrics.json")).unwrap(), metrics);
 }
+
+/// A build without the `gpu` feature refuses `--device gpu` with the feature's name, before
+/// doing any work; `--device cpu` is the default and always accepted.
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn a_device_this_build_lacks_is_refused_by_its_feature() {
+    let output = nasr()
+        .args(["--device", "gpu", "bench", "infer", "--steps", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("`gpu` feature") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let output = nasr()
+        .args([
+            "bench",
+            "infer",
+            "--device",
+            "cpu",
+            "--channels",
+            "4",
+            "--cells",
+            "1",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
