@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use super::buffers::{assume_written, uninit_vec};
+
 /// The sizes of one BatchNorm input: `[batch, channels, plane]`, `plane` being height times
 /// width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,18 +26,58 @@ impl NormGeometry {
         (self.batch * self.plane) as f64
     }
 
-    /// `f(plane, channel)` for every plane of every channel, grouped by channel (planes in batch
-    /// order), channels in parallel.
-    fn per_channel<T: Send>(&self, f: impl Fn(usize, usize) -> T + Sync) -> Vec<Vec<T>> {
+    /// `f(c, planes of channel c)` for every channel, channels in parallel; `planes` yields
+    /// the channel's plane in each image of `values`, in batch order.
+    fn per_channel<'a, T: Send>(
+        &self,
+        values: &'a [f32],
+        f: impl Fn(usize, &dyn Fn() -> Planes<'a>) -> T + Sync,
+    ) -> Vec<T> {
         (0..self.channels)
             .into_par_iter()
-            .map(|c| {
-                (0..self.batch)
-                    .map(|b| f(b * self.channels + c, c))
-                    .collect()
-            })
+            .map(|c| f(c, &|| self.per_channel_planes(values, c)))
             .collect()
     }
+
+    /// The planes of channel `c` in `values`, image by image.
+    fn per_channel_planes<'a>(&self, values: &'a [f32], c: usize) -> Planes<'a> {
+        let (stride, plane) = (self.channels * self.plane, self.plane);
+        Box::new(
+            values[c * plane..]
+                .chunks(stride)
+                .map(move |image| &image[..plane]),
+        )
+    }
+}
+
+/// The planes of one channel, image by image.
+type Planes<'a> = Box<dyn Iterator<Item = &'a [f32]> + 'a>;
+
+/// Accumulator lanes: sixteen independent f32 sums vectorise, where one sum would wait on the
+/// previous add at every element.
+const LANES: usize = 16;
+
+/// `sum(f(a[i], b[i]))` over two planes, in f32 lanes within blocks of 256 elements and in f64
+/// across blocks, so large planes keep their precision.
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for (a, b) in a.chunks(256).zip(b.chunks(256)) {
+        let mut lanes = [0.0f32; LANES];
+        let (whole_a, whole_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let rest: f32 = whole_a
+            .remainder()
+            .iter()
+            .zip(whole_b.remainder())
+            .map(|(&x, &y)| f(x, y))
+            .sum();
+        for (ca, cb) in whole_a.zip(whole_b) {
+            for i in 0..LANES {
+                lanes[i] += f(ca[i], cb[i]);
+            }
+        }
+        total += lanes.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
+    }
+    total
 }
 
 /// Training-mode statistics and output: `(y, mean, biased variance)`.
@@ -46,22 +88,16 @@ pub fn train_forward(
     beta: &[f32],
     epsilon: f64,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let sums = g.per_channel(|plane, _| {
-        let values = &x[plane * g.plane..][..g.plane];
-        values.iter().fold((0.0f64, 0.0f64), |(s, q), &v| {
-            let v = v as f64;
-            (s + v, q + v * v)
+    // Two passes per channel, the second over centred values: no cancellation between
+    // E[x^2] and E[x]^2. The channel's planes are still in cache for the second.
+    let (mean, variance): (Vec<f64>, Vec<f64>) = g
+        .per_channel(x, |_, planes| {
+            let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / g.count();
+            let m = mean as f32;
+            let squares = planes().map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)));
+            (mean, squares.sum::<f64>() / g.count())
         })
-    });
-    let (mean, variance): (Vec<f64>, Vec<f64>) = sums
-        .iter()
-        .map(|planes| {
-            let (s, q) = planes
-                .iter()
-                .fold((0.0, 0.0), |(s, q), (ps, pq)| (s + ps, q + pq));
-            let mean = s / g.count();
-            (mean, (q / g.count() - mean * mean).max(0.0))
-        })
+        .into_iter()
         .unzip();
     let y = normalise(g, x, gamma, beta, &mean, &variance, epsilon);
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
@@ -95,17 +131,18 @@ fn normalise(
             (scale as f32, (beta[c] as f64 - mean[c] * scale) as f32)
         })
         .unzip();
-    let mut y = vec![0.0f32; x.len()];
+    let mut y = uninit_vec(x.len());
     y.par_chunks_mut(g.plane)
         .zip(x.par_chunks(g.plane))
         .enumerate()
         .for_each(|(plane, (out, input))| {
             let (a, b) = (scale[plane % g.channels], shift[plane % g.channels]);
             for (o, &i) in out.iter_mut().zip(input) {
-                *o = i * a + b;
+                o.write(i * a + b);
             }
         });
-    y
+    // SAFETY: every plane of `y` was written in full above.
+    unsafe { assume_written(y) }
 }
 
 /// The gradients `(dx, dgamma, dbeta)` of training-mode BatchNorm, given its input, `gamma`,
@@ -121,28 +158,19 @@ pub fn train_backward(
         .iter()
         .map(|&v| 1.0 / (v as f64 + epsilon).sqrt())
         .collect();
-    // Per channel: sum(dy) and sum(dy * x_hat) = inv_std * (sum(dy * x) - mean * sum(dy)).
-    let sums = g.per_channel(|plane, _| {
-        let (xs, ds) = (
-            &x[plane * g.plane..][..g.plane],
-            &dy[plane * g.plane..][..g.plane],
-        );
-        xs.iter()
-            .zip(ds)
-            .fold((0.0f64, 0.0f64), |(s, p), (&x, &d)| {
-                let d = d as f64;
-                (s + d, p + d * x as f64)
-            })
-    });
-    let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = sums
-        .iter()
-        .enumerate()
-        .map(|(c, planes)| {
-            let (s, p) = planes
-                .iter()
-                .fold((0.0, 0.0), |(s, p), (ps, pp)| (s + ps, p + pp));
-            (s, inv_std[c] * (p - mean[c] as f64 * s))
+    // Per channel: dbeta = sum(dy) and dgamma = sum(dy * x_hat) = inv_std * sum(dy * (x - mean)).
+    let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = g
+        .per_channel(dy, |c, dy_planes| {
+            let x_planes = g.per_channel_planes(x, c);
+            let m = mean[c];
+            let (mut s, mut p) = (0.0, 0.0);
+            for (d, x) in dy_planes().zip(x_planes) {
+                s += lane_sum(d, d, |v, _| v);
+                p += lane_sum(d, x, |d, x| d * (x - m));
+            }
+            (s, inv_std[c] * p)
         })
+        .into_iter()
         .unzip();
     // dx = gamma * inv_std * (dy - dbeta / n - x_hat * dgamma / n), as dy * a + x * b + c.
     let n = g.count();
@@ -154,16 +182,18 @@ pub fn train_backward(
             [k as f32, b as f32, c0 as f32]
         })
         .collect();
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = uninit_vec(x.len());
     dx.par_chunks_mut(g.plane)
         .zip(x.par_chunks(g.plane).zip(dy.par_chunks(g.plane)))
         .enumerate()
         .for_each(|(plane, (out, (xs, ds)))| {
             let [a, b, c] = coefficients[plane % g.channels];
             for ((o, &x), &d) in out.iter_mut().zip(xs).zip(ds) {
-                *o = d * a + x * b + c;
+                o.write(d * a + x * b + c);
             }
         });
+    // SAFETY: every plane of `dx` was written in full above.
+    let dx = unsafe { assume_written(dx) };
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
     (dx, to_f32(dgamma), to_f32(dbeta))
 }

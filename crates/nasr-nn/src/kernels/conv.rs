@@ -13,9 +13,12 @@
 //! Work is spread over images (or planes) with rayon. Sums across images are taken in a fixed
 //! order over fixed chunks, so results do not depend on the number of threads.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use gemm::{Parallelism, gemm};
+
+use super::buffers::{as_uninit, assume_written, uninit_vec, with_scratch};
 use rayon::prelude::*;
 
 /// The sizes of one 2-D convolution. Padding may differ at the two ends of an axis; the output
@@ -167,14 +170,17 @@ const IMAGES_PER_CHUNK: usize = 4;
 /// `y = conv(x, w)`, all NCHW, without bias.
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let [_, out_len, _] = g.sizes();
-    let mut y = vec![0.0f32; out_len];
     if g.is_depthwise() {
+        let mut y = vec![0.0f32; out_len];
         depthwise_forward(g, x, w, &mut y);
         return y;
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
     let taps = g.taps_in_image();
+    // gemm writes every output (each group's rows of each image) without reading it, so the
+    // buffer starts uninitialised: zeroing it first costs a pass over memory.
+    let mut y = uninit_vec(out_len);
     y.par_chunks_mut(out_image)
         .zip(x.par_chunks(in_image))
         .for_each(|(y_image, x_image)| {
@@ -194,11 +200,15 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                 }
             })
         });
-    y
+    // SAFETY: the loop above wrote all `out_len` elements; MaybeUninit<f32> has f32's layout.
+    unsafe { assume_written(y) }
 }
 
 /// The input gradient `dx` of `y = conv(x, w)`, given `dy`.
 pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    if let Some((transposed, flipped)) = input_gradient_as_convolution(g, w) {
+        return forward(&transposed, dy, &flipped);
+    }
     let [in_len, _, _] = g.sizes();
     let mut dx = vec![0.0f32; in_len];
     if g.is_depthwise() {
@@ -221,7 +231,7 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                     let dst: &mut [f32] = if pointwise { dx_group } else { col };
                     matmul(
                         [g.col_rows(), g.out_plane(), g.out_per_group()],
-                        (dst, g.out_plane(), false),
+                        (as_uninit(dst), g.out_plane(), false),
                         (lhs, g.col_rows(), 1),
                         (rhs, 1, g.out_plane()),
                         parallelism,
@@ -233,6 +243,36 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
             })
         });
     dx
+}
+
+/// For stride 1 the input gradient is itself a convolution: of `dy`, by the kernel flipped in
+/// both axes with its channel axes swapped, padded by the kernel's span minus the forward's
+/// padding. Run as a forward it copies (im2col) where the general route adds (col2im), and
+/// needs no zeroed output. `None` for strided, pointwise and depthwise convolutions (they have
+/// routes of their own) and for padding wider than the kernel's span.
+fn input_gradient_as_convolution(g: &ConvGeometry, w: &[f32]) -> Option<(ConvGeometry, Vec<f32>)> {
+    let span = [0, 1].map(|axis| g.dilation[axis] * (g.kernel[axis] - 1));
+    let fits = (0..2).all(|axis| g.pad_begin[axis] <= span[axis] && g.pad_end[axis] <= span[axis]);
+    if g.stride != [1, 1] || g.is_pointwise() || g.is_depthwise() || !fits {
+        return None;
+    }
+    let transposed = ConvGeometry {
+        c_in: g.c_out,
+        c_out: g.c_in,
+        input: g.output(),
+        pad_begin: [0, 1].map(|axis| span[axis] - g.pad_begin[axis]),
+        pad_end: [0, 1].map(|axis| span[axis] - g.pad_end[axis]),
+        ..*g
+    };
+    // flipped[group][i][o][taps - 1 - t] = w[group][o][i][t]
+    let (outs, ins, taps) = (g.out_per_group(), g.in_per_group(), g.taps());
+    let mut flipped = vec![0.0f32; w.len()];
+    for (index, &weight) in w.iter().enumerate() {
+        let (t, i) = (index % taps, index / taps % ins);
+        let (o, group) = (index / (taps * ins) % outs, index / (taps * ins * outs));
+        flipped[((group * ins + i) * outs + o) * taps + taps - 1 - t] = weight;
+    }
+    Some((transposed, flipped))
 }
 
 /// The weight gradient `dw` of `y = conv(x, w)`, given `x` and `dy`.
@@ -285,7 +325,7 @@ fn weight_gradient_chunk(
                 matmul(
                     [g.out_per_group(), g.col_rows(), g.out_plane()],
                     (
-                        &mut dw[group * g.out_per_group() * g.col_rows()..],
+                        as_uninit(&mut dw[group * g.out_per_group() * g.col_rows()..]),
                         g.col_rows(),
                         true,
                     ),
@@ -349,24 +389,6 @@ fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
         }
     }
     total
-}
-
-thread_local! {
-    /// Each thread's working buffer for column matrices: reused from call to call, because
-    /// allocating a fresh one per image makes the kernel fault in new pages every time.
-    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Runs `f` on this thread's scratch buffer of `len` floats, whose contents are left over from
-/// earlier calls: `f` must write before it reads. A nested call gets a fresh buffer.
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    let mut buffer = SCRATCH.take();
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    let result = f(&mut buffer[..len]);
-    SCRATCH.set(buffer);
-    result
 }
 
 /// A batch of one image cannot be split over images, so gemm splits the product instead.
@@ -461,7 +483,7 @@ fn fold_columns(g: &ConvGeometry, taps: &[Tap], col: &[f32], dx_group: &mut [f32
 /// stride) and the destination as (slice, row stride, accumulate).
 fn matmul(
     [m, n, k]: [usize; 3],
-    (dst, dst_rs, accumulate): (&mut [f32], usize, bool),
+    (dst, dst_rs, accumulate): (&mut [MaybeUninit<f32>], usize, bool),
     (lhs, lhs_cs, lhs_rs): (&[f32], usize, usize),
     (rhs, rhs_cs, rhs_rs): (&[f32], usize, usize),
     parallelism: Parallelism,
@@ -488,7 +510,7 @@ fn matmul(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             1,
             dst_rs as isize,
             accumulate,

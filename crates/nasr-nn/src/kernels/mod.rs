@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod batch_norm;
+mod buffers;
 pub mod conv;
 pub mod pool;
 

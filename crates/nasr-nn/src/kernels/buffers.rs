@@ -1,0 +1,47 @@
+//! Buffers for the kernels: outputs that start uninitialised (the kernel writes every element,
+//! so zeroing them first would be a wasted pass over memory) and per-thread scratch space.
+
+use std::mem::MaybeUninit;
+
+/// `len` uninitialised floats, to be written in full and then passed to [`assume_written`].
+pub(super) fn uninit_vec(len: usize) -> Vec<MaybeUninit<f32>> {
+    let mut values = Vec::with_capacity(len);
+    values.resize_with(len, MaybeUninit::uninit);
+    values
+}
+
+/// The vector of `f32` that `values` holds once every element is written.
+///
+/// # Safety
+/// Every element must have been written.
+pub(super) unsafe fn assume_written(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    let (ptr, len, capacity) = (values.as_mut_ptr(), values.len(), values.capacity());
+    // SAFETY: same allocation, layout and length; the caller vouches for initialisation.
+    unsafe { Vec::from_raw_parts(ptr.cast::<f32>(), len, capacity) }
+}
+
+/// `slice` as possibly uninitialised memory, for a destination that is only ever written f32s.
+pub(super) fn as_uninit(slice: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; callers only write f32s through the result (gemm does), so
+    // `slice` stays initialised.
+    unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast(), slice.len()) }
+}
+
+thread_local! {
+    /// Each thread's working buffer for column matrices: reused from call to call, because
+    /// allocating a fresh one per image makes the kernel fault in new pages every time.
+    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` floats, whose contents are left over from
+/// earlier calls: `f` must write before it reads. A nested call gets a fresh buffer.
+pub(super) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut buffer = SCRATCH.take();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = f(&mut buffer[..len]);
+    SCRATCH.set(buffer);
+    result
+}
