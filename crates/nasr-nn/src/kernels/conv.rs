@@ -366,15 +366,18 @@ fn unfold_patches(g: &ConvGeometry, channels_last: &[f32], patches: &mut [f32]) 
     }
 }
 
-/// `dst[c, r] = src[r, c]` for a row-major `[rows, cols]` source, in cache-sized tiles.
+/// `dst[c, r] = src[r, c]` for a row-major `[rows, cols]` source, in tiles of `TILE` columns:
+/// each destination row is written whole while the tile's source lines stay in cache.
 fn transpose(src: &[f32], [rows, cols]: [usize; 2], dst: &mut [f32]) {
-    const TILE: usize = 16;
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
+    const TILE: usize = 64;
+    for c0 in (0..cols).step_by(TILE) {
+        let width = TILE.min(cols - c0);
+        for (offset, dst_row) in dst[c0 * rows..][..width * rows]
+            .chunks_exact_mut(rows)
+            .enumerate()
+        {
+            for (r, value) in dst_row.iter_mut().enumerate() {
+                *value = src[r * cols + c0 + offset];
             }
         }
     }
@@ -430,9 +433,14 @@ fn group_columns<'a>(
 fn unfold_columns(g: &ConvGeometry, taps: &[Tap], x_group: &[f32], col: &mut [f32]) {
     let [_, out_w] = g.output();
     let [in_h, in_w] = g.input;
+    let same_width = g.stride == [1, 1] && out_w == in_w;
     for (row, col_row) in col.chunks_mut(g.out_plane()).enumerate() {
         let (channel, tap) = (row / taps.len(), &taps[row % taps.len()]);
         let plane = &x_group[channel * in_h * in_w..][..in_h * in_w];
+        if same_width {
+            unfold_shifted_plane(g, tap, plane, col_row);
+            continue;
+        }
         let first = tap.first_input_col(g);
         for (oy, out_row) in col_row.chunks_mut(out_w).enumerate() {
             if !tap.rows.contains(&oy) {
@@ -451,6 +459,36 @@ fn unfold_columns(g: &ConvGeometry, taps: &[Tap], x_group: &[f32], col: &mut [f3
                 }
             }
         }
+    }
+}
+
+/// One row of the column matrix for a stride-1 convolution whose output is as wide as its input:
+/// the tap's view of the plane is the plane itself shifted, so one block copy fills every valid
+/// output row, and only the columns that fall into the padding (which the shifted copy filled
+/// with the neighbouring row's pixels) are zeroed afterwards. Far fewer, larger copies than one
+/// per output row.
+fn unfold_shifted_plane(g: &ConvGeometry, tap: &Tap, plane: &[f32], col_row: &mut [f32]) {
+    let out_w = g.output()[1];
+    let rows = tap.rows.clone();
+    col_row[..rows.start * out_w].fill(0.0);
+    col_row[rows.end * out_w..].fill(0.0);
+    if rows.is_empty() {
+        return;
+    }
+    // Output element i of the block reads plane element i + shift.
+    let (start, end) = ((rows.start * out_w) as isize, (rows.end * out_w) as isize);
+    let shift = (tap.input_row(g, rows.start) * out_w) as isize + tap.col_offset - start;
+    let (lo, hi) = (start.max(-shift), end.min(plane.len() as isize - shift));
+    if lo < hi {
+        let (lo, hi) = (lo as usize, hi as usize);
+        let from = (lo as isize + shift) as usize;
+        col_row[lo..hi].copy_from_slice(&plane[from..from + (hi - lo)]);
+    }
+    // Everything of [start, end) outside [lo, hi) lies in these padding columns too.
+    for oy in rows {
+        let line = &mut col_row[oy * out_w..][..out_w];
+        line[..tap.cols.start].fill(0.0);
+        line[tap.cols.end..].fill(0.0);
     }
 }
 
