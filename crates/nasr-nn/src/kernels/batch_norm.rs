@@ -202,14 +202,11 @@ pub fn train_backward(
 mod tests {
     use super::*;
 
+    /// Pseudo-random values in [-1.5, 1.5].
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let h = (i as u32 ^ seed)
-                    .wrapping_mul(2_654_435_761)
-                    .rotate_left(11);
-                (h % 2001) as f32 / 500.0 - 1.5
-            })
+        crate::kernels::pseudo_random(len, seed)
+            .into_iter()
+            .map(|v| 1.5 * v)
             .collect()
     }
 

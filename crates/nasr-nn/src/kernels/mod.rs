@@ -1,12 +1,14 @@
 //! nasr's own compute kernels, behind burn's backend-extension mechanism: the same `Tensor` API,
 //! faster code underneath on the CPU.
 //!
-//! [`conv2d`] replaces `Conv2d::forward` and [`batch_norm`] `BatchNorm::forward` everywhere in
-//! nasr. On the `flex` CPU backend (with or without autodiff) they run [`conv`]'s im2col + gemm
-//! and depthwise kernels and [`batch_norm`](mod@batch_norm)'s two-pass kernels, forward and
-//! backward. burn's generic versions build a convolution's input gradient from a transposed
-//! convolution and its weight gradient from a convolution over the batch axis, and BatchNorm
-//! from a dozen tensor ops; they were 2 to 10 times slower than PyTorch (`nasr bench ops`).
+//! [`conv2d`], [`batch_norm`] and [`avg_pool2d`] replace the `forward` of burn's `Conv2d`,
+//! `BatchNorm` and `AvgPool2d` everywhere in nasr. On the `flex` CPU backend (with or without
+//! autodiff) they run [`conv`]'s im2col + gemm and depthwise kernels,
+//! [`batch_norm`](mod@batch_norm)'s two-pass kernels and [`pool`]'s, forward and backward.
+//! burn's generic versions build a convolution's input gradient from a transposed convolution
+//! and its weight gradient from a convolution over the batch axis, and BatchNorm from a dozen
+//! tensor ops; they were 2 to 10 times slower than PyTorch (`nasr bench ops`). On other
+//! backends (a GPU) burn's own ops run.
 
 pub mod backend;
 pub mod batch_norm;
@@ -35,7 +37,15 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !on_flex(&x) {
         return conv.forward(x);
     }
-    let [_, _, height, width] = x.dims();
+    let [_, channels, height, width] = x.dims();
+    let [_, per_group, _, _] = conv.weight.dims();
+    assert_eq!(
+        channels,
+        per_group * conv.groups,
+        "a convolution of {} input channels given an input of shape {:?}",
+        per_group * conv.groups,
+        x.dims()
+    );
     let options = ConvOptions::new_with_padding(
         conv.stride,
         padding_pairs(
@@ -135,4 +145,18 @@ fn padding_pairs(
             (needed / 2, needed - needed / 2)
         }),
     }
+}
+
+/// `len` deterministic pseudo-random values in [-1, 1], different per `seed`: test inputs for
+/// the kernels' unit tests.
+#[cfg(test)]
+fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let h = (i as u32 ^ seed)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(13);
+            (h % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
 }
