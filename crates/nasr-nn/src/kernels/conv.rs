@@ -57,6 +57,11 @@ impl ConvGeometry {
         })
     }
 
+    /// Height and width of the input with its padding.
+    fn padded(&self) -> [usize; 2] {
+        [0, 1].map(|axis| self.input[axis] + self.pad_begin[axis] + self.pad_end[axis])
+    }
+
     fn in_plane(&self) -> usize {
         self.input[0] * self.input[1]
     }
@@ -248,12 +253,12 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
 /// For stride 1 the input gradient is itself a convolution: of `dy`, by the kernel flipped in
 /// both axes with its channel axes swapped, padded by the kernel's span minus the forward's
 /// padding. Run as a forward it copies (im2col) where the general route adds (col2im), and
-/// needs no zeroed output. `None` for strided, pointwise and depthwise convolutions (they have
-/// routes of their own) and for padding wider than the kernel's span.
+/// needs no zeroed output. `None` for strided and pointwise convolutions (they have routes of
+/// their own) and for padding wider than the kernel's span.
 fn input_gradient_as_convolution(g: &ConvGeometry, w: &[f32]) -> Option<(ConvGeometry, Vec<f32>)> {
     let span = [0, 1].map(|axis| g.dilation[axis] * (g.kernel[axis] - 1));
     let fits = (0..2).all(|axis| g.pad_begin[axis] <= span[axis] && g.pad_end[axis] <= span[axis]);
-    if g.stride != [1, 1] || g.is_pointwise() || g.is_depthwise() || !fits {
+    if g.stride != [1, 1] || g.is_pointwise() || !fits {
         return None;
     }
     let transposed = ConvGeometry {
@@ -584,32 +589,106 @@ fn for_each_tap_row(
     }
 }
 
+/// The depthwise forward, plane by plane: each input plane is first copied into a zero-padded
+/// scratch plane, so every kernel tap of every output row is one plain multiply-add over a
+/// contiguous (or strided) run, without bounds to work out.
 pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
-    let taps = g.taps_in_image();
-    let [_, out_w] = g.output();
-    let in_w = g.input[1];
-    let sx = g.stride[1];
+    let [out_h, out_w] = g.output();
+    let [_, padded_w] = g.padded();
+    let padded_len = g.padded()[0] * padded_w;
+    // With stride 1, output row oy and the padded row it starts on are `padded_w` apart, so
+    // the whole plane can be computed as one run on a grid `padded_w` wide (its extra columns
+    // are discarded): one long multiply-add per tap instead of one per tap and row.
+    let wide = g.stride == [1, 1];
+    let wide_len = if wide { out_h * padded_w } else { 0 };
     y.par_chunks_mut(g.out_plane())
         .zip(x.par_chunks(g.in_plane()))
         .enumerate()
         .for_each(|(plane, (y_plane, x_plane))| {
             let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
-            for (tap, &weight) in taps.iter().zip(weights) {
-                for_each_tap_row(g, tap, |oy, iy, cols, first| {
-                    let out = &mut y_plane[oy * out_w..][cols.clone()];
-                    let row = &x_plane[iy * in_w..(iy + 1) * in_w];
-                    if sx == 1 {
-                        for (o, i) in out.iter_mut().zip(&row[first..]) {
-                            *o += weight * i;
-                        }
-                    } else {
-                        for (n, o) in out.iter_mut().enumerate() {
-                            *o += weight * row[first + n * sx];
-                        }
+            with_scratch(padded_len + wide_len, |scratch| {
+                let (padded, grid) = scratch.split_at_mut(padded_len);
+                pad_plane(g, x_plane, padded);
+                if wide {
+                    // The last row's extra columns would read past the plane: leave them out.
+                    let run = wide_len - (padded_w - out_w);
+                    grid.fill(0.0);
+                    for (tap, &weight) in weights.iter().enumerate() {
+                        let start = tap_offset(g, tap);
+                        multiply_add(&mut grid[..run], weight, &padded[start..], 1);
                     }
-                });
-            }
+                    for (out, row) in y_plane.chunks_mut(out_w).zip(grid.chunks(padded_w)) {
+                        out.copy_from_slice(&row[..out_w]);
+                    }
+                    return;
+                }
+                for oy in 0..out_h {
+                    let out = &mut y_plane[oy * out_w..][..out_w];
+                    for (tap, &weight) in weights.iter().enumerate() {
+                        let window = padded_window(g, padded, oy, tap);
+                        multiply_add(out, weight, window, g.stride[1]);
+                    }
+                }
+            })
         });
+}
+
+/// Where kernel tap `tap` starts in a padded plane: its row and column offsets, flattened.
+fn tap_offset(g: &ConvGeometry, tap: usize) -> usize {
+    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+    ky * g.dilation[0] * g.padded()[1] + kx * g.dilation[1]
+}
+
+/// `out[n] += weight * row[n * stride]`.
+fn multiply_add(out: &mut [f32], weight: f32, row: &[f32], stride: usize) {
+    if stride == 1 {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += weight * v;
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(row.iter().step_by(stride)) {
+            *o += weight * v;
+        }
+    }
+}
+
+/// `sums[n] += grad[n] * row[n * stride]`.
+fn multiply_add_rows(sums: &mut [f32], grad: &[f32], row: &[f32], stride: usize) {
+    if stride == 1 {
+        for ((s, &d), &v) in sums.iter_mut().zip(grad).zip(row) {
+            *s += d * v;
+        }
+    } else {
+        for ((s, &d), &v) in sums.iter_mut().zip(grad).zip(row.iter().step_by(stride)) {
+            *s += d * v;
+        }
+    }
+}
+
+/// The padded-plane pixels that output row `oy` reads through kernel tap `tap`, starting at
+/// the first output column's pixel.
+fn padded_window<'a>(g: &ConvGeometry, padded: &'a [f32], oy: usize, tap: usize) -> &'a [f32] {
+    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
+    let width = g.padded()[1];
+    let row = oy * g.stride[0] + ky * g.dilation[0];
+    &padded[row * width + kx * g.dilation[1]..(row + 1) * width]
+}
+
+/// Copies `plane` into the middle of `padded` (`padded()` in size) and zeroes the border.
+fn pad_plane(g: &ConvGeometry, plane: &[f32], padded: &mut [f32]) {
+    let [in_h, in_w] = g.input;
+    let width = g.padded()[1];
+    let [top, left] = g.pad_begin;
+    padded[..top * width].fill(0.0);
+    padded[(top + in_h) * width..].fill(0.0);
+    for (row, source) in padded[top * width..]
+        .chunks_mut(width)
+        .zip(plane.chunks(in_w))
+    {
+        row[..left].fill(0.0);
+        row[left..left + in_w].copy_from_slice(source);
+        row[left + in_w..].fill(0.0);
+    }
 }
 
 pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
@@ -641,37 +720,51 @@ pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], 
 }
 
 fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let taps = g.taps_in_image();
-    let [_, out_w] = g.output();
-    let in_w = g.input[1];
-    let sx = g.stride[1];
+    let [out_h, out_w] = g.output();
+    let [_, padded_w] = g.padded();
+    let padded_len = g.padded()[0] * padded_w;
+    // As in the forward: with stride 1 each tap is one long run on a grid `padded_w` wide,
+    // where dy's extra columns are zero.
+    let wide = g.stride == [1, 1];
+    let row_len = if wide {
+        out_h * padded_w - (padded_w - out_w)
+    } else {
+        out_w
+    };
     let mut dw = vec![0.0f32; g.c_out * g.taps()];
     dw.par_chunks_mut(g.taps())
         .enumerate()
         .for_each(|(channel, dw_channel)| {
-            for image in 0..g.batch {
-                let plane = image * g.c_in + channel;
-                let x_plane = &x[plane * g.in_plane()..][..g.in_plane()];
-                let dy_plane = &dy[plane * g.out_plane()..][..g.out_plane()];
-                for (tap, dw_tap) in taps.iter().zip(dw_channel.iter_mut()) {
-                    let mut sum = 0.0f32;
-                    for_each_tap_row(g, tap, |oy, iy, cols, first| {
-                        let grad = &dy_plane[oy * out_w..][cols.clone()];
-                        let row = &x_plane[iy * in_w..(iy + 1) * in_w];
-                        if sx == 1 {
-                            sum += grad
-                                .iter()
-                                .zip(&row[first..])
-                                .map(|(d, i)| d * i)
-                                .sum::<f32>();
-                        } else {
-                            for (n, d) in grad.iter().enumerate() {
-                                sum += d * row[first + n * sx];
-                            }
+            // Per tap, products accumulate element-wise into a row of partial sums, which
+            // vectorises (one running sum would wait on every add); each row is summed once at
+            // the end, so the order of the sum is fixed.
+            let mut partial = vec![0.0f32; g.taps() * row_len];
+            with_scratch(padded_len + if wide { row_len } else { 0 }, |scratch| {
+                let (padded, grid) = scratch.split_at_mut(padded_len);
+                for image in 0..g.batch {
+                    let plane = image * g.c_in + channel;
+                    pad_plane(g, &x[plane * g.in_plane()..][..g.in_plane()], padded);
+                    let dy_plane = &dy[plane * g.out_plane()..][..g.out_plane()];
+                    if wide {
+                        grid.fill(0.0);
+                        for (row, grad) in grid.chunks_mut(padded_w).zip(dy_plane.chunks(out_w)) {
+                            row[..out_w].copy_from_slice(grad);
                         }
-                    });
-                    *dw_tap += sum;
+                        for (tap, sums) in partial.chunks_mut(row_len).enumerate() {
+                            multiply_add_rows(sums, grid, &padded[tap_offset(g, tap)..], 1);
+                        }
+                        continue;
+                    }
+                    for (oy, grad) in dy_plane.chunks(out_w).enumerate().take(out_h) {
+                        for (tap, sums) in partial.chunks_mut(row_len).enumerate() {
+                            let window = padded_window(g, padded, oy, tap);
+                            multiply_add_rows(sums, grad, window, g.stride[1]);
+                        }
+                    }
                 }
+            });
+            for (dw_tap, sums) in dw_channel.iter_mut().zip(partial.chunks(row_len)) {
+                *dw_tap = sums.iter().sum();
             }
         });
     dw
