@@ -38,6 +38,16 @@ pub trait NasrKernels: Backend {
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
+    /// Inference-mode BatchNorm of `[batch, channels, h, w]` with given statistics.
+    fn nasr_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+
     /// Average pooling of `[batch, channels, h, w]` with the same padding on both sides of an
     /// axis, rounding the output size down (no `ceil_mode`).
     fn nasr_avg_pool2d(
@@ -123,6 +133,34 @@ impl NasrKernels for Flex {
         let (y, mean, variance) =
             batch_norm::train_forward(&g, values(&x), values(&gamma), values(&beta), epsilon);
         (tensor(y, shape), vector(mean), vector(variance))
+    }
+
+    fn nasr_batch_norm_eval(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        if !is_f32(&[&x, &gamma, &beta, &mean, &variance]) {
+            return Flex::batch_norm(x, gamma, beta, mean, variance, epsilon);
+        }
+        let shape = dims4(&x);
+        let [x, gamma, beta, mean, variance] =
+            [x, gamma, beta, mean, variance].map(|t| contiguous(&t));
+        let y = batch_norm::inference(
+            &norm_geometry(shape),
+            values(&x),
+            [
+                values(&gamma),
+                values(&beta),
+                values(&mean),
+                values(&variance),
+            ],
+            epsilon,
+        );
+        tensor(y, shape)
     }
 
     fn nasr_avg_pool2d(
@@ -333,6 +371,19 @@ impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
         (output, Self::from_inner(mean), Self::from_inner(variance))
+    }
+
+    /// Evaluation under autodiff is rare (validation runs on the plain device): burn's
+    /// differentiable composition serves.
+    fn nasr_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        Self::batch_norm(x, gamma, beta, mean, variance, epsilon)
     }
 
     fn nasr_avg_pool2d(

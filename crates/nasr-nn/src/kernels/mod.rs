@@ -81,8 +81,19 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         x.dims()
     );
     let device = x.device();
-    if !(device.is_autodiff() && bn.training.is_enabled() && on_flex(&x)) {
+    if !on_flex(&x) {
         return bn.forward(x);
+    }
+    if !(device.is_autodiff() && bn.training.is_enabled()) {
+        let statistic = |running: Tensor<1>| running.to_device(&device).into_dispatch();
+        return Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_batch_norm_eval(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            statistic(bn.running_mean.value()),
+            statistic(bn.running_var.value()),
+            bn.epsilon,
+        ));
     }
     let (y, mean, variance) = <Dispatch as NasrKernels>::nasr_batch_norm_train(
         x.into_dispatch(),
