@@ -1,6 +1,7 @@
-//! nasr's kernels as a burn backend extension: on `Flex` the ops run [`super::conv`]'s and
-//! [`super::batch_norm`]'s kernels, and under `Autodiff<Flex>` backward steps of our own compute
-//! the gradients with them, in place of burn's generic compositions.
+//! nasr's kernels as a burn backend extension: on `Flex` the ops run the kernels of
+//! [`super::conv`], [`super::batch_norm`](mod@super::batch_norm) and [`super::pool`], and under
+//! `Autodiff<Flex>` backward steps of our own compute the gradients with them, in place of
+//! burn's generic compositions.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -4,11 +4,13 @@
 //! Two algorithms cover the convolutions of nasr's spaces:
 //! - dense and grouped convolutions unfold one image at a time into a `[k, n]` column matrix
 //!   (im2col, skipped for 1x1 convolutions without stride or padding) and multiply it with the
-//!   weights through the `gemm` crate: the forward is `y = W col`, the input gradient folds
-//!   `W^T dy` back (col2im), the weight gradient is `dy col^T`;
-//! - depthwise convolutions (one input and one output channel per group) run direct loops over
-//!   each plane, whose bounds are computed once per kernel row so the inner loop has no padding
-//!   checks.
+//!   weights through the `gemm` crate: the forward is `y = W col`; the weight gradient is
+//!   `dy patches`, the column matrix transposed (channels-last patches, the layout gemm packs
+//!   fast); the input gradient of a stride-1 convolution is the forward of `dy` by the flipped
+//!   kernel, and of a strided one `W^T dy` folded back (col2im);
+//! - depthwise convolutions (one input and one output channel per group) run direct loops on a
+//!   zero-padded copy of each plane, so the inner loops have no padding checks; strided input
+//!   gradients use per-tap bounds instead.
 //!
 //! Work is spread over images (or planes) with rayon. Sums across images are taken in a fixed
 //! order over fixed chunks, so results do not depend on the number of threads.

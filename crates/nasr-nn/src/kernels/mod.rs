@@ -1,9 +1,9 @@
 //! nasr's own compute kernels, behind burn's backend-extension mechanism: the same `Tensor` API,
 //! faster code underneath on the CPU.
 //!
-//! [`conv2d`], [`batch_norm`] and [`avg_pool2d`] replace the `forward` of burn's `Conv2d`,
-//! `BatchNorm` and `AvgPool2d` everywhere in nasr. On the `flex` CPU backend (with or without
-//! autodiff) they run [`conv`]'s im2col + gemm and depthwise kernels,
+//! [`conv2d`], [`batch_norm`](fn@batch_norm) and [`avg_pool2d`] replace the `forward` of
+//! burn's `Conv2d`, `BatchNorm` and `AvgPool2d` everywhere in nasr. On the `flex` CPU backend
+//! (with or without autodiff) they run [`conv`]'s im2col + gemm and depthwise kernels,
 //! [`batch_norm`](mod@batch_norm)'s two-pass kernels and [`pool`]'s, forward and backward.
 //! burn's generic versions build a convolution's input gradient from a transposed convolution
 //! and its weight gradient from a convolution over the batch axis, and BatchNorm from a dozen
