@@ -36,14 +36,15 @@ use burn::tensor::Device;
 /// Where nasr computes. The CPU needs no feature; the others exist in builds with the feature
 /// of the same name (`gpu`: burn's wgpu backend, Vulkan on NVIDIA; `cuda`: burn's CUDA backend).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Compute {
     /// burn's `flex` CPU backend with nasr's kernels.
     #[default]
-    Cpu,
+    Cpu = 0,
     /// The default wgpu adapter (a discrete GPU where there is one).
-    Gpu,
+    Gpu = 1,
     /// The first CUDA device.
-    Cuda,
+    Cuda = 2,
 }
 
 impl Compute {
@@ -93,8 +94,8 @@ pub fn use_compute(compute: Compute) -> Result<(), NnError> {
 /// The device chosen by [`use_compute`] (the CPU unless told otherwise).
 pub fn compute() -> Compute {
     match COMPUTE.load(Ordering::Relaxed) {
-        1 => Compute::Gpu,
-        2 => Compute::Cuda,
+        n if n == Compute::Gpu as u8 => Compute::Gpu,
+        n if n == Compute::Cuda as u8 => Compute::Cuda,
         _ => Compute::Cpu,
     }
 }
