@@ -26,32 +26,19 @@ impl NormGeometry {
         (self.batch * self.plane) as f64
     }
 
-    /// `f(c, planes of channel c)` for every channel, channels in parallel; `planes` yields
-    /// the channel's plane in each image of `values`, in batch order.
-    fn per_channel<'a, T: Send>(
-        &self,
-        values: &'a [f32],
-        f: impl Fn(usize, &dyn Fn() -> Planes<'a>) -> T + Sync,
-    ) -> Vec<T> {
-        (0..self.channels)
-            .into_par_iter()
-            .map(|c| f(c, &|| self.per_channel_planes(values, c)))
-            .collect()
+    /// `f(c)` for every channel `c`, channels in parallel.
+    fn per_channel<T: Send>(&self, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        (0..self.channels).into_par_iter().map(f).collect()
     }
 
     /// The planes of channel `c` in `values`, image by image.
-    fn per_channel_planes<'a>(&self, values: &'a [f32], c: usize) -> Planes<'a> {
+    fn planes<'a>(&self, values: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> {
         let (stride, plane) = (self.channels * self.plane, self.plane);
-        Box::new(
-            values[c * plane..]
-                .chunks(stride)
-                .map(move |image| &image[..plane]),
-        )
+        values[c * plane..]
+            .chunks(stride)
+            .map(move |image| &image[..plane])
     }
 }
-
-/// The planes of one channel, image by image.
-type Planes<'a> = Box<dyn Iterator<Item = &'a [f32]> + 'a>;
 
 /// Accumulator lanes: sixteen independent f32 sums vectorise, where one sum would wait on the
 /// previous add at every element.
@@ -91,7 +78,8 @@ pub fn train_forward(
     // Two passes per channel, the second over centred values: no cancellation between
     // E[x^2] and E[x]^2. The channel's planes are still in cache for the second.
     let (mean, variance): (Vec<f64>, Vec<f64>) = g
-        .per_channel(x, |_, planes| {
+        .per_channel(|c| {
+            let planes = || g.planes(x, c);
             let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / g.count();
             let m = mean as f32;
             let squares = planes().map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)));
@@ -160,11 +148,10 @@ pub fn train_backward(
         .collect();
     // Per channel: dbeta = sum(dy) and dgamma = sum(dy * x_hat) = inv_std * sum(dy * (x - mean)).
     let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = g
-        .per_channel(dy, |c, dy_planes| {
-            let x_planes = g.per_channel_planes(x, c);
+        .per_channel(|c| {
             let m = mean[c];
             let (mut s, mut p) = (0.0, 0.0);
-            for (d, x) in dy_planes().zip(x_planes) {
+            for (d, x) in g.planes(dy, c).zip(g.planes(x, c)) {
                 s += lane_sum(d, d, |v, _| v);
                 p += lane_sum(d, x, |d, x| d * (x - m));
             }
