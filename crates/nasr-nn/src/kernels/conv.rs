@@ -594,7 +594,7 @@ fn for_each_tap_row(
 /// The depthwise forward, plane by plane: each input plane is first copied into a zero-padded
 /// scratch plane, so every kernel tap of every output row is one plain multiply-add over a
 /// contiguous (or strided) run, without bounds to work out.
-pub(super) fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
     let [out_h, out_w] = g.output();
     let [_, padded_w] = g.padded();
     let padded_len = g.padded()[0] * padded_w;
@@ -693,7 +693,7 @@ fn pad_plane(g: &ConvGeometry, plane: &[f32], padded: &mut [f32]) {
     }
 }
 
-pub(super) fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     let taps = g.taps_in_image();
     let [_, out_w] = g.output();
     let in_w = g.input[1];

@@ -1,10 +1,10 @@
 //! Average pooling over NCHW planes on plain `f32` slices. A `k`x`k` average pool is a depthwise
 //! convolution with all-one weights followed by a division by each window's size, so it runs
-//! [`super::conv`]'s depthwise loops and then scales; the backward scales first.
+//! [`super::conv`]'s convolution and then scales; the backward scales first.
 
 use rayon::prelude::*;
 
-use super::conv::{ConvGeometry, depthwise_backward_input, depthwise_forward};
+use super::conv::{self, ConvGeometry};
 
 /// An average pool over `channels`-channel images: window, stride and padding as in
 /// [`ConvGeometry`], and whether padded pixels count in a window's size (PyTorch's
@@ -46,21 +46,16 @@ impl PoolGeometry {
 
 /// The pooled batch.
 pub fn forward(p: &PoolGeometry, x: &[f32]) -> Vec<f32> {
-    let [_, out_len, _] = p.conv.sizes();
-    let mut y = vec![0.0f32; out_len];
-    depthwise_forward(&p.conv, x, &p.ones(), &mut y);
+    let mut y = conv::forward(&p.conv, x, &p.ones());
     scale_planes(&mut y, &p.inverse_counts());
     y
 }
 
 /// The input gradient, given the output gradient `dy`.
 pub fn backward(p: &PoolGeometry, dy: &[f32]) -> Vec<f32> {
-    let [in_len, _, _] = p.conv.sizes();
     let mut scaled = dy.to_vec();
     scale_planes(&mut scaled, &p.inverse_counts());
-    let mut dx = vec![0.0f32; in_len];
-    depthwise_backward_input(&p.conv, &p.ones(), &scaled, &mut dx);
-    dx
+    conv::backward_input(&p.conv, &p.ones(), &scaled)
 }
 
 fn scale_planes(values: &mut [f32], factors: &[f32]) {
