@@ -88,7 +88,6 @@ pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError
         // The grad-norm read in `step` already waits for the backward pass; reading one
         // weight waits for the update too.
         let _ = model.classifier.weight.val().into_data();
-        // GPU backends run asynchronously: the step is done when the device says so.
         wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
@@ -182,7 +181,6 @@ pub fn time_supernet_steps(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = sgd.step(model, grads, 0.01).0;
         let _ = model.classifier.weight.val().into_data();
-        // GPU backends run asynchronously: the step is done when the device says so.
         wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
@@ -228,7 +226,8 @@ pub const BENCH_OPS: [&str; 7] = [
     "add",
 ];
 
-/// Blocks until `device` has finished all queued work (a no-op on the eager CPU backend).
+/// Blocks until `device` has finished all queued work, so a timed step ends when its work does:
+/// GPU backends run asynchronously; on the eager CPU backend this returns at once.
 fn wait_for(device: &Device) -> Result<(), NnError> {
     device.sync().map_err(|error| NnError::Device {
         problem: format!("{error:?}"),
@@ -303,7 +302,6 @@ pub fn time_op(
         // flex runs eagerly: when backward returns, the gradients are computed.
         let grads = forward(x.clone()).sum().backward();
         let _ = x.grad(&grads);
-        // GPU backends run asynchronously: the step is done when the device says so.
         wait_for(&device)?;
         if step >= warmup {
             times.push(started.elapsed());
@@ -327,7 +325,6 @@ pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> 
     for step in 0..bench.warmup + bench.steps {
         let started = Instant::now();
         let _ = model.forward(images.clone()).into_data();
-        // GPU backends run asynchronously: the step is done when the device says so.
         wait_for(&device)?;
         if step >= bench.warmup {
             times.push(started.elapsed());
