@@ -82,15 +82,6 @@ fn dims4(tensor: &FlexTensor) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
-/// The tensor's values in row-major order (copied only when it is a strided view).
-fn contiguous(tensor: &FlexTensor) -> FlexTensor {
-    if tensor.is_contiguous() && tensor.layout().start_offset() == 0 {
-        tensor.clone()
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
 fn values(tensor: &FlexTensor) -> &[f32] {
     tensor
         .as_slice::<f32>()
@@ -112,7 +103,7 @@ impl NasrKernels for Flex {
             return Flex::conv2d(x, weight, None, options);
         }
         let g = geometry(&x, &weight, &options);
-        let (x, weight) = (contiguous(&x), contiguous(&weight));
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let [out_h, out_w] = g.output();
         let y = conv::forward(&g, values(&x), values(&weight));
         tensor(y, [g.batch, g.c_out, out_h, out_w])
@@ -130,7 +121,11 @@ impl NasrKernels for Flex {
         }
         let shape = dims4(&x);
         let g = norm_geometry(shape);
-        let (x, gamma, beta) = (contiguous(&x), contiguous(&gamma), contiguous(&beta));
+        let (x, gamma, beta) = (
+            x.to_contiguous(),
+            gamma.to_contiguous(),
+            beta.to_contiguous(),
+        );
         let (y, mean, variance) =
             batch_norm::train_forward(&g, values(&x), values(&gamma), values(&beta), epsilon);
         (tensor(y, shape), vector(mean), vector(variance))
@@ -149,7 +144,7 @@ impl NasrKernels for Flex {
         }
         let shape = dims4(&x);
         let [x, gamma, beta, mean, variance] =
-            [x, gamma, beta, mean, variance].map(|t| contiguous(&t));
+            [x, gamma, beta, mean, variance].map(|t| t.to_contiguous());
         let y = batch_norm::inference(
             &norm_geometry(shape),
             values(&x),
@@ -176,7 +171,7 @@ impl NasrKernels for Flex {
         }
         let p = pool_geometry(dims4(&x), kernel, stride, padding, count_include_pad);
         let [out_h, out_w] = p.conv.output();
-        let y = pool::forward(&p, values(&contiguous(&x)));
+        let y = pool::forward(&p, values(&x.to_contiguous()));
         tensor(y, [p.conv.batch, p.conv.c_in, out_h, out_w])
     }
 }
@@ -219,7 +214,7 @@ impl Backward<Flex, 1> for AvgPoolBackward {
         _checkpointer: &mut Checkpointer,
     ) {
         let [x_parent] = ops.parents;
-        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         if let Some(parent) = x_parent {
             let p = ops.state;
             let dx = pool::backward(&p, values(&dy));
@@ -257,10 +252,14 @@ impl Backward<Flex, 3> for BatchNormBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [x_parent, gamma_parent, beta_parent] = ops.parents;
-        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (x_id, gamma_id, mean, variance, epsilon) = ops.state;
-        let x = contiguous(&checkpointer.retrieve_node_output::<FlexTensor>(x_id));
-        let gamma = contiguous(&checkpointer.retrieve_node_output::<FlexTensor>(gamma_id));
+        let x = checkpointer
+            .retrieve_node_output::<FlexTensor>(x_id)
+            .to_contiguous();
+        let gamma = checkpointer
+            .retrieve_node_output::<FlexTensor>(gamma_id)
+            .to_contiguous();
         let shape = dims4(&x);
         let (dx, dgamma, dbeta) = batch_norm::train_backward(
             &norm_geometry(shape),
@@ -301,14 +300,14 @@ impl Backward<Flex, 2> for Conv2dBackward {
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_id);
         let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_id);
         let g = geometry(&x, &weight, &options);
-        let dy = contiguous(&dy);
+        let dy = dy.to_contiguous();
         if let Some(parent) = x_parent {
-            let dx = conv::backward_input(&g, values(&contiguous(&weight)), values(&dy));
+            let dx = conv::backward_input(&g, values(&weight.to_contiguous()), values(&dy));
             let [h, w] = g.input;
             grads.register::<Flex>(parent.id, tensor(dx, [g.batch, g.c_in, h, w]));
         }
         if let Some(parent) = weight_parent {
-            let dw = conv::backward_weight(&g, values(&contiguous(&x)), values(&dy));
+            let dw = conv::backward_weight(&g, values(&x.to_contiguous()), values(&dy));
             grads.register::<Flex>(parent.id, tensor(dw, dims4(&weight)));
         }
     }
