@@ -23,6 +23,9 @@ use gemm::{Parallelism, gemm};
 use super::buffers::{as_uninit, assume_written, uninit_vec, with_scratch};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod winograd;
+
 /// The sizes of one 2-D convolution. Padding may differ at the two ends of an axis; the output
 /// size follows from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +185,10 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
         depthwise_forward(g, x, w, &mut y);
         return y;
     }
+    #[cfg(target_arch = "x86_64")]
+    if winograd::applies(g) {
+        return winograd::forward(g, x, w);
+    }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
     let taps = g.taps_in_image();
@@ -287,6 +294,10 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let [_, _, weight_len] = g.sizes();
     if g.is_depthwise() {
         return depthwise_backward_weight(g, x, dy);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if winograd::applies(g) {
+        return winograd::backward_weight(g, x, dy);
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
@@ -886,6 +897,24 @@ mod tests {
             },
             ConvGeometry { batch: 1, ..base },
             ConvGeometry { batch: 9, ..base },
+            // Winograd: channels across vector boundaries, edge tiles cut by the output's edge,
+            // uneven padding.
+            ConvGeometry {
+                c_in: 20,
+                c_out: 33,
+                input: [9, 10],
+                pad_begin: [0, 2],
+                pad_end: [2, 1],
+                ..base
+            },
+            // Winograd: chunks of several images, the last one short.
+            ConvGeometry {
+                batch: 20,
+                c_in: 16,
+                c_out: 16,
+                input: [8, 8],
+                ..base
+            },
         ]
     }
 

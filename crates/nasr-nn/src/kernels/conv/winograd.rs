@@ -1,0 +1,723 @@
+//! Winograd's minimal filtering F(4x4, 3x3) for dense 3x3 stride-1 convolutions (Lavin & Gray,
+//! "Fast Algorithms for Convolutional Neural Networks", 2016).
+//!
+//! Each 4x4 block (tile) of output pixels is computed from the 6x6 input tile under it as
+//! `Y = A^T [(G w G^T) ⊙ (B^T d B)] A`: 36 products per tile and channel pair where the
+//! definition needs 144, so a quarter of im2col's multiply-adds, and no column matrix. Summed
+//! over input channels, the elementwise product becomes 36 small matrix products per batch of
+//! tiles, one per point `ξ` of the 6x6 transformed tile.
+//!
+//! The weight gradient is the adjoint of the same chain,
+//! `dw = G^T [Σ_tiles (A dY A^T) ⊙ (B^T d B)] G`, again 36 products, now summed over tiles.
+//! The input gradient of a stride-1 convolution is itself a stride-1 convolution (of `dy` by
+//! the flipped kernel, see `input_gradient_as_convolution`), so it takes the forward route.
+//!
+//! Layout: images are copied channels-last (`[row, col, channel]`) with their channels padded to
+//! a multiple of [`LANES`], so every transform works on whole vectors of 16 channels; the
+//! products run in a register-blocked kernel written for that shape (few channels, many tiles),
+//! where a general gemm spends its time packing. Images are processed in chunks of about
+//! [`TARGET_TILES`] tiles, so a chunk's transformed tiles stay in cache from transform to
+//! product to inverse transform. The code is compiled three times (AVX-512, AVX2 + FMA, and
+//! plain) and the best the processor has is picked at run time.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use super::ConvGeometry;
+use crate::kernels::buffers::{assume_written, uninit_vec, with_scratch};
+use simd::{Operand, pixels_to_planes, planes_to_pixels, product};
+
+mod simd;
+
+/// Side of an output tile.
+const TILE: usize = 4;
+/// Side of an input tile: the output tile plus the kernel's reach.
+const SIDE: usize = TILE + 2;
+/// Points of a transformed tile.
+const POINTS: usize = SIDE * SIDE;
+/// Channels per vector.
+const LANES: usize = 16;
+/// Rows of the product kernel's register block.
+const ROWS: usize = 16;
+/// Floats of transformed tiles (inputs and products) a chunk of images aims for: about 512 KiB,
+/// so a chunk's tiles stay in cache from transform to product to inverse transform.
+const CHUNK_FLOATS: usize = 128 * 1024;
+
+type Lane = [f32; LANES];
+
+/// The filter transform `G` (6x3).
+const G: [[f32; 3]; SIDE] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on a
+/// processor with AVX-512 (elsewhere im2col + gemm, whose gemm has kernels for every x86
+/// processor, is faster than this module's loops would be). Padding is free (the copied image
+/// carries it).
+pub(super) fn applies(g: &ConvGeometry) -> bool {
+    g.kernel == [3, 3]
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.groups == 1
+        && is_x86_feature_detected!("avx512f")
+}
+
+/// The sizes that every step of one convolution shares.
+struct Plan {
+    g: ConvGeometry,
+    /// Output height and width.
+    output: [usize; 2],
+    /// Tiles down and across an image.
+    tiles: [usize; 2],
+    /// Channels rounded up to whole vectors: input and output.
+    c_in: usize,
+    c_out: usize,
+    /// Images per chunk.
+    images: usize,
+    /// Where each input pixel goes in an image's padded channels-last copy.
+    input_offsets: Vec<usize>,
+    /// Where each output pixel lies in an image's channels-last output over whole tiles.
+    output_offsets: Vec<usize>,
+}
+
+impl Plan {
+    fn new(g: &ConvGeometry) -> Self {
+        let output = g.output();
+        let tiles = output.map(|side| side.div_ceil(TILE));
+        let (c_in, c_out) = (
+            g.c_in.next_multiple_of(LANES),
+            g.c_out.next_multiple_of(LANES),
+        );
+        let per_image = POINTS * tiles[0] * tiles[1] * (c_in + c_out);
+        let padded_w = tiles[1] * TILE + 2;
+        let [top, left] = g.pad_begin;
+        let input_offsets = (0..g.input[0] * g.input[1])
+            .map(|p| ((p / g.input[1] + top) * padded_w + p % g.input[1] + left) * c_in)
+            .collect();
+        let tiled_w = tiles[1] * TILE;
+        let output_offsets = (0..output[0] * output[1])
+            .map(|p| (p / output[1] * tiled_w + p % output[1]) * c_out)
+            .collect();
+        Plan {
+            g: *g,
+            output,
+            tiles,
+            c_in,
+            c_out,
+            images: (CHUNK_FLOATS / per_image).clamp(1, g.batch.max(1)),
+            input_offsets,
+            output_offsets,
+        }
+    }
+
+    fn in_image(&self) -> usize {
+        self.g.c_in * self.g.input[0] * self.g.input[1]
+    }
+
+    fn out_plane(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+
+    fn out_image(&self) -> usize {
+        self.g.c_out * self.out_plane()
+    }
+
+    fn tiles_per_image(&self) -> usize {
+        self.tiles[0] * self.tiles[1]
+    }
+
+    /// Height and width of an image's padded channels-last copy: every tile's 6x6 input fits.
+    fn padded(&self) -> [usize; 2] {
+        self.tiles.map(|t| t * TILE + 2)
+    }
+
+    /// The padded channels-last copy of one image.
+    fn padded_len(&self) -> usize {
+        let [h, w] = self.padded();
+        h * w * self.c_in
+    }
+
+    /// An image's output (or output gradient) channels-last over whole tiles.
+    fn tiled_out_len(&self) -> usize {
+        self.tiles_per_image() * TILE * TILE * self.c_out
+    }
+
+    /// Tiles in a chunk of `images` images, rounded up to whole register blocks.
+    fn chunk_rows(&self, images: usize) -> usize {
+        (images * self.tiles_per_image()).next_multiple_of(ROWS)
+    }
+
+    /// The image of tile `t` of a chunk, and the output row and column of its first pixel.
+    fn tile(&self, t: usize) -> (usize, usize, usize) {
+        let per_image = self.tiles_per_image();
+        let (image, within) = (t / per_image, t % per_image);
+        (
+            image,
+            within / self.tiles[1] * TILE,
+            within % self.tiles[1] * TILE,
+        )
+    }
+}
+
+/// `y = conv(x, w)` for a convolution that [`applies`].
+pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    let plan = Plan::new(g);
+    let mut y = uninit_vec(g.sizes()[1]);
+    with_scratch(POINTS * plan.c_in * plan.c_out, |u| {
+        // SAFETY: `applies` checked for AVX-512F.
+        unsafe { transform_filters(&plan, w, u) };
+        y.par_chunks_mut(plan.out_image() * plan.images)
+            .zip(x.par_chunks(plan.in_image() * plan.images))
+            .for_each(|(y_chunk, x_chunk)| forward_chunk(&plan, x_chunk, u, y_chunk));
+    });
+    // SAFETY: every chunk wrote each of its output elements.
+    unsafe { assume_written(y) }
+}
+
+/// The forward of one chunk of images: copy channels-last, transform, multiply, transform
+/// back, copy back to NCHW.
+fn forward_chunk(plan: &Plan, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) {
+    let images = x.len() / plan.in_image();
+    let rows = plan.chunk_rows(images);
+    let lens = [
+        images * plan.padded_len(),
+        POINTS * rows * plan.c_in,
+        POINTS * rows * plan.c_out,
+        images * plan.tiled_out_len(),
+    ];
+    with_scratch(lens.iter().sum(), |scratch| {
+        let (padded, rest) = scratch.split_at_mut(lens[0]);
+        let (v, rest) = rest.split_at_mut(lens[1]);
+        let (m, tiled) = rest.split_at_mut(lens[2]);
+        // SAFETY (every call): `applies` checked for AVX-512F.
+        unsafe {
+            copy_channels_last(plan, x, padded);
+            transform_inputs(plan, padded, images, rows, v);
+            // M[ξ][t][k] = Σ_c V[ξ][t][c] U[ξ][c][k]
+            multiply_points(
+                (v, u, m),
+                [rows, plan.c_in, plan.c_out],
+                [plan.c_in, 1],
+                false,
+            );
+            inverse_transform_outputs(plan, m, images, rows, tiled);
+            copy_outputs_to_planes(plan, tiled, y);
+        }
+    })
+}
+
+/// Independent partial sums of the weight gradient: a fixed number, so the order of the sum
+/// is fixed too, whatever the number of threads.
+const WEIGHT_PARTS: usize = 8;
+
+/// The weight gradient of a convolution that [`applies`], given its input `x` and `dy`.
+pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let plan = Plan::new(g);
+    let product_len = POINTS * plan.c_out * plan.c_in;
+    let chunks: Vec<(&[f32], &[f32])> = x
+        .chunks(plan.in_image() * plan.images)
+        .zip(dy.chunks(plan.out_image() * plan.images))
+        .collect();
+    let parts = WEIGHT_PARTS.min(chunks.len()).max(1);
+    with_scratch(parts * product_len, |partial_sums| {
+        // Part p sums chunks [p n / parts, (p + 1) n / parts) in order.
+        partial_sums
+            .par_chunks_mut(product_len)
+            .enumerate()
+            .for_each(|(part, sums)| {
+                let first = part * chunks.len() / parts;
+                let last = (part + 1) * chunks.len() / parts;
+                for (index, &(x_chunk, dy_chunk)) in chunks[first..last].iter().enumerate() {
+                    weight_chunk(&plan, x_chunk, dy_chunk, sums, index > 0);
+                }
+            });
+        let (total, rest) = partial_sums.split_at_mut(product_len);
+        for part in rest.chunks(product_len) {
+            for (t, p) in total.iter_mut().zip(part) {
+                *t += p;
+            }
+        }
+        // SAFETY: as in `forward`.
+        unsafe { untransformed_gradient(&plan, total) }
+    })
+}
+
+/// Adds one chunk's products to `sums` (or writes them there, unless `accumulate`).
+fn weight_chunk(plan: &Plan, x: &[f32], dy: &[f32], sums: &mut [f32], accumulate: bool) {
+    let images = x.len() / plan.in_image();
+    let tiles = images * plan.tiles_per_image();
+    let lens = [
+        images * plan.padded_len(),
+        POINTS * tiles * plan.c_in,
+        POINTS * tiles * plan.c_out,
+        images * plan.tiled_out_len(),
+    ];
+    with_scratch(lens.iter().sum(), |scratch| {
+        let (padded, rest) = scratch.split_at_mut(lens[0]);
+        let (v, rest) = rest.split_at_mut(lens[1]);
+        let (dm, tiled) = rest.split_at_mut(lens[2]);
+        // SAFETY (every call): `applies` checked for AVX-512F.
+        unsafe {
+            copy_channels_last(plan, x, padded);
+            transform_inputs(plan, padded, images, tiles, v);
+            copy_output_gradient(plan, dy, tiled);
+            transform_output_gradient(plan, tiled, images, dm);
+            // S[ξ][k][c] = Σ_t dM[ξ][t][k] V[ξ][t][c]
+            multiply_points(
+                (dm, v, sums),
+                [plan.c_out, tiles, plan.c_in],
+                [1, plan.c_out],
+                accumulate,
+            );
+        }
+    });
+}
+
+/// `U[ξ][c][k] = (G w[k][c] G^T)[ξ]`, zero in the padding channels, 16 output channels at a
+/// time.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn transform_filters(plan: &Plan, w: &[f32], u: &mut [f32]) {
+    let g = &plan.g;
+    if g.c_in != plan.c_in {
+        u.fill(0.0);
+    }
+    // The kernels with output channels innermost: taps[c][tap][k].
+    let mut taps = vec![0.0f32; g.c_in * 9 * plan.c_out];
+    for (k, kernels) in w.chunks(g.c_in * 9).enumerate() {
+        for (at, &weight) in kernels.iter().enumerate() {
+            taps[at * plan.c_out + k] = weight;
+        }
+    }
+    for c in 0..g.c_in {
+        for k0 in (0..plan.c_out).step_by(LANES) {
+            let kernel: [Lane; 9] =
+                std::array::from_fn(|t| lane(&taps[(c * 9 + t) * plan.c_out + k0..]));
+            // (G w)[i][q], then times G^T.
+            let mut gw = [[[0.0f32; LANES]; 3]; SIDE];
+            for (i, row) in gw.iter_mut().enumerate() {
+                for (q, value) in row.iter_mut().enumerate() {
+                    *value = weighted_sum(G[i], [&kernel[q], &kernel[3 + q], &kernel[6 + q]]);
+                }
+            }
+            for (i, row) in gw.iter().enumerate() {
+                for (j, weights) in G.iter().enumerate() {
+                    let at = ((i * SIDE + j) * plan.c_in + c) * plan.c_out + k0;
+                    let value = weighted_sum(*weights, [&row[0], &row[1], &row[2]]);
+                    u[at..at + LANES].copy_from_slice(&value);
+                }
+            }
+        }
+    }
+}
+
+/// `dw[k][c] = G^T S[k][c] G` from the summed products `S[ξ][k][c]`, 16 input channels at a
+/// time.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn untransformed_gradient(plan: &Plan, sums: &[f32]) -> Vec<f32> {
+    let g = &plan.g;
+    let mut dw = vec![0.0f32; g.sizes()[2]];
+    for k in 0..g.c_out {
+        for c0 in (0..g.c_in).step_by(LANES) {
+            let s: [Lane; POINTS] =
+                std::array::from_fn(|xi| lane(&sums[(xi * plan.c_out + k) * plan.c_in + c0..]));
+            let column = |r: usize| G.map(|row| row[r]);
+            // (G^T S)[r][j], then times G.
+            let mut gts = [[[0.0f32; LANES]; SIDE]; 3];
+            for (r, row) in gts.iter_mut().enumerate() {
+                for (j, value) in row.iter_mut().enumerate() {
+                    *value = weighted_sum(column(r), std::array::from_fn(|i| &s[i * SIDE + j]));
+                }
+            }
+            for (r, row) in gts.iter().enumerate() {
+                for q in 0..3 {
+                    let value = weighted_sum(column(q), std::array::from_fn(|j| &row[j]));
+                    for (c, &v) in value.iter().enumerate().take(g.c_in - c0) {
+                        dw[(k * g.c_in + c0 + c) * 9 + r * 3 + q] = v;
+                    }
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// The 36 products of a chunk, one per point `ξ` of the transformed tile: `out[ξ] (+)= a[ξ] b[ξ]`
+/// for `[rows, depth, cols]` matrices, `a[ξ]`'s element `(r, s)` at `r * row_step + s *
+/// depth_step`.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn multiply_points(
+    (a, b, out): (&[f32], &[f32], &mut [f32]),
+    [rows, depth, cols]: [usize; 3],
+    [row_step, depth_step]: [usize; 2],
+    accumulate: bool,
+) {
+    let (a_len, b_len, out_len) = (a.len() / POINTS, b.len() / POINTS, out.len() / POINTS);
+    for xi in 0..POINTS {
+        let a = Operand {
+            values: &a[xi * a_len..][..a_len],
+            row_step,
+            depth_step,
+        };
+        let b = &b[xi * b_len..][..b_len];
+        let out = &mut out[xi * out_len..][..out_len];
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { product(a, b, [rows, depth, cols], out, accumulate) };
+    }
+}
+
+/// Each image of `x` (NCHW) copied to `padded` as `[row, col, channel]`, shifted by the
+/// convolution's padding, with zeros around it and in the padding channels.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn copy_channels_last(plan: &Plan, x: &[f32], padded: &mut [f32]) {
+    let g = &plan.g;
+    let [ph, pw] = plan.padded();
+    let [top, left] = g.pad_begin;
+    let row_len = pw * plan.c_in;
+    for (image, out) in x
+        .chunks(plan.in_image())
+        .zip(padded.chunks_mut(plan.padded_len()))
+    {
+        // Zero what the copy leaves alone: the rows above and below, the columns either side.
+        for (py, row) in out.chunks_mut(row_len).enumerate().take(ph) {
+            if py < top || py >= top + g.input[0] {
+                row.fill(0.0);
+            } else {
+                row[..left * plan.c_in].fill(0.0);
+                row[(left + g.input[1]) * plan.c_in..].fill(0.0);
+            }
+        }
+        let offsets = &plan.input_offsets;
+        let sizes = [g.c_in, g.input[0] * g.input[1]];
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+    }
+}
+
+/// The chunk's outputs, channels-last over whole tiles, copied to its NCHW output `y`.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn copy_outputs_to_planes(plan: &Plan, tiled: &[f32], y: &mut [MaybeUninit<f32>]) {
+    let offsets = &plan.output_offsets;
+    let sizes = [plan.g.c_out, plan.out_plane()];
+    for (y_image, tiled_image) in y
+        .chunks_mut(plan.out_image())
+        .zip(tiled.chunks(plan.tiled_out_len()))
+    {
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { pixels_to_planes(tiled_image, sizes, y_image, |p| offsets[p]) };
+    }
+}
+
+/// Each image of `dy` (NCHW) copied as `[row, col, channel]` over whole tiles, zero past the
+/// output's edge and in the padding channels.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn copy_output_gradient(plan: &Plan, dy: &[f32], tiled: &mut [f32]) {
+    if plan.output != plan.tiles.map(|t| t * TILE) {
+        tiled.fill(0.0);
+    }
+    for (image, out) in dy
+        .chunks(plan.out_image())
+        .zip(tiled.chunks_mut(plan.tiled_out_len()))
+    {
+        let offsets = &plan.output_offsets;
+        let sizes = [plan.g.c_out, plan.out_plane()];
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+    }
+}
+
+/// `V[ξ][t][c] = (B^T d_t B)[ξ]` for every tile `t` of the chunk's padded images, 16 channels at
+/// a time; `rows` is the tile stride of `v` (tiles past the chunk's are left as they were).
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn transform_inputs(plan: &Plan, padded: &[f32], images: usize, rows: usize, v: &mut [f32]) {
+    let [_, pw] = plan.padded();
+    let point_len = rows * plan.c_in;
+    for t in 0..images * plan.tiles_per_image() {
+        let (image, oy, ox) = plan.tile(t);
+        let origin = &padded[image * plan.padded_len()..][..plan.padded_len()];
+        for c0 in (0..plan.c_in).step_by(LANES) {
+            // Along the rows, stored transposed; then along the columns.
+            let mut columns = [[[0.0f32; LANES]; SIDE]; SIDE];
+            for i in 0..SIDE {
+                let row: [Lane; SIDE] = std::array::from_fn(|j| {
+                    lane(&origin[((oy + i) * pw + ox + j) * plan.c_in + c0..])
+                });
+                for (column, value) in columns.iter_mut().zip(InputTransform::along_axis(&row)) {
+                    column[i] = value;
+                }
+            }
+            for (j, column) in columns.iter().enumerate() {
+                for (i, values) in InputTransform::along_axis(column).iter().enumerate() {
+                    let at = (i * SIDE + j) * point_len + t * plan.c_in + c0;
+                    v[at..at + LANES].copy_from_slice(values);
+                }
+            }
+        }
+    }
+}
+
+/// `dM[ξ][t][k] = (A dY_t A^T)[ξ]`: the adjoint of the output transform, per tile.
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn transform_output_gradient(plan: &Plan, tiled: &[f32], images: usize, dm: &mut [f32]) {
+    let tiled_w = plan.tiles[1] * TILE;
+    let tiles = images * plan.tiles_per_image();
+    let point_len = tiles * plan.c_out;
+    for t in 0..tiles {
+        let (image, oy, ox) = plan.tile(t);
+        let origin = &tiled[image * plan.tiled_out_len()..][..plan.tiled_out_len()];
+        for k0 in (0..plan.c_out).step_by(LANES) {
+            let mut columns = [[[0.0f32; LANES]; TILE]; SIDE];
+            for i in 0..TILE {
+                let row: [Lane; TILE] = std::array::from_fn(|j| {
+                    lane(&origin[((oy + i) * tiled_w + ox + j) * plan.c_out + k0..])
+                });
+                let transformed = OutputTransformAdjoint::along_axis(&row);
+                for (column, value) in columns.iter_mut().zip(transformed) {
+                    column[i] = value;
+                }
+            }
+            for (j, column) in columns.iter().enumerate() {
+                for (i, values) in OutputTransformAdjoint::along_axis(column)
+                    .iter()
+                    .enumerate()
+                {
+                    let at = (i * SIDE + j) * point_len + t * plan.c_out + k0;
+                    dm[at..at + LANES].copy_from_slice(values);
+                }
+            }
+        }
+    }
+}
+
+/// `y_t = A^T M_t A` for every tile, written channels-last over whole tiles (`[row, col,
+/// channel]` per image).
+///
+/// # Safety
+/// The processor must have AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn inverse_transform_outputs(
+    plan: &Plan,
+    m: &[f32],
+    images: usize,
+    rows: usize,
+    tiled: &mut [f32],
+) {
+    let tiled_w = plan.tiles[1] * TILE;
+    let point_len = rows * plan.c_out;
+    for t in 0..images * plan.tiles_per_image() {
+        let (image, oy, ox) = plan.tile(t);
+        let out = &mut tiled[image * plan.tiled_out_len()..][..plan.tiled_out_len()];
+        for k0 in (0..plan.c_out).step_by(LANES) {
+            let mut columns = [[[0.0f32; LANES]; SIDE]; TILE];
+            for i in 0..SIDE {
+                let row: [Lane; SIDE] = std::array::from_fn(|j| {
+                    lane(&m[(i * SIDE + j) * point_len + t * plan.c_out + k0..])
+                });
+                for (column, value) in columns.iter_mut().zip(OutputTransform::along_axis(&row)) {
+                    column[i] = value;
+                }
+            }
+            for (j, column) in columns.iter().enumerate() {
+                for (i, values) in OutputTransform::along_axis(column).iter().enumerate() {
+                    let at = ((oy + i) * tiled_w + ox + j) * plan.c_out + k0;
+                    out[at..at + LANES].copy_from_slice(values);
+                }
+            }
+        }
+    }
+}
+
+/// The 16 floats at the start of `values`.
+#[inline(always)]
+fn lane(values: &[f32]) -> Lane {
+    values[..LANES].try_into().expect("a whole vector")
+}
+
+/// `Σ_i weights[i] vectors[i]`, lane by lane.
+#[inline(always)]
+fn weighted_sum<const N: usize>(weights: [f32; N], vectors: [&Lane; N]) -> Lane {
+    let mut sum = [0.0f32; LANES];
+    for (weight, vector) in weights.iter().zip(vectors) {
+        for (s, v) in sum.iter_mut().zip(vector) {
+            *s = weight.mul_add(*v, *s);
+        }
+    }
+    sum
+}
+
+/// A 1-D transform of a tile's rows or columns, 16 channels at a time. A trait (not a closure)
+/// so that it is inlined into the AVX-512 code: a function passed by value ran out of line,
+/// without AVX-512 and with library calls for every fused multiply-add, eight times slower.
+trait Transform<const IN: usize, const OUT: usize> {
+    fn along_axis(values: &[Lane; IN]) -> [Lane; OUT];
+}
+
+/// `f(l)` for every lane `l`.
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f32) -> Lane {
+    std::array::from_fn(f)
+}
+
+/// `B^T d` along one axis of an input tile, with the shared sums of Lavin & Gray's F(4x4, 3x3):
+/// `B^T` rows are `[4 0 -5 0 1 0]`, `[0 -4 -4 1 1 0]`, `[0 4 -4 -1 1 0]`, `[0 -2 -1 2 1 0]`,
+/// `[0 2 -1 -2 1 0]` and `[0 4 0 -5 0 1]`.
+struct InputTransform;
+
+impl Transform<SIDE, SIDE> for InputTransform {
+    #[inline(always)]
+    fn along_axis(d: &[Lane; SIDE]) -> [Lane; SIDE] {
+        let [d0, d1, d2, d3, d4, d5] = d;
+        let (sum_12, sum_34) = (lanes(|l| d1[l] + d2[l]), lanes(|l| d3[l] + d4[l]));
+        let (diff_12, diff_43) = (lanes(|l| d1[l] - d2[l]), lanes(|l| d4[l] - d3[l]));
+        let (diff_31, diff_42) = (lanes(|l| d3[l] - d1[l]), lanes(|l| d4[l] - d2[l]));
+        [
+            lanes(|l| 4.0f32.mul_add(d0[l], (-5.0f32).mul_add(d2[l], d4[l]))),
+            lanes(|l| (-4.0f32).mul_add(sum_12[l], sum_34[l])),
+            lanes(|l| 4.0f32.mul_add(diff_12[l], diff_43[l])),
+            lanes(|l| 2.0f32.mul_add(diff_31[l], diff_42[l])),
+            lanes(|l| (-2.0f32).mul_add(diff_31[l], diff_42[l])),
+            lanes(|l| 4.0f32.mul_add(d1[l], (-5.0f32).mul_add(d3[l], d5[l]))),
+        ]
+    }
+}
+
+/// `A^T m` along one axis of a transformed tile: `A^T` rows are `[1 1 1 1 1 0]`,
+/// `[0 1 -1 2 -2 0]`, `[0 1 1 4 4 0]` and `[0 1 -1 8 -8 1]`.
+struct OutputTransform;
+
+impl Transform<SIDE, TILE> for OutputTransform {
+    #[inline(always)]
+    fn along_axis(m: &[Lane; SIDE]) -> [Lane; TILE] {
+        let [m0, m1, m2, m3, m4, m5] = m;
+        let (sum_12, diff_12) = (lanes(|l| m1[l] + m2[l]), lanes(|l| m1[l] - m2[l]));
+        let (sum_34, diff_34) = (lanes(|l| m3[l] + m4[l]), lanes(|l| m3[l] - m4[l]));
+        [
+            lanes(|l| m0[l] + sum_12[l] + sum_34[l]),
+            lanes(|l| 2.0f32.mul_add(diff_34[l], diff_12[l])),
+            lanes(|l| 4.0f32.mul_add(sum_34[l], sum_12[l])),
+            lanes(|l| 8.0f32.mul_add(diff_34[l], diff_12[l]) + m5[l]),
+        ]
+    }
+}
+
+/// `A dy` along one axis of an output-gradient tile, the adjoint of [`OutputTransform`]: `A`
+/// rows are `[1 0 0 0]`, `[1 1 1 1]`, `[1 -1 1 -1]`, `[1 2 4 8]`, `[1 -2 4 -8]` and `[0 0 0 1]`.
+struct OutputTransformAdjoint;
+
+impl Transform<TILE, SIDE> for OutputTransformAdjoint {
+    #[inline(always)]
+    fn along_axis(dy: &[Lane; TILE]) -> [Lane; SIDE] {
+        let [y0, y1, y2, y3] = dy;
+        let (even, odd) = (lanes(|l| y0[l] + y2[l]), lanes(|l| y1[l] + y3[l]));
+        let even_4 = lanes(|l| 4.0f32.mul_add(y2[l], y0[l]));
+        let odd_2 = lanes(|l| 2.0 * 4.0f32.mul_add(y3[l], y1[l]));
+        [
+            *y0,
+            lanes(|l| even[l] + odd[l]),
+            lanes(|l| even[l] - odd[l]),
+            lanes(|l| even_4[l] + odd_2[l]),
+            lanes(|l| even_4[l] - odd_2[l]),
+            *y3,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transforms above are Lavin & Gray's F(4x4, 3x3): on a 1-D signal, `A^T [(G w) ⊙
+    /// (B^T d)]` is the 4-output correlation of `d` with `w`.
+    #[test]
+    fn one_dimensional_transforms_correlate() {
+        let d = [0.5f32, -1.0, 2.0, 0.25, -0.75, 1.5];
+        let w = [0.3f32, -0.2, 0.9];
+        let d_lanes: [Lane; SIDE] = std::array::from_fn(|i| [d[i]; LANES]);
+        let transformed = InputTransform::along_axis(&d_lanes);
+        let gw: [Lane; SIDE] = std::array::from_fn(|i| {
+            let value: f32 = (0..3).map(|r| G[i][r] * w[r]).sum();
+            std::array::from_fn(|l| value * transformed[i][l])
+        });
+        let y = OutputTransform::along_axis(&gw);
+        for (o, row) in y.iter().enumerate() {
+            let expected: f32 = (0..3).map(|r| d[o + r] * w[r]).sum();
+            assert!(
+                (row[0] - expected).abs() < 1e-5,
+                "{o}: {} vs {expected}",
+                row[0]
+            );
+        }
+    }
+
+    /// `A dy` is the adjoint of `A^T m`: <A^T m, dy> = <m, A dy> for any m and dy.
+    #[test]
+    fn the_output_transform_adjoint_is_its_transpose() {
+        let m: [Lane; SIDE] = std::array::from_fn(|i| [0.3 * i as f32 - 0.7; LANES]);
+        let dy: [Lane; TILE] = std::array::from_fn(|i| [1.1 - 0.4 * i as f32; LANES]);
+        let forward: f32 = (0..TILE)
+            .map(|i| OutputTransform::along_axis(&m)[i][0] * dy[i][0])
+            .sum();
+        let adjoint = OutputTransformAdjoint::along_axis(&dy);
+        let backward: f32 = (0..SIDE).map(|i| m[i][0] * adjoint[i][0]).sum();
+        assert!((forward - backward).abs() < 1e-5, "{forward} vs {backward}");
+    }
+
+    #[test]
+    fn applies_only_to_dense_stride_one_three_by_three() {
+        let g = ConvGeometry {
+            batch: 2,
+            c_in: 16,
+            c_out: 16,
+            groups: 1,
+            input: [8, 8],
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad_begin: [1, 1],
+            pad_end: [1, 1],
+            dilation: [1, 1],
+        };
+        assert!(applies(&g));
+        assert!(!applies(&ConvGeometry {
+            stride: [2, 2],
+            ..g
+        }));
+        assert!(!applies(&ConvGeometry {
+            dilation: [2, 2],
+            ..g
+        }));
+        assert!(!applies(&ConvGeometry { groups: 2, ..g }));
+        assert!(!applies(&ConvGeometry {
+            kernel: [5, 5],
+            ..g
+        }));
+    }
+}
