@@ -281,10 +281,16 @@ fn input_gradient_as_convolution(g: &ConvGeometry, w: &[f32]) -> Option<(ConvGeo
     // flipped[group][i][o][taps - 1 - t] = w[group][o][i][t]
     let (outs, ins, taps) = (g.out_per_group(), g.in_per_group(), g.taps());
     let mut flipped = vec![0.0f32; w.len()];
-    for (index, &weight) in w.iter().enumerate() {
-        let (t, i) = (index % taps, index / taps % ins);
-        let (o, group) = (index / (taps * ins) % outs, index / (taps * ins * outs));
-        flipped[((group * ins + i) * outs + o) * taps + taps - 1 - t] = weight;
+    let group_len = outs * ins * taps;
+    for (w_group, flipped_group) in w.chunks(group_len).zip(flipped.chunks_mut(group_len)) {
+        for (o, kernels) in w_group.chunks(ins * taps).enumerate() {
+            for (i, kernel) in kernels.chunks(taps).enumerate() {
+                let target = &mut flipped_group[(i * outs + o) * taps..][..taps];
+                for (flipped_weight, &weight) in target.iter_mut().zip(kernel.iter().rev()) {
+                    *flipped_weight = weight;
+                }
+            }
+        }
     }
     Some((transposed, flipped))
 }

@@ -463,16 +463,19 @@ unsafe fn transform_inputs(plan: &Plan, padded: &[f32], images: usize, rows: usi
         let origin = &padded[image * plan.padded_len()..][..plan.padded_len()];
         for c0 in (0..plan.c_in).step_by(LANES) {
             // Along the rows, stored transposed; then along the columns.
-            let mut columns = [[[0.0f32; LANES]; SIDE]; SIDE];
+            // Uninitialised: zeroing it first costs a memset per tile.
+            let mut columns = [[MaybeUninit::<Lane>::uninit(); SIDE]; SIDE];
             for i in 0..SIDE {
                 let row: [Lane; SIDE] = std::array::from_fn(|j| {
                     lane(&origin[((oy + i) * pw + ox + j) * plan.c_in + c0..])
                 });
                 for (column, value) in columns.iter_mut().zip(InputTransform::along_axis(&row)) {
-                    column[i] = value;
+                    column[i].write(value);
                 }
             }
             for (j, column) in columns.iter().enumerate() {
+                // SAFETY: the loop above wrote every element.
+                let column = unsafe { filled(column) };
                 for (i, values) in InputTransform::along_axis(column).iter().enumerate() {
                     let at = (i * SIDE + j) * point_len + t * plan.c_in + c0;
                     v[at..at + LANES].copy_from_slice(values);
@@ -495,17 +498,20 @@ unsafe fn transform_output_gradient(plan: &Plan, tiled: &[f32], images: usize, d
         let (image, oy, ox) = plan.tile(t);
         let origin = &tiled[image * plan.tiled_out_len()..][..plan.tiled_out_len()];
         for k0 in (0..plan.c_out).step_by(LANES) {
-            let mut columns = [[[0.0f32; LANES]; TILE]; SIDE];
+            // Uninitialised: zeroing it first costs a memset per tile.
+            let mut columns = [[MaybeUninit::<Lane>::uninit(); TILE]; SIDE];
             for i in 0..TILE {
                 let row: [Lane; TILE] = std::array::from_fn(|j| {
                     lane(&origin[((oy + i) * tiled_w + ox + j) * plan.c_out + k0..])
                 });
                 let transformed = OutputTransformAdjoint::along_axis(&row);
                 for (column, value) in columns.iter_mut().zip(transformed) {
-                    column[i] = value;
+                    column[i].write(value);
                 }
             }
             for (j, column) in columns.iter().enumerate() {
+                // SAFETY: the loop above wrote every element.
+                let column = unsafe { filled(column) };
                 for (i, values) in OutputTransformAdjoint::along_axis(column)
                     .iter()
                     .enumerate()
@@ -537,16 +543,19 @@ unsafe fn inverse_transform_outputs(
         let (image, oy, ox) = plan.tile(t);
         let out = &mut tiled[image * plan.tiled_out_len()..][..plan.tiled_out_len()];
         for k0 in (0..plan.c_out).step_by(LANES) {
-            let mut columns = [[[0.0f32; LANES]; SIDE]; TILE];
+            // Uninitialised: zeroing it first costs a memset per tile.
+            let mut columns = [[MaybeUninit::<Lane>::uninit(); SIDE]; TILE];
             for i in 0..SIDE {
                 let row: [Lane; SIDE] = std::array::from_fn(|j| {
                     lane(&m[(i * SIDE + j) * point_len + t * plan.c_out + k0..])
                 });
                 for (column, value) in columns.iter_mut().zip(OutputTransform::along_axis(&row)) {
-                    column[i] = value;
+                    column[i].write(value);
                 }
             }
             for (j, column) in columns.iter().enumerate() {
+                // SAFETY: the loop above wrote every element.
+                let column = unsafe { filled(column) };
                 for (i, values) in OutputTransform::along_axis(column).iter().enumerate() {
                     let at = ((oy + i) * tiled_w + ox + j) * plan.c_out + k0;
                     out[at..at + LANES].copy_from_slice(values);
@@ -554,6 +563,16 @@ unsafe fn inverse_transform_outputs(
             }
         }
     }
+}
+
+/// `column` once every element is written.
+///
+/// # Safety
+/// Every element must have been written.
+#[inline(always)]
+unsafe fn filled<const N: usize>(column: &[MaybeUninit<Lane>; N]) -> &[Lane; N] {
+    // SAFETY: MaybeUninit<Lane> has Lane's layout; the caller vouches for initialisation.
+    unsafe { &*(column as *const [MaybeUninit<Lane>; N]).cast::<[Lane; N]>() }
 }
 
 /// The 16 floats at the start of `values`.
