@@ -913,6 +913,15 @@ mod tests {
                 pad_end: [2, 1],
                 ..base
             },
+            // Winograd: an output smaller than one tile, no padding along the height.
+            ConvGeometry {
+                c_in: 17,
+                c_out: 5,
+                input: [3, 2],
+                pad_begin: [0, 1],
+                pad_end: [0, 1],
+                ..base
+            },
             // Winograd: chunks of several images, the last one short.
             ConvGeometry {
                 batch: 20,

@@ -209,3 +209,109 @@ pub(super) unsafe fn transpose(rows: [__m512; LANES]) -> [__m512; LANES] {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn avx512() -> bool {
+        is_x86_feature_detected!("avx512f")
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        if !avx512() {
+            return;
+        }
+        let values: Vec<f32> = (0..LANES * LANES).map(|i| i as f32).collect();
+        // SAFETY: AVX-512F checked above; every load reads 16 floats inside `values`.
+        let columns = unsafe {
+            let rows: [__m512; LANES] =
+                std::array::from_fn(|r| _mm512_loadu_ps(values[r * LANES..].as_ptr()));
+            transpose(rows)
+        };
+        for (c, column) in columns.iter().enumerate() {
+            let mut lanes = [0.0f32; LANES];
+            // SAFETY: AVX-512F checked above; `lanes` holds 16 floats.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *column) };
+            for (r, &value) in lanes.iter().enumerate() {
+                assert_eq!(value, values[r * LANES + c], "row {r}, column {c}");
+            }
+        }
+    }
+
+    /// Planes to pixels and back is the identity, for channel and pixel counts that are not
+    /// multiples of 16; the pixels' padding channels are zero.
+    #[test]
+    fn planes_to_pixels_and_back_round_trip() {
+        if !avx512() {
+            return;
+        }
+        let (channels, pixels, stride) = (21, 37, 32);
+        let planes: Vec<f32> = (0..channels * pixels).map(|i| i as f32 + 0.5).collect();
+        let mut pixel_runs = vec![f32::NAN; pixels * stride];
+        // SAFETY: AVX-512F checked above.
+        unsafe { planes_to_pixels(&planes, [channels, pixels], &mut pixel_runs, |p| p * stride) };
+        for p in 0..pixels {
+            for c in 0..stride {
+                let expected = if c < channels {
+                    planes[c * pixels + p]
+                } else {
+                    0.0
+                };
+                assert_eq!(
+                    pixel_runs[p * stride + c],
+                    expected,
+                    "pixel {p}, channel {c}"
+                );
+            }
+        }
+        let mut back = vec![MaybeUninit::new(f32::NAN); channels * pixels];
+        // SAFETY: AVX-512F checked above.
+        unsafe { pixels_to_planes(&pixel_runs, [channels, pixels], &mut back, |p| p * stride) };
+        for (got, expected) in back.iter().zip(&planes) {
+            // SAFETY: initialised above (NaN, then the copy).
+            assert_eq!(unsafe { got.assume_init() }, *expected);
+        }
+    }
+
+    /// The product against its definition, plain and accumulating, with a strided left operand.
+    #[test]
+    fn product_matches_the_definition() {
+        if !avx512() {
+            return;
+        }
+        let [rows, depth, cols] = [2 * ROWS, 5, 2 * LANES];
+        let (row_step, depth_step) = (1, rows);
+        let a: Vec<f32> = (0..rows * depth).map(|i| (i % 7) as f32 - 3.0).collect();
+        let b: Vec<f32> = (0..depth * cols).map(|i| (i % 5) as f32 * 0.5).collect();
+        let mut out = vec![1.0f32; rows * cols];
+        for accumulate in [false, true] {
+            let before = out.clone();
+            let left = Operand {
+                values: &a,
+                row_step,
+                depth_step,
+            };
+            // SAFETY: AVX-512F checked above.
+            unsafe { product(left, &b, [rows, depth, cols], &mut out, accumulate) };
+            for r in 0..rows {
+                for j in 0..cols {
+                    let sum: f32 = (0..depth)
+                        .map(|s| a[r * row_step + s * depth_step] * b[s * cols + j])
+                        .sum();
+                    let expected = if accumulate {
+                        before[r * cols + j] + sum
+                    } else {
+                        sum
+                    };
+                    assert_eq!(
+                        out[r * cols + j],
+                        expected,
+                        "({r}, {j}), accumulate {accumulate}"
+                    );
+                }
+            }
+        }
+    }
+}
