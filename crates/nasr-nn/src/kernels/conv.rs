@@ -946,6 +946,30 @@ mod tests {
         }
     }
 
+    /// The same bytes on one thread as on three, for every geometry (the Winograd route sizes
+    /// its chunks by the thread count).
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let run = |threads: usize, g: &ConvGeometry| {
+            let [in_len, out_len, w_len] = g.sizes();
+            let (x, w, dy) = (values(in_len, 8), values(w_len, 9), values(out_len, 10));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            pool.install(|| {
+                (
+                    forward(g, &x, &w),
+                    backward_input(g, &w, &dy),
+                    backward_weight(g, &x, &dy),
+                )
+            })
+        };
+        for g in geometries() {
+            assert!(run(1, &g) == run(3, &g), "{g:?}");
+        }
+    }
+
     /// The gradients are the adjoints of the forward, which is linear in x and in w: for any
     /// probes u and v, <dx, u> = <dy, conv(u, w)> and <dw, v> = <dy, conv(x, v)>.
     #[test]

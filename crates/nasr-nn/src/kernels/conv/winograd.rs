@@ -59,12 +59,15 @@ const G: [[f32; 3]; SIDE] = [
 /// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on a
 /// processor with AVX-512 (elsewhere im2col + gemm, whose gemm has kernels for every x86
 /// processor, is faster than this module's loops would be). Padding is free (the copied image
-/// carries it).
+/// carries it). A single image (inference at batch 1) stays with im2col too: the work here is
+/// spread over chunks of images, so one image would run on one core, where gemm splits its
+/// product over all of them.
 pub(super) fn applies(g: &ConvGeometry) -> bool {
     g.kernel == [3, 3]
         && g.stride == [1, 1]
         && g.dilation == [1, 1]
         && g.groups == 1
+        && g.batch >= 2
         && is_x86_feature_detected!("avx512f")
 }
 
@@ -110,7 +113,12 @@ impl Plan {
             tiles,
             c_in,
             c_out,
-            images: (CHUNK_FLOATS / per_image).clamp(1, g.batch.max(1)),
+            // Few enough images that every thread gets a chunk. Chunking changes no result:
+            // each tile's forward is computed alone, and the weight gradient sums its tiles in
+            // an order fixed by its parts, not by the chunks.
+            images: (CHUNK_FLOATS / per_image)
+                .min(g.batch.div_ceil(rayon::current_num_threads()))
+                .max(1),
             input_offsets,
             output_offsets,
         }
@@ -220,20 +228,21 @@ const WEIGHT_PARTS: usize = 8;
 pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let plan = Plan::new(g);
     let product_len = POINTS * plan.c_out * plan.c_in;
-    let chunks: Vec<(&[f32], &[f32])> = x
-        .chunks(plan.in_image() * plan.images)
-        .zip(dy.chunks(plan.out_image() * plan.images))
-        .collect();
-    let parts = WEIGHT_PARTS.min(chunks.len()).max(1);
+    let parts = WEIGHT_PARTS.min(g.batch).max(1);
     with_scratch(parts * product_len, |partial_sums| {
-        // Part p sums chunks [p n / parts, (p + 1) n / parts) in order.
+        // Part p sums images [p B / parts, (p + 1) B / parts) tile by tile, in order, over
+        // chunks of images: where the chunks end changes nothing.
         partial_sums
             .par_chunks_mut(product_len)
             .enumerate()
             .for_each(|(part, sums)| {
-                let first = part * chunks.len() / parts;
-                let last = (part + 1) * chunks.len() / parts;
-                for (index, &(x_chunk, dy_chunk)) in chunks[first..last].iter().enumerate() {
+                let images = (part * g.batch / parts)..((part + 1) * g.batch / parts);
+                let x_part = &x[images.start * plan.in_image()..images.end * plan.in_image()];
+                let dy_part = &dy[images.start * plan.out_image()..images.end * plan.out_image()];
+                let chunks = x_part
+                    .chunks(plan.in_image() * plan.images)
+                    .zip(dy_part.chunks(plan.out_image() * plan.images));
+                for (index, (x_chunk, dy_chunk)) in chunks.enumerate() {
                     weight_chunk(&plan, x_chunk, dy_chunk, sums, index > 0);
                 }
             });
