@@ -15,10 +15,10 @@
 //! Layout: images are copied channels-last (`[row, col, channel]`) with their channels padded to
 //! a multiple of [`LANES`], so every transform works on whole vectors of 16 channels; the
 //! products run in a register-blocked kernel written for that shape (few channels, many tiles),
-//! where a general gemm spends its time packing. Images are processed in chunks of about
-//! [`TARGET_TILES`] tiles, so a chunk's transformed tiles stay in cache from transform to
-//! product to inverse transform. The code is compiled three times (AVX-512, AVX2 + FMA, and
-//! plain) and the best the processor has is picked at run time.
+//! where a general gemm spends its time packing. Images are processed in chunks whose
+//! transformed tiles take about [`CHUNK_FLOATS`] floats, so they stay in cache from transform to
+//! product to inverse transform. Every phase is a function compiled for AVX-512F
+//! (`#[target_feature]`), and [`applies`] takes this route only on processors that have it.
 
 use std::mem::MaybeUninit;
 
@@ -57,8 +57,8 @@ const G: [[f32; 3]; SIDE] = [
 ];
 
 /// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on a
-/// processor with AVX-512 (elsewhere im2col + gemm, whose gemm has kernels for every x86
-/// processor, is faster than this module's loops would be). Padding is free (the copied image
+/// processor with AVX-512, which this module's kernels are written for (elsewhere im2col +
+/// gemm runs, and gemm has kernels for every x86 processor). Padding is free (the copied image
 /// carries it). A single image (inference at batch 1) stays with im2col too: the work here is
 /// spread over chunks of images, so one image would run on one core, where gemm splits its
 /// product over all of them.
