@@ -410,12 +410,17 @@ fn transpose(src: &[f32], [rows, cols]: [usize; 2], dst: &mut [f32]) {
 fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     let mut parts = parts.into_iter();
     let mut total = parts.next().unwrap_or_else(|| vec![0.0; len]);
+    add_in_order(&mut total, parts.as_slice().iter().map(Vec::as_slice));
+    total
+}
+
+/// Adds each of `parts` to `total`, one after another: a fixed order, so a fixed result.
+fn add_in_order<'a>(total: &mut [f32], parts: impl IntoIterator<Item = &'a [f32]>) {
     for part in parts {
-        for (t, p) in total.iter_mut().zip(&part) {
+        for (t, p) in total.iter_mut().zip(part) {
             *t += p;
         }
     }
-    total
 }
 
 /// A batch of one image cannot be split over images, so gemm splits the product instead.

@@ -24,7 +24,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::ConvGeometry;
+use super::{ConvGeometry, add_in_order};
 use crate::kernels::buffers::{assume_written, uninit_vec, with_scratch};
 use simd::{Operand, pixels_to_planes, planes_to_pixels, product};
 
@@ -193,16 +193,13 @@ pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
 fn forward_chunk(plan: &Plan, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) {
     let images = x.len() / plan.in_image();
     let rows = plan.chunk_rows(images);
-    let lens = [
-        images * plan.padded_len(),
-        POINTS * rows * plan.c_in,
-        POINTS * rows * plan.c_out,
-        images * plan.tiled_out_len(),
-    ];
-    with_scratch(lens.iter().sum(), |scratch| {
-        let (padded, rest) = scratch.split_at_mut(lens[0]);
-        let (v, rest) = rest.split_at_mut(lens[1]);
-        let (m, tiled) = rest.split_at_mut(lens[2]);
+    with_chunk_buffers(plan, images, rows, |buffers| {
+        let ChunkBuffers {
+            padded,
+            inputs: v,
+            products: m,
+            tiled,
+        } = buffers;
         // SAFETY (every call): `applies` checked for AVX-512F.
         unsafe {
             copy_channels_last(plan, x, padded);
@@ -217,6 +214,45 @@ fn forward_chunk(plan: &Plan, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) 
             inverse_transform_outputs(plan, m, images, rows, tiled);
             copy_outputs_to_planes(plan, tiled, y);
         }
+    })
+}
+
+/// A chunk's working buffers, from the thread's scratch space.
+struct ChunkBuffers<'a> {
+    /// The images' padded channels-last copies.
+    padded: &'a mut [f32],
+    /// Transformed input tiles, `[ξ][tile][input channel]`.
+    inputs: &'a mut [f32],
+    /// Products or transformed output gradients, `[ξ][tile][output channel]`.
+    products: &'a mut [f32],
+    /// Outputs or output gradients, channels-last over whole tiles.
+    tiled: &'a mut [f32],
+}
+
+/// Runs `f` on the buffers of a chunk of `images` images, with room for `rows` tiles per
+/// point.
+fn with_chunk_buffers<R>(
+    plan: &Plan,
+    images: usize,
+    rows: usize,
+    f: impl FnOnce(ChunkBuffers) -> R,
+) -> R {
+    let lens = [
+        images * plan.padded_len(),
+        POINTS * rows * plan.c_in,
+        POINTS * rows * plan.c_out,
+        images * plan.tiled_out_len(),
+    ];
+    with_scratch(lens.iter().sum(), |scratch| {
+        let (padded, rest) = scratch.split_at_mut(lens[0]);
+        let (inputs, rest) = rest.split_at_mut(lens[1]);
+        let (products, tiled) = rest.split_at_mut(lens[2]);
+        f(ChunkBuffers {
+            padded,
+            inputs,
+            products,
+            tiled,
+        })
     })
 }
 
@@ -247,11 +283,7 @@ pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f3
                 }
             });
         let (total, rest) = partial_sums.split_at_mut(product_len);
-        for part in rest.chunks(product_len) {
-            for (t, p) in total.iter_mut().zip(part) {
-                *t += p;
-            }
-        }
+        add_in_order(total, rest.chunks(product_len));
         // SAFETY: as in `forward`.
         unsafe { untransformed_gradient(&plan, total) }
     })
@@ -261,16 +293,13 @@ pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f3
 fn weight_chunk(plan: &Plan, x: &[f32], dy: &[f32], sums: &mut [f32], accumulate: bool) {
     let images = x.len() / plan.in_image();
     let tiles = images * plan.tiles_per_image();
-    let lens = [
-        images * plan.padded_len(),
-        POINTS * tiles * plan.c_in,
-        POINTS * tiles * plan.c_out,
-        images * plan.tiled_out_len(),
-    ];
-    with_scratch(lens.iter().sum(), |scratch| {
-        let (padded, rest) = scratch.split_at_mut(lens[0]);
-        let (v, rest) = rest.split_at_mut(lens[1]);
-        let (dm, tiled) = rest.split_at_mut(lens[2]);
+    with_chunk_buffers(plan, images, tiles, |buffers| {
+        let ChunkBuffers {
+            padded,
+            inputs: v,
+            products: dm,
+            tiled,
+        } = buffers;
         // SAFETY (every call): `applies` checked for AVX-512F.
         unsafe {
             copy_channels_last(plan, x, padded);
