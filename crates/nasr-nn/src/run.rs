@@ -174,6 +174,9 @@ pub struct RunTiming {
     pub train_seconds: f64,
     /// Final test evaluation.
     pub test_seconds: f64,
+    /// The instruction-set route of nasr's kernels (`NASR_KERNELS`); routes round differently.
+    #[serde(default)]
+    pub kernel_route: String,
 }
 
 /// Options of a run that do not change its results.
@@ -305,6 +308,7 @@ pub fn train_run(
         data_seconds,
         train_seconds: trained.train_seconds,
         test_seconds: trained.test_seconds,
+        kernel_route: crate::kernels::route::active().name().to_string(),
     };
     write_json(&out.join("timing.json"), &timing)?;
     Ok(metrics)

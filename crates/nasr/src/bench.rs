@@ -29,6 +29,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     "config": bench,
                     "median_ms": median_ms,
                     "peak_rss_mib": peak_rss_mib(),
+                    "kernel_route": kernel_route(),
                 });
                 println!("{report}");
             } else {
@@ -73,6 +74,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     "steps": bench.steps,
                     "median_ms": median_ms,
                     "peak_rss_mib": peak,
+                    "kernel_route": kernel_route(),
                 });
                 println!("{report}");
             } else {
@@ -102,6 +104,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     "median_ms": median_ms,
                     "min_ms": min_ms,
                     "peak_rss_mib": peak_rss_mib(),
+                    "kernel_route": kernel_route(),
                 });
                 println!("{report}");
             } else {
@@ -159,14 +162,20 @@ fn ops(batch: usize, shapes: &[String], warmup: usize, steps: usize, json: bool)
 /// "NB201 C=16 N=5, batch 64x3x32x32".
 fn describe(bench: &TrainStepBench) -> String {
     format!(
-        "NB201 C={} N={}, batch {}x{}x{}x{}",
+        "NB201 C={} N={}, batch {}x{}x{}x{}, kernel route {}",
         bench.channels,
         bench.cells,
         bench.batch_size,
         bench.in_channels,
         bench.resolution,
-        bench.resolution
+        bench.resolution,
+        kernel_route()
     )
+}
+
+/// The instruction-set route of nasr's kernels in this process (`NASR_KERNELS`).
+fn kernel_route() -> &'static str {
+    nasr_nn::kernels::route::active().name()
 }
 
 /// The benchmark of `sizes`, with at least one timed step.

@@ -27,6 +27,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Err(error) = nasr_nn::kernels::route::Route::from_env() {
+        eprintln!("error: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     if let Err(error) = nasr_nn::use_compute(cli.device.into()) {
         eprintln!("error: {error}");
         return std::process::ExitCode::FAILURE;

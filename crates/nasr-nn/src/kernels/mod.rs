@@ -8,13 +8,15 @@
 //! burn's generic versions build a convolution's input gradient from a transposed convolution
 //! and its weight gradient from a convolution over the batch axis, and BatchNorm from a dozen
 //! tensor ops; they were 2 to 10 times slower than PyTorch (`nasr bench ops`). On other
-//! backends (a GPU) burn's own ops run.
+//! backends (a GPU) burn's own ops run. [`route`] says which instruction-set route they take,
+//! and `NASR_KERNELS` forces one.
 
 pub mod backend;
 pub mod batch_norm;
 mod buffers;
 pub mod conv;
 pub mod pool;
+pub mod route;
 
 use burn::backend::Dispatch;
 use burn::nn::conv::Conv2d;

@@ -18,7 +18,8 @@
 //! where a general gemm spends its time packing. Images are processed in chunks whose
 //! transformed tiles take about [`CHUNK_FLOATS`] floats, so they stay in cache from transform to
 //! product to inverse transform. Every phase is a function compiled for AVX-512F
-//! (`#[target_feature]`), and [`applies`] takes this route only on processors that have it.
+//! (`#[target_feature]`), and [`applies`] takes this route only where the kernel route is
+//! [`Route::Avx512`] (a processor with AVX-512F, and `NASR_KERNELS` not forcing another).
 
 use std::mem::MaybeUninit;
 
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 
 use super::{ConvGeometry, add_in_order};
 use crate::kernels::buffers::{assume_written, uninit_vec, with_scratch};
+use crate::kernels::route::{self, Route};
 use simd::{Operand, pixels_to_planes, planes_to_pixels, product};
 
 mod simd;
@@ -56,9 +58,9 @@ const G: [[f32; 3]; SIDE] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on a
-/// processor with AVX-512, which this module's kernels are written for (elsewhere im2col +
-/// gemm runs, and gemm has kernels for every x86 processor). Padding is free (the copied image
+/// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on the
+/// AVX-512 route, which this module's kernels are written for (elsewhere im2col + gemm runs,
+/// and gemm has kernels for every x86 processor). Padding is free (the copied image
 /// carries it). A single image (inference at batch 1) stays with im2col too: the work here is
 /// spread over chunks of images, so one image would run on one core, where gemm splits its
 /// product over all of them.
@@ -68,7 +70,7 @@ pub(super) fn applies(g: &ConvGeometry) -> bool {
         && g.dilation == [1, 1]
         && g.groups == 1
         && g.batch >= 2
-        && is_x86_feature_detected!("avx512f")
+        && route::active() == Route::Avx512
 }
 
 /// The sizes that every step of one convolution shares.
@@ -748,6 +750,8 @@ mod tests {
         assert!((forward - backward).abs() < 1e-5, "{forward} vs {backward}");
     }
 
+    /// On the AVX-512 route, exactly the dense 3x3 stride-1 convolutions take Winograd; on any
+    /// other route, none does.
     #[test]
     fn applies_only_to_dense_stride_one_three_by_three() {
         let g = ConvGeometry {
@@ -762,6 +766,14 @@ mod tests {
             pad_end: [1, 1],
             dilation: [1, 1],
         };
+        if route::active() != Route::Avx512 {
+            eprintln!(
+                "kernel route {}: checking that no convolution takes Winograd",
+                route::active()
+            );
+            assert!(!applies(&g));
+            return;
+        }
         assert!(applies(&g));
         assert!(!applies(&ConvGeometry {
             stride: [2, 2],

@@ -1,0 +1,148 @@
+//! Which instruction-set route nasr's kernels take, and the switch that forces one.
+//!
+//! By default each kernel takes the fastest route the processor has. `NASR_KERNELS` forces a
+//! route for the whole process, so that a machine with AVX-512 can run exactly what a machine
+//! without it runs (CI runs the kernel tests once per route), and so that each route can be
+//! benchmarked on its own:
+//!
+//! | `NASR_KERNELS` | route |
+//! |---|---|
+//! | unset, empty or `auto` | the best this processor has |
+//! | `avx512` | the AVX-512 kernels (refused on a processor without AVX-512F) |
+//! | `portable` | no SIMD route of nasr's own: plain Rust that the compiler vectorises for the build target |
+//!
+//! The switch covers nasr's own kernels. The gemm crate that im2col convolutions call picks its
+//! own microkernel per processor and has no such switch.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// The environment variable that forces a route.
+pub const ROUTE_VARIABLE: &str = "NASR_KERNELS";
+
+/// An instruction-set route of nasr's kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The AVX-512F kernels (Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions).
+    Avx512,
+    /// No SIMD route of nasr's: every kernel's plain Rust version.
+    Portable,
+}
+
+impl Route {
+    /// Every route, fastest first.
+    pub const ALL: [Route; 2] = [Route::Avx512, Route::Portable];
+
+    /// The name `NASR_KERNELS` takes for this route.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Avx512 => "avx512",
+            Route::Portable => "portable",
+        }
+    }
+
+    /// Whether this processor can run the route.
+    pub fn supported(self) -> bool {
+        match self {
+            Route::Avx512 => avx512_detected(),
+            Route::Portable => true,
+        }
+    }
+
+    /// The fastest route this processor supports.
+    pub fn best() -> Route {
+        Route::ALL
+            .into_iter()
+            .find(|route| route.supported())
+            .unwrap_or(Route::Portable)
+    }
+
+    /// The route a value of `NASR_KERNELS` asks for (`None`: the variable is unset).
+    pub fn from_setting(value: Option<&str>) -> Result<Route, RouteError> {
+        let value = value.map(str::trim).unwrap_or("");
+        if value.is_empty() || value == "auto" {
+            return Ok(Route::best());
+        }
+        let route = Route::ALL
+            .into_iter()
+            .find(|route| route.name() == value)
+            .ok_or_else(|| RouteError::Unknown(value.to_string()))?;
+        if route.supported() {
+            Ok(route)
+        } else {
+            Err(RouteError::Unsupported(route))
+        }
+    }
+
+    /// The route `NASR_KERNELS` asks for in this process's environment.
+    pub fn from_env() -> Result<Route, RouteError> {
+        Route::from_setting(std::env::var(ROUTE_VARIABLE).ok().as_deref())
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `NASR_KERNELS` value that names no route, or one this processor cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The value names no route.
+    #[error("{ROUTE_VARIABLE}={0:?} names no kernel route; expected auto, avx512 or portable")]
+    Unknown(String),
+    /// The processor lacks the instructions of the route asked for.
+    #[error(
+        "{ROUTE_VARIABLE}={0} asks for a route this processor cannot run (it lacks {0}); use auto or portable"
+    )]
+    Unsupported(Route),
+}
+
+/// The route every kernel of this process takes: read from `NASR_KERNELS` once, on first use.
+///
+/// # Panics
+/// If `NASR_KERNELS` is invalid. Programs check it first with [`Route::from_env`] (the `nasr`
+/// binary does, and reports the error), so only a library user who sets it wrongly sees this.
+pub fn active() -> Route {
+    static ACTIVE: OnceLock<Route> = OnceLock::new();
+    *ACTIVE.get_or_init(|| Route::from_env().unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512_detected() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_detected() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_name_routes_and_bad_ones_are_refused_by_name() {
+        assert_eq!(Route::from_setting(None), Ok(Route::best()));
+        assert_eq!(Route::from_setting(Some("auto")), Ok(Route::best()));
+        assert_eq!(Route::from_setting(Some("portable")), Ok(Route::Portable));
+        let unknown = Route::from_setting(Some("avx9")).unwrap_err();
+        assert!(unknown.to_string().contains("\"avx9\""), "{unknown}");
+        assert!(unknown.to_string().contains("portable"), "{unknown}");
+        match Route::from_setting(Some("avx512")) {
+            Ok(route) => assert!(route.supported() && route == Route::Avx512),
+            Err(e) => {
+                assert!(!Route::Avx512.supported());
+                assert_eq!(e, RouteError::Unsupported(Route::Avx512));
+            }
+        }
+    }
+
+    #[test]
+    fn the_best_route_is_one_the_processor_supports() {
+        assert!(Route::best().supported());
+        assert!(active().supported());
+    }
+}
