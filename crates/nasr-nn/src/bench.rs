@@ -73,9 +73,8 @@ pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError
     let network = bench.network();
     let device = crate::train_device();
     let streams = SeedStreams::new(0);
-    let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
-        network.init(&arch, &device)
-    })?;
+    let mut model =
+        crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
     let mut sgd = Sgd::new(SgdConfig::default());
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let (images, labels) = random_batch(bench, &streams, "train", &device);
@@ -135,7 +134,7 @@ pub fn time_supernet_steps(
     let network = bench.network();
     let device = crate::train_device();
     let streams = SeedStreams::new(0);
-    let mut model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+    let mut model = crate::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
     })?;
     let space = Nb201Space::new();
@@ -317,9 +316,7 @@ pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> 
     let network = bench.network();
     let device = crate::eval_device();
     let streams = SeedStreams::new(0);
-    let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
-        network.init(&arch, &device)
-    })?;
+    let model = crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
     let (images, _) = random_batch(bench, &streams, "infer", &device);
     let mut times = Vec::with_capacity(bench.steps);
     for step in 0..bench.warmup + bench.steps {

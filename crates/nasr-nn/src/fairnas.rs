@@ -179,7 +179,7 @@ impl MobileNetProblem {
         let streams = SeedStreams::new(config.seed);
         let sampler = StrictFairSampler::new(&self.space).map_err(search_error)?;
         let device = crate::train_device();
-        let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        let supernet = crate::init::seeded(&mut streams.stream("init"), || {
             Ok::<_, crate::NnError>(crate::mobilenet::MobileNetSupernet::new(
                 &self.space,
                 &device,

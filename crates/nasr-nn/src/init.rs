@@ -1,39 +1,144 @@
-//! Seeded weight initialisation.
+//! Seeded weight initialisation, drawn from nasr's own streams.
 //!
-//! burn draws initial weights from the backend's generator, which may be process-global. nasr
-//! seeds it from the run's `init` stream immediately before a model is built, and holds a lock
-//! while building so that two models built at once (parallel tests, worker threads) cannot
-//! interleave their draws.
+//! burn draws initial weights from its backend's generator, which is process-global: any other
+//! `Tensor::random` in the process (another thread's input, another test) interleaves with a
+//! model's draws, so the same seed could give different weights. nasr therefore never uses
+//! those values. [`seeded`] builds a module and then replaces every parameter by values drawn
+//! from the run's `init` stream, walking the parameters in their fixed module order, with the
+//! distribution burn's default initialiser for that layer would use. A model's weights then
+//! depend on its seed alone, whatever else the process is doing.
+//!
+//! Random inputs of tests and benchmarks come from [`normal_tensor`], likewise from a stream.
 
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor};
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
 use rand::RngCore;
+use rand::distr::{Distribution, Uniform};
 
-static INIT_LOCK: Mutex<()> = Mutex::new(());
-
-/// Builds a module with `build`, after seeding the device generator with a draw from `rng`, and
-/// materialises every parameter before releasing the lock (burn initialises lazily).
+/// Builds a module with `build`, then draws every parameter from `rng`.
+///
+/// Each layer type gets burn's default distribution for it (PyTorch's too): convolution and
+/// linear weights and biases uniform in ±1/sqrt(fan_in), BatchNorm scale 1 and shift 0 (and
+/// its running statistics mean 0, variance 1).
+///
+/// # Panics
+/// If the module holds a parameter of a layer type without an initialiser here: that is a
+/// network built from a layer nasr does not yet know, a bug every network test would catch.
 pub fn seeded<M: Module, E>(
-    device: &Device,
     rng: &mut dyn RngCore,
     build: impl FnOnce() -> Result<M, E>,
 ) -> Result<M, E> {
-    let _guard = INIT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    device.seed(rng.next_u64());
     let module = build()?;
-    module.visit(&mut Materialize);
-    Ok(module)
+    let mut init = Initialize {
+        rng,
+        path: Vec::new(),
+        fan_in: BTreeMap::new(),
+    };
+    Ok(module.map(&mut init))
 }
 
-/// Touches every parameter so that lazy initialisation happens now, in a fixed order.
-struct Materialize;
+/// A `[shape]` tensor of standard normal values drawn from `rng`, on `device`.
+pub fn normal_tensor<const D: usize>(
+    shape: [usize; D],
+    rng: &mut dyn RngCore,
+    device: &Device,
+) -> Tensor<D> {
+    let len = shape.iter().product();
+    let values: Vec<f32> = (0..len).map(|_| standard_normal(rng)).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
 
-impl ModuleVisitor for Materialize {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
+/// One standard normal draw (Box-Muller).
+fn standard_normal(rng: &mut dyn RngCore) -> f32 {
+    let u: f64 = 1.0 - rng.random::<f64>();
+    let v: f64 = rng.random();
+    ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+}
+
+/// How one parameter is initialised.
+enum Draw {
+    /// Uniform in ±1/sqrt(fan_in): burn's `KaimingUniform { gain: 1/sqrt(3) }`, the default of
+    /// its `Conv2d` and `Linear` (and PyTorch's).
+    FanIn(usize),
+    /// Every value this constant (BatchNorm's scale 1 and shift 0).
+    Constant(f32),
+}
+
+struct Initialize<'a> {
+    rng: &'a mut dyn RngCore,
+    /// `(field, type of the module holding it)` from the root down.
+    path: Vec<(String, String)>,
+    /// The fan-in of each layer's weight, by the layer's path, for its bias.
+    fan_in: BTreeMap<String, usize>,
+}
+
+impl Initialize<'_> {
+    fn layer_path(&self) -> String {
+        let fields = &self.path[..self.path.len().saturating_sub(1)];
+        fields
+            .iter()
+            .map(|(field, _)| field.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// The distribution of the parameter at the current path, of `shape`.
+    fn draw_for(&mut self, shape: &[usize]) -> Draw {
+        let (field, container) = self.path.last().cloned().unwrap_or_default();
+        let layer = self.layer_path();
+        let weight_fan_in = match (container.as_str(), field.as_str()) {
+            // [out, in / groups, kh, kw]
+            ("Struct:Conv2d", "weight") => Some(shape[1..].iter().product()),
+            // [in, out]
+            ("Struct:Linear", "weight") => Some(shape[0]),
+            ("Struct:Conv2d" | "Struct:Linear", "bias") => {
+                let fan_in = self.fan_in.get(&layer).copied();
+                return Draw::FanIn(
+                    fan_in.unwrap_or_else(|| panic!("bias of {layer} visited before its weight")),
+                );
+            }
+            ("Struct:BatchNorm", "gamma") => return Draw::Constant(1.0),
+            ("Struct:BatchNorm", "beta" | "running_mean") => return Draw::Constant(0.0),
+            ("Struct:BatchNorm", "running_var") => return Draw::Constant(1.0),
+            _ => None,
+        };
+        let fan_in = weight_fan_in.unwrap_or_else(|| {
+            panic!("no initialiser for parameter {layer}.{field} of {container} (shape {shape:?})")
+        });
+        self.fan_in.insert(layer, fan_in);
+        Draw::FanIn(fan_in)
+    }
+}
+
+impl ModuleMapper for Initialize<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path
+            .push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, current, mapper) = param.consume();
+        let shape = current.dims().to_vec();
+        let len = shape.iter().product();
+        let values: Vec<f32> = match self.draw_for(&shape) {
+            Draw::FanIn(fan_in) => {
+                let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+                let uniform = Uniform::new(-bound, bound).expect("a positive bound");
+                (0..len).map(|_| uniform.sample(self.rng)).collect()
+            }
+            Draw::Constant(value) => vec![value; len],
+        };
+        let mut drawn = Tensor::<D>::from_data(TensorData::new(values, shape), &current.device());
+        if current.is_require_grad() {
+            drawn = drawn.require_grad();
+        }
+        Param::from_mapped_value(id, drawn, mapper)
     }
 }

@@ -248,7 +248,6 @@ impl crate::supernet::PathSupernet for MobileNetSupernet {
 mod tests {
     use super::*;
     use crate::params::parameter_count;
-    use burn::tensor::Distribution;
     use nasr_space::mobilenet::{MobileNetConfig, Stage};
 
     fn space(allow_skip: bool) -> MobileNetSpace {
@@ -287,7 +286,11 @@ mod tests {
                     "{}",
                     space.format(&arch)
                 );
-                let x = Tensor::<4>::random([2, 1, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+                let x = crate::init::normal_tensor(
+                    [2, 1, 9, 9],
+                    &mut nasr_space::SeedStreams::new(1).stream("input"),
+                    &device,
+                );
                 assert_eq!(net.forward(x).dims(), [2, 10]);
             }
         }
@@ -300,7 +303,11 @@ mod tests {
         let net = MobileNetSupernet::new(&space, &device);
         let last = |layer: usize| space.decisions()[layer].options.len() - 1;
         let arch = Arch::new((0..space.layers().len()).map(last).collect());
-        let x = Tensor::<4>::random([2, 1, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let x = crate::init::normal_tensor(
+            [2, 1, 9, 9],
+            &mut nasr_space::SeedStreams::new(2).stream("input"),
+            &device,
+        );
         assert_eq!(net.forward_path(&arch, x).dims(), [2, 10]);
     }
 }

@@ -121,7 +121,7 @@ pub fn rsws_run(
         classes: parts.train.classes,
     };
     let device = crate::train_device();
-    let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+    let supernet = crate::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
     })?;
 

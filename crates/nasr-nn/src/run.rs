@@ -240,9 +240,8 @@ pub fn train_run(
             in_channels: shape.channels,
             classes: parts.train.classes,
         };
-        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
-            network.init(&arch, &device)
-        })?;
+        let model =
+            crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
         (
             space.format(&arch),
             Some(space.index_of(&arch)?),
@@ -257,7 +256,7 @@ pub fn train_run(
             classes: parts.train.classes,
             ..config.darts_net.unwrap_or_default()
         };
-        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        let model = crate::init::seeded(&mut streams.stream("init"), || {
             DartsNetwork::new(&network, &space.genotype(&arch), &device)
         })?;
         let mut forward = darts_forward(&network, config.train.epochs, streams);
@@ -275,7 +274,7 @@ pub fn train_run(
             ..mobilenet_sizes
         })?;
         let arch = space.parse(&config.arch)?;
-        let model = crate::init::seeded(&device, &mut streams.stream("init"), || {
+        let model = crate::init::seeded(&mut streams.stream("init"), || {
             MobileNetNetwork::new(&space, &arch, &device)
         })?;
         (

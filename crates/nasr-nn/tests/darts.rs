@@ -112,7 +112,7 @@ fn hypergradient_leaves_the_weights_unchanged() {
 mod darts_space {
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::tensor::activation::softmax;
-    use burn::tensor::{Distribution, Int, Tensor, TensorData};
+    use burn::tensor::{Int, Tensor, TensorData};
     use nasr_nn::darts::{Order, alpha_gradient};
     use nasr_nn::darts_net::ops::FactorizedReduce;
     use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork, DartsSupernet};
@@ -128,9 +128,9 @@ mod darts_space {
     }
 
     fn images(batch: usize) -> Tensor<4> {
-        Tensor::random(
+        nasr_nn::init::normal_tensor(
             [batch, 1, 28, 28],
-            Distribution::Normal(0.0, 1.0),
+            &mut nasr_space::SeedStreams::new(1).stream("input"),
             &nasr_nn::train_device(),
         )
     }
@@ -139,7 +139,11 @@ mod darts_space {
     fn factorized_reduce_halves_odd_sizes_rounding_up() {
         let device = nasr_nn::train_device();
         let reduce = FactorizedReduce::new(4, 6, &device);
-        let x = Tensor::<4>::random([2, 4, 7, 7], Distribution::Normal(0.0, 1.0), &device);
+        let x = nasr_nn::init::normal_tensor(
+            [2, 4, 7, 7],
+            &mut nasr_space::SeedStreams::new(2).stream("input"),
+            &device,
+        );
         assert_eq!(reduce.forward(x).dims(), [2, 6, 4, 4]);
     }
 

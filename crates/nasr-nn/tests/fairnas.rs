@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use nasr_nn::fairnas::strict_fair_forward;
 use nasr_nn::nb201::Nb201NetworkConfig;
 use nasr_nn::supernet::Nb201Supernet;
@@ -28,14 +28,18 @@ fn config() -> Nb201NetworkConfig {
 #[test]
 fn the_fair_step_gradient_is_the_sum_of_the_single_path_gradients() {
     let device = nasr_nn::train_device();
-    let net = nasr_nn::init::seeded(&device, &mut SeedStreams::new(0).stream("init"), || {
+    let net = nasr_nn::init::seeded(&mut SeedStreams::new(0).stream("init"), || {
         Nb201Supernet::new(&config(), &device)
     })
     .unwrap()
     .train();
     let sampler = StrictFairSampler::new(&Nb201Space::new()).unwrap();
     let archs = sampler.sample(&mut SeedStreams::new(1).stream("fair"));
-    let images = Tensor::<4>::random([6, 1, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+    let images = nasr_nn::init::normal_tensor(
+        [6, 1, 10, 10],
+        &mut nasr_space::SeedStreams::new(1).stream("input"),
+        &device,
+    );
     let labels =
         Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3, 4, 5], [6]), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
@@ -92,7 +96,7 @@ fn a_fairly_trained_supernet_learns_digits() {
     let (train, valid) = data.train.split(300, &mut streams.stream("split")).unwrap();
     let normalization = train.channel_stats();
     let device = nasr_nn::train_device();
-    let net = nasr_nn::init::seeded(&device, &mut streams.stream("init"), || {
+    let net = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&config(), &device)
     })
     .unwrap();

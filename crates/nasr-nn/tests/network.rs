@@ -1,7 +1,6 @@
 //! The NB201 network builds for any architecture, input size and channel count, keeps stable
 //! parameter names, and round-trips through safetensors.
 
-use burn::tensor::{Distribution, Tensor};
 use nasr_nn::nb201::{Nb201Network, Nb201NetworkConfig};
 use nasr_nn::params::{
     load_named, load_safetensors, named_tensors, parameter_count, save_safetensors,
@@ -13,7 +12,7 @@ const BEST: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_conne
 fn build(arch: &str, config: Nb201NetworkConfig, seed: u64) -> Nb201Network {
     let arch = Nb201Space::new().parse(arch).unwrap();
     let device = nasr_nn::eval_device();
-    nasr_nn::init::seeded(&device, &mut SeedStreams::new(seed).stream("init"), || {
+    nasr_nn::init::seeded(&mut SeedStreams::new(seed).stream("init"), || {
         config.init(&arch, &device)
     })
     .unwrap()
@@ -33,9 +32,9 @@ fn logits_have_batch_by_classes_shape_for_mnist_cifar_and_odd_sizes() {
     let device = nasr_nn::eval_device();
     for (channels, size) in [(1, 28), (3, 32), (3, 15), (1, 8)] {
         let net = build(BEST, config(channels), 0);
-        let x = Tensor::<4>::random(
+        let x = nasr_nn::init::normal_tensor(
             [2, channels, size, size],
-            Distribution::Normal(0.0, 1.0),
+            &mut nasr_space::SeedStreams::new(1).stream("input"),
             &device,
         );
         assert_eq!(net.forward(x).dims(), [2, 10], "{channels}x{size}x{size}");
@@ -56,7 +55,11 @@ fn every_op_including_an_all_zero_cell_runs() {
         let arch = format!("|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|");
         space.parse(&arch).unwrap();
         let net = build(&arch, config(1), 0);
-        let x = Tensor::<4>::random([2, 1, 12, 12], Distribution::Normal(0.0, 1.0), &device);
+        let x = nasr_nn::init::normal_tensor(
+            [2, 1, 12, 12],
+            &mut nasr_space::SeedStreams::new(2).stream("input"),
+            &device,
+        );
         let logits: Vec<f32> = net.forward(x).into_data().try_to_vec().unwrap();
         assert!(logits.iter().all(|v| v.is_finite()), "{op}");
     }
@@ -128,7 +131,11 @@ fn safetensors_round_trip_gives_identical_outputs() {
     let source = build(BEST, config(1), 1);
     save_safetensors(&named_tensors(&source), &path).unwrap();
     let fresh = build(BEST, config(1), 2);
-    let x = Tensor::<4>::random([3, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    let x = nasr_nn::init::normal_tensor(
+        [3, 1, 16, 16],
+        &mut nasr_space::SeedStreams::new(3).stream("input"),
+        &device,
+    );
     let before: Vec<f32> = fresh.forward(x.clone()).into_data().try_to_vec().unwrap();
     let loaded = load_named(fresh, &load_safetensors(&path).unwrap(), &path).unwrap();
     let expected: Vec<f32> = source.forward(x.clone()).into_data().try_to_vec().unwrap();

@@ -6,7 +6,6 @@ mod common;
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Distribution, Tensor};
 use nasr_nn::nb201::Nb201NetworkConfig;
 use nasr_nn::params::named_tensors;
 use nasr_nn::supernet::{Nb201Supernet, recalibrate_bn};
@@ -25,7 +24,7 @@ fn config() -> Nb201NetworkConfig {
 }
 
 fn supernet(device: &burn::tensor::Device, seed: u64) -> Nb201Supernet {
-    nasr_nn::init::seeded(device, &mut SeedStreams::new(seed).stream("init"), || {
+    nasr_nn::init::seeded(&mut SeedStreams::new(seed).stream("init"), || {
         Nb201Supernet::new(&config(), device)
     })
     .unwrap()
@@ -37,7 +36,11 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
     let space = Nb201Space::new();
     let arch = space.parse(ARCH).unwrap();
     let net = supernet(&device, 0).train();
-    let x = Tensor::<4>::random([4, 1, 12, 12], Distribution::Normal(0.0, 1.0), &device);
+    let x = nasr_nn::init::normal_tensor(
+        [4, 1, 12, 12],
+        &mut nasr_space::SeedStreams::new(1).stream("input"),
+        &device,
+    );
     let loss = net.forward_path(&arch, x).square().mean();
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let (mut selected, mut unselected) = (0, 0);
@@ -116,7 +119,11 @@ fn copied_out_weights_give_the_supernet_paths_outputs() {
     let arch = Nb201Space::new().parse(ARCH).unwrap();
     let net = supernet(&device, 2);
     let standalone = net.extract(&arch, &config(), &device).unwrap();
-    let x = Tensor::<4>::random([3, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    let x = nasr_nn::init::normal_tensor(
+        [3, 1, 16, 16],
+        &mut nasr_space::SeedStreams::new(2).stream("input"),
+        &device,
+    );
     let from_supernet: Vec<f32> = net
         .valid()
         .forward_path(&arch, x.clone())

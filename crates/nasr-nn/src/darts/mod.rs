@@ -297,7 +297,7 @@ pub fn darts_run(
                 in_channels,
                 classes,
             };
-            let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            let supernet = crate::init::seeded(&mut streams.stream("init"), || {
                 Nb201Supernet::new(&network, &device)
             })?;
             search.run(supernet, data, options)?
@@ -308,7 +308,7 @@ pub fn darts_run(
                 classes,
                 ..config.darts_net
             };
-            let supernet = crate::init::seeded(&device, &mut streams.stream("init"), || {
+            let supernet = crate::init::seeded(&mut streams.stream("init"), || {
                 DartsSupernet::new(&network, &device)
             })?;
             search.run(supernet, data, options)?
