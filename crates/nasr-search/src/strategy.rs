@@ -131,6 +131,22 @@ impl TrialBook {
         best.map(|(record, _)| record)
     }
 
+    /// The book of `trials` as recorded: ids must run 0, 1, 2, ... in order.
+    pub fn from_trials(goal: Goal, trials: Vec<TrialRecord>) -> Result<Self, SearchError> {
+        if let Some((position, record)) = trials
+            .iter()
+            .enumerate()
+            .find(|(position, record)| record.id != *position as TrialId)
+        {
+            return Err(SearchError::State(format!(
+                "recorded trials skip from id {} to {}",
+                position.saturating_sub(1),
+                record.id
+            )));
+        }
+        Ok(Self { goal, trials })
+    }
+
     fn open(&mut self, arch: Arch, fidelity: Fidelity) -> Trial {
         let trial = Trial {
             id: self.trials.len() as TrialId,
@@ -175,9 +191,10 @@ impl TrialBook {
 /// - Only a running trial can be told; telling any other id is [`SearchError::NotRunning`].
 /// - A NaN or infinite metric makes the trial [`TrialState::Failed`]; failed and infeasible
 ///   trials never count as the best.
-/// - The whole state, random generator included, is [`Strategy::state`]: building the same
-///   strategy and loading that state continues exactly where the saved one stood, running
-///   trials included (they are returned by [`Strategy::running`] to be evaluated again).
+/// - The whole state is [`Strategy::state`] (random generator included) plus the trials:
+///   building the same strategy and loading both continues exactly where the saved one stood,
+///   running trials included (they are returned by [`Strategy::running`] to be evaluated
+///   again).
 pub trait Strategy: Send {
     /// The strategy's name (`rs`, `rea`, ...).
     fn name(&self) -> &'static str;
@@ -187,10 +204,17 @@ pub trait Strategy: Send {
     fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError>;
     /// The trials so far.
     fn book(&self) -> &TrialBook;
-    /// The whole state, as a serde value.
+    /// The strategy's own state (its policy and random generator), as a serde value. The
+    /// trials are not part of it: a store keeps them as rows, and [`Strategy::load_state`]
+    /// takes them back, so a state saved after every step costs the same at any trial count.
     fn state(&self) -> serde_json::Value;
-    /// Restores a state saved by [`Strategy::state`] of the same strategy.
-    fn load_state(&mut self, state: serde_json::Value) -> Result<(), SearchError>;
+    /// Restores a state saved by [`Strategy::state`] of the same strategy, together with every
+    /// trial recorded up to the moment it was saved (in id order).
+    fn load_state(
+        &mut self,
+        state: serde_json::Value,
+        trials: Vec<TrialRecord>,
+    ) -> Result<(), SearchError>;
 
     /// The best feasible trial so far.
     fn best(&self) -> Option<&TrialRecord> {
@@ -234,13 +258,20 @@ pub trait Policy: Serialize + DeserializeOwned + Send {
 /// A [`Strategy`] made of a [`Policy`], a [`TrialBook`] and a seeded generator.
 pub struct Search<P: Policy> {
     space: Arc<dyn Space + Send + Sync>,
+    parts: SearchParts<P>,
+}
+
+/// A [`Search`]'s trials and its saved state. Only `state` is serialised by
+/// [`Strategy::state`]: the trials are the store's rows, handed back to
+/// [`Strategy::load_state`], so a saved state stays small however long the search runs.
+struct SearchParts<P> {
+    book: TrialBook,
     state: SearchState<P>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct SearchState<P> {
     strategy: String,
-    book: TrialBook,
     policy: P,
     rng: ChaCha12Rng,
 }
@@ -250,18 +281,20 @@ impl<P: Policy> Search<P> {
     pub fn new(space: Arc<dyn Space + Send + Sync>, goal: Goal, policy: P, seed: u64) -> Self {
         Self {
             space,
-            state: SearchState {
-                strategy: P::NAME.to_string(),
+            parts: SearchParts {
                 book: TrialBook::new(goal),
-                policy,
-                rng: ChaCha12Rng::seed_from_u64(seed),
+                state: SearchState {
+                    strategy: P::NAME.to_string(),
+                    policy,
+                    rng: ChaCha12Rng::seed_from_u64(seed),
+                },
             },
         }
     }
 
     /// The policy, for strategy-specific queries (NSGA-II's front, REINFORCE's distribution).
     pub fn policy(&self) -> &P {
-        &self.state.policy
+        &self.parts.state.policy
     }
 }
 
@@ -271,29 +304,33 @@ impl<P: Policy> Strategy for Search<P> {
     }
 
     fn ask(&mut self) -> Trial {
-        let state = &mut self.state;
-        let (arch, fidelity) =
-            state
-                .policy
-                .propose(self.space.as_ref(), &state.book, &mut state.rng);
-        state.book.open(arch, fidelity)
+        let SearchParts { book, state } = &mut self.parts;
+        let (arch, fidelity) = state
+            .policy
+            .propose(self.space.as_ref(), book, &mut state.rng);
+        book.open(arch, fidelity)
     }
 
     fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError> {
-        self.state.book.close(id, outcome)?;
-        self.state.policy.observe(&self.state.book, id);
+        let SearchParts { book, state } = &mut self.parts;
+        book.close(id, outcome)?;
+        state.policy.observe(book, id);
         Ok(())
     }
 
     fn book(&self) -> &TrialBook {
-        &self.state.book
+        &self.parts.book
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).expect("strategy state serialises")
+        serde_json::to_value(&self.parts.state).expect("strategy state serialises")
     }
 
-    fn load_state(&mut self, state: serde_json::Value) -> Result<(), SearchError> {
+    fn load_state(
+        &mut self,
+        state: serde_json::Value,
+        trials: Vec<TrialRecord>,
+    ) -> Result<(), SearchError> {
         // Check the name first: another strategy's policy would fail to parse less clearly.
         let strategy = state
             .get("strategy")
@@ -305,8 +342,9 @@ impl<P: Policy> Strategy for Search<P> {
                 P::NAME
             )));
         }
-        self.state =
-            serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
+        let book = TrialBook::from_trials(self.parts.book.goal().clone(), trials)?;
+        let state = serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
+        self.parts = SearchParts { book, state };
         Ok(())
     }
 }

@@ -107,11 +107,12 @@ fn a_saved_state_resumes_exactly_with_running_trials() {
         advance(first.as_mut(), 20);
         let running = first.ask();
         let saved = first.state().to_string();
+        let trials = first.book().trials().to_vec();
         drop(first);
 
         let mut resumed = strategy(name, 99);
         resumed
-            .load_state(serde_json::from_str(&saved).unwrap())
+            .load_state(serde_json::from_str(&saved).unwrap(), trials)
             .unwrap();
         assert_eq!(resumed.running(), vec![running.clone()]);
         // Finish the running trial as the uninterrupted run did: it was asked first of a pair.
@@ -128,6 +129,7 @@ fn a_saved_state_resumes_exactly_with_running_trials() {
             whole.state(),
             "{name} did not resume exactly"
         );
+        assert_eq!(resumed.book(), whole.book(), "{name}: trials differ");
     }
 }
 
@@ -135,7 +137,7 @@ fn a_saved_state_resumes_exactly_with_running_trials() {
 fn a_state_of_another_strategy_is_refused() {
     let rs = strategy("rs", 0);
     let mut rea = strategy("rea", 0);
-    let err = rea.load_state(rs.state()).unwrap_err();
+    let err = rea.load_state(rs.state(), Vec::new()).unwrap_err();
     assert!(err.to_string().contains("strategy rs"), "{err}");
 }
 

@@ -123,4 +123,55 @@ fn the_sqlite_store_keeps_trials_and_state_across_reopening() {
     drop(store);
     let err = SqliteStore::open(&path).err().unwrap();
     assert!(err.to_string().contains("newer"), "{err}");
+    set_schema_version(&path, "1");
+    let err = SqliteStore::open(&path).err().unwrap();
+    assert!(
+        err.to_string().contains("schema version 1 is older"),
+        "{err}"
+    );
+}
+
+/// Writes `version` as the store's schema version, as an older or newer nasr would have.
+fn set_schema_version(path: &std::path::Path, version: &str) {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [version],
+        )
+        .unwrap();
+}
+
+/// A step records its own trial and the policy's state, not the trials before it: the saved
+/// state after 500 trials is no larger than after 50 (it held all of them before).
+#[test]
+fn the_saved_strategy_state_does_not_grow_with_the_trials() {
+    use nasr_search::evolution::RegularizedEvolution;
+    use nasr_search::nb201_table::Nb201Evaluator;
+    use nasr_search::store::{MemoryStore, drive};
+    use nasr_search::{Goal, Search};
+
+    let table = Nb201Table::load(&data_dir()).unwrap();
+    let saved_size = |queries: usize| {
+        let space = std::sync::Arc::new(nasr_space::Nb201Space::new());
+        let policy = RegularizedEvolution::new(10, 3).unwrap();
+        let mut search = Search::new(space, Goal::maximize("accuracy"), policy, 0);
+        let mut evaluator = Nb201Evaluator::new(&table, Nb201Dataset::Cifar10, None);
+        let mut store = MemoryStore::new();
+        drive(
+            &mut search,
+            &mut evaluator,
+            Some(&mut store),
+            queries,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(store.trials().unwrap().len(), queries);
+        store.strategy_state().unwrap().unwrap().to_string().len()
+    };
+    let (small, large) = (saved_size(50), saved_size(500));
+    assert!(
+        large <= small + 16,
+        "{small} bytes after 50 trials, {large} after 500"
+    );
 }

@@ -18,6 +18,9 @@ use crate::{Evaluator, Outcome, SearchError, Strategy, Trial, TrialRecord};
 /// Guarantees every implementation keeps:
 /// - **Atomic steps.** [`Store::record_ask`] and [`Store::record_tell`] each write the trial and
 ///   the strategy state together, or neither.
+/// - **One row per step.** A step writes its trial's row and the (small) strategy state, never
+///   the other trials: a search's cost per step does not grow with its length, and the strategy
+///   is resumed from the state and the trial rows together.
 /// - **Durability.** When either returns `Ok`, what it wrote survives a crash of the process
 ///   (and, for on-disk stores, of the machine: the write is synced). [`MemoryStore`] is durable
 ///   only for the life of the process.
@@ -80,13 +83,10 @@ pub fn drive_parallel<'a, E: Evaluator + Send>(
     queries: usize,
     on_finished: &'a mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<(), SearchError> {
-    if let Some(state) = store
-        .as_deref()
-        .map(Store::strategy_state)
-        .transpose()?
-        .flatten()
+    if let Some(store) = store.as_deref()
+        && let Some(state) = store.strategy_state()?
     {
-        strategy.load_state(state)?;
+        strategy.load_state(state, store.trials()?)?;
     }
     let mut redo = strategy.running();
     redo.reverse();

@@ -5,8 +5,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::store::Store;
 use crate::{SearchError, Trial, TrialRecord};
 
-/// Version of the store's schema; a newer file is refused.
-const SCHEMA_VERSION: i64 = 1;
+/// Version of the store's schema; a file of another version is refused. Version 1 saved the
+/// whole trial book inside the strategy state; version 2 saves only the policy and generator,
+/// and the trials as their rows.
+const SCHEMA_VERSION: i64 = 2;
 
 /// A store in one SQLite file (in the run folder). Each step is one transaction with
 /// `synchronous = FULL`, so it is on disk when the call returns.
@@ -37,12 +39,17 @@ impl SqliteStore {
         };
         match store.meta("schema_version")? {
             None => store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
-            Some(version) if version.parse::<i64>().is_ok_and(|v| v <= SCHEMA_VERSION) => {}
+            Some(version) if version == SCHEMA_VERSION.to_string() => {}
             Some(version) => {
+                let age = match version.parse::<i64>() {
+                    Ok(v) if v < SCHEMA_VERSION => "older",
+                    _ => "newer",
+                };
                 return Err(SearchError::Store {
                     path: path.to_path_buf(),
                     problem: format!(
-                        "schema version {version} is newer than this nasr reads ({SCHEMA_VERSION})"
+                        "store schema version {version} is {age} than the one this nasr reads \
+                         ({SCHEMA_VERSION}); rerun the search into a new folder"
                     ),
                 });
             }
