@@ -5,6 +5,7 @@
 //! is built. Every reader checks what it reads and names the file and the problem when the
 //! input is malformed. This crate does not depend on any tensor library.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod batch;
 mod catalog;

@@ -261,24 +261,24 @@ pub fn time_op(
     let forward: Box<dyn Fn(Tensor<4>) -> Tensor<4>> = match op {
         "conv3x3" => {
             let c = conv(3, 1);
-            Box::new(move |x| crate::kernels::conv2d(&c, x))
+            Box::new(move |x| nasr_kernels::conv2d(&c, x))
         }
         "conv1x1" => {
             let c = conv(1, 1);
-            Box::new(move |x| crate::kernels::conv2d(&c, x))
+            Box::new(move |x| nasr_kernels::conv2d(&c, x))
         }
         "depthwise3x3" => {
             let c = conv(3, channels);
-            Box::new(move |x| crate::kernels::conv2d(&c, x))
+            Box::new(move |x| nasr_kernels::conv2d(&c, x))
         }
         "batchnorm" => {
             let bn = BatchNormConfig::new(channels).init(&device);
-            Box::new(move |x| crate::kernels::batch_norm(&bn, x))
+            Box::new(move |x| nasr_kernels::batch_norm(&bn, x))
         }
         "relu" => Box::new(burn::tensor::activation::relu),
         "avg_pool3x3" => {
             let pool = crate::ops::avg_pool_3x3();
-            Box::new(move |x| crate::kernels::avg_pool2d(&pool, x))
+            Box::new(move |x| nasr_kernels::avg_pool2d(&pool, x))
         }
         "add" => Box::new(|x: Tensor<4>| x.clone() + x),
         other => {

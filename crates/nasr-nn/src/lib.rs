@@ -4,6 +4,7 @@
 //! Models run on burn's `flex` CPU backend, with `autodiff` enabled for training
 //! ([`train_device`]); evaluation runs on the plain device ([`eval_device`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod compare;
@@ -12,7 +13,6 @@ pub mod darts_net;
 mod error;
 pub mod fairnas;
 pub mod init;
-pub mod kernels;
 pub mod mobilenet;
 pub mod multi_fidelity;
 pub mod nb201;

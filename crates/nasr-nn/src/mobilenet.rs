@@ -5,11 +5,11 @@
 //! A block is MBConv as in ProxylessNAS and FairNAS: 1x1 expansion + BN + ReLU6, kxk depthwise
 //! (strided) + BN + ReLU6, 1x1 projection + BN, plus the input when the layer is residual.
 
-use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::{batch_norm, conv2d};
 use nasr_space::mobilenet::{LayerChoice, LayerShape, MobileNetSpace};
 use nasr_space::{Arch, Space};
 

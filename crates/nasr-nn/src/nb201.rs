@@ -5,13 +5,13 @@
 //! (Dong & Yang 2020, `lib/models/cell_infers/tiny_network.py`). Parameter names are stable
 //! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
 
-use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
 use nasr_space::Arch;
 use nasr_space::nb201::{NB201_EDGES, NB201_NODES};
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,12 @@
 //! The NAS-Bench-201 candidate ops (Dong & Yang 2020, `lib/models/cell_operations.py`).
 
-use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
 
 /// ReLU, then a bias-free convolution, then BatchNorm: NB201's `ReLUConvBN`.
 #[derive(Module, Debug)]

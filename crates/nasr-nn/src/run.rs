@@ -307,7 +307,7 @@ pub fn train_run(
         data_seconds,
         train_seconds: trained.train_seconds,
         test_seconds: trained.test_seconds,
-        kernel_route: crate::kernels::route::active().name().to_string(),
+        kernel_route: nasr_kernels::route::active().name().to_string(),
     };
     write_json(&out.join("timing.json"), &timing)?;
     Ok(metrics)

@@ -7,7 +7,7 @@
 //! network (stem, reductions, head) is shared by all paths and named as in [`Nb201Network`], so a
 //! path's weights copy out into a standalone network of that architecture.
 
-use crate::kernels::avg_pool2d;
+use nasr_kernels::avg_pool2d;
 use std::collections::BTreeMap;
 
 use burn::module::Module;

@@ -6,6 +6,7 @@
 //! [`Evaluator`] turns an architecture into metrics. A [`store::Store`] records every trial and
 //! the strategy's state, so an interrupted search resumes where it stopped.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod asha;
 pub mod bench;

@@ -4,6 +4,7 @@
 //! option index per [`Decision`] of a [`Space`]. Because every space has this one shape, every
 //! search strategy works on every space without knowing it. This crate never touches tensors.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod arch;
 pub mod darts;

@@ -175,7 +175,7 @@ fn describe(bench: &TrainStepBench) -> String {
 
 /// The instruction-set route of nasr's kernels in this process (`NASR_KERNELS`).
 fn kernel_route() -> &'static str {
-    nasr_nn::kernels::route::active().name()
+    nasr_kernels::route::active().name()
 }
 
 /// The benchmark of `sizes`, with at least one timed step.

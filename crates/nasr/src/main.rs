@@ -3,6 +3,8 @@
 //! The binary parses flags into typed configs and calls the library crates; it owns only
 //! argument parsing, the data-folder default, printing and exit codes.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod cli;
 mod compare;
@@ -27,7 +29,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if let Err(error) = nasr_nn::kernels::route::Route::from_env() {
+    if let Err(error) = nasr_kernels::route::Route::from_env() {
         eprintln!("error: {error}");
         return std::process::ExitCode::FAILURE;
     }

@@ -2,13 +2,13 @@
 //! nodes each add two ops of two earlier nodes, an optional auxiliary head after the second
 //! reduction, and drop-path on every non-identity op during training.
 
-use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
+use nasr_kernels::{batch_norm, conv2d};
 use nasr_space::darts::CellGenotype;
 use rand::Rng;
 

@@ -2,13 +2,13 @@
 //! factorized reduce, separable and dilated convolutions. Every op keeps the channel count and
 //! divides the spatial size by its stride (rounding up).
 
-use crate::kernels::{avg_pool2d, batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
 use nasr_space::darts::DARTS_OPS;
 
 fn conv(

@@ -2,11 +2,11 @@
 //! edges, and a forward pass sums them weighted by softmax(alpha). All normal cells share
 //! alpha_normal and all reduction cells alpha_reduce, as in DARTS.
 
-use crate::kernels::{batch_norm, conv2d};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::{batch_norm, conv2d};
 use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS};
 
 use super::ops::DartsOp;

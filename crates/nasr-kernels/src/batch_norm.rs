@@ -191,7 +191,7 @@ mod tests {
 
     /// Pseudo-random values in [-1.5, 1.5].
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        crate::kernels::pseudo_random(len, seed)
+        crate::pseudo_random(len, seed)
             .into_iter()
             .map(|v| 1.5 * v)
             .collect()

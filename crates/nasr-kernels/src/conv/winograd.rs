@@ -26,8 +26,8 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::{ConvGeometry, add_in_order};
-use crate::kernels::buffers::{assume_written, uninit_vec, with_scratch};
-use crate::kernels::route::{self, Route};
+use crate::buffers::{assume_written, uninit_vec, with_scratch};
+use crate::route::{self, Route};
 use simd::{Operand, pixels_to_planes, planes_to_pixels, product};
 
 mod simd;

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use nasr_nn::kernels::{avg_pool2d, batch_norm, conv2d};
+use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
 
 fn assert_close<const D: usize>(what: &str, expected: Tensor<D>, got: Tensor<D>) {
     let (e, g) = (
@@ -26,20 +26,22 @@ fn assert_close<const D: usize>(what: &str, expected: Tensor<D>, got: Tensor<D>)
 }
 
 fn input(shape: [usize; 4], device: &Device) -> Tensor<4> {
-    nasr_nn::init::normal_tensor(
-        shape,
-        &mut nasr_space::SeedStreams::new(1).stream("input"),
-        device,
-    )
+    uniform(shape, 1, device)
+}
+
+/// A `[shape]` tensor of values uniform in [-1, 1), the same for the same `seed`.
+fn uniform(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..shape.iter().product())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
 }
 
 /// Forward, input gradient and weight gradient of `conv` on `x`, both ways.
 fn check_conv(what: &str, conv: Conv2d, x: Tensor<4>) {
-    let probe = nasr_nn::init::normal_tensor(
-        conv.forward(x.clone()).dims(),
-        &mut nasr_space::SeedStreams::new(2).stream("input"),
-        &x.device(),
-    );
+    let probe = uniform(conv.forward(x.clone()).dims(), 2, &x.device());
     let run = |ours: bool| {
         let x = x.clone().detach().require_grad();
         let y = if ours {

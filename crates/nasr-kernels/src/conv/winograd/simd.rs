@@ -217,7 +217,7 @@ mod tests {
     /// These building blocks are AVX-512 code: they are tested wherever the processor has
     /// AVX-512F, whichever route the convolutions take.
     fn avx512() -> bool {
-        let supported = crate::kernels::route::Route::Avx512.supported();
+        let supported = crate::route::Route::Avx512.supported();
         if !supported {
             eprintln!("skipped: this processor lacks AVX-512F, which this test runs");
         }

@@ -841,7 +841,7 @@ mod tests {
         y
     }
 
-    use crate::kernels::pseudo_random as values;
+    use crate::pseudo_random as values;
 
     fn dot(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()

@@ -1,5 +1,6 @@
 //! nasr's own compute kernels, behind burn's backend-extension mechanism: the same `Tensor` API,
-//! faster code underneath on the CPU.
+//! faster code underneath on the CPU. This is the only nasr crate with `unsafe` code (SIMD
+//! intrinsics and uninitialised buffers); every other crate forbids it.
 //!
 //! [`conv2d`], [`batch_norm`](fn@batch_norm) and [`avg_pool2d`] replace the `forward` of
 //! burn's `Conv2d`, `BatchNorm` and `AvgPool2d` everywhere in nasr. On the `flex` CPU backend
@@ -10,6 +11,8 @@
 //! tensor ops; they were 2 to 10 times slower than PyTorch (`nasr bench ops`). On other
 //! backends (a GPU) burn's own ops run. [`route`] says which instruction-set route they take,
 //! and `NASR_KERNELS` forces one.
+
+#![deny(missing_docs)]
 
 pub mod backend;
 pub mod batch_norm;
