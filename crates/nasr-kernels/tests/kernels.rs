@@ -5,7 +5,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
 
 fn assert_close<const D: usize>(what: &str, expected: Tensor<D>, got: Tensor<D>) {
     let (e, g) = (
@@ -45,7 +44,7 @@ fn check_conv(what: &str, conv: Conv2d, x: Tensor<4>) {
     let run = |ours: bool| {
         let x = x.clone().detach().require_grad();
         let y = if ours {
-            conv2d(&conv, x.clone())
+            nasr_kernels::Conv2d::from(conv.clone()).forward(x.clone())
         } else {
             conv.forward(x.clone())
         };
@@ -125,7 +124,11 @@ fn a_convolution_without_autodiff_matches_burns() {
     device.seed(4);
     let conv = conv(3, 5, 3).init(&device);
     let x = input([2, 3, 7, 7], &device);
-    assert_close("plain output", conv.forward(x.clone()), conv2d(&conv, x));
+    assert_close(
+        "plain output",
+        conv.forward(x.clone()),
+        nasr_kernels::Conv2d::from(conv.clone()).forward(x),
+    );
 }
 
 fn running_stats(bn: &BatchNorm) -> (Tensor<1>, Tensor<1>) {
@@ -154,12 +157,12 @@ fn batch_norm_matches_burns_output_gradients_and_running_statistics() {
         let x = x.clone().detach().require_grad();
         // Two steps, so the running statistics are updated from a non-initial value.
         let _ = if ours {
-            batch_norm(&bn, x.clone())
+            nasr_kernels::BatchNorm::from(bn.clone()).forward(x.clone())
         } else {
             bn.forward(x.clone())
         };
         let y = if ours {
-            batch_norm(&bn, x.clone())
+            nasr_kernels::BatchNorm::from(bn.clone()).forward(x.clone())
         } else {
             bn.forward(x.clone())
         };
@@ -169,7 +172,7 @@ fn batch_norm_matches_burns_output_gradients_and_running_statistics() {
         let eval = bn.clone().valid();
         // Evaluation mode on the plain device: the running statistics normalise.
         let evaluated = if ours {
-            batch_norm(&eval, x.clone().inner())
+            nasr_kernels::BatchNorm::from(eval.clone()).forward(x.clone().inner())
         } else {
             eval.forward(x.clone().inner())
         };
@@ -229,7 +232,7 @@ fn average_pools_match_burns_output_and_gradient() {
         let run = |ours: bool| {
             let x = x.clone().detach().require_grad();
             let y = if ours {
-                avg_pool2d(&pool, x.clone())
+                nasr_kernels::AvgPool2d::from(pool.clone()).forward(x.clone())
             } else {
                 pool.forward(x.clone())
             };

@@ -246,7 +246,7 @@ pub fn time_op(
     use burn::nn::{BatchNormConfig, PaddingConfig2d};
 
     let device = crate::train_device();
-    let conv = |kernel: usize, groups: usize| {
+    let conv = |kernel: usize, groups: usize| -> nasr_kernels::Conv2d {
         Conv2dConfig::new([channels, channels], [kernel, kernel])
             .with_padding(PaddingConfig2d::Explicit(
                 kernel / 2,
@@ -257,28 +257,29 @@ pub fn time_op(
             .with_groups(groups)
             .with_bias(false)
             .init(&device)
+            .into()
     };
     let forward: Box<dyn Fn(Tensor<4>) -> Tensor<4>> = match op {
         "conv3x3" => {
             let c = conv(3, 1);
-            Box::new(move |x| nasr_kernels::conv2d(&c, x))
+            Box::new(move |x| c.forward(x))
         }
         "conv1x1" => {
             let c = conv(1, 1);
-            Box::new(move |x| nasr_kernels::conv2d(&c, x))
+            Box::new(move |x| c.forward(x))
         }
         "depthwise3x3" => {
             let c = conv(3, channels);
-            Box::new(move |x| nasr_kernels::conv2d(&c, x))
+            Box::new(move |x| c.forward(x))
         }
         "batchnorm" => {
-            let bn = BatchNormConfig::new(channels).init(&device);
-            Box::new(move |x| nasr_kernels::batch_norm(&bn, x))
+            let bn = nasr_kernels::BatchNorm::from(BatchNormConfig::new(channels).init(&device));
+            Box::new(move |x| bn.forward(x))
         }
         "relu" => Box::new(burn::tensor::activation::relu),
         "avg_pool3x3" => {
             let pool = crate::ops::avg_pool_3x3();
-            Box::new(move |x| nasr_kernels::avg_pool2d(&pool, x))
+            Box::new(move |x| pool.forward(x))
         }
         "add" => Box::new(|x: Tensor<4>| x.clone() + x),
         other => {

@@ -6,10 +6,10 @@
 //! (strided) + BN + ReLU6, 1x1 projection + BN, plus the input when the layer is residual.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::{BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{batch_norm, conv2d};
+use nasr_kernels::{BatchNorm, Conv2d};
 use nasr_space::mobilenet::{LayerChoice, LayerShape, MobileNetSpace};
 use nasr_space::{Arch, Space};
 
@@ -33,6 +33,7 @@ fn conv(
         .with_groups(groups)
         .with_bias(false)
         .init(device)
+        .into()
 }
 
 /// One inverted-residual block.
@@ -61,11 +62,11 @@ impl MbConv {
         let expands = expansion != 1;
         Self {
             expand: expands.then(|| conv(shape.c_in, hidden, 1, 1, 1, device)),
-            expand_bn: expands.then(|| BatchNormConfig::new(hidden).init(device)),
+            expand_bn: expands.then(|| BatchNormConfig::new(hidden).init(device).into()),
             depthwise: conv(hidden, hidden, kernel, shape.stride, hidden, device),
-            depthwise_bn: BatchNormConfig::new(hidden).init(device),
+            depthwise_bn: BatchNormConfig::new(hidden).init(device).into(),
             project: conv(hidden, shape.c_out, 1, 1, 1, device),
-            project_bn: BatchNormConfig::new(shape.c_out).init(device),
+            project_bn: BatchNormConfig::new(shape.c_out).init(device).into(),
             residual: shape.residual(),
         }
     }
@@ -74,10 +75,10 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
-            h = relu6(batch_norm(bn, conv2d(expand, h)));
+            h = relu6(bn.forward(expand.forward(h)));
         }
-        h = relu6(batch_norm(&self.depthwise_bn, conv2d(&self.depthwise, h)));
-        h = batch_norm(&self.project_bn, conv2d(&self.project, h));
+        h = relu6(self.depthwise_bn.forward(self.depthwise.forward(h)));
+        h = self.project_bn.forward(self.project.forward(h));
         if self.residual { h + x } else { h }
     }
 }
@@ -103,18 +104,18 @@ impl MobileNetSkeleton {
         let last = space.layers().last().map_or(c.stem_channels, |l| l.c_out);
         Self {
             stem_conv: conv(c.in_channels, c.stem_channels, 3, c.stem_stride, 1, device),
-            stem_bn: BatchNormConfig::new(c.stem_channels).init(device),
+            stem_bn: BatchNormConfig::new(c.stem_channels).init(device).into(),
             head_conv: conv(last, c.head_channels, 1, 1, 1, device),
-            head_bn: BatchNormConfig::new(c.head_channels).init(device),
+            head_bn: BatchNormConfig::new(c.head_channels).init(device).into(),
             classifier: LinearConfig::new(c.head_channels, c.classes).init(device),
         }
     }
 
     /// Stem, then `layers(x)`, then head, pooling and classifier.
     fn forward(&self, x: Tensor<4>, layers: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Tensor<2> {
-        let x = relu6(batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x)));
+        let x = relu6(self.stem_bn.forward(self.stem_conv.forward(x)));
         let x = layers(x);
-        let x = relu6(batch_norm(&self.head_bn, conv2d(&self.head_conv, x)));
+        let x = relu6(self.head_bn.forward(self.head_conv.forward(x)));
         let [batch, channels, _, _] = x.dims();
         self.classifier
             .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))

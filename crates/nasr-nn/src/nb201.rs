@@ -6,12 +6,12 @@
 //! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::AvgPool2dConfig;
+use burn::nn::{BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
+use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
 use nasr_space::Arch;
 use nasr_space::nb201::{NB201_EDGES, NB201_NODES};
 use serde::{Deserialize, Serialize};
@@ -142,13 +142,14 @@ impl Skeleton {
             stem_conv: Conv2dConfig::new([config.in_channels, c], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_bias(false)
-                .init(device),
-            stem_bn: BatchNormConfig::new(c).init(device),
+                .init(device)
+                .into(),
+            stem_bn: BatchNormConfig::new(c).init(device).into(),
             reductions: vec![
                 ResidualReduction::new(c, 2 * c, device),
                 ResidualReduction::new(2 * c, 4 * c, device),
             ],
-            head_bn: BatchNormConfig::new(4 * c).init(device),
+            head_bn: BatchNormConfig::new(4 * c).init(device).into(),
             classifier: LinearConfig::new(4 * c, config.classes).init(device),
         }
     }
@@ -173,14 +174,14 @@ pub(crate) fn macro_forward(
     cells_per_stage: usize,
     mut cell: impl FnMut(usize, Tensor<4>) -> Tensor<4>,
 ) -> Tensor<2> {
-    let mut x = batch_norm(stem.1, conv2d(stem.0, x));
+    let mut x = stem.1.forward(stem.0.forward(x));
     for index in 0..cells {
         if index > 0 && index % cells_per_stage == 0 {
             x = reductions[index / cells_per_stage - 1].forward(x);
         }
         x = cell(index, x);
     }
-    let x = relu(batch_norm(head.0, x));
+    let x = relu(head.0.forward(x));
     let [batch, channels, _, _] = x.dims();
     head.1
         .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
@@ -212,19 +213,20 @@ impl ResidualReduction {
                 .with_strides([2, 2])
                 .with_ceil_mode(true)
                 .with_count_include_pad(false)
-                .init(),
+                .init()
+                .into(),
             shortcut_conv: Conv2dConfig::new([c_in, c_out], [1, 1])
                 .with_bias(false)
-                .init(device),
+                .init(device)
+                .into(),
         }
     }
 
     /// `[batch, c_in, h, w]` -> `[batch, c_out, ceil(h/2), ceil(w/2)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let shortcut = conv2d(
-            &self.shortcut_conv,
-            avg_pool2d(&self.shortcut_pool, x.clone()),
-        );
+        let shortcut = self
+            .shortcut_conv
+            .forward(self.shortcut_pool.forward(x.clone()));
         self.conv_b.forward(self.conv_a.forward(x)) + shortcut
     }
 }

@@ -1,12 +1,12 @@
 //! The NAS-Bench-201 candidate ops (Dong & Yang 2020, `lib/models/cell_operations.py`).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::AvgPool2dConfig;
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
+use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
 
 /// ReLU, then a bias-free convolution, then BatchNorm: NB201's `ReLUConvBN`.
 #[derive(Module, Debug)]
@@ -27,14 +27,15 @@ impl ReluConvBn {
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .with_bias(false)
-                .init(device),
-            bn: BatchNormConfig::new(c_out).init(device),
+                .init(device)
+                .into(),
+            bn: BatchNormConfig::new(c_out).init(device).into(),
         }
     }
 
     /// `[batch, c_in, h, w]` -> `[batch, c_out, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        batch_norm(&self.bn, conv2d(&self.conv, relu(x)))
+        self.bn.forward(self.conv.forward(relu(x)))
     }
 }
 
@@ -53,6 +54,7 @@ pub fn avg_pool_3x3() -> AvgPool2d {
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .with_count_include_pad(false)
         .init()
+        .into()
 }
 
 /// One candidate op on a cell edge, by its NB201 index (see `nasr_space::nb201::NB201_OPS`).
@@ -88,7 +90,7 @@ impl EdgeOp {
         match (self.kind, &self.op, &self.pool) {
             (0, _, _) => None,
             (_, Some(conv), _) => Some(conv.forward(x)),
-            (_, _, Some(pool)) => Some(avg_pool2d(pool, x)),
+            (_, _, Some(pool)) => Some(pool.forward(x)),
             _ => Some(x),
         }
     }

@@ -7,13 +7,11 @@
 //! network (stem, reductions, head) is shared by all paths and named as in [`Nb201Network`], so a
 //! path's weights copy out into a standalone network of that architecture.
 
-use nasr_kernels::avg_pool2d;
+use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
-use burn::nn::pool::AvgPool2d;
-use burn::nn::{BatchNorm, Linear};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_space::Arch;
@@ -54,7 +52,7 @@ impl SuperEdge {
             "skip_connect" => Some(x),
             "nor_conv_1x1" => Some(self.nor_conv_1x1.forward(x)),
             "nor_conv_3x3" => Some(self.nor_conv_3x3.forward(x)),
-            _ => Some(avg_pool2d(&self.avg_pool_3x3, x)),
+            _ => Some(self.avg_pool_3x3.forward(x)),
         }
     }
 

@@ -3,12 +3,11 @@
 //! reduction, and drop-path on every non-identity op during training.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::nn::{BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use nasr_kernels::{batch_norm, conv2d};
+use nasr_kernels::{BatchNorm, Conv2d};
 use nasr_space::darts::CellGenotype;
 use rand::Rng;
 
@@ -107,21 +106,22 @@ impl AuxiliaryHead {
             burn::nn::conv::Conv2dConfig::new([c_in, c_out], [k, k])
                 .with_bias(false)
                 .init(device)
+                .into()
         };
         Self {
             pool: AdaptiveAvgPool2dConfig::new([2, 2]).init(),
             conv1: conv(channels, 128, 1),
-            bn1: BatchNormConfig::new(128).init(device),
+            bn1: BatchNormConfig::new(128).init(device).into(),
             conv2: conv(128, 768, 2),
-            bn2: BatchNormConfig::new(768).init(device),
+            bn2: BatchNormConfig::new(768).init(device).into(),
             classifier: LinearConfig::new(768, classes).init(device),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self.pool.forward(relu(x));
-        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
-        let x = relu(batch_norm(&self.bn2, conv2d(&self.conv2, x)));
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn2.forward(self.conv2.forward(x)));
         let [batch, channels, _, _] = x.dims();
         self.classifier.forward(x.reshape([batch, channels]))
     }
@@ -186,7 +186,7 @@ impl DartsNetwork {
         let c_last = 4 * plan.last().expect("at least 3 cells").channels;
         Ok(Self {
             stem_conv: stem_conv(config.in_channels, stem_channels, device),
-            stem_bn: BatchNormConfig::new(stem_channels).init(device),
+            stem_bn: BatchNormConfig::new(stem_channels).init(device).into(),
             cells,
             auxiliary: (config.auxiliary_weight > 0.0)
                 .then(|| AuxiliaryHead::new(c_aux, config.classes, device)),
@@ -207,7 +207,7 @@ impl DartsNetwork {
         x: Tensor<4>,
         mut drop: Option<DropPath<'_>>,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
-        let stem = batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x));
+        let stem = self.stem_bn.forward(self.stem_conv.forward(x));
         let (mut s0, mut s1) = (stem.clone(), stem);
         let mut auxiliary = None;
         for (index, cell) in self.cells.iter().enumerate() {

@@ -8,8 +8,9 @@ pub mod search;
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Tensor};
+use nasr_kernels::Conv2d;
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
@@ -133,6 +134,7 @@ pub(crate) fn stem_conv(in_channels: usize, out: usize, device: &Device) -> Conv
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .with_bias(false)
         .init(device)
+        .into()
 }
 
 /// A cell's input preprocessing: factorized reduce when the input is one reduction behind

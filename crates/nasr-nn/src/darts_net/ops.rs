@@ -3,12 +3,12 @@
 //! divides the spatial size by its stride (rounding up).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::{AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{avg_pool2d, batch_norm, conv2d};
+use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
 use nasr_space::darts::DARTS_OPS;
 
 fn conv(
@@ -28,6 +28,7 @@ fn conv(
         .with_groups(groups)
         .with_bias(false)
         .init(device)
+        .into()
 }
 
 /// ReLU, depthwise `kernel`x`kernel` (dilated), pointwise 1x1, BatchNorm: DARTS' `DilConv`.
@@ -55,14 +56,14 @@ impl DilConv {
                 channels, channels, kernel, stride, dilation, channels, device,
             ),
             pointwise: conv(channels, channels, 1, 1, 1, 1, device),
-            bn: BatchNormConfig::new(channels).init(device),
+            bn: BatchNormConfig::new(channels).init(device).into(),
         }
     }
 
     /// `[b, c, h, w]` -> `[b, c, ceil(h / stride), ceil(w / stride)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let depthwise = conv2d(&self.depthwise, relu(x));
-        batch_norm(&self.bn, conv2d(&self.pointwise, depthwise))
+        let depthwise = self.depthwise.forward(relu(x));
+        self.bn.forward(self.pointwise.forward(depthwise))
     }
 }
 
@@ -108,7 +109,7 @@ impl FactorizedReduce {
         Self {
             conv_a: conv(c_in, c_out / 2, 1, 2, 1, 1, device),
             conv_b: conv(c_in, c_out - c_out / 2, 1, 2, 1, 1, device),
-            bn: BatchNormConfig::new(c_out).init(device),
+            bn: BatchNormConfig::new(c_out).init(device).into(),
         }
     }
 
@@ -123,10 +124,10 @@ impl FactorizedReduce {
             .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
             .slice([0..x.dims()[0], 0..x.dims()[1], 1..h + 1, 1..w + 1]);
         let out = Tensor::cat(
-            vec![conv2d(&self.conv_a, x), conv2d(&self.conv_b, shifted)],
+            vec![self.conv_a.forward(x), self.conv_b.forward(shifted)],
             1,
         );
-        batch_norm(&self.bn, out)
+        self.bn.forward(out)
     }
 }
 
@@ -177,8 +178,9 @@ impl DartsOp {
                     .with_padding(pad.clone())
                     .with_count_include_pad(false)
                     .init()
+                    .into()
             }),
-            pool_bn: (pool && pool_bn).then(|| BatchNormConfig::new(channels).init(device)),
+            pool_bn: (pool && pool_bn).then(|| BatchNormConfig::new(channels).init(device).into()),
             reduce: (name == "skip_connect" && stride == 2)
                 .then(|| FactorizedReduce::new(channels, channels, device)),
             sep: match name {
@@ -203,12 +205,12 @@ impl DartsOp {
     pub fn forward(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         let pooled = match (&self.max_pool, &self.avg_pool) {
             (Some(pool), _) => Some(pool.forward(x.clone())),
-            (_, Some(pool)) => Some(avg_pool2d(pool, x.clone())),
+            (_, Some(pool)) => Some(pool.forward(x.clone())),
             _ => None,
         };
         if let Some(pooled) = pooled {
             return Some(match &self.pool_bn {
-                Some(bn) => batch_norm(bn, pooled),
+                Some(bn) => bn.forward(pooled),
                 None => pooled,
             });
         }

@@ -3,10 +3,9 @@
 //! alpha_normal and all reduction cells alpha_reduce, as in DARTS.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::nn::{BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{batch_norm, conv2d};
+use nasr_kernels::{BatchNorm, Conv2d};
 use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS};
 
 use super::ops::DartsOp;
@@ -130,7 +129,7 @@ impl DartsSupernet {
         let c_last = plan.last().map_or(stem_channels, |c| 4 * c.channels);
         Ok(Self {
             stem_conv: stem_conv(config.in_channels, stem_channels, device),
-            stem_bn: BatchNormConfig::new(stem_channels).init(device),
+            stem_bn: BatchNormConfig::new(stem_channels).init(device).into(),
             cells,
             classifier: LinearConfig::new(c_last, config.classes).init(device),
         })
@@ -143,7 +142,7 @@ impl DartsSupernet {
         let reduce = weights
             .clone()
             .slice([DARTS_EDGES..2 * DARTS_EDGES, 0..DARTS_OPS.len()]);
-        let stem = batch_norm(&self.stem_bn, conv2d(&self.stem_conv, x));
+        let stem = self.stem_bn.forward(self.stem_conv.forward(x));
         let (mut s0, mut s1) = (stem.clone(), stem);
         for cell in &self.cells {
             let weights = if cell.reduction { &reduce } else { &normal };

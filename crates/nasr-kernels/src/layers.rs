@@ -1,0 +1,292 @@
+//! The layers every nasr network is built from: burn's `Conv2d`, `BatchNorm` and `AvgPool2d`
+//! with the same fields (so the same parameter names, `conv.weight`, `bn.running_mean`), whose
+//! `forward` takes nasr's kernels on the CPU and burn's own ops elsewhere.
+//!
+//! Each is made from burn's module, so burn's configs build them:
+//! `Conv2d::from(Conv2dConfig::new([8, 16], [3, 3]).init(&device))`. A network that holds these
+//! types cannot call burn's slower `forward` by mistake.
+
+use burn::backend::Dispatch;
+use burn::module::{Module, Param, RunningState};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::backend::NasrKernels;
+
+/// A 2-D convolution: burn's `Conv2d`, computed by nasr's kernels.
+#[derive(Module, Debug)]
+pub struct Conv2d {
+    /// `[channels_out, channels_in / groups, kernel_h, kernel_w]`.
+    pub weight: Param<Tensor<4>>,
+    /// `[channels_out]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// Stride per axis.
+    pub stride: [usize; 2],
+    /// Kernel size per axis.
+    pub kernel_size: [usize; 2],
+    /// Dilation per axis.
+    pub dilation: [usize; 2],
+    /// Channel groups (the input channels for a depthwise convolution).
+    pub groups: usize,
+    /// Padding.
+    #[module(skip)]
+    pub padding: PaddingConfig2d,
+}
+
+impl From<burn::nn::conv::Conv2d> for Conv2d {
+    fn from(conv: burn::nn::conv::Conv2d) -> Self {
+        Self {
+            weight: conv.weight,
+            bias: conv.bias,
+            stride: conv.stride,
+            kernel_size: conv.kernel_size,
+            dilation: conv.dilation,
+            groups: conv.groups,
+            padding: conv.padding,
+        }
+    }
+}
+
+impl Conv2d {
+    /// burn's module with the same parameters (shared, not copied).
+    fn as_burn(&self) -> burn::nn::conv::Conv2d {
+        burn::nn::conv::Conv2d {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            stride: self.stride,
+            kernel_size: self.kernel_size,
+            dilation: self.dilation,
+            groups: self.groups,
+            padding: self.padding.clone(),
+        }
+    }
+
+    /// `[batch, channels_in, h, w]` -> `[batch, channels_out, h', w']`, as burn's `Conv2d`
+    /// computes it, to float rounding.
+    ///
+    /// # Panics
+    /// If `x` has another number of channels than the convolution takes.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if !on_flex(&x) {
+            return self.as_burn().forward(x);
+        }
+        let [_, channels, height, width] = x.dims();
+        let [_, per_group, _, _] = self.weight.dims();
+        assert_eq!(
+            channels,
+            per_group * self.groups,
+            "a convolution of {} input channels given an input of shape {:?}",
+            per_group * self.groups,
+            x.dims()
+        );
+        let options = ConvOptions::new_with_padding(
+            self.stride,
+            padding_pairs(
+                &self.padding,
+                [height, width],
+                self.kernel_size,
+                self.stride,
+            ),
+            self.dilation,
+            self.groups,
+        );
+        let weight = self.weight.val().into_dispatch();
+        let y = Tensor::<4>::from_dispatch(<Dispatch as NasrKernels>::nasr_conv2d(
+            x.into_dispatch(),
+            weight,
+            options,
+        ));
+        match &self.bias {
+            Some(bias) => y + bias.val().reshape([1, -1, 1, 1]),
+            None => y,
+        }
+    }
+}
+
+/// Batch normalisation over `[batch, channels, h, w]`: burn's `BatchNorm`, computed by nasr's
+/// kernels.
+#[derive(Module, Debug)]
+pub struct BatchNorm {
+    /// Scale per channel.
+    pub gamma: Param<Tensor<1>>,
+    /// Shift per channel.
+    pub beta: Param<Tensor<1>>,
+    /// Whether training behaviour (batch statistics) is enabled.
+    pub training: Param<burn::module::Flag>,
+    /// Running mean per channel.
+    pub running_mean: RunningState<Tensor<1>>,
+    /// Running variance per channel.
+    pub running_var: RunningState<Tensor<1>>,
+    /// Weight of a batch's statistics in the running ones.
+    pub momentum: f64,
+    /// Added to the variance.
+    pub epsilon: f64,
+}
+
+impl From<burn::nn::BatchNorm> for BatchNorm {
+    fn from(bn: burn::nn::BatchNorm) -> Self {
+        Self {
+            gamma: bn.gamma,
+            beta: bn.beta,
+            training: bn.training,
+            running_mean: bn.running_mean,
+            running_var: bn.running_var,
+            momentum: bn.momentum,
+            epsilon: bn.epsilon,
+        }
+    }
+}
+
+impl BatchNorm {
+    /// burn's module with the same parameters and running statistics (shared, not copied).
+    fn as_burn(&self) -> burn::nn::BatchNorm {
+        burn::nn::BatchNorm {
+            gamma: self.gamma.clone(),
+            beta: self.beta.clone(),
+            training: self.training.clone(),
+            running_mean: self.running_mean.clone(),
+            running_var: self.running_var.clone(),
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+        }
+    }
+
+    /// Batch statistics (and a running-statistics update) on an autodiff device with training
+    /// enabled, the running statistics otherwise, exactly as burn's `BatchNorm` decides.
+    ///
+    /// # Panics
+    /// If `x` has another number of channels than the layer normalises.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [channels] = self.gamma.dims();
+        assert_eq!(
+            x.dims()[1],
+            channels,
+            "BatchNorm of {channels} channels given an input of shape {:?}",
+            x.dims()
+        );
+        let device = x.device();
+        if !on_flex(&x) {
+            return self.as_burn().forward(x);
+        }
+        if !(device.is_autodiff() && self.training.is_enabled()) {
+            let statistic = |running: Tensor<1>| running.to_device(&device).into_dispatch();
+            return Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_batch_norm_eval(
+                x.into_dispatch(),
+                self.gamma.val().into_dispatch(),
+                self.beta.val().into_dispatch(),
+                statistic(self.running_mean.value()),
+                statistic(self.running_var.value()),
+                self.epsilon,
+            ));
+        }
+        let (y, mean, variance) = <Dispatch as NasrKernels>::nasr_batch_norm_train(
+            x.into_dispatch(),
+            self.gamma.val().into_dispatch(),
+            self.beta.val().into_dispatch(),
+            self.epsilon,
+        );
+        let update = |running: Tensor<1>, batch| {
+            let batch = Tensor::<1>::from_dispatch(batch).detach();
+            running
+                .to_device(&device)
+                .mul_scalar(1.0 - self.momentum)
+                .add(batch.mul_scalar(self.momentum))
+                .detach()
+        };
+        self.running_mean
+            .update(update(self.running_mean.value_sync(), mean));
+        self.running_var
+            .update(update(self.running_var.value_sync(), variance));
+        Tensor::from_dispatch(y)
+    }
+}
+
+/// 2-D average pooling: burn's `AvgPool2d`, computed by nasr's kernels where the pool rounds
+/// its output size down and pads both sides of an axis alike (every pool in nasr's spaces), by
+/// burn otherwise.
+#[derive(Module, Debug)]
+pub struct AvgPool2d {
+    /// Stride per axis.
+    pub stride: [usize; 2],
+    /// Window size per axis.
+    pub kernel_size: [usize; 2],
+    /// Padding.
+    #[module(skip)]
+    pub padding: PaddingConfig2d,
+    /// Whether padding counts in a window's size.
+    pub count_include_pad: bool,
+    /// Whether the output size rounds up.
+    pub ceil_mode: bool,
+}
+
+impl From<burn::nn::pool::AvgPool2d> for AvgPool2d {
+    fn from(pool: burn::nn::pool::AvgPool2d) -> Self {
+        Self {
+            stride: pool.stride,
+            kernel_size: pool.kernel_size,
+            padding: pool.padding,
+            count_include_pad: pool.count_include_pad,
+            ceil_mode: pool.ceil_mode,
+        }
+    }
+}
+
+impl AvgPool2d {
+    fn as_burn(&self) -> burn::nn::pool::AvgPool2d {
+        burn::nn::pool::AvgPool2d {
+            stride: self.stride,
+            kernel_size: self.kernel_size,
+            padding: self.padding.clone(),
+            count_include_pad: self.count_include_pad,
+            ceil_mode: self.ceil_mode,
+        }
+    }
+
+    /// `[batch, channels, h, w]` -> `[batch, channels, h', w']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, height, width] = x.dims();
+        let [(top, bottom), (left, right)] = padding_pairs(
+            &self.padding,
+            [height, width],
+            self.kernel_size,
+            self.stride,
+        );
+        if self.ceil_mode || top != bottom || left != right || !on_flex(&x) {
+            return self.as_burn().forward(x);
+        }
+        Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_avg_pool2d(
+            x.into_dispatch(),
+            self.kernel_size,
+            self.stride,
+            [top, left],
+            self.count_include_pad,
+        ))
+    }
+}
+
+/// Whether `x` lives on the flex CPU backend, where nasr's kernels run; elsewhere (a GPU) burn's
+/// own ops do.
+fn on_flex(x: &Tensor<4>) -> bool {
+    x.device().inner() == Device::flex()
+}
+
+/// `(begin, end)` padding per axis, as burn's `Conv2d` computes it (`Same` pads the odd pixel at
+/// the end).
+fn padding_pairs(
+    padding: &PaddingConfig2d,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> [(usize, usize); 2] {
+    match *padding {
+        PaddingConfig2d::Valid => [(0, 0); 2],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => [0, 1].map(|axis| {
+            let out = input[axis].div_ceil(stride[axis]);
+            let needed =
+                ((out.max(1) - 1) * stride[axis] + kernel[axis]).saturating_sub(input[axis]);
+            (needed / 2, needed - needed / 2)
+        }),
+    }
+}
