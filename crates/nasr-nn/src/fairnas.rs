@@ -20,15 +20,10 @@ pub fn strict_fair_forward<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
 ) -> impl FnMut(&S, &crate::train::TrainStep) -> crate::train::StepLogits + '_ {
-    let mut epoch_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+    let mut draws = nasr_space::EpochStream::new(streams, "fair");
     move |model, step| {
-        let epoch = step.epoch;
-        if epoch_rng.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            epoch_rng = Some((epoch, streams.stream(&format!("fair/{epoch}"))));
-        }
-        let (_, rng) = epoch_rng.as_mut().expect("set above");
         sampler
-            .sample(rng)
+            .sample(draws.at(step.epoch))
             .iter()
             .map(|arch| model.forward_path(arch, step.images.clone()))
             .collect::<Vec<_>>()
@@ -186,18 +181,14 @@ impl MobileNetProblem {
             ))
         })?;
         let mut fair = strict_fair_forward(&sampler, streams);
-        let mut uniform_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+        let mut uniform_paths = nasr_space::EpochStream::new(streams, "path");
         let mut forward = |model: &crate::mobilenet::MobileNetSupernet,
                            step: &crate::train::TrainStep| {
             match config.sampling {
                 PathSampling::StrictFair => fair(model, step),
                 PathSampling::Uniform => {
-                    let epoch = step.epoch;
-                    if uniform_rng.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                        uniform_rng = Some((epoch, streams.stream(&format!("path/{epoch}"))));
-                    }
-                    let (_, rng) = uniform_rng.as_mut().expect("set above");
-                    vec![model.forward_path(&self.space.sample(rng), step.images.clone())].into()
+                    let arch = self.space.sample(uniform_paths.at(step.epoch));
+                    vec![model.forward_path(&arch, step.images.clone())].into()
                 }
             }
         };

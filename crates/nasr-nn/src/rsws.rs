@@ -132,7 +132,7 @@ pub fn rsws_run(
         normalization: &normalization,
         config,
     };
-    let mut path_rngs: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+    let mut paths = nasr_space::EpochStream::new(streams, "path");
     let (supernet, epochs) = Trainer::new(&config.train, streams)
         .with_checkpoints(out.join("checkpoints"))
         .with_progress(options.show_progress)
@@ -145,12 +145,8 @@ pub fn rsws_run(
             },
             // Uniform single-path sampling: one fresh path per step, from stream `path/<epoch>`.
             &mut |model: &Nb201Supernet, step: &TrainStep| {
-                let epoch = step.epoch;
-                if path_rngs.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                    path_rngs = Some((epoch, streams.stream(&format!("path/{epoch}"))));
-                }
-                let (_, rng) = path_rngs.as_mut().expect("set above");
-                vec![model.forward_path(&space.sample(rng), step.images.clone())].into()
+                let arch = space.sample(paths.at(step.epoch));
+                vec![model.forward_path(&arch, step.images.clone())].into()
             },
             &mut |model: &Nb201Supernet, epoch| {
                 let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));

@@ -341,15 +341,9 @@ fn darts_forward(
     streams: SeedStreams,
 ) -> impl FnMut(&DartsNetwork, &TrainStep) -> StepLogits {
     let network = *network;
-    let mut epoch_rng: Option<(usize, rand_chacha::ChaCha12Rng)> = None;
+    let mut masks = nasr_space::EpochStream::new(streams, "drop-path");
     move |model, step| {
-        if epoch_rng.as_ref().is_none_or(|(e, _)| *e != step.epoch) {
-            epoch_rng = Some((
-                step.epoch,
-                streams.stream(&format!("drop-path/{}", step.epoch)),
-            ));
-        }
-        let (_, rng) = epoch_rng.as_mut().expect("set above");
+        let rng = masks.at(step.epoch);
         let drop = DropPath {
             prob: network.drop_path * step.epoch as f64 / epochs as f64,
             rng,

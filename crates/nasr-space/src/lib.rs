@@ -18,4 +18,4 @@ pub use darts::DartsSpace;
 pub use error::SpaceError;
 pub use mobilenet::MobileNetSpace;
 pub use nb201::Nb201Space;
-pub use streams::SeedStreams;
+pub use streams::{EpochStream, SeedStreams};

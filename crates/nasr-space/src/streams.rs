@@ -35,6 +35,36 @@ impl SeedStreams {
     }
 }
 
+/// One stream per epoch, `<prefix>/<epoch>`, for a consumer called step by step (path
+/// sampling, drop-path masks): the stream of an epoch starts afresh when the epoch changes, so
+/// a run resumed at any epoch draws what an uninterrupted run drew there.
+#[derive(Debug, Clone)]
+pub struct EpochStream {
+    streams: SeedStreams,
+    prefix: String,
+    current: Option<(usize, ChaCha12Rng)>,
+}
+
+impl EpochStream {
+    /// The per-epoch streams `<prefix>/<epoch>` of `streams`.
+    pub fn new(streams: SeedStreams, prefix: &str) -> Self {
+        Self {
+            streams,
+            prefix: prefix.to_string(),
+            current: None,
+        }
+    }
+
+    /// The stream of `epoch`, continuing where the last call of the same epoch left it.
+    pub fn at(&mut self, epoch: usize) -> &mut ChaCha12Rng {
+        if self.current.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let rng = self.streams.stream(&format!("{}/{epoch}", self.prefix));
+            self.current = Some((epoch, rng));
+        }
+        &mut self.current.as_mut().expect("set above").1
+    }
+}
+
 /// FNV-1a, 64 bit: a fixed, documented hash, so stream ids never change between builds
 /// (unlike `std`'s hasher, which is not guaranteed stable).
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -69,5 +99,15 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(SeedStreams::new(8).stream("init").next_u64(), a[0]);
+    }
+
+    #[test]
+    fn an_epoch_stream_continues_within_an_epoch_and_restarts_at_the_next() {
+        let streams = SeedStreams::new(3);
+        let mut epochs = EpochStream::new(streams, "path");
+        let first = [epochs.at(0).next_u64(), epochs.at(0).next_u64()];
+        let mut whole = streams.stream("path/0");
+        assert_eq!(first, [whole.next_u64(), whole.next_u64()]);
+        assert_eq!(epochs.at(1).next_u64(), streams.stream("path/1").next_u64());
     }
 }
