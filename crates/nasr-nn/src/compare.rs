@@ -187,10 +187,6 @@ fn search(
     }
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
     let goal = Goal::maximize("accuracy");
-    let bad = |e: nasr_search::SearchError| NnError::Config {
-        field: "methods",
-        problem: e.to_string(),
-    };
     let mut strategy: Box<dyn Strategy> = match method {
         "asha" | "hyperband" => {
             let (min, max) = (1, config.trial_epochs);
@@ -198,11 +194,10 @@ fn search(
                 Asha::single_bracket(min, max, 2)
             } else {
                 Asha::hyperband(min, max, 2)
-            }
-            .map_err(bad)?;
+            }?;
             Box::new(Search::new(space, goal, policy, seed))
         }
-        other => build(other, space, goal, &StrategySettings::default(), seed).map_err(bad)?,
+        other => build(other, space, goal, &StrategySettings::default(), seed)?,
     };
     run.train.epochs = config.trial_epochs;
     let mut evaluator =
@@ -219,7 +214,7 @@ fn search(
             Ok(metrics) => Outcome::Complete(metrics),
             Err(error) => Outcome::Failed(error.to_string()),
         };
-        strategy.tell(trial.id, outcome).map_err(bad)?;
+        strategy.tell(trial.id, outcome)?;
     }
     let best = strategy.best().ok_or_else(|| NnError::Config {
         field: "budget_epochs",

@@ -51,6 +51,9 @@ pub enum NnError {
     /// An architecture error.
     #[error(transparent)]
     Space(#[from] nasr_space::SpaceError),
+    /// A search error (strategy, store, sampler).
+    #[error(transparent)]
+    Search(#[from] nasr_search::SearchError),
 }
 
 impl NnError {

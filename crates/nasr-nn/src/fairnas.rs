@@ -172,7 +172,7 @@ impl MobileNetProblem {
         use nasr_space::Space;
         config.train.validate()?;
         let streams = SeedStreams::new(config.seed);
-        let sampler = StrictFairSampler::new(&self.space).map_err(search_error)?;
+        let sampler = StrictFairSampler::new(&self.space)?;
         let device = crate::train_device();
         let supernet = crate::init::seeded(&mut streams.stream("init"), || {
             Ok::<_, crate::NnError>(crate::mobilenet::MobileNetSupernet::new(
@@ -211,13 +211,6 @@ impl MobileNetProblem {
                 &mut forward,
                 &mut validate,
             )
-    }
-}
-
-fn search_error(e: nasr_search::SearchError) -> crate::NnError {
-    crate::NnError::Config {
-        field: "search",
-        problem: e.to_string(),
     }
 }
 
@@ -272,8 +265,7 @@ pub fn fairnas_run(
         nasr_search::nsga2::Objective::maximize("accuracy"),
         nasr_search::nsga2::Objective::minimize("flops"),
     ];
-    let policy = nasr_search::nsga2::Nsga2::new(objectives.clone(), config.population)
-        .map_err(search_error)?;
+    let policy = nasr_search::nsga2::Nsga2::new(objectives.clone(), config.population)?;
     let shared_space: std::sync::Arc<dyn Space + Send + Sync> =
         std::sync::Arc::new(problem.space.clone());
     let streams = SeedStreams::new(config.seed);
@@ -288,8 +280,7 @@ pub fn fairnas_run(
         problem: &problem,
         config,
     };
-    nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})
-        .map_err(search_error)?;
+    nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})?;
     let trials: String = search
         .book()
         .trials()

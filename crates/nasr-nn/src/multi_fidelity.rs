@@ -142,10 +142,6 @@ pub fn run_multi_fidelity(
     options: &RunOptions,
     on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<MultiFidelitySummary, NnError> {
-    let search_error = |e: SearchError| NnError::Config {
-        field: "search",
-        problem: e.to_string(),
-    };
     let policy = match config.strategy.as_str() {
         "asha" => Asha::single_bracket(config.min_epochs, config.max_epochs, config.eta),
         "hyperband" => Asha::hyperband(config.min_epochs, config.max_epochs, config.eta),
@@ -155,8 +151,7 @@ pub fn run_multi_fidelity(
                 problem: format!("{other:?} is not multi-fidelity; use asha or hyperband"),
             });
         }
-    }
-    .map_err(search_error)?;
+    }?;
     if config.workers == 0 {
         return Err(NnError::Config {
             field: "workers",
@@ -172,8 +167,7 @@ pub fn run_multi_fidelity(
     let mut store = open_store(
         out,
         &serde_json::to_string(config).expect("config serialises"),
-    )
-    .map_err(search_error)?;
+    )?;
     // Progress bars of concurrent trainings would garble each other: one worker may draw.
     let evaluators = (0..config.workers)
         .map(|worker| {
@@ -189,9 +183,8 @@ pub fn run_multi_fidelity(
         Some(&mut store),
         config.queries,
         on_finished,
-    )
-    .map_err(search_error)?;
-    write_trials(out, &store).map_err(search_error)?;
+    )?;
+    write_trials(out, &store)?;
 
     let nb201 = Nb201Space::new();
     let best = search.best().map(|record| MultiFidelityBest {
@@ -215,8 +208,8 @@ pub fn run_multi_fidelity(
         best,
     };
     if let Some(best) = &summary.best {
-        write(out, "best.json", &pretty(best)).map_err(search_error)?;
+        write(out, "best.json", &pretty(best))?;
     }
-    write(out, "summary.json", &pretty(&summary)).map_err(search_error)?;
+    write(out, "summary.json", &pretty(&summary))?;
     Ok(summary)
 }

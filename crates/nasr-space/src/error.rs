@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// What can go wrong when reading or checking an architecture.
+/// What can go wrong when building a space or reading or checking an architecture.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SpaceError {
     /// The architecture string does not have the space's canonical form.
@@ -33,6 +33,16 @@ pub enum SpaceError {
         /// The offending choice vector.
         choices: Vec<usize>,
         /// Which decision was wrong and why.
+        problem: String,
+    },
+    /// A space's config is invalid; names the field.
+    #[error("invalid {space} space config: {field} {problem}")]
+    BadConfig {
+        /// The space's name.
+        space: String,
+        /// The config field at fault (`[mobilenet] stages`, say).
+        field: String,
+        /// What was wrong, and what was expected.
         problem: String,
     },
     /// An architecture index is past the end of the space.

@@ -161,32 +161,38 @@ pub struct MobileNetSpace {
 impl MobileNetSpace {
     /// The space of `config`; sizes are checked and a bad one is named.
     pub fn new(config: MobileNetConfig) -> Result<Self, SpaceError> {
-        let bad = |problem: String| SpaceError::BadShape {
-            input: format!("{config:?}"),
-            problem,
+        let bad = |field: &str, problem: &str| SpaceError::BadConfig {
+            space: "mobilenet".into(),
+            field: field.into(),
+            problem: problem.into(),
         };
-        if config.input_size == 0 || config.in_channels == 0 || config.classes < 2 {
-            return Err(bad(
-                "input_size and in_channels must be positive and classes at least 2".into(),
-            ));
+        if config.input_size == 0 {
+            return Err(bad("input_size", "must be positive"));
         }
-        if config
+        if config.in_channels == 0 {
+            return Err(bad("in_channels", "must be positive"));
+        }
+        if config.classes < 2 {
+            return Err(bad("classes", "must be at least 2"));
+        }
+        if config.stages.is_empty() {
+            return Err(bad("stages", "must list at least one stage"));
+        }
+        if let Some(i) = config
             .stages
             .iter()
-            .any(|s| s.layers == 0 || s.channels == 0 || s.stride == 0)
-            || config.stages.is_empty()
+            .position(|s| s.layers == 0 || s.channels == 0 || s.stride == 0)
         {
             return Err(bad(
-                "every stage needs positive channels, layers and stride".into(),
+                &format!("stages[{i}]"),
+                "needs positive channels, layers and stride",
             ));
         }
-        if config.kernels.iter().any(|k| k % 2 == 0)
-            || config.kernels.is_empty()
-            || config.expansions.is_empty()
-        {
-            return Err(bad(
-                "kernels must be odd and non-empty, expansions non-empty".into(),
-            ));
+        if config.kernels.is_empty() || config.kernels.iter().any(|k| k % 2 == 0) {
+            return Err(bad("kernels", "must be a non-empty list of odd sizes"));
+        }
+        if config.expansions.is_empty() {
+            return Err(bad("expansions", "must not be empty"));
         }
         let mut layers = Vec::new();
         let (mut c_in, mut size) = (
@@ -403,6 +409,25 @@ mod tests {
         // k3_e3 on 8 -> 8 (hidden 24): expand 8*24 + 2*24, depthwise 9*24 + 2*24, project 24*8 + 2*8.
         assert_eq!(with.params - without.params, 192 + 48 + 216 + 48 + 192 + 16);
         assert!(with.flops > without.flops);
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_with_the_field_named() {
+        let mut config = MobileNetConfig::default();
+        config.stages[1].layers = 0;
+        let err = MobileNetSpace::new(config).err().unwrap();
+        assert!(matches!(&err, SpaceError::BadConfig { field, .. } if field == "stages[1]"));
+        assert!(
+            err.to_string()
+                .contains("mobilenet space config: stages[1]"),
+            "{err}"
+        );
+        let config = MobileNetConfig {
+            kernels: vec![3, 4],
+            ..MobileNetConfig::default()
+        };
+        let err = MobileNetSpace::new(config).err().unwrap();
+        assert!(err.to_string().contains("kernels"), "{err}");
     }
 
     #[test]
