@@ -14,6 +14,7 @@ mod dataset;
 mod digits;
 mod error;
 pub mod fetch;
+mod folder;
 mod idx;
 
 pub use batch::{Augmentation, Batch, Batcher};
@@ -22,4 +23,5 @@ pub use cifar::{read_cifar10_batches, read_cifar100};
 pub use dataset::{Dataset, ImageShape, Normalization};
 pub use digits::read_digits_csv;
 pub use error::DataError;
+pub use folder::{DATA_VARIABLE, cache_data_dir, test_data_dir};
 pub use idx::{read_idx_images, read_idx_labels, read_idx_pair};

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
@@ -90,7 +88,7 @@ fn the_fair_step_gradient_is_the_sum_of_the_single_path_gradients() {
 
 #[test]
 fn a_fairly_trained_supernet_learns_digits() {
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let data = nasr_data::load(nasr_data::DatasetName::Digits, &data_dir).unwrap();
     let streams = SeedStreams::new(0);
     let (train, valid) = data.train.split(300, &mut streams.stream("split")).unwrap();
@@ -129,7 +127,7 @@ fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
     use nasr_nn::fairnas::{FairNasConfig, fairnas_run};
     use nasr_nn::run::{DataConfig, RunOptions};
 
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-fairnas-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let config = FairNasConfig {
@@ -177,7 +175,7 @@ fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identicall
     use nasr_nn::run::{DataConfig, RunOptions};
     use nasr_nn::sampling_rank::{SamplingRankConfig, sampling_rank};
 
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-sampling-rank-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let train = TrainConfig {

@@ -1,7 +1,5 @@
 //! Random search with weight sharing, end to end on real data.
 
-use std::path::PathBuf;
-
 use nasr_data::DatasetName;
 use nasr_nn::rsws::{RswsConfig, rsws_run};
 use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
@@ -10,7 +8,7 @@ use nasr_space::{Nb201Space, Space};
 
 #[test]
 fn rsws_trains_a_supernet_ranks_candidates_and_names_a_valid_best() {
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-rsws-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let config = RswsConfig {
@@ -61,7 +59,7 @@ fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
     use nasr_nn::rank_eval::{RankEvalConfig, rank_eval};
     use nasr_search::rank::kendall_tau;
 
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-rank-eval-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let small = TrainConfig {
@@ -133,7 +131,7 @@ fn asha_trains_architectures_from_scratch_in_two_workers_and_stops_some_early() 
     use nasr_nn::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
     use nasr_nn::run::TrainRunConfig;
 
-    let data_dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA"));
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-asha-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let config = MultiFidelityConfig {

@@ -79,7 +79,7 @@ fn bn_recalibration_changes_statistics_and_not_weights() {
     let arch = Nb201Space::new().parse(ARCH).unwrap();
     let data = nasr_data::load(
         nasr_data::DatasetName::Digits,
-        &std::path::PathBuf::from(std::env::var("NASR_DATA").unwrap()),
+        &nasr_data::test_data_dir(&["sklearn-digits"]),
     )
     .unwrap()
     .train;

@@ -7,9 +7,7 @@ use nasr_nn::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_ru
 use nasr_nn::train::TrainConfig;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder (../shared/data)"),
-    )
+    nasr_data::test_data_dir(&["mnist", "sklearn-digits"])
 }
 
 fn scratch(name: &str) -> PathBuf {

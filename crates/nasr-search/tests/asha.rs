@@ -1,7 +1,6 @@
 //! ASHA and asynchronous Hyperband promote only the top 1/eta of each rung, stop most
 //! architectures early, and report the best at the highest rung.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use nasr_search::asha::Asha;
@@ -28,10 +27,7 @@ impl Evaluator for Curve<'_> {
 }
 
 fn table() -> Nb201Table {
-    Nb201Table::load(&PathBuf::from(
-        std::env::var("NASR_DATA").expect("set NASR_DATA"),
-    ))
-    .unwrap()
+    Nb201Table::load(&nasr_data::test_data_dir(&["nas-bench-201"])).unwrap()
 }
 
 fn space() -> Arc<dyn Space + Send + Sync> {

@@ -1,7 +1,6 @@
 //! Each strategy does what its paper says on the NAS-Bench-201 table and on a synthetic
 //! landscape.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use nasr_search::bench::{BenchConfig, run_nb201_bench};
@@ -15,7 +14,7 @@ use nasr_search::{Goal, Search, Strategy};
 use nasr_space::{Nb201Space, Space};
 
 fn table() -> Nb201Table {
-    let dir = PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"));
+    let dir = nasr_data::test_data_dir(&["nas-bench-201"]);
     Nb201Table::load(&dir).unwrap()
 }
 

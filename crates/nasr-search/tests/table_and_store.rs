@@ -9,7 +9,7 @@ use nasr_search::{Fidelity, Metrics, Trial, TrialRecord, TrialState};
 use nasr_space::Arch;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"))
+    nasr_data::test_data_dir(&["nas-bench-201"])
 }
 
 fn scratch(name: &str) -> PathBuf {

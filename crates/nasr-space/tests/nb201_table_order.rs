@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use nasr_space::{Nb201Space, Space};
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder (../shared/data)"),
-    )
+    nasr_data::test_data_dir(&["nas-bench-201"])
 }
 
 #[test]

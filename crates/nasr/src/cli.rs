@@ -98,18 +98,9 @@ pub struct DataDirArg {
 impl DataDirArg {
     /// The data folder to use.
     pub fn resolve(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(default_data_dir)
-    }
-}
-
-/// `$XDG_CACHE_HOME/nasr/data`, else `~/.cache/nasr/data`, else `./nasr-data`.
-fn default_data_dir() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")));
-    match cache {
-        Some(cache) => cache.join("nasr").join("data"),
-        None => PathBuf::from("nasr-data"),
+        self.data_dir
+            .clone()
+            .unwrap_or_else(nasr_data::cache_data_dir)
     }
 }
 

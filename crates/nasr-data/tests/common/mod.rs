@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The data folder (`NASR_DATA`, e.g. `../shared/data`).
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder (../shared/data)"),
-    )
+    nasr_data::test_data_dir(&["mnist", "sklearn-digits"])
 }
 
 /// A fresh, empty scratch folder for one test.

@@ -8,7 +8,7 @@ pub fn nasr() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nasr"));
     command.env(
         "NASR_DATA",
-        std::env::var("NASR_DATA").expect("set NASR_DATA to the data folder"),
+        nasr_data::test_data_dir(&["mnist", "sklearn-digits", "nas-bench-201"]),
     );
     command
 }
