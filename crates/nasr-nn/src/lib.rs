@@ -1,27 +1,19 @@
-//! burn modules for nasr: the NAS-Bench-201 ops and network, named parameters and safetensors
-//! checkpoints, SGD, and the training loop.
+//! burn building blocks for nasr, and no methods: the spaces' ops, networks and supernets,
+//! seeded initialisation, named parameters and safetensors checkpoints, SGD, schedules and the
+//! training loop. The methods that wire them together live in `nasr-methods`.
 //!
 //! Models run on burn's `flex` CPU backend, with `autodiff` enabled for training
 //! ([`train_device`]); evaluation runs on the plain device ([`eval_device`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod bench;
-pub mod compare;
-pub mod darts;
 pub mod darts_net;
 mod error;
-pub mod fairnas;
 pub mod init;
 pub mod mobilenet;
-pub mod multi_fidelity;
 pub mod nb201;
 pub mod ops;
 pub mod params;
-pub mod rank_eval;
-pub mod rsws;
-pub mod run;
-pub mod sampling_rank;
 pub mod schedule;
 pub mod sgd;
 pub mod supernet;

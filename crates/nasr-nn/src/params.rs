@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Tensor, TensorData};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -49,6 +49,34 @@ pub fn parameter_count<M: Module>(module: &M) -> usize {
         .filter(|(name, _)| !is_buffer(name) && !name.starts_with("auxiliary."))
         .map(|(_, t)| t.values.len())
         .sum()
+}
+
+/// Dotted name, id and rank of every float parameter of `module`, in module order: which
+/// parameters a gradient or an optimiser step touched, by name.
+pub fn named_param_ids<M: Module>(module: &M) -> Vec<(String, ParamId, usize)> {
+    let mut ids = CollectIds::default();
+    module.visit(&mut ids);
+    ids.ids
+}
+
+#[derive(Default)]
+struct CollectIds {
+    path: Vec<String>,
+    ids: Vec<(String, ParamId, usize)>,
+}
+
+impl ModuleVisitor for CollectIds {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.ids.push((self.path.join("."), param.id, D));
+    }
 }
 
 #[derive(Default)]

@@ -461,7 +461,7 @@ impl<'a> Trainer<'a> {
 }
 
 /// Turns a batch into an image tensor and a label tensor on `device`.
-pub(crate) fn to_tensors(
+pub fn to_tensors(
     batch: &Batch,
     dataset: &Dataset,
     device: &Device,

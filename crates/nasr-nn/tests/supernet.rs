@@ -2,12 +2,10 @@
 //! parameters, BN recalibration changes statistics and not weights, and a path's weights copied
 //! into a standalone network give the same outputs.
 
-mod common;
-
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use nasr_nn::nb201::Nb201NetworkConfig;
-use nasr_nn::params::named_tensors;
+use nasr_nn::params::{named_param_ids, named_tensors};
 use nasr_nn::supernet::{Nb201Supernet, recalibrate_bn};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 
@@ -44,7 +42,8 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
     let loss = net.forward_path(&arch, x).square().mean();
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let (mut selected, mut unselected) = (0, 0);
-    for (name, id) in common::conv_weight_ids(&net) {
+    // Convolution weights are the 4-D parameters.
+    for (name, id, _) in named_param_ids(&net).into_iter().filter(|p| p.2 == 4) {
         let parts: Vec<&str> = name.split('.').collect();
         if parts.len() > 4 && parts[0] == "cells" && name.ends_with("conv.weight") {
             // Conv weights are 4-D: only those are looked up as such.

@@ -1,7 +1,7 @@
 //! `nasr bench`: train-step, supernet-step and nb201.
 
 use anyhow::{Context, Result};
-use nasr_nn::bench::{
+use nasr_methods::bench::{
     BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_inference, time_op,
     time_supernet_steps, time_train_steps,
 };

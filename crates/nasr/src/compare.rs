@@ -1,8 +1,8 @@
 //! `nasr compare`.
 
 use anyhow::{Context, Result};
-use nasr_nn::compare::{CompareConfig, compare, markdown};
-use nasr_nn::run::RunOptions;
+use nasr_methods::compare::{CompareConfig, compare, markdown};
+use nasr_methods::run::RunOptions;
 
 use crate::cli::CompareArgs;
 use crate::search::run_template;

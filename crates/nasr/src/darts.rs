@@ -1,9 +1,9 @@
 //! `nasr search --strategy darts`: differentiable search on the NB201 or DARTS space.
 
 use anyhow::{Context, Result};
-use nasr_nn::darts::{DartsConfig, Relaxation, RetrainConfig, darts_run};
+use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig, darts_run};
+use nasr_methods::run::{DataConfig, NetworkSize, RunOptions};
 use nasr_nn::darts_net::DartsNetConfig;
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
@@ -43,7 +43,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
             batch_size: args.batch_size,
             ..defaults.train
         },
-        alpha: nasr_nn::darts::AlphaOptimizer {
+        alpha: nasr_methods::darts::AlphaOptimizer {
             lr: args.alpha_lr,
             ..defaults.alpha
         },

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use nasr_data::DatasetName;
-use nasr_nn::darts::{AlphaOptimizer, DartsConfig, RetrainConfig, darts_run};
-use nasr_nn::run::{DataConfig, RunOptions};
+use nasr_methods::darts::{AlphaOptimizer, DartsConfig, RetrainConfig, darts_run};
+use nasr_methods::run::{DataConfig, RunOptions};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use nasr_nn::darts::AlphaRecord;
+use nasr_methods::darts::AlphaRecord;
 use nasr_search::bench::BenchResult;
 use nasr_space::darts::DARTS_OPS;
 use nasr_space::nb201::{NB201_EDGES, NB201_OPS};

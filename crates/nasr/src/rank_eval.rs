@@ -1,11 +1,11 @@
 //! `nasr rank-eval`.
 
 use anyhow::{Context, Result};
-use nasr_nn::fairnas::{FairNasConfig, PathSampling};
-use nasr_nn::rank_eval::{Correlation, RankEvalConfig, rank_eval};
-use nasr_nn::rsws::RswsConfig;
-use nasr_nn::run::RunOptions;
-use nasr_nn::sampling_rank::{SamplingRankConfig, name, sampling_rank};
+use nasr_methods::fairnas::{FairNasConfig, PathSampling};
+use nasr_methods::rank_eval::{Correlation, RankEvalConfig, rank_eval};
+use nasr_methods::rsws::RswsConfig;
+use nasr_methods::run::RunOptions;
+use nasr_methods::sampling_rank::{SamplingRankConfig, name, sampling_rank};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
@@ -143,7 +143,7 @@ fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
 }
 
 /// The training-run settings both comparisons start from.
-fn template(args: &RankEvalArgs) -> Result<nasr_nn::run::TrainRunConfig> {
+fn template(args: &RankEvalArgs) -> Result<nasr_methods::run::TrainRunConfig> {
     let mut template = run_template(
         &args.space,
         &args.data,

@@ -6,9 +6,9 @@ use nasr_search::experiment::{SearchConfig, run_table_search};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 
-use nasr_nn::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
-use nasr_nn::rsws::{RswsConfig, rsws_run};
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig};
+use nasr_methods::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
+use nasr_methods::rsws::{RswsConfig, rsws_run};
+use nasr_methods::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Dataset;
 
@@ -219,7 +219,7 @@ fn search_template(args: &SearchArgs) -> Result<TrainRunConfig> {
 /// `nasr search --space mobilenet --strategy fairnas|spos`: train the supernet, then NSGA-II
 /// for supernet accuracy against multiply-adds; the Pareto front to front.json and front.svg.
 fn fairnas(args: SearchArgs) -> Result<()> {
-    use nasr_nn::fairnas::{FairNasConfig, PathSampling, fairnas_run};
+    use nasr_methods::fairnas::{FairNasConfig, PathSampling, fairnas_run};
 
     let template = search_template(&args)?;
     let config = FairNasConfig {

@@ -1,7 +1,7 @@
 //! `nasr train`: resolve the config (file, then flags), run, print the result.
 
 use anyhow::{Context, Result};
-use nasr_nn::run::{RunOptions, TrainRunConfig, train_run};
+use nasr_methods::run::{RunOptions, TrainRunConfig, train_run};
 
 use crate::cli::TrainArgs;
 

@@ -12,14 +12,14 @@
 use nasr_search::fair::StrictFairSampler;
 use nasr_space::SeedStreams;
 
-use crate::supernet::PathSupernet;
+use nasr_nn::supernet::PathSupernet;
 
-/// The training forward of FairNAS for [`crate::train::Trainer::fit_with`]: the logits of the
+/// The training forward of FairNAS for [`nasr_nn::train::Trainer::fit_with`]: the logits of the
 /// m architectures of one strictly fair draw, taken from stream `fair/<epoch>`.
 pub fn strict_fair_forward<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
-) -> impl FnMut(&S, &crate::train::TrainStep) -> crate::train::StepLogits + '_ {
+) -> impl FnMut(&S, &nasr_nn::train::TrainStep) -> nasr_nn::train::StepLogits + '_ {
     let mut draws = nasr_space::EpochStream::new(streams, "fair");
     move |model, step| {
         sampler
@@ -52,7 +52,7 @@ pub struct FairNasConfig {
     /// Space sizes (input size, channels and classes are taken from the data).
     pub mobilenet: nasr_space::mobilenet::MobileNetConfig,
     /// Supernet training.
-    pub train: crate::train::TrainConfig,
+    pub train: nasr_nn::train::TrainConfig,
     /// Path sampling during training.
     pub sampling: PathSampling,
     /// Architectures NSGA-II evaluates on the trained supernet.
@@ -69,7 +69,7 @@ impl Default for FairNasConfig {
             seed: 0,
             data: crate::run::DataConfig::default(),
             mobilenet: nasr_space::mobilenet::MobileNetConfig::default(),
-            train: crate::train::TrainConfig::default(),
+            train: nasr_nn::train::TrainConfig::default(),
             sampling: PathSampling::StrictFair,
             queries: 60,
             population: 12,
@@ -106,7 +106,7 @@ impl MobileNetProblem {
     pub fn prepare(
         config: &FairNasConfig,
         data_dir: &std::path::Path,
-    ) -> Result<Self, crate::NnError> {
+    ) -> Result<Self, nasr_nn::NnError> {
         let streams = SeedStreams::new(config.seed);
         let data = nasr_data::load(config.data.name, data_dir)?;
         let parts = crate::run::prepare(&config.data, data, &streams)?;
@@ -130,13 +130,13 @@ impl MobileNetProblem {
     /// architecture, so evaluating an architecture twice gives the same number.
     pub fn path_accuracy(
         &self,
-        supernet: &crate::mobilenet::MobileNetSupernet,
+        supernet: &nasr_nn::mobilenet::MobileNetSupernet,
         arch: &nasr_space::Arch,
         config: &FairNasConfig,
     ) -> f64 {
         use nasr_space::Space;
         let stream = format!("recal/{}", self.space.format(arch));
-        let recalibrated = crate::supernet::recalibrate_bn(
+        let recalibrated = nasr_nn::supernet::recalibrate_bn(
             supernet.clone(),
             arch,
             &self.parts.train,
@@ -145,7 +145,7 @@ impl MobileNetProblem {
             config.recal_batches,
             &mut SeedStreams::new(config.seed).stream(&stream),
         );
-        crate::supernet::path_accuracy(
+        nasr_nn::supernet::path_accuracy(
             &recalibrated,
             arch,
             &self.parts.valid,
@@ -164,26 +164,26 @@ impl MobileNetProblem {
         options: &crate::run::RunOptions,
     ) -> Result<
         (
-            crate::mobilenet::MobileNetSupernet,
-            Vec<crate::train::EpochRecord>,
+            nasr_nn::mobilenet::MobileNetSupernet,
+            Vec<nasr_nn::train::EpochRecord>,
         ),
-        crate::NnError,
+        nasr_nn::NnError,
     > {
         use nasr_space::Space;
         config.train.validate()?;
         let streams = SeedStreams::new(config.seed);
         let sampler = StrictFairSampler::new(&self.space)?;
-        let device = crate::train_device();
-        let supernet = crate::init::seeded(&mut streams.stream("init"), || {
-            Ok::<_, crate::NnError>(crate::mobilenet::MobileNetSupernet::new(
+        let device = nasr_nn::train_device();
+        let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
+            Ok::<_, nasr_nn::NnError>(nasr_nn::mobilenet::MobileNetSupernet::new(
                 &self.space,
                 &device,
             ))
         })?;
         let mut fair = strict_fair_forward(&sampler, streams);
         let mut uniform_paths = nasr_space::EpochStream::new(streams, "path");
-        let mut forward = |model: &crate::mobilenet::MobileNetSupernet,
-                           step: &crate::train::TrainStep| {
+        let mut forward = |model: &nasr_nn::mobilenet::MobileNetSupernet,
+                           step: &nasr_nn::train::TrainStep| {
             match config.sampling {
                 PathSampling::StrictFair => fair(model, step),
                 PathSampling::Uniform => {
@@ -192,18 +192,18 @@ impl MobileNetProblem {
                 }
             }
         };
-        let mut validate = |model: &crate::mobilenet::MobileNetSupernet, epoch: usize| {
+        let mut validate = |model: &nasr_nn::mobilenet::MobileNetSupernet, epoch: usize| {
             let arch = self
                 .space
                 .sample(&mut streams.stream(&format!("valid-path/{epoch}")));
             Ok(self.path_accuracy(model, &arch, config))
         };
-        crate::train::Trainer::new(&config.train, streams)
+        nasr_nn::train::Trainer::new(&config.train, streams)
             .with_checkpoints(out.join("checkpoints"))
             .with_progress(options.show_progress)
             .fit_with(
                 supernet,
-                crate::train::TrainData {
+                nasr_nn::train::TrainData {
                     train: &self.parts.train,
                     valid: &self.parts.valid,
                     normalization: &self.normalization,
@@ -217,7 +217,7 @@ impl MobileNetProblem {
 /// Scores MobileNet paths on a trained supernet for NSGA-II: metrics `accuracy` (see
 /// [`MobileNetProblem::path_accuracy`]), `flops`, `params`.
 struct SupernetEvaluator<'a> {
-    supernet: &'a crate::mobilenet::MobileNetSupernet,
+    supernet: &'a nasr_nn::mobilenet::MobileNetSupernet,
     problem: &'a MobileNetProblem,
     config: &'a FairNasConfig,
 }
@@ -246,17 +246,17 @@ pub fn fairnas_run(
     data_dir: &std::path::Path,
     out: &std::path::Path,
     options: &crate::run::RunOptions,
-) -> Result<Vec<FrontMember>, crate::NnError> {
+) -> Result<Vec<FrontMember>, nasr_nn::NnError> {
     use nasr_search::Strategy;
     use nasr_space::Space;
 
     config.train.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| crate::NnError::io(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| nasr_nn::NnError::io(out, e))?;
     crate::run::write_config(config, &out.join("config.toml"))?;
     let problem = MobileNetProblem::prepare(config, data_dir)?;
     let (supernet, epochs) = problem.train_supernet(config, out, options)?;
-    crate::params::save_safetensors(
-        &crate::params::named_tensors(&supernet),
+    nasr_nn::params::save_safetensors(
+        &nasr_nn::params::named_tensors(&supernet),
         &out.join("supernet.safetensors"),
     )?;
     crate::run::write_json(&out.join("metrics.json"), &epochs)?;
@@ -287,7 +287,7 @@ pub fn fairnas_run(
         .iter()
         .map(|t| serde_json::to_string(t).expect("trials serialise") + "\n")
         .collect();
-    crate::params::write_atomically(&out.join("trials.jsonl"), trials.as_bytes())?;
+    nasr_nn::params::write_atomically(&out.join("trials.jsonl"), trials.as_bytes())?;
     let front: Vec<FrontMember> = nasr_search::nsga2::pareto_front(search.book(), &objectives)
         .into_iter()
         .map(|record| FrontMember {

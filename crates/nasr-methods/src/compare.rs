@@ -18,10 +18,10 @@ use nasr_search::{Evaluator, Fidelity, Goal, Outcome, Search, Strategy};
 use nasr_space::{Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::multi_fidelity::StandaloneEvaluator;
 use crate::rsws::{RswsConfig, rsws_run};
 use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
+use nasr_nn::NnError;
 
 /// Everything that defines a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +128,7 @@ pub fn compare(
         });
     }
     write_json(&out.join("compare.json"), &results)?;
-    crate::params::write_atomically(
+    nasr_nn::params::write_atomically(
         &out.join("compare.md"),
         markdown(config, &results).as_bytes(),
     )?;

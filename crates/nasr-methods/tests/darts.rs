@@ -3,7 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Tensor, TensorData};
-use nasr_nn::darts::{Order, alpha_gradient};
+use nasr_methods::darts::{Order, alpha_gradient};
 
 /// One weight vector w; the losses below give a closed-form hypergradient.
 #[derive(Module, Debug)]
@@ -113,7 +113,7 @@ mod darts_space {
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::tensor::activation::softmax;
     use burn::tensor::{Int, Tensor, TensorData};
-    use nasr_nn::darts::{Order, alpha_gradient};
+    use nasr_methods::darts::{Order, alpha_gradient};
     use nasr_nn::darts_net::ops::FactorizedReduce;
     use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork, DartsSupernet};
     use nasr_space::{DartsSpace, Space};

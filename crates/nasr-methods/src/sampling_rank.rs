@@ -20,12 +20,12 @@ use nasr_search::bench::mean_std;
 use nasr_space::{SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::fairnas::{FairNasConfig, MobileNetProblem, PathSampling};
 use crate::rank_eval::Correlation;
 use crate::rsws::distinct_candidates;
 use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
-use crate::train::TrainConfig;
+use nasr_nn::NnError;
+use nasr_nn::train::TrainConfig;
 
 /// Everything that defines the comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

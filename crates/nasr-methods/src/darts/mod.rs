@@ -31,16 +31,16 @@ use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
-use crate::darts_net::{DartsNetConfig, DartsSupernet};
-use crate::nb201::Nb201NetworkConfig;
-use crate::params::write_atomically;
 use crate::run::{
     DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_config, write_json,
 };
-use crate::sgd::SgdConfig;
-use crate::supernet::Nb201Supernet;
-use crate::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
+use nasr_nn::NnError;
+use nasr_nn::darts_net::{DartsNetConfig, DartsSupernet};
+use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::params::write_atomically;
+use nasr_nn::sgd::SgdConfig;
+use nasr_nn::supernet::Nb201Supernet;
+use nasr_nn::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
 
 /// A supernet with DARTS' mixed mode.
 pub trait MixedSupernet: Module {
@@ -281,7 +281,7 @@ pub fn darts_run(
     let data = nasr_data::load(config.data.name, data_dir)?;
     let parts = crate::run::prepare(&config.data, data, &streams)?;
     let normalization = parts.train.channel_stats();
-    let device = crate::train_device();
+    let device = nasr_nn::train_device();
     let search = Search::new(config, space, &parts.valid, &normalization, streams, out);
     let data = TrainData {
         train: &parts.train,
@@ -297,7 +297,7 @@ pub fn darts_run(
                 in_channels,
                 classes,
             };
-            let supernet = crate::init::seeded(&mut streams.stream("init"), || {
+            let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
                 Nb201Supernet::new(&network, &device)
             })?;
             search.run(supernet, data, options)?
@@ -308,7 +308,7 @@ pub fn darts_run(
                 classes,
                 ..config.darts_net
             };
-            let supernet = crate::init::seeded(&mut streams.stream("init"), || {
+            let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
                 DartsSupernet::new(&network, &device)
             })?;
             search.run(supernet, data, options)?
@@ -432,7 +432,7 @@ impl<'a> Search<'a> {
         supernet: S,
         data: TrainData<'_>,
         options: &RunOptions,
-    ) -> Result<(Self, Vec<crate::train::EpochRecord>), NnError> {
+    ) -> Result<(Self, Vec<nasr_nn::train::EpochRecord>), NnError> {
         let config = self.config;
         let steps = data.train.len().div_ceil(config.train.batch_size) * config.train.epochs;
         let trainer = Trainer::new(&config.train, self.streams)
@@ -490,7 +490,7 @@ impl<'a> Search<'a> {
         step: &TrainStep,
         total_steps: usize,
     ) -> Tensor<2> {
-        let device = crate::train_device();
+        let device = nasr_nn::train_device();
         let global_step = step.epoch * total_steps / self.config.train.epochs + step.step;
         let beta = self.aux_skip(global_step, total_steps);
         let (val_images, val_labels) = self.val_batch(step.epoch, step.step, &device);
@@ -603,10 +603,10 @@ impl<'a> Search<'a> {
 
     /// Accuracy of the mixed supernet on the validation split.
     fn accuracy<S: MixedSupernet>(&self, model: &S, alphas: &Alphas) -> f64 {
-        let device = crate::eval_device();
+        let device = nasr_nn::eval_device();
         let weights = self.config.relaxation.weights(alphas.tensor(&device));
         let model = model.valid();
-        crate::train::accuracy(
+        nasr_nn::train::accuracy(
             self.valid,
             self.normalization,
             self.config.train.eval_batch_size,

@@ -1,8 +1,8 @@
 //! Random search with weight sharing, end to end on real data.
 
 use nasr_data::DatasetName;
-use nasr_nn::rsws::{RswsConfig, rsws_run};
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_methods::rsws::{RswsConfig, rsws_run};
+use nasr_methods::run::{DataConfig, NetworkSize, RunOptions};
 use nasr_nn::train::TrainConfig;
 use nasr_space::{Nb201Space, Space};
 
@@ -56,7 +56,7 @@ fn rsws_trains_a_supernet_ranks_candidates_and_names_a_valid_best() {
 
 #[test]
 fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
-    use nasr_nn::rank_eval::{RankEvalConfig, rank_eval};
+    use nasr_methods::rank_eval::{RankEvalConfig, rank_eval};
     use nasr_search::rank::kendall_tau;
 
     let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
@@ -128,8 +128,8 @@ fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
 
 #[test]
 fn asha_trains_architectures_from_scratch_in_two_workers_and_stops_some_early() {
-    use nasr_nn::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
-    use nasr_nn::run::TrainRunConfig;
+    use nasr_methods::multi_fidelity::{MultiFidelityConfig, run_multi_fidelity};
+    use nasr_methods::run::TrainRunConfig;
 
     let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-asha-test-{}", std::process::id()));

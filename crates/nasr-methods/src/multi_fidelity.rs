@@ -15,8 +15,8 @@ use nasr_search::{Evaluator, Fidelity, Goal, Metrics, Search, SearchError, Strat
 use nasr_space::{Arch, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::run::{RunOptions, TrainRunConfig, train_run, write_config};
+use nasr_nn::NnError;
 
 /// Everything that defines a multi-fidelity search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use nasr_data::DatasetName;
-use nasr_nn::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run};
+use nasr_methods::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run};
 use nasr_nn::train::TrainConfig;
 
 fn data_dir() -> PathBuf {

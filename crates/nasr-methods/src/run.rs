@@ -15,13 +15,13 @@ use nasr_space::mobilenet::MobileNetConfig;
 use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
-use crate::darts_net::eval::DropPath;
-use crate::darts_net::{DartsNetConfig, DartsNetwork};
-use crate::mobilenet::MobileNetNetwork;
-use crate::nb201::Nb201NetworkConfig;
-use crate::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
-use crate::train::{
+use nasr_nn::NnError;
+use nasr_nn::darts_net::eval::DropPath;
+use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork};
+use nasr_nn::mobilenet::MobileNetNetwork;
+use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
+use nasr_nn::train::{
     Classifier, EpochRecord, StepLogits, TrainConfig, TrainData, TrainStep, Trainer, evaluate,
     plain_forward,
 };
@@ -229,7 +229,7 @@ pub fn train_run(
         out,
         options,
     };
-    let device = crate::train_device();
+    let device = nasr_nn::train_device();
     let shape = parts.train.shape;
     let (arch, arch_index, flops, trained) = if config.space == "nb201" {
         let space = Nb201Space::new();
@@ -241,7 +241,7 @@ pub fn train_run(
             classes: parts.train.classes,
         };
         let model =
-            crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
+            nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
         (
             space.format(&arch),
             Some(space.index_of(&arch)?),
@@ -256,7 +256,7 @@ pub fn train_run(
             classes: parts.train.classes,
             ..config.darts_net.unwrap_or_default()
         };
-        let model = crate::init::seeded(&mut streams.stream("init"), || {
+        let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
             DartsNetwork::new(&network, &space.genotype(&arch), &device)
         })?;
         let mut forward = darts_forward(&network, config.train.epochs, streams);
@@ -274,7 +274,7 @@ pub fn train_run(
             ..mobilenet_sizes
         })?;
         let arch = space.parse(&config.arch)?;
-        let model = crate::init::seeded(&mut streams.stream("init"), || {
+        let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
             MobileNetNetwork::new(&space, &arch, &device)
         })?;
         (

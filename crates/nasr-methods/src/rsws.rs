@@ -14,14 +14,14 @@ use nasr_data::{Dataset, Normalization};
 use nasr_space::{Arch, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
-use crate::nb201::Nb201NetworkConfig;
-use crate::params::{named_tensors, save_safetensors};
 use crate::run::{
     DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
 };
-use crate::supernet::{Nb201Supernet, path_accuracy, recalibrate_bn};
-use crate::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
+use nasr_nn::NnError;
+use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::params::{named_tensors, save_safetensors};
+use nasr_nn::supernet::{Nb201Supernet, path_accuracy, recalibrate_bn};
+use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
 
 /// Everything that defines an RSWS run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,8 +120,8 @@ pub fn rsws_run(
         in_channels: parts.train.shape.channels,
         classes: parts.train.classes,
     };
-    let device = crate::train_device();
-    let supernet = crate::init::seeded(&mut streams.stream("init"), || {
+    let device = nasr_nn::train_device();
+    let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
     })?;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Relaxation;
 use super::alpha::argmax;
-use crate::NnError;
+use nasr_nn::NnError;
 
 /// The spaces DARTS searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

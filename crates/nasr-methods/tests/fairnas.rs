@@ -1,14 +1,13 @@
 //! FairNAS: the strictly fair step's gradient is the sum of its m single-path gradients, and a
 //! fairly trained supernet learns.
 
-mod common;
-
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use nasr_nn::fairnas::strict_fair_forward;
+use nasr_methods::fairnas::strict_fair_forward;
 use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::params::named_param_ids;
 use nasr_nn::supernet::Nb201Supernet;
 use nasr_nn::train::{TrainConfig, TrainData, Trainer};
 use nasr_search::fair::StrictFairSampler;
@@ -51,7 +50,8 @@ fn the_fair_step_gradient_is_the_sum_of_the_single_path_gradients() {
         .collect();
 
     let mut compared = 0;
-    for (name, id) in common::conv_weight_ids(&net) {
+    // Convolution weights are the 4-D parameters.
+    for (name, id, _) in named_param_ids(&net).into_iter().filter(|p| p.2 == 4) {
         let values = |g: Option<Tensor<4>>| g.map(|g| g.into_data().try_to_vec::<f32>().unwrap());
         let expected = singles
             .iter()
@@ -124,8 +124,8 @@ fn a_fairly_trained_supernet_learns_digits() {
 
 #[test]
 fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
-    use nasr_nn::fairnas::{FairNasConfig, fairnas_run};
-    use nasr_nn::run::{DataConfig, RunOptions};
+    use nasr_methods::fairnas::{FairNasConfig, fairnas_run};
+    use nasr_methods::run::{DataConfig, RunOptions};
 
     let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-fairnas-test-{}", std::process::id()));
@@ -171,9 +171,9 @@ fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
 
 #[test]
 fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identically() {
-    use nasr_nn::fairnas::{FairNasConfig, PathSampling};
-    use nasr_nn::run::{DataConfig, RunOptions};
-    use nasr_nn::sampling_rank::{SamplingRankConfig, sampling_rank};
+    use nasr_methods::fairnas::{FairNasConfig, PathSampling};
+    use nasr_methods::run::{DataConfig, RunOptions};
+    use nasr_methods::sampling_rank::{SamplingRankConfig, sampling_rank};
 
     let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
     let out = std::env::temp_dir().join(format!("nasr-sampling-rank-{}", std::process::id()));

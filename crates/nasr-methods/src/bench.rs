@@ -11,9 +11,9 @@ use nasr_space::{Nb201Space, SeedStreams, Space};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
-use crate::nb201::Nb201NetworkConfig;
-use crate::sgd::{Sgd, SgdConfig};
+use nasr_nn::NnError;
+use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::sgd::{Sgd, SgdConfig};
 
 /// What to time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,10 +71,10 @@ impl TrainStepBench {
 pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
     let network = bench.network();
-    let device = crate::train_device();
+    let device = nasr_nn::train_device();
     let streams = SeedStreams::new(0);
     let mut model =
-        crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
+        nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
     let mut sgd = Sgd::new(SgdConfig::default());
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let (images, labels) = random_batch(bench, &streams, "train", &device);
@@ -129,12 +129,12 @@ pub fn time_supernet_steps(
     use burn::tensor::activation::softmax;
 
     use crate::darts::{Alphas, Order, alpha_gradient};
-    use crate::supernet::Nb201Supernet;
+    use nasr_nn::supernet::Nb201Supernet;
 
     let network = bench.network();
-    let device = crate::train_device();
+    let device = nasr_nn::train_device();
     let streams = SeedStreams::new(0);
-    let mut model = crate::init::seeded(&mut streams.stream("init"), || {
+    let mut model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
     })?;
     let space = Nb201Space::new();
@@ -245,7 +245,7 @@ pub fn time_op(
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::{BatchNormConfig, PaddingConfig2d};
 
-    let device = crate::train_device();
+    let device = nasr_nn::train_device();
     let conv = |kernel: usize, groups: usize| -> nasr_kernels::Conv2d {
         Conv2dConfig::new([channels, channels], [kernel, kernel])
             .with_padding(PaddingConfig2d::Explicit(
@@ -278,7 +278,7 @@ pub fn time_op(
         }
         "relu" => Box::new(burn::tensor::activation::relu),
         "avg_pool3x3" => {
-            let pool = crate::ops::avg_pool_3x3();
+            let pool = nasr_nn::ops::avg_pool_3x3();
             Box::new(move |x| pool.forward(x))
         }
         "add" => Box::new(|x: Tensor<4>| x.clone() + x),
@@ -315,9 +315,10 @@ pub fn time_op(
 pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
     let network = bench.network();
-    let device = crate::eval_device();
+    let device = nasr_nn::eval_device();
     let streams = SeedStreams::new(0);
-    let model = crate::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
+    let model =
+        nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
     let (images, _) = random_batch(bench, &streams, "infer", &device);
     let mut times = Vec::with_capacity(bench.steps);
     for step in 0..bench.warmup + bench.steps {

@@ -12,10 +12,10 @@ use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_search::rank::{kendall_tau, spearman_rho};
 use serde::{Deserialize, Serialize};
 
-use crate::NnError;
 use crate::rsws::{RswsConfig, rsws_run};
 use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
-use crate::train::TrainConfig;
+use nasr_nn::NnError;
+use nasr_nn::train::TrainConfig;
 
 /// Everything that defines a ranking evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

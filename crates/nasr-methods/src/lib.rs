@@ -1,0 +1,23 @@
+//! nasr's NAS methods and studies, each wiring over the building blocks of `nasr-nn`,
+//! `nasr-search` and `nasr-data`: one module per method, plus the run folder they share.
+//!
+//! - [`run`]: the training run folder (config, metrics, checkpoints) every method writes;
+//! - [`rsws`]: random search with weight sharing on the NB201 supernet;
+//! - [`multi_fidelity`]: ASHA and asynchronous Hyperband over standalone training;
+//! - [`fairnas`]: strictly fair supernet training on the MobileNet space, NSGA-II over it;
+//! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
+//! - studies: [`compare`] (methods at equal budget over seeds), [`rank_eval`] and
+//!   [`sampling_rank`] (how well a supernet ranks);
+//! - [`bench`]: timing of the training and supernet steps.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod compare;
+pub mod darts;
+pub mod fairnas;
+pub mod multi_fidelity;
+pub mod rank_eval;
+pub mod rsws;
+pub mod run;
+pub mod sampling_rank;
