@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::multi_fidelity::StandaloneEvaluator;
 use crate::rsws::{RswsConfig, rsws_run};
-use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
+use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run, write_json};
 use nasr_nn::NnError;
 
 /// Everything that defines a comparison.
@@ -95,8 +95,7 @@ pub fn compare(
                     .into(),
         });
     }
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
+    open_run_folder(config, out)?;
     let mut results = Vec::with_capacity(methods.len());
     for method in &methods {
         let (mut archs, mut test_accuracy) = (Vec::new(), Vec::new());

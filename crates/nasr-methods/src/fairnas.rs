@@ -107,10 +107,11 @@ impl MobileNetProblem {
         config: &FairNasConfig,
         data_dir: &std::path::Path,
     ) -> Result<Self, nasr_nn::NnError> {
-        let streams = SeedStreams::new(config.seed);
-        let data = nasr_data::load(config.data.name, data_dir)?;
-        let parts = crate::run::prepare(&config.data, data, &streams)?;
-        let normalization = parts.train.channel_stats();
+        let crate::run::RunData {
+            parts,
+            normalization,
+            ..
+        } = crate::run::RunData::load(&config.data, config.seed, data_dir)?;
         let shape = parts.train.shape;
         let space = nasr_space::MobileNetSpace::new(nasr_space::mobilenet::MobileNetConfig {
             input_size: shape.height,
@@ -251,8 +252,7 @@ pub fn fairnas_run(
     use nasr_space::Space;
 
     config.train.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| nasr_nn::NnError::io(out, e))?;
-    crate::run::write_config(config, &out.join("config.toml"))?;
+    crate::run::open_run_folder(config, out)?;
     let problem = MobileNetProblem::prepare(config, data_dir)?;
     let (supernet, epochs) = problem.train_supernet(config, out, options)?;
     nasr_nn::params::save_safetensors(

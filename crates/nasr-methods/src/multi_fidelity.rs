@@ -15,7 +15,7 @@ use nasr_search::{Evaluator, Fidelity, Goal, Metrics, Search, SearchError, Strat
 use nasr_space::{Arch, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::run::{RunOptions, TrainRunConfig, train_run, write_config};
+use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run};
 use nasr_nn::NnError;
 
 /// Everything that defines a multi-fidelity search.
@@ -162,8 +162,7 @@ pub fn run_multi_fidelity(
     let rung_epochs = policy.rung_epochs().to_vec();
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
     let mut search = Search::new(space, Goal::maximize("accuracy"), policy, config.run.seed);
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
+    open_run_folder(config, out)?;
     let mut store = open_store(
         out,
         &serde_json::to_string(config).expect("config serialises"),

@@ -13,7 +13,7 @@ use nasr_search::rank::{kendall_tau, spearman_rho};
 use serde::{Deserialize, Serialize};
 
 use crate::rsws::{RswsConfig, rsws_run};
-use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
+use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run, write_json};
 use nasr_nn::NnError;
 use nasr_nn::train::TrainConfig;
 
@@ -101,8 +101,7 @@ pub fn rank_eval(
     options: &RunOptions,
     table: Option<&Nb201Table>,
 ) -> Result<RankEvalResult, NnError> {
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
+    open_run_folder(config, out)?;
     let supernet = rsws_run(&config.supernet, data_dir, &out.join("supernet"), options)?;
     let mut scored = Vec::with_capacity(supernet.ranking.len());
     for ranked in &supernet.ranking {

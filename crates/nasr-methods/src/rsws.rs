@@ -15,7 +15,7 @@ use nasr_space::{Arch, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
 use crate::run::{
-    DataConfig, NetworkSize, RunOptions, check_space, prepare, write_config, write_json,
+    DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
 };
 use nasr_nn::NnError;
 use nasr_nn::nb201::Nb201NetworkConfig;
@@ -108,12 +108,13 @@ pub fn rsws_run(
             ),
         });
     }
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
-    let streams = SeedStreams::new(config.seed);
-    let data = nasr_data::load(config.data.name, data_dir)?;
-    let parts = prepare(&config.data, data, &streams)?;
-    let normalization = parts.train.channel_stats();
+    open_run_folder(config, out)?;
+    let RunData {
+        parts,
+        normalization,
+        streams,
+        ..
+    } = RunData::load(&config.data, config.seed, data_dir)?;
     let network = Nb201NetworkConfig {
         channels: config.network.channels,
         cells: config.network.cells,

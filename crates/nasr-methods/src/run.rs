@@ -208,18 +208,15 @@ pub fn train_run(
         }
     }
     config.train.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
+    open_run_folder(config, out)?;
 
     let started = Instant::now();
-    let data = nasr_data::load(config.data.name, data_dir)?;
-    let checksums = DataChecksums {
-        train: data.train.content_sha256(),
-        test: data.test.content_sha256(),
-    };
-    let streams = SeedStreams::new(config.seed);
-    let parts = prepare(&config.data, data, &streams)?;
-    let normalization = parts.train.channel_stats();
+    let RunData {
+        parts,
+        normalization,
+        checksums,
+        streams,
+    } = RunData::load(&config.data, config.seed, data_dir)?;
     let data_seconds = started.elapsed().as_secs_f64();
     let run = Prepared {
         config,
@@ -411,11 +408,54 @@ pub(crate) fn check_space(name: &str) -> Result<Nb201Space, NnError> {
     }
 }
 
+/// Creates the run folder `out` and writes `config` as its `config.toml`, refusing a folder
+/// that holds another config: the first step of every method's run.
+pub fn open_run_folder<T: Serialize>(config: &T, out: &Path) -> Result<(), NnError> {
+    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
+    write_config(config, &out.join("config.toml"))
+}
+
+/// A run's data, as every method starts from it: loaded, subset, split with the run's `split`
+/// stream, with the training split's channel statistics and the content checksums.
+pub struct RunData {
+    /// Train, validation and test sets.
+    pub parts: Parts,
+    /// Per-channel statistics of the training split, for normalising every batch.
+    pub normalization: nasr_data::Normalization,
+    /// Content checksums of the training and test sets, before splitting and subsetting.
+    pub checksums: DataChecksums,
+    /// The run's random streams.
+    pub streams: SeedStreams,
+}
+
+impl RunData {
+    /// Loads the dataset of `config` from `data_dir` and splits it with the streams of `seed`.
+    pub fn load(config: &DataConfig, seed: u64, data_dir: &Path) -> Result<Self, NnError> {
+        let data = nasr_data::load(config.name, data_dir)?;
+        let checksums = DataChecksums {
+            train: data.train.content_sha256(),
+            test: data.test.content_sha256(),
+        };
+        let streams = SeedStreams::new(seed);
+        let parts = prepare(config, data, &streams)?;
+        let normalization = parts.train.channel_stats();
+        Ok(Self {
+            parts,
+            normalization,
+            checksums,
+            streams,
+        })
+    }
+}
+
 /// The three parts of a run's data.
-pub(crate) struct Parts {
-    pub(crate) train: nasr_data::Dataset,
-    pub(crate) valid: nasr_data::Dataset,
-    pub(crate) test: nasr_data::Dataset,
+pub struct Parts {
+    /// Training set (validation split off).
+    pub train: nasr_data::Dataset,
+    /// Validation set.
+    pub valid: nasr_data::Dataset,
+    /// Test set.
+    pub test: nasr_data::Dataset,
 }
 
 /// Subsets, then splits validation off the training set with the `split` stream.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::fairnas::{FairNasConfig, MobileNetProblem, PathSampling};
 use crate::rank_eval::Correlation;
 use crate::rsws::distinct_candidates;
-use crate::run::{RunOptions, TrainRunConfig, train_run, write_config, write_json};
+use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run, write_json};
 use nasr_nn::NnError;
 use nasr_nn::train::TrainConfig;
 
@@ -116,8 +116,7 @@ pub fn sampling_rank(
     options: &RunOptions,
 ) -> Result<SamplingRankResult, NnError> {
     validate(config)?;
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
+    open_run_folder(config, out)?;
     let problem = MobileNetProblem::prepare(&config.supernet, data_dir)?;
     let m = problem.space.decisions()[0].options.len();
     let archs = distinct_candidates(

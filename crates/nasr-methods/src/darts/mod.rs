@@ -31,9 +31,7 @@ use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
-use crate::run::{
-    DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_config, write_json,
-};
+use crate::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_json};
 use nasr_nn::NnError;
 use nasr_nn::darts_net::{DartsNetConfig, DartsSupernet};
 use nasr_nn::nb201::Nb201NetworkConfig;
@@ -275,12 +273,13 @@ pub fn darts_run(
 ) -> Result<DartsResult, NnError> {
     validate(config)?;
     let space = MixedSpace::parse(&config.space)?;
-    std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
-    write_config(config, &out.join("config.toml"))?;
-    let streams = SeedStreams::new(config.seed);
-    let data = nasr_data::load(config.data.name, data_dir)?;
-    let parts = crate::run::prepare(&config.data, data, &streams)?;
-    let normalization = parts.train.channel_stats();
+    crate::run::open_run_folder(config, out)?;
+    let crate::run::RunData {
+        parts,
+        normalization,
+        streams,
+        ..
+    } = crate::run::RunData::load(&config.data, config.seed, data_dir)?;
     let device = nasr_nn::train_device();
     let search = Search::new(config, space, &parts.valid, &normalization, streams, out);
     let data = TrainData {
