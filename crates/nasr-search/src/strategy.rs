@@ -139,8 +139,7 @@ impl TrialBook {
             .find(|(position, record)| record.id != *position as TrialId)
         {
             return Err(SearchError::State(format!(
-                "recorded trials skip from id {} to {}",
-                position.saturating_sub(1),
+                "recorded trial {position} (in id order) has id {}; ids must run 0, 1, 2, ...",
                 record.id
             )));
         }
@@ -258,14 +257,9 @@ pub trait Policy: Serialize + DeserializeOwned + Send {
 /// A [`Strategy`] made of a [`Policy`], a [`TrialBook`] and a seeded generator.
 pub struct Search<P: Policy> {
     space: Arc<dyn Space + Send + Sync>,
-    parts: SearchParts<P>,
-}
-
-/// A [`Search`]'s trials and its saved state. Only `state` is serialised by
-/// [`Strategy::state`]: the trials are the store's rows, handed back to
-/// [`Strategy::load_state`], so a saved state stays small however long the search runs.
-struct SearchParts<P> {
+    /// The trials; not part of the saved state (a store keeps them as rows).
     book: TrialBook,
+    /// What [`Strategy::state`] saves: small however long the search runs.
     state: SearchState<P>,
 }
 
@@ -281,20 +275,18 @@ impl<P: Policy> Search<P> {
     pub fn new(space: Arc<dyn Space + Send + Sync>, goal: Goal, policy: P, seed: u64) -> Self {
         Self {
             space,
-            parts: SearchParts {
-                book: TrialBook::new(goal),
-                state: SearchState {
-                    strategy: P::NAME.to_string(),
-                    policy,
-                    rng: ChaCha12Rng::seed_from_u64(seed),
-                },
+            book: TrialBook::new(goal),
+            state: SearchState {
+                strategy: P::NAME.to_string(),
+                policy,
+                rng: ChaCha12Rng::seed_from_u64(seed),
             },
         }
     }
 
     /// The policy, for strategy-specific queries (NSGA-II's front, REINFORCE's distribution).
     pub fn policy(&self) -> &P {
-        &self.parts.state.policy
+        &self.state.policy
     }
 }
 
@@ -304,26 +296,26 @@ impl<P: Policy> Strategy for Search<P> {
     }
 
     fn ask(&mut self) -> Trial {
-        let SearchParts { book, state } = &mut self.parts;
-        let (arch, fidelity) = state
-            .policy
-            .propose(self.space.as_ref(), book, &mut state.rng);
-        book.open(arch, fidelity)
+        let state = &mut self.state;
+        let (arch, fidelity) =
+            state
+                .policy
+                .propose(self.space.as_ref(), &self.book, &mut state.rng);
+        self.book.open(arch, fidelity)
     }
 
     fn tell(&mut self, id: TrialId, outcome: Outcome) -> Result<(), SearchError> {
-        let SearchParts { book, state } = &mut self.parts;
-        book.close(id, outcome)?;
-        state.policy.observe(book, id);
+        self.book.close(id, outcome)?;
+        self.state.policy.observe(&self.book, id);
         Ok(())
     }
 
     fn book(&self) -> &TrialBook {
-        &self.parts.book
+        &self.book
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(&self.parts.state).expect("strategy state serialises")
+        serde_json::to_value(&self.state).expect("strategy state serialises")
     }
 
     fn load_state(
@@ -342,9 +334,10 @@ impl<P: Policy> Strategy for Search<P> {
                 P::NAME
             )));
         }
-        let book = TrialBook::from_trials(self.parts.book.goal().clone(), trials)?;
-        let state = serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
-        self.parts = SearchParts { book, state };
+        let book = TrialBook::from_trials(self.book.goal().clone(), trials)?;
+        self.state =
+            serde_json::from_value(state).map_err(|e| SearchError::State(e.to_string()))?;
+        self.book = book;
         Ok(())
     }
 }
