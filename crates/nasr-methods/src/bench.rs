@@ -12,8 +12,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use nasr_nn::NnError;
-use nasr_nn::nb201::Nb201NetworkConfig;
-use nasr_nn::sgd::{Sgd, SgdConfig};
+use nasr_nn::nets::nb201::Nb201NetworkConfig;
+use nasr_nn::train::optim::{Sgd, SgdConfig};
 
 /// What to time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ pub fn time_supernet_steps(
     use burn::tensor::activation::softmax;
 
     use crate::darts::{Alphas, Order, alpha_gradient};
-    use nasr_nn::supernet::Nb201Supernet;
+    use nasr_nn::nets::nb201::Nb201Supernet;
 
     let network = bench.network();
     let device = nasr_nn::train_device();

@@ -19,15 +19,15 @@ use nasr_nn::supernet::PathSupernet;
 pub fn strict_fair_forward<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
-) -> impl FnMut(&S, &nasr_nn::train::TrainStep) -> nasr_nn::train::StepLogits + '_ {
+) -> impl FnMut(&S, &nasr_nn::train::TrainStep<'_>) -> nasr_nn::train::StepLoss + '_ {
     let mut draws = nasr_space::EpochStream::new(streams, "fair");
     move |model, step| {
-        sampler
+        let logits: Vec<_> = sampler
             .sample(draws.at(step.epoch))
             .iter()
             .map(|arch| model.forward_path(arch, step.images.clone()))
-            .collect::<Vec<_>>()
-            .into()
+            .collect();
+        step.cross_entropy(logits.into())
     }
 }
 
@@ -126,33 +126,29 @@ impl MobileNetProblem {
         })
     }
 
-    /// Supernet validation accuracy of `arch` after recalibrating BatchNorm on
-    /// `recal_batches` training batches. The batches depend only on the seed and the
-    /// architecture, so evaluating an architecture twice gives the same number.
-    pub fn path_accuracy(
-        &self,
-        supernet: &nasr_nn::mobilenet::MobileNetSupernet,
-        arch: &nasr_space::Arch,
+    /// The weight-sharing evaluator of paths of `supernet`: validation accuracy after
+    /// recalibrating BatchNorm on `recal_batches` training batches, and the space's costs.
+    pub fn evaluator<'a>(
+        &'a self,
+        supernet: &'a nasr_nn::nets::mobilenet::MobileNetSupernet,
         config: &FairNasConfig,
-    ) -> f64 {
-        use nasr_space::Space;
-        let stream = format!("recal/{}", self.space.format(arch));
-        let recalibrated = nasr_nn::supernet::recalibrate_bn(
-            supernet.clone(),
-            arch,
-            &self.parts.train,
-            &self.normalization,
-            config.train.batch_size,
-            config.recal_batches,
-            &mut SeedStreams::new(config.seed).stream(&stream),
-        );
-        nasr_nn::supernet::path_accuracy(
-            &recalibrated,
-            arch,
-            &self.parts.valid,
-            &self.normalization,
-            config.train.eval_batch_size,
+    ) -> nasr_nn::eval::SupernetEvaluator<'a, nasr_nn::nets::mobilenet::MobileNetSupernet> {
+        nasr_nn::eval::SupernetEvaluator::new(
+            supernet,
+            &self.space,
+            nasr_nn::eval::supernet::PathData {
+                train: &self.parts.train,
+                valid: &self.parts.valid,
+                normalization: &self.normalization,
+            },
+            nasr_nn::eval::supernet::PathEvaluation {
+                batch_size: config.train.batch_size,
+                recal_batches: config.recal_batches,
+                eval_batch_size: config.train.eval_batch_size,
+            },
+            SeedStreams::new(config.seed),
         )
+        .with_costs(&self.space)
     }
 
     /// Trains the supernet of `config` (strictly fair or uniform path sampling) with
@@ -165,7 +161,7 @@ impl MobileNetProblem {
         options: &crate::run::RunOptions,
     ) -> Result<
         (
-            nasr_nn::mobilenet::MobileNetSupernet,
+            nasr_nn::nets::mobilenet::MobileNetSupernet,
             Vec<nasr_nn::train::EpochRecord>,
         ),
         nasr_nn::NnError,
@@ -176,28 +172,28 @@ impl MobileNetProblem {
         let sampler = StrictFairSampler::new(&self.space)?;
         let device = nasr_nn::train_device();
         let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-            Ok::<_, nasr_nn::NnError>(nasr_nn::mobilenet::MobileNetSupernet::new(
+            Ok::<_, nasr_nn::NnError>(nasr_nn::nets::mobilenet::MobileNetSupernet::new(
                 &self.space,
                 &device,
             ))
         })?;
         let mut fair = strict_fair_forward(&sampler, streams);
         let mut uniform_paths = nasr_space::EpochStream::new(streams, "path");
-        let mut forward = |model: &nasr_nn::mobilenet::MobileNetSupernet,
-                           step: &nasr_nn::train::TrainStep| {
+        let mut forward = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet,
+                           step: &nasr_nn::train::TrainStep<'_>| {
             match config.sampling {
                 PathSampling::StrictFair => fair(model, step),
                 PathSampling::Uniform => {
                     let arch = self.space.sample(uniform_paths.at(step.epoch));
-                    vec![model.forward_path(&arch, step.images.clone())].into()
+                    step.cross_entropy(vec![model.forward_path(&arch, step.images.clone())].into())
                 }
             }
         };
-        let mut validate = |model: &nasr_nn::mobilenet::MobileNetSupernet, epoch: usize| {
+        let mut validate = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet, epoch: usize| {
             let arch = self
                 .space
                 .sample(&mut streams.stream(&format!("valid-path/{epoch}")));
-            Ok(self.path_accuracy(model, &arch, config))
+            Ok(self.evaluator(model, config).accuracy(&arch))
         };
         nasr_nn::train::Trainer::new(&config.train, streams)
             .with_checkpoints(out.join("checkpoints"))
@@ -212,30 +208,6 @@ impl MobileNetProblem {
                 &mut forward,
                 &mut validate,
             )
-    }
-}
-
-/// Scores MobileNet paths on a trained supernet for NSGA-II: metrics `accuracy` (see
-/// [`MobileNetProblem::path_accuracy`]), `flops`, `params`.
-struct SupernetEvaluator<'a> {
-    supernet: &'a nasr_nn::mobilenet::MobileNetSupernet,
-    problem: &'a MobileNetProblem,
-    config: &'a FairNasConfig,
-}
-
-impl nasr_search::Evaluator for SupernetEvaluator<'_> {
-    fn evaluate(
-        &mut self,
-        arch: &nasr_space::Arch,
-        _fidelity: nasr_search::Fidelity,
-    ) -> Result<nasr_search::Metrics, nasr_search::SearchError> {
-        let accuracy = self.problem.path_accuracy(self.supernet, arch, self.config);
-        let cost = self.problem.space.cost(arch);
-        Ok(nasr_search::Metrics::from([
-            ("accuracy".into(), accuracy),
-            ("flops".into(), cost.flops as f64),
-            ("params".into(), cost.params as f64),
-        ]))
     }
 }
 
@@ -275,11 +247,7 @@ pub fn fairnas_run(
         policy,
         rand::RngCore::next_u64(&mut streams.stream("nsga2")),
     );
-    let evaluator = SupernetEvaluator {
-        supernet: &supernet,
-        problem: &problem,
-        config,
-    };
+    let evaluator = problem.evaluator(&supernet, config);
     nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})?;
     let trials: String = search
         .book()

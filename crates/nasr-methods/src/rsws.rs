@@ -18,9 +18,10 @@ use crate::run::{
     DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
 };
 use nasr_nn::NnError;
-use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::{named_tensors, save_safetensors};
-use nasr_nn::supernet::{Nb201Supernet, path_accuracy, recalibrate_bn};
+use nasr_nn::supernet::{path_accuracy, recalibrate_bn};
 use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
 
 /// Everything that defines an RSWS run.
@@ -145,9 +146,9 @@ pub fn rsws_run(
                 normalization: &normalization,
             },
             // Uniform single-path sampling: one fresh path per step, from stream `path/<epoch>`.
-            &mut |model: &Nb201Supernet, step: &TrainStep| {
+            &mut |model: &Nb201Supernet, step: &TrainStep<'_>| {
                 let arch = space.sample(paths.at(step.epoch));
-                vec![model.forward_path(&arch, step.images.clone())].into()
+                step.cross_entropy(vec![model.forward_path(&arch, step.images.clone())].into())
             },
             &mut |model: &Nb201Supernet, epoch| {
                 let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));

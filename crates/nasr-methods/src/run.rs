@@ -16,14 +16,14 @@ use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
 use nasr_nn::NnError;
-use nasr_nn::darts_net::eval::DropPath;
-use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork};
-use nasr_nn::mobilenet::MobileNetNetwork;
-use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::darts::network::DropPath;
+use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
+use nasr_nn::nets::mobilenet::MobileNetNetwork;
+use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
 use nasr_nn::train::{
-    Classifier, EpochRecord, StepLogits, TrainConfig, TrainData, TrainStep, Trainer, evaluate,
-    plain_forward,
+    Classifier, EpochRecord, StepLogits, StepLoss, TrainConfig, TrainData, TrainStep, Trainer,
+    plain_step,
 };
 
 /// Version of the `metrics.json` format; readers reject newer versions.
@@ -256,7 +256,7 @@ pub fn train_run(
         let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
             DartsNetwork::new(&network, &space.genotype(&arch), &device)
         })?;
-        let mut forward = darts_forward(&network, config.train.epochs, streams);
+        let mut forward = darts_step(&network, config.train.epochs, streams);
         (
             space.format(&arch),
             None,
@@ -329,14 +329,14 @@ struct Trained {
     test_seconds: f64,
 }
 
-/// The training forward of a DARTS evaluation network: drop-path at `drop_path * epoch /
+/// The training step of a DARTS evaluation network: drop-path at `drop_path * epoch /
 /// epochs` (DARTS' linear ramp), masks from stream `drop-path/<epoch>`, and the auxiliary
 /// head's logits with their loss weight.
-fn darts_forward(
+fn darts_step(
     network: &DartsNetConfig,
     epochs: usize,
     streams: SeedStreams,
-) -> impl FnMut(&DartsNetwork, &TrainStep) -> StepLogits {
+) -> impl FnMut(&DartsNetwork, &TrainStep<'_>) -> StepLoss {
     let network = *network;
     let mut masks = nasr_space::EpochStream::new(streams, "drop-path");
     move |model, step| {
@@ -346,17 +346,17 @@ fn darts_forward(
             rng,
         };
         let (logits, auxiliary) = model.forward_train(step.images.clone(), Some(drop));
-        StepLogits {
+        step.cross_entropy(StepLogits {
             paths: vec![logits],
             auxiliary: auxiliary.map(|a| (a, network.auxiliary_weight)),
-        }
+        })
     }
 }
 
 impl Prepared<'_> {
     /// Trains `model` (resuming from the folder's checkpoints), tests it and saves its weights.
     fn train<M: Classifier>(&self, model: M) -> Result<Trained, NnError> {
-        self.train_with(model, &mut plain_forward)
+        self.train_with(model, &mut plain_step)
     }
 
     /// [`Prepared::train`] with a training forward of its own (validation and test use the
@@ -364,7 +364,7 @@ impl Prepared<'_> {
     fn train_with<M: Classifier>(
         &self,
         model: M,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+        step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<Trained, NnError> {
         let parameters = parameter_count(&model);
         let started = Instant::now();
@@ -376,10 +376,10 @@ impl Prepared<'_> {
         let (model, epochs) = Trainer::new(&self.config.train, self.streams)
             .with_checkpoints(self.out.join("checkpoints"))
             .with_progress(self.options.show_progress)
-            .fit_forward(model, train_data, forward)?;
+            .fit_step(model, train_data, step)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let test_accuracy = evaluate(
+        let test_accuracy = nasr_nn::eval::evaluate(
             &model,
             &self.parts.test,
             self.normalization,

@@ -149,7 +149,7 @@ pub fn sampling_rank(
             write_json(&folder.join("metrics.json"), &records)?;
             let scores: Vec<f64> = archs
                 .iter()
-                .map(|arch| problem.path_accuracy(&supernet, arch, &run))
+                .map(|arch| problem.evaluator(&supernet, &run).accuracy(arch))
                 .collect();
             supernets.push(SupernetRanking {
                 sampling,

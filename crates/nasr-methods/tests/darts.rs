@@ -114,8 +114,8 @@ mod darts_space {
     use burn::tensor::activation::softmax;
     use burn::tensor::{Int, Tensor, TensorData};
     use nasr_methods::darts::{Order, alpha_gradient};
-    use nasr_nn::darts_net::ops::FactorizedReduce;
-    use nasr_nn::darts_net::{DartsNetConfig, DartsNetwork, DartsSupernet};
+    use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork, DartsSupernet};
+    use nasr_nn::ops::darts::FactorizedReduce;
     use nasr_space::{DartsSpace, Space};
 
     fn config() -> DartsNetConfig {

@@ -115,12 +115,17 @@ impl Initialize<'_> {
 
 impl ModuleMapper for Initialize<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path
-            .push((name.to_string(), container_type.to_string()));
+        // An enum variant is no layer and no field: the module inside it is (see ParamPath).
+        if !container_type.starts_with("Enum:") {
+            self.path
+                .push((name.to_string(), container_type.to_string()));
+        }
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.path.pop();
+        }
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {

@@ -1,21 +1,25 @@
-//! burn building blocks for nasr, and no methods: the spaces' ops, networks and supernets,
-//! seeded initialisation, named parameters and safetensors checkpoints, SGD, schedules and the
-//! training loop. The methods that wire them together live in `nasr-methods`.
+//! burn building blocks for nasr, and no methods. The methods that wire them together live in
+//! `nasr-methods`.
+//!
+//! - [`ops`]: typed candidate ops of every space, named by what they are;
+//! - [`supernet`]: the supernet modes (single path, mixed) with one mixed op, and BatchNorm
+//!   recalibration;
+//! - [`nets`]: one folder per space, its network and its supernet side by side;
+//! - [`train`]: the trainer, whose step returns its loss; SGD and Adam; schedules; checkpoints;
+//! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
+//! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
 //!
 //! Models run on burn's `flex` CPU backend, with `autodiff` enabled for training
 //! ([`train_device`]); evaluation runs on the plain device ([`eval_device`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod darts_net;
 mod error;
+pub mod eval;
 pub mod init;
-pub mod mobilenet;
-pub mod nb201;
+pub mod nets;
 pub mod ops;
 pub mod params;
-pub mod schedule;
-pub mod sgd;
 pub mod supernet;
 pub mod train;
 

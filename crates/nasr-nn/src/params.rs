@@ -1,5 +1,10 @@
 //! Named parameters: every float tensor of a module under its dotted path, saved to and loaded
-//! from safetensors with those names as keys (`cells.3.edges.2.op.conv.weight`).
+//! from safetensors with those names as keys (`cells.3.edges.2.nor_conv_3x3.conv.weight`).
+//!
+//! A path is built by [`ParamPath`] from the fields and `Vec` positions burn visits, and from
+//! the op names of [`CandidateOps`](crate::ops::CandidateOps) and [`Chosen`](crate::ops::Chosen);
+//! an enum module's variant adds no segment, since the op container around it already says
+//! which op it is.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +32,40 @@ impl NamedTensor {
             values: data.try_to_vec::<f32>().expect("nasr tensors are f32"),
         }
     }
+}
+
+/// The dotted path of the parameter being visited, from burn's `enter_module` and
+/// `exit_module` calls. Every visitor and mapper of nasr that names parameters uses it, so a
+/// tensor has one name whether it is saved, loaded, initialised or updated.
+#[derive(Debug, Clone, Default)]
+pub struct ParamPath {
+    segments: Vec<String>,
+}
+
+impl ParamPath {
+    /// Enters field, position or op `name` of a container of `container_type`.
+    pub fn enter(&mut self, name: &str, container_type: &str) {
+        if !is_enum_variant(container_type) {
+            self.segments.push(name.to_string());
+        }
+    }
+
+    /// Leaves what the matching [`ParamPath::enter`] entered.
+    pub fn exit(&mut self, container_type: &str) {
+        if !is_enum_variant(container_type) {
+            self.segments.pop();
+        }
+    }
+
+    /// The path, dot-joined.
+    pub fn dotted(&self) -> String {
+        self.segments.join(".")
+    }
+}
+
+/// burn reports an enum module's variant as a container of type `Enum:<name>`.
+fn is_enum_variant(container_type: &str) -> bool {
+    container_type.starts_with("Enum:")
 }
 
 /// BatchNorm statistics are buffers, not trained parameters (as in PyTorch's `buffers()`).
@@ -61,42 +100,42 @@ pub fn named_param_ids<M: Module>(module: &M) -> Vec<(String, ParamId, usize)> {
 
 #[derive(Default)]
 struct CollectIds {
-    path: Vec<String>,
+    path: ParamPath,
     ids: Vec<(String, ParamId, usize)>,
 }
 
 impl ModuleVisitor for CollectIds {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.ids.push((self.path.join("."), param.id, D));
+        self.ids.push((self.path.dotted(), param.id, D));
     }
 }
 
 #[derive(Default)]
 struct Collect {
-    path: Vec<String>,
+    path: ParamPath,
     tensors: BTreeMap<String, NamedTensor>,
 }
 
 impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let tensor = NamedTensor::from_data(param.val().into_data());
-        self.tensors.insert(self.path.join("."), tensor);
+        self.tensors.insert(self.path.dotted(), tensor);
     }
 }
 
@@ -164,7 +203,7 @@ pub fn load_named<M: Module>(
     source: &Path,
 ) -> Result<M, NnError> {
     let mut loader = Load {
-        path: Vec::new(),
+        path: ParamPath::default(),
         tensors,
         problems: Vec::new(),
     };
@@ -180,22 +219,22 @@ pub fn load_named<M: Module>(
 }
 
 struct Load<'a> {
-    path: Vec<String>,
+    path: ParamPath,
     tensors: &'a BTreeMap<String, NamedTensor>,
     problems: Vec<String>,
 }
 
 impl ModuleMapper for Load<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let name = self.path.join(".");
+        let name = self.path.dotted();
         let (id, current, mapper) = param.consume();
         let Some(stored) = self.tensors.get(&name) else {
             self.problems.push(format!("missing tensor {name}"));

@@ -1,7 +1,7 @@
 //! The NB201 network builds for any architecture, input size and channel count, keeps stable
 //! parameter names, and round-trips through safetensors.
 
-use nasr_nn::nb201::{Nb201Network, Nb201NetworkConfig};
+use nasr_nn::nets::nb201::{Nb201Network, Nb201NetworkConfig};
 use nasr_nn::params::{
     load_named, load_safetensors, named_tensors, parameter_count, save_safetensors,
 };
@@ -66,13 +66,13 @@ fn every_op_including_an_all_zero_cell_runs() {
 }
 
 #[test]
-fn parameter_names_are_stable_and_dotted() {
+fn parameter_names_are_stable_dotted_and_name_the_op() {
     let net = build(BEST, config(1), 0);
     let names: Vec<String> = named_tensors(&net).into_keys().collect();
     for expected in [
         "stem_conv.weight",
-        "cells.0.edges.0.op.conv.weight",
-        "cells.2.edges.5.op.bn.running_var",
+        "cells.0.edges.0.nor_conv_3x3.conv.weight",
+        "cells.2.edges.5.nor_conv_3x3.bn.running_var",
         "reductions.1.shortcut_conv.weight",
         "classifier.bias",
     ] {
@@ -153,7 +153,8 @@ fn safetensors_round_trip_gives_identical_outputs() {
     );
     let err = load_named(other, &load_safetensors(&path).unwrap(), &path).unwrap_err();
     assert!(
-        err.to_string().contains("cells.0.edges.0.op.conv.weight"),
+        err.to_string()
+            .contains("missing tensor cells.0.edges.0.nor_conv_1x1.conv.weight"),
         "{err}"
     );
 }

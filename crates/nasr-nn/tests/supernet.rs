@@ -4,9 +4,9 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::nb201::{Nb201NetworkConfig, Nb201Supernet};
 use nasr_nn::params::{named_param_ids, named_tensors};
-use nasr_nn::supernet::{Nb201Supernet, recalibrate_bn};
+use nasr_nn::supernet::recalibrate_bn;
 use nasr_space::{Nb201Space, SeedStreams, Space};
 
 const ARCH: &str =
@@ -45,14 +45,15 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
     // Convolution weights are the 4-D parameters.
     for (name, id, _) in named_param_ids(&net).into_iter().filter(|p| p.2 == 4) {
         let parts: Vec<&str> = name.split('.').collect();
-        if parts.len() > 4 && parts[0] == "cells" && name.ends_with("conv.weight") {
+        if parts.len() > 5 && parts[0] == "cells" && name.ends_with("conv.weight") {
+            assert_eq!(parts[4], "ops", "{name}: a supernet edge names its ops");
             // Conv weights are 4-D: only those are looked up as such.
             let grad_norm = grads
                 .get::<4>(id)
                 .map(|g| g.abs().sum().into_scalar::<f32>());
             let edge: usize = parts[3].parse().unwrap();
             let chosen = nasr_space::nb201::NB201_OPS[arch.choices[edge]];
-            if parts[4] == chosen {
+            if parts[5] == chosen {
                 assert!(
                     grad_norm.is_some_and(|g| g > 0.0),
                     "{name} is on the path but has no gradient"
@@ -108,7 +109,7 @@ fn bn_recalibration_changes_statistics_and_not_weights() {
         "only {changed_stats} statistics changed"
     );
     // BNs of ops off the path are reset, never fed: their statistics are exactly 0 and 1.
-    let off_path = &after["cells.0.edges.1.nor_conv_3x3.bn.running_var"];
+    let off_path = &after["cells.0.edges.1.ops.nor_conv_3x3.bn.running_var"];
     assert!(off_path.values.iter().all(|&v| v == 1.0));
 }
 

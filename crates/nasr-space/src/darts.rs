@@ -23,6 +23,54 @@ pub const DARTS_OPS: [&str; 8] = [
     "dil_conv_5x5",
 ];
 
+/// One candidate op of the DARTS space, as a type: `DartsPrimitive::ALL[k]` is `DARTS_OPS[k]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DartsPrimitive {
+    /// The zero op (search supernet only; a derived cell never holds it).
+    None,
+    /// 3x3 max pooling.
+    MaxPool3x3,
+    /// 3x3 average pooling, not counting the padding.
+    AvgPool3x3,
+    /// The identity (a factorized reduce at stride 2).
+    SkipConnect,
+    /// Two stacked depthwise-separable 3x3 convolutions.
+    SepConv3x3,
+    /// Two stacked depthwise-separable 5x5 convolutions.
+    SepConv5x5,
+    /// A dilated (2) depthwise-separable 3x3 convolution.
+    DilConv3x3,
+    /// A dilated (2) depthwise-separable 5x5 convolution.
+    DilConv5x5,
+}
+
+impl DartsPrimitive {
+    /// Every op, in [`DARTS_OPS`] order.
+    pub const ALL: [DartsPrimitive; 8] = [
+        DartsPrimitive::None,
+        DartsPrimitive::MaxPool3x3,
+        DartsPrimitive::AvgPool3x3,
+        DartsPrimitive::SkipConnect,
+        DartsPrimitive::SepConv3x3,
+        DartsPrimitive::SepConv5x5,
+        DartsPrimitive::DilConv3x3,
+        DartsPrimitive::DilConv5x5,
+    ];
+
+    /// The op at index `index` of [`DARTS_OPS`] (a genotype's op index).
+    ///
+    /// # Panics
+    /// If `index` is not below 8; a checked genotype never holds such an index.
+    pub fn from_index(index: usize) -> Self {
+        Self::ALL[index]
+    }
+
+    /// The DARTS code's name of the op (`sep_conv_3x3`).
+    pub fn name(self) -> &'static str {
+        DARTS_OPS[self as usize]
+    }
+}
+
 /// Intermediate nodes per cell.
 pub const DARTS_NODES: usize = 4;
 

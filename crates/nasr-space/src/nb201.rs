@@ -17,6 +17,45 @@ pub const NB201_OPS: [&str; 5] = [
     "avg_pool_3x3",
 ];
 
+/// One NB201 candidate op, as a type: option `k` of an edge decision is `Nb201Op::ALL[k]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Nb201Op {
+    /// The zero op: the edge contributes nothing.
+    None,
+    /// The identity.
+    SkipConnect,
+    /// ReLU-Conv1x1-BN.
+    NorConv1x1,
+    /// ReLU-Conv3x3-BN.
+    NorConv3x3,
+    /// 3x3 average pooling.
+    AvgPool3x3,
+}
+
+impl Nb201Op {
+    /// Every op, in [`NB201_OPS`] order.
+    pub const ALL: [Nb201Op; 5] = [
+        Nb201Op::None,
+        Nb201Op::SkipConnect,
+        Nb201Op::NorConv1x1,
+        Nb201Op::NorConv3x3,
+        Nb201Op::AvgPool3x3,
+    ];
+
+    /// The op of option `choice` of an edge decision.
+    ///
+    /// # Panics
+    /// If `choice` is not below 5; a checked [`Arch`] never holds such a choice.
+    pub fn from_choice(choice: usize) -> Self {
+        Self::ALL[choice]
+    }
+
+    /// NAS-Bench-201's name of the op (`nor_conv_3x3`).
+    pub fn name(self) -> &'static str {
+        NB201_OPS[self as usize]
+    }
+}
+
 /// Number of intermediate and output nodes of a cell (node 0 is the input).
 pub const NB201_NODES: usize = 4;
 

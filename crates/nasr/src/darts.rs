@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig, darts_run};
 use nasr_methods::run::{DataConfig, NetworkSize, RunOptions};
-use nasr_nn::darts_net::DartsNetConfig;
+use nasr_nn::nets::darts::DartsNetConfig;
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 

@@ -3,36 +3,13 @@
 //! f64 and the state saves to JSON exactly, which makes a resumed search bit-identical.
 
 use burn::tensor::{Tensor, TensorData};
+use nasr_nn::train::optim::{Adam, AdamConfig};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-/// Adam's hyper-parameters for alpha (DARTS: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AlphaOptimizer {
-    /// Learning rate.
-    pub lr: f64,
-    /// First-moment decay.
-    pub beta1: f64,
-    /// Second-moment decay.
-    pub beta2: f64,
-    /// L2 weight decay, added to the gradient (PyTorch's Adam).
-    pub weight_decay: f64,
-    /// Denominator guard.
-    pub eps: f64,
-}
-
-impl Default for AlphaOptimizer {
-    fn default() -> Self {
-        Self {
-            lr: 3e-4,
-            beta1: 0.5,
-            beta2: 0.999,
-            weight_decay: 1e-3,
-            eps: 1e-8,
-        }
-    }
-}
+/// Adam's settings for alpha (DARTS: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3, the
+/// defaults of [`AdamConfig`]).
+pub type AlphaOptimizer = AdamConfig;
 
 /// Alpha, `rows x ops` (row-major), with Adam's moments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,12 +20,10 @@ pub struct Alphas {
     pub ops: usize,
     /// The values, row-major.
     pub values: Vec<f32>,
-    /// Adam's first moments.
-    first_moment: Vec<f64>,
-    /// Adam's second moments.
-    second_moment: Vec<f64>,
-    /// Adam steps taken.
-    steps: u64,
+    /// Adam's moments (flattened, so the JSON keeps the keys `first_moment`, `second_moment`
+    /// and `steps`).
+    #[serde(flatten)]
+    adam: Adam,
 }
 
 impl Alphas {
@@ -61,9 +36,7 @@ impl Alphas {
             rows,
             ops,
             values,
-            first_moment: vec![0.0; rows * ops],
-            second_moment: vec![0.0; rows * ops],
-            steps: 0,
+            adam: Adam::new(rows * ops),
         }
     }
 
@@ -78,18 +51,7 @@ impl Alphas {
     /// One Adam step along `grad` (shaped like alpha).
     pub fn step(&mut self, grad: Tensor<2>, adam: &AlphaOptimizer) {
         let grad: Vec<f32> = grad.into_data().try_to_vec().expect("f32 gradient");
-        self.steps += 1;
-        let t = self.steps as i32;
-        let (correction1, correction2) = (1.0 - adam.beta1.powi(t), 1.0 - adam.beta2.powi(t));
-        for (i, g) in grad.into_iter().enumerate() {
-            let value = f64::from(self.values[i]);
-            let g = f64::from(g) + adam.weight_decay * value;
-            self.first_moment[i] = adam.beta1 * self.first_moment[i] + (1.0 - adam.beta1) * g;
-            self.second_moment[i] = adam.beta2 * self.second_moment[i] + (1.0 - adam.beta2) * g * g;
-            let denominator = (self.second_moment[i] / correction2).sqrt() + adam.eps;
-            self.values[i] =
-                (value - adam.lr * self.first_moment[i] / correction1 / denominator) as f32;
-        }
+        self.adam.step(&mut self.values, &grad, adam);
     }
 
     /// softmax(alpha) of each row.

@@ -33,11 +33,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_json};
 use nasr_nn::NnError;
-use nasr_nn::darts_net::{DartsNetConfig, DartsSupernet};
-use nasr_nn::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
+use nasr_nn::nets::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::write_atomically;
-use nasr_nn::sgd::SgdConfig;
-use nasr_nn::supernet::Nb201Supernet;
+use nasr_nn::train::optim::SgdConfig;
 use nasr_nn::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
 
 /// A supernet with DARTS' mixed mode.
@@ -442,8 +442,9 @@ impl<'a> Search<'a> {
         let (_, epochs) = trainer.fit_with(
             supernet,
             data,
-            &mut |model: &S, step: &TrainStep| {
-                vec![state.borrow_mut().step(model, step, steps)].into()
+            &mut |model: &S, step: &TrainStep<'_>| {
+                let logits = state.borrow_mut().step(model, step, steps);
+                step.cross_entropy(vec![logits].into())
             },
             &mut |model: &S, epoch| {
                 state
@@ -605,7 +606,7 @@ impl<'a> Search<'a> {
         let device = nasr_nn::eval_device();
         let weights = self.config.relaxation.weights(alphas.tensor(&device));
         let model = model.valid();
-        nasr_nn::train::accuracy(
+        nasr_nn::eval::accuracy(
             self.valid,
             self.normalization,
             self.config.train.eval_batch_size,

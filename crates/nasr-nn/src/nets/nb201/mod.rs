@@ -1,9 +1,17 @@
-//! The NAS-Bench-201 macro network for one cell architecture.
+//! The NAS-Bench-201 space's networks: the standalone network of one cell architecture
+//! ([`network`]) and the supernet of all of them ([`supernet`]), around one macro skeleton.
 //!
 //! Stem (3x3 conv + BN), then three stages of N cells at C, 2C and 4C channels separated by
 //! residual reduction blocks, then BN + ReLU, global average pooling and a linear classifier
 //! (Dong & Yang 2020, `lib/models/cell_infers/tiny_network.py`). Parameter names are stable
-//! and dotted (`cells.3.edges.2.op.conv.weight`); they are the safetensors keys.
+//! and dotted, and name the op (`cells.3.edges.2.nor_conv_3x3.conv.weight`; in the supernet
+//! `cells.3.edges.2.ops.nor_conv_3x3.conv.weight`); they are the safetensors keys.
+
+pub mod network;
+pub mod supernet;
+
+pub use network::{Nb201Cell, Nb201Network};
+pub use supernet::Nb201Supernet;
 
 use burn::module::Module;
 use burn::nn::conv::Conv2dConfig;
@@ -17,7 +25,7 @@ use nasr_space::nb201::{NB201_EDGES, NB201_NODES};
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
-use crate::ops::{EdgeOp, ReluConvBn};
+use crate::ops::ReluConvBn;
 
 /// Sizes of an NB201 network. The cell itself comes from the architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,31 +81,6 @@ impl Nb201NetworkConfig {
             classifier: skeleton.classifier,
             cells_per_stage: self.cells,
         })
-    }
-}
-
-/// One NB201 cell: node j is the sum over i < j of `op(i -> j)(node i)`; node 3 is the output.
-#[derive(Module, Debug)]
-pub struct Nb201Cell {
-    /// One op per edge, in `NB201_EDGES` order.
-    pub edges: Vec<EdgeOp>,
-}
-
-impl Nb201Cell {
-    /// The cell of `arch` on `channels` channels.
-    pub fn new(arch: &Arch, channels: usize, device: &Device) -> Self {
-        Self {
-            edges: arch
-                .choices
-                .iter()
-                .map(|&kind| EdgeOp::new(kind, channels, device))
-                .collect(),
-        }
-    }
-
-    /// `[batch, c, h, w]` -> `[batch, c, h, w]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        cell_forward(x, |edge, input| self.edges[edge].forward(input))
     }
 }
 
@@ -228,39 +211,5 @@ impl ResidualReduction {
             .shortcut_conv
             .forward(self.shortcut_pool.forward(x.clone()));
         self.conv_b.forward(self.conv_a.forward(x)) + shortcut
-    }
-}
-
-/// The NAS-Bench-201 network for one cell architecture.
-#[derive(Module, Debug)]
-pub struct Nb201Network {
-    /// Stem convolution.
-    pub stem_conv: Conv2d,
-    /// Stem BatchNorm.
-    pub stem_bn: BatchNorm,
-    /// All 3N cells, stage after stage.
-    pub cells: Vec<Nb201Cell>,
-    /// The two reduction blocks between the stages.
-    pub reductions: Vec<ResidualReduction>,
-    /// BatchNorm before the final ReLU.
-    pub head_bn: BatchNorm,
-    /// Linear classifier.
-    pub classifier: Linear,
-    /// Cells per stage (N).
-    pub cells_per_stage: usize,
-}
-
-impl Nb201Network {
-    /// Images `[batch, in_channels, h, w]` -> logits `[batch, classes]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        macro_forward(
-            x,
-            (&self.stem_conv, &self.stem_bn),
-            &self.reductions,
-            (&self.head_bn, &self.classifier),
-            self.cells.len(),
-            self.cells_per_stage,
-            |index, x| self.cells[index].forward(x),
-        )
     }
 }

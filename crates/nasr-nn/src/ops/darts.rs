@@ -3,13 +3,14 @@
 //! divides the spatial size by its stride (rounding up).
 
 use burn::module::Module;
-use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
-use nasr_space::darts::DARTS_OPS;
+use nasr_space::darts::DartsPrimitive;
+
+use super::{CandidateOp, ConvShape, Identity, Zero};
 
 fn conv(
     c_in: usize,
@@ -20,15 +21,12 @@ fn conv(
     groups: usize,
     device: &Device,
 ) -> Conv2d {
-    let pad = dilation * (kernel - 1) / 2;
-    Conv2dConfig::new([c_in, c_out], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_dilation([dilation, dilation])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-        .with_groups(groups)
-        .with_bias(false)
-        .init(device)
-        .into()
+    let shape = ConvShape {
+        stride,
+        dilation,
+        groups,
+    };
+    super::conv(c_in, c_out, kernel, shape, device)
 }
 
 /// ReLU, depthwise `kernel`x`kernel` (dilated), pointwise 1x1, BatchNorm: DARTS' `DilConv`.
@@ -131,95 +129,139 @@ impl FactorizedReduce {
     }
 }
 
-/// One candidate op of the DARTS space, by its index in [`DARTS_OPS`], at a stride.
-/// `none` holds nothing and contributes nothing.
+/// A 3x3 pool at a stride, followed in the search supernet by a BatchNorm (DARTS' `MixedOp`
+/// adds one after each pool; the evaluation network does not).
 #[derive(Module, Debug)]
-pub struct DartsOp {
-    /// Index into `DARTS_OPS`.
-    pub kind: usize,
-    /// The max pool (`max_pool_3x3`).
-    pub max_pool: Option<MaxPool2d>,
-    /// The average pool (`avg_pool_3x3`, not counting padding).
-    pub avg_pool: Option<AvgPool2d>,
-    /// BatchNorm after a pool: in the search supernet only, as in DARTS' `MixedOp`.
-    pub pool_bn: Option<BatchNorm>,
-    /// `skip_connect` at stride 2.
-    pub reduce: Option<FactorizedReduce>,
-    /// `sep_conv_3x3` / `sep_conv_5x5`.
-    pub sep: Option<SepConv>,
-    /// `dil_conv_3x3` / `dil_conv_5x5`.
-    pub dil: Option<DilConv>,
+pub struct PoolBn<P> {
+    /// The pool.
+    pub pool: P,
+    /// The BatchNorm after it (search supernet only).
+    pub bn: Option<BatchNorm>,
 }
 
-impl DartsOp {
-    /// Op `kind` on `channels` channels at `stride` (1, or 2 on a reduction cell's input edges);
-    /// `pool_bn` adds the search supernet's BatchNorm after pools.
+impl<P> PoolBn<P> {
+    fn with_bn(pool: P, channels: usize, pool_bn: bool, device: &Device) -> Self {
+        Self {
+            pool,
+            bn: pool_bn.then(|| BatchNormConfig::new(channels).init(device).into()),
+        }
+    }
+
+    fn finish(&self, pooled: Tensor<4>) -> Tensor<4> {
+        match &self.bn {
+            Some(bn) => bn.forward(pooled),
+            None => pooled,
+        }
+    }
+}
+
+/// One candidate op of the DARTS space on `channels` channels at a stride (1, or 2 on a
+/// reduction cell's input edges).
+#[derive(Module, Debug)]
+pub enum DartsEdgeOp {
+    /// `none`: holds nothing and contributes nothing.
+    Zero(Zero),
+    /// `max_pool_3x3`.
+    MaxPool3x3(PoolBn<MaxPool2d>),
+    /// `avg_pool_3x3`, not counting padding.
+    AvgPool3x3(PoolBn<AvgPool2d>),
+    /// `skip_connect` at stride 1.
+    Skip(Identity),
+    /// `skip_connect` at stride 2: a factorized reduce.
+    SkipReduce(FactorizedReduce),
+    /// `sep_conv_3x3`.
+    SepConv3x3(SepConv),
+    /// `sep_conv_5x5`.
+    SepConv5x5(SepConv),
+    /// `dil_conv_3x3`.
+    DilConv3x3(DilConv),
+    /// `dil_conv_5x5`.
+    DilConv5x5(DilConv),
+}
+
+impl DartsEdgeOp {
+    /// Op `op` on `channels` channels at `stride`; `pool_bn` adds the search supernet's
+    /// BatchNorm after pools.
     pub fn new(
-        kind: usize,
+        op: DartsPrimitive,
         channels: usize,
         stride: usize,
         pool_bn: bool,
         device: &Device,
     ) -> Self {
-        let name = DARTS_OPS[kind];
-        let pool = name.ends_with("pool_3x3");
         let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
-        Self {
-            kind,
-            max_pool: (name == "max_pool_3x3").then(|| {
-                MaxPool2dConfig::new([3, 3])
+        match op {
+            DartsPrimitive::None => Self::Zero(Zero),
+            DartsPrimitive::MaxPool3x3 => {
+                let pool = MaxPool2dConfig::new([3, 3])
                     .with_strides([stride, stride])
-                    .with_padding(pad.clone())
-                    .init()
-            }),
-            avg_pool: (name == "avg_pool_3x3").then(|| {
-                AvgPool2dConfig::new([3, 3])
+                    .with_padding(pad)
+                    .init();
+                Self::MaxPool3x3(PoolBn::with_bn(pool, channels, pool_bn, device))
+            }
+            DartsPrimitive::AvgPool3x3 => {
+                let pool = AvgPool2dConfig::new([3, 3])
                     .with_strides([stride, stride])
-                    .with_padding(pad.clone())
+                    .with_padding(pad)
                     .with_count_include_pad(false)
                     .init()
-                    .into()
-            }),
-            pool_bn: (pool && pool_bn).then(|| BatchNormConfig::new(channels).init(device).into()),
-            reduce: (name == "skip_connect" && stride == 2)
-                .then(|| FactorizedReduce::new(channels, channels, device)),
-            sep: match name {
-                "sep_conv_3x3" => Some(SepConv::new(channels, 3, stride, device)),
-                "sep_conv_5x5" => Some(SepConv::new(channels, 5, stride, device)),
-                _ => None,
-            },
-            dil: match name {
-                "dil_conv_3x3" => Some(DilConv::new(channels, 3, stride, 2, device)),
-                "dil_conv_5x5" => Some(DilConv::new(channels, 5, stride, 2, device)),
-                _ => None,
-            },
+                    .into();
+                Self::AvgPool3x3(PoolBn::with_bn(pool, channels, pool_bn, device))
+            }
+            DartsPrimitive::SkipConnect if stride == 1 => Self::Skip(Identity),
+            DartsPrimitive::SkipConnect => {
+                Self::SkipReduce(FactorizedReduce::new(channels, channels, device))
+            }
+            DartsPrimitive::SepConv3x3 => {
+                Self::SepConv3x3(SepConv::new(channels, 3, stride, device))
+            }
+            DartsPrimitive::SepConv5x5 => {
+                Self::SepConv5x5(SepConv::new(channels, 5, stride, device))
+            }
+            DartsPrimitive::DilConv3x3 => {
+                Self::DilConv3x3(DilConv::new(channels, 3, stride, 2, device))
+            }
+            DartsPrimitive::DilConv5x5 => {
+                Self::DilConv5x5(DilConv::new(channels, 5, stride, 2, device))
+            }
+        }
+    }
+
+    /// Which op this is.
+    pub fn primitive(&self) -> DartsPrimitive {
+        match self {
+            Self::Zero(_) => DartsPrimitive::None,
+            Self::MaxPool3x3(_) => DartsPrimitive::MaxPool3x3,
+            Self::AvgPool3x3(_) => DartsPrimitive::AvgPool3x3,
+            Self::Skip(_) | Self::SkipReduce(_) => DartsPrimitive::SkipConnect,
+            Self::SepConv3x3(_) => DartsPrimitive::SepConv3x3,
+            Self::SepConv5x5(_) => DartsPrimitive::SepConv5x5,
+            Self::DilConv3x3(_) => DartsPrimitive::DilConv3x3,
+            Self::DilConv5x5(_) => DartsPrimitive::DilConv5x5,
         }
     }
 
     /// Whether the op is the identity (`skip_connect` at stride 1), which drop-path spares.
     pub fn is_identity(&self) -> bool {
-        DARTS_OPS[self.kind] == "skip_connect" && self.reduce.is_none()
+        matches!(self, Self::Skip(_))
     }
 
     /// Applies the op; `None` for `none`.
     pub fn forward(&self, x: Tensor<4>) -> Option<Tensor<4>> {
-        let pooled = match (&self.max_pool, &self.avg_pool) {
-            (Some(pool), _) => Some(pool.forward(x.clone())),
-            (_, Some(pool)) => Some(pool.forward(x.clone())),
-            _ => None,
-        };
-        if let Some(pooled) = pooled {
-            return Some(match &self.pool_bn {
-                Some(bn) => bn.forward(pooled),
-                None => pooled,
-            });
-        }
-        match (&self.reduce, &self.sep, &self.dil) {
-            (Some(reduce), _, _) => Some(reduce.forward(x)),
-            (_, Some(sep), _) => Some(sep.forward(x)),
-            (_, _, Some(dil)) => Some(dil.forward(x)),
-            _ if DARTS_OPS[self.kind] == "skip_connect" => Some(x),
-            _ => None,
-        }
+        Some(match self {
+            Self::Zero(_) => return None,
+            Self::MaxPool3x3(op) => op.finish(op.pool.forward(x)),
+            Self::AvgPool3x3(op) => op.finish(op.pool.forward(x)),
+            Self::Skip(_) => x,
+            Self::SkipReduce(reduce) => reduce.forward(x),
+            Self::SepConv3x3(sep) | Self::SepConv5x5(sep) => sep.forward(x),
+            Self::DilConv3x3(dil) | Self::DilConv5x5(dil) => dil.forward(x),
+        })
+    }
+}
+
+impl CandidateOp for DartsEdgeOp {
+    fn name(&self) -> String {
+        self.primitive().name().to_string()
     }
 }

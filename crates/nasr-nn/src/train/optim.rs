@@ -1,5 +1,6 @@
-//! SGD with momentum (optionally Nesterov), weight decay and global-norm gradient clipping,
-//! with PyTorch's semantics (`torch.optim.SGD`, `clip_grad_norm_`).
+//! The optimisers: SGD with momentum (optionally Nesterov), weight decay and global-norm
+//! gradient clipping, with PyTorch's semantics (`torch.optim.SGD`, `clip_grad_norm_`), for
+//! network weights; Adam for flat parameter vectors such as DARTS' architecture weights.
 //!
 //! burn ships an SGD too; nasr keeps its own because its momentum buffers are keyed by the
 //! parameters' dotted names, so they checkpoint to safetensors beside the model and a resumed
@@ -12,7 +13,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::params::NamedTensor;
+use crate::params::{NamedTensor, ParamPath};
 
 /// SGD hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -73,7 +74,7 @@ impl Sgd {
             _ => 1.0,
         };
         let mut update = Update {
-            path: Vec::new(),
+            path: ParamPath::default(),
             grads,
             lr,
             scale,
@@ -123,7 +124,7 @@ impl ModuleVisitor for GradNorm<'_> {
 }
 
 struct Update<'a> {
-    path: Vec<String>,
+    path: ParamPath,
     grads: GradientsParams,
     lr: f64,
     scale: f64,
@@ -132,12 +133,12 @@ struct Update<'a> {
 }
 
 impl ModuleMapper for Update<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -155,7 +156,7 @@ impl ModuleMapper for Update<'_> {
             direction = direction + weight.clone().mul_scalar(self.config.weight_decay);
         }
         if self.config.momentum > 0.0 {
-            let name = self.path.join(".");
+            let name = self.path.dotted();
             let shape = direction.dims();
             let numel = shape.iter().product::<usize>();
             // buf = mu * buf + d (PyTorch starts the buffer at d, dampening 0).
@@ -174,5 +175,76 @@ impl ModuleMapper for Update<'_> {
         }
         let updated = weight - direction.mul_scalar(self.lr);
         Param::from_mapped_value(id, Tensor::from_inner(updated).require_grad(), mapper)
+    }
+}
+
+/// Adam's settings (Kingma & Ba 2015), with L2 weight decay added to the gradient as PyTorch's
+/// `Adam` does. The defaults are DARTS' architecture optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// L2 weight decay, added to the gradient.
+    pub weight_decay: f64,
+    /// Denominator guard.
+    pub eps: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 3e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            weight_decay: 1e-3,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Adam's moments for a flat vector of values (architecture parameters, which live outside
+/// any module), in f64.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Adam {
+    /// First moments.
+    first_moment: Vec<f64>,
+    /// Second moments.
+    second_moment: Vec<f64>,
+    /// Steps taken.
+    steps: u64,
+}
+
+impl Adam {
+    /// Zero moments for `len` values.
+    pub fn new(len: usize) -> Self {
+        Self {
+            first_moment: vec![0.0; len],
+            second_moment: vec![0.0; len],
+            steps: 0,
+        }
+    }
+
+    /// One step on `values` along `grad` (same length).
+    pub fn step(&mut self, values: &mut [f32], grad: &[f32], config: &AdamConfig) {
+        debug_assert_eq!(values.len(), grad.len());
+        self.steps += 1;
+        let t = self.steps as i32;
+        let correction1 = 1.0 - config.beta1.powi(t);
+        let correction2 = 1.0 - config.beta2.powi(t);
+        for (i, &g) in grad.iter().enumerate() {
+            let value = f64::from(values[i]);
+            let g = f64::from(g) + config.weight_decay * value;
+            self.first_moment[i] = config.beta1 * self.first_moment[i] + (1.0 - config.beta1) * g;
+            self.second_moment[i] =
+                config.beta2 * self.second_moment[i] + (1.0 - config.beta2) * g * g;
+            let denominator = (self.second_moment[i] / correction2).sqrt() + config.eps;
+            values[i] =
+                (value - config.lr * self.first_moment[i] / correction1 / denominator) as f32;
+        }
     }
 }

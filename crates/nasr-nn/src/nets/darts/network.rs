@@ -11,9 +11,11 @@ use nasr_kernels::{BatchNorm, Conv2d};
 use nasr_space::darts::CellGenotype;
 use rand::Rng;
 
-use super::ops::DartsOp;
 use super::{DartsNetConfig, Preprocess, cell_plan, stem_conv};
 use crate::NnError;
+use crate::ops::Chosen;
+use crate::ops::darts::DartsEdgeOp;
+use nasr_space::darts::DartsPrimitive;
 
 /// Drop-path during training: each non-identity op's output is zeroed per example with
 /// probability `prob` and the survivors scaled by `1 / (1 - prob)`; masks come from `rng`.
@@ -53,7 +55,7 @@ pub struct EvalCell {
     /// Preprocessing of the previous cell.
     pub preprocess1: Preprocess,
     /// Two ops per intermediate node, in node order.
-    pub ops: Vec<DartsOp>,
+    pub ops: Vec<Chosen<DartsEdgeOp>>,
     /// The input node of each op.
     pub inputs: Vec<usize>,
 }
@@ -64,7 +66,7 @@ impl EvalCell {
         for pair in 0..self.ops.len() / 2 {
             let mut node: Option<Tensor<4>> = None;
             for k in [2 * pair, 2 * pair + 1] {
-                let op = &self.ops[k];
+                let op = &self.ops[k].op;
                 let mut out = op
                     .forward(states[self.inputs[k]].clone())
                     .expect("a genotype has no zero op");
@@ -162,10 +164,9 @@ impl DartsNetwork {
                     .flatten()
                     .map(|&(op, input)| {
                         let stride = if cell.reduction && input < 2 { 2 } else { 1 };
-                        (
-                            DartsOp::new(op, cell.channels, stride, false, device),
-                            input,
-                        )
+                        let primitive = DartsPrimitive::from_index(op);
+                        let op = DartsEdgeOp::new(primitive, cell.channels, stride, false, device);
+                        (Chosen::new(op), input)
                     })
                     .unzip();
                 EvalCell {

@@ -1,10 +1,9 @@
-//! Networks of the DARTS space (`nasr_space::darts`): the search supernet (mixed mode) and the
-//! evaluation network of one genotype (stacked cells, reductions at 1/3 and 2/3 of the depth,
+//! Networks of the DARTS space (`nasr_space::darts`): the search supernet (mixed mode,
+//! [`supernet`]) and the evaluation network of one genotype ([`network`]) (stacked cells, reductions at 1/3 and 2/3 of the depth,
 //! optional auxiliary head and drop-path), both after DARTS' `model_search.py` and `model.py`.
 
-pub mod eval;
-pub mod ops;
-pub mod search;
+pub mod network;
+pub mod supernet;
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -15,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::NnError;
 use crate::ops::ReluConvBn;
-use ops::FactorizedReduce;
+use crate::ops::darts::FactorizedReduce;
 
-pub use eval::DartsNetwork;
-pub use search::DartsSupernet;
+pub use network::DartsNetwork;
+pub use supernet::DartsSupernet;
 
 /// Sizes of a DARTS network. The search network of the paper is C=16, 8 cells; the CIFAR-10
 /// evaluation network C=36, 20 cells, auxiliary weight 0.4, drop-path 0.2, cutout 16.

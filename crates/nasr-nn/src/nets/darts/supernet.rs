@@ -6,48 +6,32 @@ use burn::module::Module;
 use burn::nn::{BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::{BatchNorm, Conv2d};
-use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS};
+use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS, DartsPrimitive};
 
-use super::ops::DartsOp;
 use super::{DartsNetConfig, Preprocess, cell_plan, stem_conv};
 use crate::NnError;
+use crate::ops::darts::DartsEdgeOp;
+use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedWeights};
 
-/// Every op of one edge (`none` included, holding nothing).
-#[derive(Module, Debug)]
-pub struct MixedEdge {
-    /// In `DARTS_OPS` order.
-    pub ops: Vec<DartsOp>,
+impl EdgeOp for DartsEdgeOp {
+    fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>> {
+        self.forward(x)
+    }
+
+    fn is_skip(&self) -> bool {
+        self.primitive() == DartsPrimitive::SkipConnect
+    }
 }
 
-impl MixedEdge {
-    fn new(channels: usize, stride: usize, device: &Device) -> Self {
-        Self {
-            ops: (0..DARTS_OPS.len())
-                .map(|kind| DartsOp::new(kind, channels, stride, true, device))
-                .collect(),
-        }
-    }
-
-    /// Sum over ops of `weights[row, op] * op(x)`, plus `aux_skip` times the skip op's output
-    /// (DARTS-'s auxiliary skip connection).
-    fn forward(&self, weights: &Tensor<2>, row: usize, aux_skip: f64, x: Tensor<4>) -> Tensor<4> {
-        let mut sum: Option<Tensor<4>> = None;
-        for (kind, op) in self.ops.iter().enumerate() {
-            let Some(out) = op.forward(x.clone()) else {
-                continue;
-            };
-            let mut weight = weights
-                .clone()
-                .slice([row..row + 1, kind..kind + 1])
-                .reshape([1, 1, 1, 1]);
-            if aux_skip > 0.0 && DARTS_OPS[kind] == "skip_connect" {
-                weight = weight.add_scalar(aux_skip);
-            }
-            let weighted = out * weight;
-            sum = crate::ops::accumulate(sum, weighted);
-        }
-        sum.expect("an edge has non-zero ops")
-    }
+/// Every op of one edge (`none` included, holding nothing), with the search supernet's
+/// BatchNorm after pools.
+fn mixed_edge(channels: usize, stride: usize, device: &Device) -> MixedOp<DartsEdgeOp> {
+    MixedOp::new(
+        DartsPrimitive::ALL
+            .iter()
+            .map(|&op| DartsEdgeOp::new(op, channels, stride, true, device))
+            .collect(),
+    )
 }
 
 /// A search cell: preprocessing of its two inputs, then 14 mixed edges.
@@ -58,26 +42,23 @@ pub struct SearchCell {
     /// Brings the previous cell to this cell's channels.
     pub preprocess1: Preprocess,
     /// Edges in node order: node 2's two, node 3's three, ...
-    pub edges: Vec<MixedEdge>,
+    pub edges: Vec<MixedOp<DartsEdgeOp>>,
     /// Whether this is a reduction cell.
     pub reduction: bool,
 }
 
 impl SearchCell {
     /// The cell's output: the concatenation of its 4 intermediate nodes, `4 * channels` wide.
-    fn forward(
-        &self,
-        s0: Tensor<4>,
-        s1: Tensor<4>,
-        weights: &Tensor<2>,
-        aux_skip: f64,
-    ) -> Tensor<4> {
+    fn forward(&self, s0: Tensor<4>, s1: Tensor<4>, weights: MixedWeights<'_>) -> Tensor<4> {
         let mut states = vec![self.preprocess0.forward(s0), self.preprocess1.forward(s1)];
         let mut edge = 0;
         for _ in 0..DARTS_NODES {
             let mut node: Option<Tensor<4>> = None;
             for state in &states {
-                let out = self.edges[edge].forward(weights, edge, aux_skip, state.clone());
+                let mode = EdgeMode::Mixed { weights, row: edge };
+                let out = self.edges[edge]
+                    .forward(mode, state.clone())
+                    .expect("a mixed edge has non-zero ops");
                 node = crate::ops::accumulate(node, out);
                 edge += 1;
             }
@@ -119,7 +100,7 @@ impl DartsSupernet {
                     .flat_map(|node| (0..node + 2).map(move |input| (node, input)))
                     .map(|(_, input)| {
                         let stride = if cell.reduction && input < 2 { 2 } else { 1 };
-                        MixedEdge::new(cell.channels, stride, device)
+                        mixed_edge(cell.channels, stride, device)
                     })
                     .collect(),
                 reduction: cell.reduction,
@@ -146,7 +127,7 @@ impl DartsSupernet {
         let (mut s0, mut s1) = (stem.clone(), stem);
         for cell in &self.cells {
             let weights = if cell.reduction { &reduce } else { &normal };
-            let out = cell.forward(s0, s1.clone(), weights, aux_skip);
+            let out = cell.forward(s0, s1.clone(), MixedWeights { weights, aux_skip });
             (s0, s1) = (s1, out);
         }
         let [batch, channels, _, _] = s1.dims();

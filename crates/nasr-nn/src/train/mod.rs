@@ -1,5 +1,7 @@
-//! The training loop: SGD on mini-batches with a per-step cosine schedule, evaluation after each
-//! epoch, a safetensors checkpoint after each epoch, and resume from the last one.
+//! Training: a [`Trainer`] runs SGD on mini-batches with a per-step cosine schedule, calls a
+//! step that returns its loss ([`loss`]), validates after each epoch, writes a safetensors
+//! checkpoint after each epoch and resumes from the last one. [`optim`] holds SGD and Adam,
+//! [`schedule`] the learning-rate schedule.
 //!
 //! Randomness comes only from named streams of the run seed: `data-order/<epoch>` shuffles,
 //! `augment/<epoch>` draws crops and flips. Each epoch's streams are rebuilt from the seed, so a
@@ -7,8 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod loss;
+pub mod optim;
+pub mod schedule;
+
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -20,19 +25,14 @@ use crate::NnError;
 use crate::params::{
     load_named, load_safetensors, named_tensors, save_safetensors, write_atomically,
 };
-use crate::schedule::CosineSchedule;
-use crate::sgd::{Sgd, SgdConfig};
+pub use loss::{CrossEntropy, StepLogits, StepLoss};
+use optim::{Sgd, SgdConfig};
+use schedule::CosineSchedule;
 
 /// A network that maps images `[batch, c, h, w]` to logits `[batch, classes]`.
 pub trait Classifier: Module {
     /// Forward pass.
     fn forward(&self, images: Tensor<4>) -> Tensor<2>;
-}
-
-impl Classifier for crate::nb201::Nb201Network {
-    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        crate::nb201::Nb201Network::forward(self, images)
-    }
 }
 
 /// Training hyper-parameters. Defaults follow NAS-Bench-201's training recipe, except the
@@ -137,8 +137,8 @@ pub struct TrainData<'a> {
     pub normalization: &'a Normalization,
 }
 
-/// One training step's batch, handed to the forward of [`Trainer::fit_with`].
-pub struct TrainStep {
+/// One training step's batch, handed to the step of [`Trainer::fit_with`].
+pub struct TrainStep<'a> {
     /// Augmented, normalised images `[batch, c, h, w]` on the training device.
     pub images: Tensor<4>,
     /// Their labels.
@@ -149,30 +149,20 @@ pub struct TrainStep {
     pub step: usize,
     /// The learning rate of this step's weight update.
     pub lr: f64,
+    /// Cross-entropy with the configured label smoothing.
+    pub cross_entropy: &'a CrossEntropy,
 }
 
-/// What a training forward returns: the logits of every architecture the step runs (their
-/// losses are summed), and optionally an auxiliary head's logits with the weight of its loss
-/// (DARTS' evaluation network: 0.4). Training accuracy counts the architectures' logits only.
-pub struct StepLogits {
-    /// One per architecture.
-    pub paths: Vec<Tensor<2>>,
-    /// Auxiliary logits and their loss weight.
-    pub auxiliary: Option<(Tensor<2>, f64)>,
-}
-
-impl From<Vec<Tensor<2>>> for StepLogits {
-    fn from(paths: Vec<Tensor<2>>) -> Self {
-        Self {
-            paths,
-            auxiliary: None,
-        }
+impl TrainStep<'_> {
+    /// The classification step's loss of `logits` on this batch's labels.
+    pub fn cross_entropy(&self, logits: StepLogits) -> StepLoss {
+        self.cross_entropy.step(logits, &self.labels)
     }
 }
 
-/// The training forward of a plain network: its logits on the step's images.
-pub fn plain_forward<M: Classifier>(model: &M, step: &TrainStep) -> StepLogits {
-    vec![model.forward(step.images.clone())].into()
+/// The classification step of a plain network: cross-entropy of its logits.
+pub fn plain_step<M: Classifier>(model: &M, step: &TrainStep<'_>) -> StepLoss {
+    step.cross_entropy(vec![model.forward(step.images.clone())].into())
 }
 
 /// Checkpoint bookkeeping, written last so that its presence means the epoch's files are complete.
@@ -185,7 +175,9 @@ struct Progress {
     history: Vec<EpochRecord>,
 }
 
-const CHECKPOINT_FORMAT: u32 = 1;
+/// Format 2: parameters named by their op (`edges.2.nor_conv_3x3...`); format 1 named them by
+/// position (`edges.2.op...`), so its tensors cannot be loaded into today's networks.
+const CHECKPOINT_FORMAT: u32 = 2;
 
 /// Runs training for a model, checkpointing into a folder when given one.
 pub struct Trainer<'a> {
@@ -225,34 +217,39 @@ impl<'a> Trainer<'a> {
         model: M,
         data: TrainData<'_>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
-        self.fit_forward(model, data, &mut plain_forward)
+        self.fit_step(model, data, &mut plain_step)
     }
 
-    /// Like [`Trainer::fit`], with a training forward of its own (drop-path, auxiliary heads);
+    /// Like [`Trainer::fit`], with a training step of its own (drop-path, auxiliary heads);
     /// validation uses the model's plain forward.
-    pub fn fit_forward<M: Classifier>(
+    pub fn fit_step<M: Classifier>(
         &self,
         model: M,
         data: TrainData<'_>,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+        step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         let batch_size = self.config.eval_batch_size;
-        self.fit_with(model, data, forward, &mut |model: &M, _| {
-            Ok(evaluate(model, data.valid, data.normalization, batch_size))
+        self.fit_with(model, data, step, &mut |model: &M, _| {
+            Ok(crate::eval::evaluate(
+                model,
+                data.valid,
+                data.normalization,
+                batch_size,
+            ))
         })
     }
 
-    /// Like [`Trainer::fit`], for models whose training forward is not a plain call, such as a
-    /// supernet running sampled paths. `forward(model, step)` gives the logits of
-    /// every architecture the step runs (one for a plain network or single-path sampling, m for
-    /// FairNAS); the step's loss is the sum of their losses, so its gradient is the sum of their
-    /// gradients. `validate(model, epoch)` gives the validation accuracy after an epoch; its error
-    /// stops the run before the epoch's checkpoint is saved.
+    /// Like [`Trainer::fit`], for any model and any loss, such as a supernet running sampled
+    /// paths. `step(model, batch)` returns the step's loss: cross-entropy of the logits of
+    /// every architecture the step runs ([`TrainStep::cross_entropy`]; one for a plain network
+    /// or single-path sampling, m for FairNAS), or a loss of the method's own. `validate(model,
+    /// epoch)` gives the validation accuracy after an epoch; its error stops the run before the
+    /// epoch's checkpoint is saved.
     pub fn fit_with<M: Module>(
         &self,
         model: M,
         data: TrainData<'_>,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+        step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
         validate: &mut dyn FnMut(&M, usize) -> Result<f64, NnError>,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         self.config.validate()?;
@@ -265,7 +262,7 @@ impl<'a> Trainer<'a> {
         };
         for epoch in history.len()..self.config.epochs {
             let (trained, mut record) =
-                self.train_epoch(model, &mut sgd, data, epoch, &schedule, forward)?;
+                self.train_epoch(model, &mut sgd, data, epoch, &schedule, step)?;
             model = trained;
             record.valid_accuracy = validate(&model, epoch)?;
             history.push(record);
@@ -283,7 +280,7 @@ impl<'a> Trainer<'a> {
         data: TrainData<'_>,
         epoch: usize,
         schedule: &CosineSchedule,
-        forward: &mut dyn FnMut(&M, &TrainStep) -> StepLogits,
+        train_step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<(M, EpochRecord), NnError> {
         let device = crate::train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
@@ -294,10 +291,7 @@ impl<'a> Trainer<'a> {
             self.config.batch_size,
             &mut order_rng,
         );
-        let smoothing = (self.config.label_smoothing > 0.0).then_some(self.config.label_smoothing);
-        let loss_fn = CrossEntropyLossConfig::new()
-            .with_smoothing(smoothing)
-            .init(&device);
+        let cross_entropy = CrossEntropy::new(self.config.label_smoothing, &device);
         let bar = self.progress_bar(
             batcher.len(),
             &format!("epoch {}/{}", epoch + 1, self.config.epochs),
@@ -315,25 +309,14 @@ impl<'a> Trainer<'a> {
                 epoch,
                 step,
                 lr,
+                cross_entropy: &cross_entropy,
             };
-            let output = forward(&model, &input);
-            let labels = input.labels;
-            let paths = output.paths.len();
-            let mut loss: Option<Tensor<1>> = None;
-            for logits in output.paths {
-                correct += count_correct(logits.clone(), labels.clone());
-                let path_loss = loss_fn.forward(logits, labels.clone());
-                loss = Some(match loss {
-                    Some(sum) => sum + path_loss,
-                    None => path_loss,
-                });
-            }
-            let mut loss = loss.expect("a step runs at least one architecture");
-            // Reported per architecture, so that the figures compare across sampling schemes.
-            let loss_value: f32 = loss.clone().into_scalar::<f32>() / paths as f32;
-            if let Some((logits, weight)) = output.auxiliary {
-                loss = loss + loss_fn.forward(logits, labels.clone()).mul_scalar(weight);
-            }
+            let StepLoss {
+                loss,
+                reported: loss_value,
+                correct: step_correct,
+                predicted: step_predicted,
+            } = train_step(&model, &input);
             if !loss_value.is_finite() {
                 return Err(NnError::Diverged {
                     epoch,
@@ -341,9 +324,10 @@ impl<'a> Trainer<'a> {
                     loss: loss_value,
                 });
             }
+            correct += step_correct;
+            predicted += step_predicted;
             loss_sum += f64::from(loss_value) * batch.len as f64;
             seen += batch.len;
-            predicted += batch.len * paths;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = sgd.step(model, grads, lr).0;
             bar.inc(1);
@@ -439,6 +423,13 @@ impl<'a> Trainer<'a> {
                 progress.format_version
             )));
         }
+        if progress.format_version < CHECKPOINT_FORMAT {
+            return Err(bad(format!(
+                "checkpoint format {} was written by an older nasr, whose parameter names this \
+                 nasr (format {CHECKPOINT_FORMAT}) does not read; use a new output folder",
+                progress.format_version
+            )));
+        }
         if progress.seed != self.streams.seed() || progress.config != *self.config {
             return Err(bad(
                 "the checkpoint was made with another seed or training config; use a new output folder".into(),
@@ -478,43 +469,27 @@ pub fn to_tensors(
     )
 }
 
-fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
-    let [batch, _] = logits.dims();
-    let predicted = logits.argmax(1).reshape([batch]);
-    predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Accuracy of `model` on `dataset`, in [0, 1], in evaluation mode (BatchNorm running
-/// statistics, no autodiff).
-pub fn evaluate<M: Classifier>(
-    model: &M,
-    dataset: &Dataset,
-    normalization: &Normalization,
-    batch_size: usize,
-) -> f64 {
-    let model = model.valid();
-    accuracy(dataset, normalization, batch_size, |images| {
-        model.forward(images)
-    })
-}
-
-/// Accuracy of `forward` (images -> logits, on the evaluation device) on `dataset`, in [0, 1].
-pub fn accuracy(
-    dataset: &Dataset,
-    normalization: &Normalization,
-    batch_size: usize,
-    forward: impl Fn(Tensor<4>) -> Tensor<2>,
-) -> f64 {
-    if dataset.is_empty() {
-        return 0.0;
+    #[test]
+    fn a_checkpoint_of_the_older_format_is_refused_naming_its_version() {
+        let dir = std::env::temp_dir().join(format!("nasr-old-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = TrainConfig::default();
+        let progress = serde_json::json!({
+            "format_version": 1,
+            "config": config,
+            "seed": 7,
+            "completed_epochs": 1,
+            "history": [],
+        });
+        std::fs::write(dir.join("progress.json"), progress.to_string()).unwrap();
+        let trainer = Trainer::new(&config, SeedStreams::new(7)).with_checkpoints(&dir);
+        let err = trainer.completed_epochs().unwrap_err().to_string();
+        assert!(err.contains("checkpoint format 1"), "{err}");
+        assert!(err.contains("older nasr"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
-    let device = crate::eval_device();
-    let batcher = Batcher::sequential(dataset, normalization, batch_size);
-    let mut correct = 0;
-    for index in 0..batcher.len() {
-        let batch = batcher.plain_batch(index);
-        let (images, labels) = to_tensors(&batch, dataset, &device);
-        correct += count_correct(forward(images), labels);
-    }
-    correct as f64 / dataset.len() as f64
 }

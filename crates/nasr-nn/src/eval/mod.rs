@@ -1,0 +1,52 @@
+//! Evaluation: the accuracy of a network or of a supernet path on a dataset, and the
+//! [`Evaluator`](nasr_search::Evaluator)s built on it.
+//!
+//! - [`accuracy`] and [`evaluate`]: a forward's accuracy over a dataset, in evaluation mode;
+//! - [`supernet`]: [`SupernetEvaluator`], weight-sharing evaluation of one path (BatchNorm
+//!   recalibration, validation accuracy, costs), for every method that ranks supernet paths.
+
+pub mod supernet;
+
+pub use supernet::SupernetEvaluator;
+
+use burn::tensor::Tensor;
+use nasr_data::{Batcher, Dataset, Normalization};
+
+use crate::train::Classifier;
+use crate::train::loss::count_correct;
+use crate::train::to_tensors;
+
+/// Accuracy of `model` on `dataset`, in [0, 1], in evaluation mode (BatchNorm running
+/// statistics, no autodiff).
+pub fn evaluate<M: Classifier>(
+    model: &M,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+) -> f64 {
+    let model = model.valid();
+    accuracy(dataset, normalization, batch_size, |images| {
+        model.forward(images)
+    })
+}
+
+/// Accuracy of `forward` (images -> logits, on the evaluation device) on `dataset`, in [0, 1].
+pub fn accuracy(
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+    forward: impl Fn(Tensor<4>) -> Tensor<2>,
+) -> f64 {
+    if dataset.is_empty() {
+        return 0.0;
+    }
+    let device = crate::eval_device();
+    let batcher = Batcher::sequential(dataset, normalization, batch_size);
+    let mut correct = 0;
+    for index in 0..batcher.len() {
+        let batch = batcher.plain_batch(index);
+        let (images, labels) = to_tensors(&batch, dataset, &device);
+        correct += count_correct(forward(images), labels);
+    }
+    correct as f64 / dataset.len() as f64
+}

@@ -1,0 +1,151 @@
+//! Networks of the MobileNet space (`nasr_space::mobilenet`): the standalone network of one
+//! architecture ([`network`]: `layers.3.k5_e6.depthwise.weight`), and the single-path supernet
+//! that holds every candidate block of every layer ([`supernet`]:
+//! `layers.3.ops.k5_e6.depthwise.weight`), around one skeleton (stem, head, classifier).
+//! A block is an [`MbConv`](crate::ops::mbconv::MbConv).
+
+pub mod network;
+pub mod supernet;
+
+pub use network::MobileNetNetwork;
+pub use supernet::MobileNetSupernet;
+
+use burn::module::Module;
+use burn::nn::{BatchNormConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+use nasr_kernels::{BatchNorm, Conv2d};
+use nasr_space::mobilenet::MobileNetSpace;
+
+use crate::ops::mbconv::{conv, relu6};
+
+/// Stem, head and classifier around the searchable layers (shared by network and supernet).
+#[derive(Module, Debug)]
+pub struct MobileNetSkeleton {
+    /// 3x3 stem conv.
+    pub stem_conv: Conv2d,
+    /// Stem BatchNorm.
+    pub stem_bn: BatchNorm,
+    /// 1x1 head conv.
+    pub head_conv: Conv2d,
+    /// Head BatchNorm.
+    pub head_bn: BatchNorm,
+    /// Linear classifier.
+    pub classifier: Linear,
+}
+
+impl MobileNetSkeleton {
+    pub(crate) fn new(space: &MobileNetSpace, device: &Device) -> Self {
+        let c = space.config();
+        let last = space.layers().last().map_or(c.stem_channels, |l| l.c_out);
+        Self {
+            stem_conv: conv(c.in_channels, c.stem_channels, 3, c.stem_stride, 1, device),
+            stem_bn: BatchNormConfig::new(c.stem_channels).init(device).into(),
+            head_conv: conv(last, c.head_channels, 1, 1, 1, device),
+            head_bn: BatchNormConfig::new(c.head_channels).init(device).into(),
+            classifier: LinearConfig::new(c.head_channels, c.classes).init(device),
+        }
+    }
+
+    /// Stem, then `layers(x)`, then head, pooling and classifier.
+    pub(crate) fn forward(
+        &self,
+        x: Tensor<4>,
+        layers: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<2> {
+        let x = relu6(self.stem_bn.forward(self.stem_conv.forward(x)));
+        let x = layers(x);
+        let x = relu6(self.head_bn.forward(self.head_conv.forward(x)));
+        let [batch, channels, _, _] = x.dims();
+        self.classifier
+            .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::parameter_count;
+    use nasr_space::mobilenet::{MobileNetConfig, Stage};
+    use nasr_space::{Arch, Space};
+
+    fn space(allow_skip: bool) -> MobileNetSpace {
+        MobileNetSpace::new(MobileNetConfig {
+            input_size: 9,
+            stages: vec![
+                Stage {
+                    channels: 8,
+                    layers: 2,
+                    stride: 1,
+                },
+                Stage {
+                    channels: 12,
+                    layers: 2,
+                    stride: 2,
+                },
+            ],
+            allow_skip,
+            ..MobileNetConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_network_has_the_parameters_the_space_counts() {
+        let device = crate::eval_device();
+        for allow_skip in [false, true] {
+            let space = space(allow_skip);
+            let mut rng = <rand_chacha::ChaCha12Rng as rand::SeedableRng>::seed_from_u64(3);
+            for _ in 0..5 {
+                let arch = space.sample(&mut rng);
+                let net = MobileNetNetwork::new(&space, &arch, &device).unwrap();
+                assert_eq!(
+                    parameter_count(&net) as u64,
+                    space.cost(&arch).params,
+                    "{}",
+                    space.format(&arch)
+                );
+                let x = crate::init::normal_tensor(
+                    [2, 1, 9, 9],
+                    &mut nasr_space::SeedStreams::new(1).stream("input"),
+                    &device,
+                );
+                assert_eq!(net.forward(x).dims(), [2, 10]);
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_are_named_by_their_block() {
+        let device = crate::eval_device();
+        let space = space(false);
+        let supernet: Vec<String> =
+            crate::params::named_tensors(&MobileNetSupernet::new(&space, &device))
+                .into_keys()
+                .collect();
+        let first = space.decisions()[0].options[0].clone();
+        let in_supernet = format!("layers.0.ops.{first}.depthwise.weight");
+        assert!(supernet.contains(&in_supernet), "{supernet:?}");
+        let arch = Arch::new(vec![0; space.layers().len()]);
+        let network: Vec<String> =
+            crate::params::named_tensors(&MobileNetNetwork::new(&space, &arch, &device).unwrap())
+                .into_keys()
+                .collect();
+        let in_network = format!("layers.0.{first}.depthwise.weight");
+        assert!(network.contains(&in_network), "{network:?}");
+    }
+
+    #[test]
+    fn a_supernet_path_runs_every_choice_including_skip() {
+        let device = crate::eval_device();
+        let space = space(true);
+        let net = MobileNetSupernet::new(&space, &device);
+        let last = |layer: usize| space.decisions()[layer].options.len() - 1;
+        let arch = Arch::new((0..space.layers().len()).map(last).collect());
+        let x = crate::init::normal_tensor(
+            [2, 1, 9, 9],
+            &mut nasr_space::SeedStreams::new(2).stream("input"),
+            &device,
+        );
+        assert_eq!(net.forward_path(&arch, x).dims(), [2, 10]);
+    }
+}

@@ -1,0 +1,103 @@
+//! The inverted-residual block (MBConv) of MobileNetV2, as ProxylessNAS and FairNAS search it:
+//! 1x1 expansion + BN + ReLU6, kxk depthwise (strided) + BN + ReLU6, 1x1 projection + BN, plus
+//! the input when the layer is residual.
+
+use burn::module::Module;
+use burn::nn::BatchNormConfig;
+use burn::tensor::{Device, Tensor};
+use nasr_kernels::{BatchNorm, Conv2d};
+use nasr_space::mobilenet::LayerShape;
+
+use super::{CandidateOp, ConvShape};
+
+/// min(max(x, 0), 6).
+pub fn relu6(x: Tensor<4>) -> Tensor<4> {
+    x.clamp(0.0, 6.0)
+}
+
+/// A bias-free `k`x`k` (odd) convolution with "same" padding.
+pub(crate) fn conv(
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
+    let shape = ConvShape {
+        stride,
+        dilation: 1,
+        groups,
+    };
+    super::conv(c_in, c_out, k, shape, device)
+}
+
+/// One inverted-residual block.
+#[derive(Module, Debug)]
+pub struct MbConv {
+    /// 1x1 expansion (absent at ratio 1).
+    pub expand: Option<Conv2d>,
+    /// BatchNorm after the expansion.
+    pub expand_bn: Option<BatchNorm>,
+    /// kxk depthwise conv.
+    pub depthwise: Conv2d,
+    /// BatchNorm after it.
+    pub depthwise_bn: BatchNorm,
+    /// 1x1 projection.
+    pub project: Conv2d,
+    /// BatchNorm after it.
+    pub project_bn: BatchNorm,
+    /// Add the input to the output.
+    pub residual: bool,
+    /// Depthwise kernel size.
+    pub kernel: usize,
+    /// Expansion ratio.
+    pub expansion: usize,
+}
+
+impl MbConv {
+    /// The block of `kernel` and `expansion` for a layer of `shape`.
+    pub fn new(shape: &LayerShape, kernel: usize, expansion: usize, device: &Device) -> Self {
+        let hidden = shape.c_in * expansion;
+        let expands = expansion != 1;
+        Self {
+            expand: expands.then(|| conv(shape.c_in, hidden, 1, 1, 1, device)),
+            expand_bn: expands.then(|| BatchNormConfig::new(hidden).init(device).into()),
+            depthwise: conv(hidden, hidden, kernel, shape.stride, hidden, device),
+            depthwise_bn: BatchNormConfig::new(hidden).init(device).into(),
+            project: conv(hidden, shape.c_out, 1, 1, 1, device),
+            project_bn: BatchNormConfig::new(shape.c_out).init(device).into(),
+            residual: shape.residual(),
+            kernel,
+            expansion,
+        }
+    }
+
+    /// `[batch, c_in, s, s]` -> `[batch, c_out, ceil(s / stride), ...]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut h = x.clone();
+        if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
+            h = relu6(bn.forward(expand.forward(h)));
+        }
+        h = relu6(self.depthwise_bn.forward(self.depthwise.forward(h)));
+        h = self.project_bn.forward(self.project.forward(h));
+        if self.residual { h + x } else { h }
+    }
+}
+
+impl CandidateOp for MbConv {
+    /// `k5_e6`, as the MobileNet space writes a layer choice.
+    fn name(&self) -> String {
+        format!("k{}_e{}", self.kernel, self.expansion)
+    }
+}
+
+impl MbConv {
+    /// The BatchNorms of the block.
+    pub fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let mut all: Vec<&mut BatchNorm> = self.expand_bn.as_mut().into_iter().collect();
+        all.push(&mut self.depthwise_bn);
+        all.push(&mut self.project_bn);
+        all
+    }
+}

@@ -1,0 +1,81 @@
+//! BatchNorm recalibration along one path, and a path's accuracy: how weight-sharing methods
+//! evaluate an architecture on a supernet.
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_space::Arch;
+
+use super::PathSupernet;
+use crate::params::{NamedTensor, load_named, named_tensors};
+
+/// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
+/// cumulative average over `batches` training batches (weight-sharing evaluation needs
+/// statistics of the path it evaluates, not of the mixture it was trained on). Weights do not
+/// change. Batches are drawn in order from `rng`'s shuffle of `dataset`.
+pub fn recalibrate_bn<S: PathSupernet>(
+    supernet: S,
+    arch: &Arch,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+    batches: usize,
+    rng: &mut dyn rand::RngCore,
+) -> S {
+    let device = crate::train_device();
+    // Training mode on the autodiff device (BatchNorm updates its statistics only there), but
+    // without gradient tracking: nothing is recorded, so no activations are kept for a backward
+    // pass that never comes.
+    let mut model = reset_running_stats(supernet).train().no_grad();
+    let momenta: Vec<f64> = model.batch_norms().iter().map(|bn| bn.momentum).collect();
+    let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
+    let shape = dataset.shape;
+    for index in 0..batches.min(batcher.len()) {
+        // PyTorch's `momentum=None`: batch k enters the running average with weight 1/k.
+        for bn in model.batch_norms() {
+            bn.momentum = 1.0 / (index + 1) as f64;
+        }
+        let batch = batcher.plain_batch(index);
+        let dims = [batch.len, shape.channels, shape.height, shape.width];
+        let images =
+            Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), &device);
+        let _ = model.forward_path(arch, images.detach());
+    }
+    for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
+        bn.momentum = momentum;
+    }
+    model
+}
+
+/// Accuracy of the supernet path `arch` on `dataset` in evaluation mode, in [0, 1].
+pub fn path_accuracy<S: PathSupernet>(
+    supernet: &S,
+    arch: &Arch,
+    dataset: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+) -> f64 {
+    let model = supernet.valid();
+    crate::eval::accuracy(dataset, normalization, batch_size, |images| {
+        model.forward_path(arch, images)
+    })
+}
+
+/// Sets every running mean to 0 and running variance to 1.
+fn reset_running_stats<M: Module>(model: M) -> M {
+    let tensors: BTreeMap<String, NamedTensor> = named_tensors(&model)
+        .into_iter()
+        .map(|(name, mut tensor)| {
+            if name.ends_with("running_mean") {
+                tensor.values.iter_mut().for_each(|v| *v = 0.0);
+            } else if name.ends_with("running_var") {
+                tensor.values.iter_mut().for_each(|v| *v = 1.0);
+            }
+            (name, tensor)
+        })
+        .collect();
+    load_named(model, &tensors, std::path::Path::new("<supernet>"))
+        .expect("same module, same names")
+}

@@ -1,0 +1,127 @@
+//! Supernets: one weight set holding every candidate op of a space, run in one of its modes.
+//!
+//! - [`Mode::Path`]: single-path, one architecture's ops only (SPOS, RSWS, FairNAS); a step
+//!   costs, in time and memory, one network's step.
+//! - [`Mode::Mixed`]: DARTS' continuous relaxation, every op of an edge weighted by its row of
+//!   the architecture weights.
+//!
+//! Every edge or layer is a [`MixedOp`], which runs in either mode; a space's supernet (in
+//! `nets/`) maps the [`Mode`] onto its edges. [`bn`] recalibrates BatchNorm along a path, the
+//! evaluation step of every weight-sharing method.
+
+pub mod bn;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use nasr_kernels::BatchNorm;
+use nasr_space::Arch;
+
+use crate::ops::{CandidateOp, CandidateOps};
+
+pub use bn::{path_accuracy, recalibrate_bn};
+
+/// How a supernet runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'a> {
+    /// Only the ops that the architecture selects.
+    Path(&'a Arch),
+    /// Every op of every edge, weighted.
+    Mixed(MixedWeights<'a>),
+}
+
+/// The weights of [`Mode::Mixed`].
+#[derive(Debug, Clone, Copy)]
+pub struct MixedWeights<'a> {
+    /// `[edges, ops]`, one row per edge in the space's edge order, columns in its op order
+    /// (DARTS passes softmax(alpha)).
+    pub weights: &'a Tensor<2>,
+    /// DARTS-'s auxiliary skip connection: added to the skip op's weight on every edge
+    /// (0 disables it).
+    pub aux_skip: f64,
+}
+
+/// What one edge (or layer) runs: option `k` alone, or every option weighted by row `row`.
+#[derive(Debug, Clone, Copy)]
+pub enum EdgeMode<'a> {
+    /// Option `k` of the edge's decision alone.
+    Path(usize),
+    /// Every option, weighted by row `row` of the mixed weights.
+    Mixed {
+        /// The weights.
+        weights: MixedWeights<'a>,
+        /// The edge's row.
+        row: usize,
+    },
+}
+
+/// A candidate op that can sit on a supernet edge.
+pub trait EdgeOp: CandidateOp {
+    /// Applies the op; `None` for the zero op.
+    fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>>;
+    /// Whether the op is the space's `skip_connect` (at any stride), which DARTS-'s auxiliary
+    /// skip weights up.
+    fn is_skip(&self) -> bool;
+}
+
+/// Every candidate op of one edge, run in either mode.
+#[derive(Module, Debug)]
+pub struct MixedOp<O: EdgeOp> {
+    /// The candidates, in the space's option order.
+    pub ops: CandidateOps<O>,
+}
+
+impl<O: EdgeOp> MixedOp<O> {
+    /// The edge of these candidates.
+    pub fn new(ops: Vec<O>) -> Self {
+        Self {
+            ops: CandidateOps::new(ops),
+        }
+    }
+
+    /// The edge's output in `mode`; `None` where nothing contributes (a zero op alone, or a
+    /// skip option of a MobileNet layer, which holds no op).
+    pub fn forward(&self, mode: EdgeMode<'_>, x: Tensor<4>) -> Option<Tensor<4>> {
+        match mode {
+            EdgeMode::Path(option) => self.ops.get(option)?.apply(x),
+            EdgeMode::Mixed { weights, row } => self.forward_mixed(weights, row, x),
+        }
+    }
+
+    /// DARTS' mixed op: the sum over ops of `weights[row, op] * op(x)` (the zero op adds
+    /// nothing), the skip op's weight raised by the auxiliary skip.
+    fn forward_mixed(
+        &self,
+        weights: MixedWeights<'_>,
+        row: usize,
+        x: Tensor<4>,
+    ) -> Option<Tensor<4>> {
+        let mut sum: Option<Tensor<4>> = None;
+        for (column, op) in self.ops.iter().enumerate() {
+            let Some(out) = op.apply(x.clone()) else {
+                continue;
+            };
+            let mut weight = scalar_at(weights.weights, row, column);
+            if weights.aux_skip > 0.0 && op.is_skip() {
+                weight = weight.add_scalar(weights.aux_skip);
+            }
+            sum = crate::ops::accumulate(sum, out * weight);
+        }
+        sum
+    }
+}
+
+/// `weights[row, column]` as a `[1, 1, 1, 1]` tensor that broadcasts over feature maps.
+fn scalar_at(weights: &Tensor<2>, row: usize, column: usize) -> Tensor<4> {
+    weights
+        .clone()
+        .slice([row..row + 1, column..column + 1])
+        .reshape([1, 1, 1, 1])
+}
+
+/// A supernet run one path at a time: what weight-sharing evaluation needs of it.
+pub trait PathSupernet: Module {
+    /// Logits of the path `arch`: images `[batch, c, h, w]` -> `[batch, classes]`.
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2>;
+    /// Every BatchNorm, so that recalibration can set their momentum.
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm>;
+}
