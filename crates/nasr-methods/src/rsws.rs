@@ -1,8 +1,9 @@
 //! Random search with weight sharing (Li & Talwalkar, UAI 2019).
 //!
 //! Train the NB201 supernet with one uniformly sampled path per step (single-path one-shot
-//! training, as SPOS), then sample K distinct architectures, recalibrate BatchNorm along each,
-//! rank them by supernet validation accuracy and keep the best. The run folder holds
+//! training, as SPOS), then run random search (K distinct architectures) with the
+//! [`SupernetEvaluator`] (BatchNorm recalibrated along each path, then validation accuracy),
+//! rank them and keep the best. The run folder holds
 //! `config.toml`, `metrics.json` (supernet training), `supernet.safetensors`, `ranking.json`
 //! (all K, best first), `best.json` and `timing.json`.
 
@@ -10,9 +11,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use nasr_data::{Dataset, Normalization};
-use nasr_space::{Arch, SeedStreams, Space};
+use nasr_space::{Arch, Space};
 use serde::{Deserialize, Serialize};
+
+use nasr_nn::eval::SupernetEvaluator;
+use nasr_nn::eval::supernet::{PathData, PathEvaluation};
+use nasr_search::random::DistinctRandomSearch;
+use nasr_search::store::drive;
+use nasr_search::{Goal, Search, SearchError, Strategy};
+use rand::RngCore;
+use std::sync::Arc;
 
 use crate::run::{
     DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
@@ -21,7 +29,6 @@ use nasr_nn::NnError;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::{named_tensors, save_safetensors};
-use nasr_nn::supernet::{path_accuracy, recalibrate_bn};
 use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
 
 /// Everything that defines an RSWS run.
@@ -128,11 +135,15 @@ pub fn rsws_run(
     })?;
 
     let started = Instant::now();
-    let ranker = Ranker {
+    let path_data = PathData {
         train: &parts.train,
         valid: &parts.valid,
         normalization: &normalization,
-        config,
+    };
+    let settings = PathEvaluation {
+        batch_size: config.train.batch_size,
+        recal_batches: config.recal_batches,
+        eval_batch_size: config.train.eval_batch_size,
     };
     let mut paths = nasr_space::EpochStream::new(streams, "path");
     let (supernet, epochs) = Trainer::new(&config.train, streams)
@@ -152,29 +163,40 @@ pub fn rsws_run(
             },
             &mut |model: &Nb201Supernet, epoch| {
                 let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));
-                Ok(ranker.accuracy(
-                    model.clone(),
-                    &arch,
-                    &streams,
-                    &format!("valid-recal/{epoch}"),
-                ))
+                let evaluator = SupernetEvaluator::new(model, &space, path_data, settings, streams);
+                Ok(evaluator.accuracy(&arch))
             },
         )?;
     let train_seconds = started.elapsed().as_secs_f64();
     save_safetensors(&named_tensors(&supernet), &out.join("supernet.safetensors"))?;
 
     let started = Instant::now();
-    let candidates =
-        distinct_candidates(&space, config.candidates, &mut streams.stream("candidates"));
-    let mut ranking: Vec<RankedArch> = Vec::with_capacity(candidates.len());
-    for (k, arch) in candidates.iter().enumerate() {
-        let accuracy = ranker.accuracy(supernet.clone(), arch, &streams, &format!("recal/{k}"));
-        ranking.push(RankedArch {
-            arch: space.format(arch),
-            index: space.index_of(arch)?,
-            supernet_valid_accuracy: accuracy,
-        });
-    }
+    let mut search = Search::new(
+        Arc::new(space.clone()),
+        Goal::maximize("accuracy"),
+        DistinctRandomSearch,
+        streams.stream("candidates").next_u64(),
+    );
+    let evaluator = SupernetEvaluator::new(&supernet, &space, path_data, settings, streams);
+    drive(&mut search, evaluator, None, config.candidates, &mut |_| {})?;
+    let mut ranking = search
+        .book()
+        .trials()
+        .iter()
+        .map(|trial| {
+            let accuracy = trial.metrics.get("accuracy").copied().ok_or_else(|| {
+                NnError::Search(SearchError::Evaluation(format!(
+                    "trial {} has no accuracy",
+                    trial.id
+                )))
+            })?;
+            Ok(RankedArch {
+                arch: space.format(&trial.arch),
+                index: space.index_of(&trial.arch)?,
+                supernet_valid_accuracy: accuracy,
+            })
+        })
+        .collect::<Result<Vec<_>, NnError>>()?;
     // Best first; among equals, the earlier candidate.
     ranking.sort_by(|a, b| {
         b.supernet_valid_accuracy
@@ -213,39 +235,4 @@ pub(crate) fn distinct_candidates(
         }
     }
     candidates
-}
-
-/// Evaluates supernet paths: BN recalibration on training batches, then validation accuracy.
-struct Ranker<'a> {
-    train: &'a Dataset,
-    valid: &'a Dataset,
-    normalization: &'a Normalization,
-    config: &'a RswsConfig,
-}
-
-impl Ranker<'_> {
-    fn accuracy(
-        &self,
-        supernet: Nb201Supernet,
-        arch: &Arch,
-        streams: &SeedStreams,
-        recal_stream: &str,
-    ) -> f64 {
-        let recalibrated = recalibrate_bn(
-            supernet,
-            arch,
-            self.train,
-            self.normalization,
-            self.config.train.batch_size,
-            self.config.recal_batches,
-            &mut streams.stream(recal_stream),
-        );
-        path_accuracy(
-            &recalibrated,
-            arch,
-            self.valid,
-            self.normalization,
-            self.config.train.eval_batch_size,
-        )
-    }
 }
