@@ -67,11 +67,14 @@ impl TrainStepBench {
     }
 }
 
-/// Wall time of each timed step.
-pub fn time_train_steps(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
+/// Wall time of each timed step, on `compute`.
+pub fn time_train_steps(
+    bench: &TrainStepBench,
+    compute: nasr_nn::Compute,
+) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
     let network = bench.network();
-    let device = nasr_nn::train_device();
+    let device = compute.train_device();
     let streams = SeedStreams::new(0);
     let mut model =
         nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
@@ -125,6 +128,7 @@ pub enum SupernetStepMode {
 pub fn time_supernet_steps(
     bench: &TrainStepBench,
     mode: SupernetStepMode,
+    compute: nasr_nn::Compute,
 ) -> Result<Vec<Duration>, NnError> {
     use burn::tensor::activation::softmax;
 
@@ -132,7 +136,7 @@ pub fn time_supernet_steps(
     use nasr_nn::nets::nb201::Nb201Supernet;
 
     let network = bench.network();
-    let device = nasr_nn::train_device();
+    let device = compute.train_device();
     let streams = SeedStreams::new(0);
     let mut model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
@@ -241,11 +245,12 @@ pub fn time_op(
     [batch, channels, size]: [usize; 3],
     warmup: usize,
     steps: usize,
+    compute: nasr_nn::Compute,
 ) -> Result<Duration, NnError> {
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::{BatchNormConfig, PaddingConfig2d};
 
-    let device = nasr_nn::train_device();
+    let device = compute.train_device();
     let conv = |kernel: usize, groups: usize| -> nasr_kernels::Conv2d {
         Conv2dConfig::new([channels, channels], [kernel, kernel])
             .with_padding(PaddingConfig2d::Explicit(
@@ -312,10 +317,13 @@ pub fn time_op(
 
 /// Wall time of each timed inference (forward only, evaluation mode, no autodiff) of the NB201
 /// network of `bench` on a random batch of `bench.batch_size`.
-pub fn time_inference(bench: &TrainStepBench) -> Result<Vec<Duration>, NnError> {
+pub fn time_inference(
+    bench: &TrainStepBench,
+    compute: nasr_nn::Compute,
+) -> Result<Vec<Duration>, NnError> {
     let arch = Nb201Space::new().parse(&bench.arch)?;
     let network = bench.network();
-    let device = nasr_nn::eval_device();
+    let device = compute.eval_device();
     let streams = SeedStreams::new(0);
     let model =
         nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;

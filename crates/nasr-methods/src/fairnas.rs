@@ -132,6 +132,7 @@ impl MobileNetProblem {
         &'a self,
         supernet: &'a nasr_nn::nets::mobilenet::MobileNetSupernet,
         config: &FairNasConfig,
+        compute: nasr_nn::Compute,
     ) -> nasr_nn::eval::SupernetEvaluator<'a, nasr_nn::nets::mobilenet::MobileNetSupernet> {
         nasr_nn::eval::SupernetEvaluator::new(
             supernet,
@@ -145,6 +146,7 @@ impl MobileNetProblem {
                 batch_size: config.train.batch_size,
                 recal_batches: config.recal_batches,
                 eval_batch_size: config.train.eval_batch_size,
+                compute,
             },
             SeedStreams::new(config.seed),
         )
@@ -170,7 +172,7 @@ impl MobileNetProblem {
         config.train.validate()?;
         let streams = SeedStreams::new(config.seed);
         let sampler = StrictFairSampler::new(&self.space)?;
-        let device = nasr_nn::train_device();
+        let device = options.compute.train_device();
         let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
             Ok::<_, nasr_nn::NnError>(nasr_nn::nets::mobilenet::MobileNetSupernet::new(
                 &self.space,
@@ -193,9 +195,12 @@ impl MobileNetProblem {
             let arch = self
                 .space
                 .sample(&mut streams.stream(&format!("valid-path/{epoch}")));
-            Ok(self.evaluator(model, config).accuracy(&arch))
+            Ok(self
+                .evaluator(model, config, options.compute)
+                .accuracy(&arch))
         };
         nasr_nn::train::Trainer::new(&config.train, streams)
+            .on(options.compute)
             .with_checkpoints(out.join("checkpoints"))
             .with_progress(options.show_progress)
             .fit_with(
@@ -247,7 +252,7 @@ pub fn fairnas_run(
         policy,
         rand::RngCore::next_u64(&mut streams.stream("nsga2")),
     );
-    let evaluator = problem.evaluator(&supernet, config);
+    let evaluator = problem.evaluator(&supernet, config, options.compute);
     nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})?;
     let trials: String = search
         .book()

@@ -172,6 +172,7 @@ pub fn run_multi_fidelity(
         .map(|worker| {
             let options = RunOptions {
                 show_progress: options.show_progress && config.workers == 1 && worker == 0,
+                compute: options.compute,
             };
             StandaloneEvaluator::new(config.run.clone(), data_dir, &out.join("trials"), options)
         })

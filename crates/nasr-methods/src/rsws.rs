@@ -129,7 +129,7 @@ pub fn rsws_run(
         in_channels: parts.train.shape.channels,
         classes: parts.train.classes,
     };
-    let device = nasr_nn::train_device();
+    let device = options.compute.train_device();
     let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&network, &device)
     })?;
@@ -144,9 +144,11 @@ pub fn rsws_run(
         batch_size: config.train.batch_size,
         recal_batches: config.recal_batches,
         eval_batch_size: config.train.eval_batch_size,
+        compute: options.compute,
     };
     let mut paths = nasr_space::EpochStream::new(streams, "path");
     let (supernet, epochs) = Trainer::new(&config.train, streams)
+        .on(options.compute)
         .with_checkpoints(out.join("checkpoints"))
         .with_progress(options.show_progress)
         .fit_with(

@@ -184,6 +184,8 @@ pub struct RunTiming {
 pub struct RunOptions {
     /// Draw progress bars.
     pub show_progress: bool,
+    /// Where to compute (the CPU by default).
+    pub compute: nasr_nn::Compute,
 }
 
 /// Runs training as configured, reading data from `data_dir` and writing the run folder `out`.
@@ -226,7 +228,7 @@ pub fn train_run(
         out,
         options,
     };
-    let device = nasr_nn::train_device();
+    let device = options.compute.train_device();
     let shape = parts.train.shape;
     let (arch, arch_index, flops, trained) = if config.space == "nb201" {
         let space = Nb201Space::new();
@@ -374,6 +376,7 @@ impl Prepared<'_> {
             normalization: self.normalization,
         };
         let (model, epochs) = Trainer::new(&self.config.train, self.streams)
+            .on(self.options.compute)
             .with_checkpoints(self.out.join("checkpoints"))
             .with_progress(self.options.show_progress)
             .fit_step(model, train_data, step)?;
@@ -384,6 +387,7 @@ impl Prepared<'_> {
             &self.parts.test,
             self.normalization,
             self.config.train.eval_batch_size,
+            &self.options.compute.eval_device(),
         );
         let test_seconds = started.elapsed().as_secs_f64();
         save_safetensors(&named_tensors(&model), &self.out.join("model.safetensors"))?;

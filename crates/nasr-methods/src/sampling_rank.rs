@@ -149,7 +149,11 @@ pub fn sampling_rank(
             write_json(&folder.join("metrics.json"), &records)?;
             let scores: Vec<f64> = archs
                 .iter()
-                .map(|arch| problem.evaluator(&supernet, &run).accuracy(arch))
+                .map(|arch| {
+                    problem
+                        .evaluator(&supernet, &run, options.compute)
+                        .accuracy(arch)
+                })
                 .collect();
             supernets.push(SupernetRanking {
                 sampling,

@@ -17,7 +17,7 @@ const T: [f32; 4] = [0.5, 0.1, -0.3, 0.9];
 const C: f64 = 0.1;
 
 fn tiny() -> (Tiny, Tensor<2>) {
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let w = Tensor::<1>::from_data(TensorData::new(W.to_vec(), [4]), &device).require_grad();
     let a = Tensor::<2>::from_data(TensorData::new(A.to_vec(), [1, 4]), &device);
     (
@@ -38,7 +38,7 @@ fn train_loss(m: &Tiny, a: Tensor<2>) -> Tensor<1> {
 
 /// L_val(w, a) = sum (w_i - t_i)^2 / 2 + C sum a_i^2 / 2.
 fn val_loss(m: &Tiny, a: Tensor<2>) -> Tensor<1> {
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let t = Tensor::<1>::from_data(TensorData::new(T.to_vec(), [4]), &device);
     let fit = (m.w.val() - t).powf_scalar(2.0).sum().div_scalar(2.0);
     fit + a.powf_scalar(2.0).sum().mul_scalar(C / 2.0)
@@ -131,13 +131,13 @@ mod darts_space {
         nasr_nn::init::normal_tensor(
             [batch, 1, 28, 28],
             &mut nasr_space::SeedStreams::new(1).stream("input"),
-            &nasr_nn::train_device(),
+            &nasr_nn::Compute::Cpu.train_device(),
         )
     }
 
     #[test]
     fn factorized_reduce_halves_odd_sizes_rounding_up() {
-        let device = nasr_nn::train_device();
+        let device = nasr_nn::Compute::Cpu.train_device();
         let reduce = FactorizedReduce::new(4, 6, &device);
         let x = nasr_nn::init::normal_tensor(
             [2, 4, 7, 7],
@@ -149,7 +149,7 @@ mod darts_space {
 
     #[test]
     fn the_evaluation_network_gives_logits_and_auxiliary_logits_for_28x28() {
-        let device = nasr_nn::train_device();
+        let device = nasr_nn::Compute::Cpu.train_device();
         let space = DartsSpace::new();
         let arch = space.sample(&mut nasr_space::SeedStreams::new(1).stream("arch"));
         let net = DartsNetwork::new(&config(), &space.genotype(&arch), &device).unwrap();
@@ -171,7 +171,7 @@ mod darts_space {
 
     #[test]
     fn every_alpha_row_of_the_mixed_supernet_receives_gradient() {
-        let device = nasr_nn::train_device();
+        let device = nasr_nn::Compute::Cpu.train_device();
         let net = DartsSupernet::new(&config(), &device).unwrap();
         let labels =
             Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 3, 7, 9], [4]), &device);

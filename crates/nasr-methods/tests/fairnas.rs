@@ -24,7 +24,7 @@ fn config() -> Nb201NetworkConfig {
 
 #[test]
 fn the_fair_step_gradient_is_the_sum_of_the_single_path_gradients() {
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let net = nasr_nn::init::seeded(&mut SeedStreams::new(0).stream("init"), || {
         Nb201Supernet::new(&config(), &device)
     })
@@ -93,7 +93,7 @@ fn a_fairly_trained_supernet_learns_digits() {
     let streams = SeedStreams::new(0);
     let (train, valid) = data.train.split(300, &mut streams.stream("split")).unwrap();
     let normalization = train.channel_stats();
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let net = nasr_nn::init::seeded(&mut streams.stream("init"), || {
         Nb201Supernet::new(&config(), &device)
     })

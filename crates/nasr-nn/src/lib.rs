@@ -9,8 +9,9 @@
 //! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
 //! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
 //!
-//! Models run on burn's `flex` CPU backend, with `autodiff` enabled for training
-//! ([`train_device`]); evaluation runs on the plain device ([`eval_device`]).
+//! Models run where a [`Compute`] says, passed to every function that makes tensors (no
+//! process-wide setting): burn's `flex` CPU backend by default, with `autodiff` for training
+//! ([`Compute::train_device`]); evaluation runs on the plain device ([`Compute::eval_device`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -25,22 +26,19 @@ pub mod train;
 
 pub use error::NnError;
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use burn::tensor::Device;
 
 /// Where nasr computes. The CPU needs no feature; the others exist in builds with the feature
 /// of the same name (`gpu`: burn's wgpu backend, Vulkan on NVIDIA; `cuda`: burn's CUDA backend).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Compute {
     /// burn's `flex` CPU backend with nasr's kernels.
     #[default]
-    Cpu = 0,
+    Cpu,
     /// The default wgpu adapter (a discrete GPU where there is one).
-    Gpu = 1,
+    Gpu,
     /// The first CUDA device.
-    Cuda = 2,
+    Cuda,
 }
 
 impl Compute {
@@ -62,46 +60,29 @@ impl Compute {
             _ => Device::flex(),
         }
     }
-}
 
-static COMPUTE: AtomicU8 = AtomicU8::new(Compute::Cpu as u8);
-
-/// Makes every later [`train_device`] and [`eval_device`] compute on `compute`, for the whole
-/// process. Fails, naming the feature to build with, where this build lacks it.
-pub fn use_compute(compute: Compute) -> Result<(), NnError> {
-    if !compute.is_built() {
-        let feature = if compute == Compute::Gpu {
-            "gpu"
-        } else {
-            "cuda"
-        };
-        return Err(NnError::Config {
+    /// Fails, naming the feature to build with, where this build cannot compute there.
+    pub fn check_built(self) -> Result<(), NnError> {
+        if self.is_built() {
+            return Ok(());
+        }
+        let feature = if self == Compute::Gpu { "gpu" } else { "cuda" };
+        Err(NnError::Config {
             field: "device",
             problem: format!(
                 "{feature} needs a build with the `{feature}` feature \
                  (`cargo build --release --features {feature}`)"
             ),
-        });
+        })
     }
-    COMPUTE.store(compute as u8, Ordering::Relaxed);
-    Ok(())
-}
 
-/// The device chosen by [`use_compute`] (the CPU unless told otherwise).
-pub fn compute() -> Compute {
-    match COMPUTE.load(Ordering::Relaxed) {
-        n if n == Compute::Gpu as u8 => Compute::Gpu,
-        n if n == Compute::Cuda as u8 => Compute::Cuda,
-        _ => Compute::Cpu,
+    /// The device with autodiff, for training.
+    pub fn train_device(self) -> Device {
+        self.device().autodiff()
     }
-}
 
-/// The compute device with autodiff, for training.
-pub fn train_device() -> Device {
-    compute().device().autodiff()
-}
-
-/// The compute device without autodiff, for evaluation.
-pub fn eval_device() -> Device {
-    compute().device()
+    /// The device without autodiff, for evaluation.
+    pub fn eval_device(self) -> Device {
+        self.device()
+    }
 }

@@ -11,7 +11,7 @@ const BEST: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_conne
 
 fn build(arch: &str, config: Nb201NetworkConfig, seed: u64) -> Nb201Network {
     let arch = Nb201Space::new().parse(arch).unwrap();
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     nasr_nn::init::seeded(&mut SeedStreams::new(seed).stream("init"), || {
         config.init(&arch, &device)
     })
@@ -29,7 +29,7 @@ fn config(in_channels: usize) -> Nb201NetworkConfig {
 
 #[test]
 fn logits_have_batch_by_classes_shape_for_mnist_cifar_and_odd_sizes() {
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     for (channels, size) in [(1, 28), (3, 32), (3, 15), (1, 8)] {
         let net = build(BEST, config(channels), 0);
         let x = nasr_nn::init::normal_tensor(
@@ -43,7 +43,7 @@ fn logits_have_batch_by_classes_shape_for_mnist_cifar_and_odd_sizes() {
 
 #[test]
 fn every_op_including_an_all_zero_cell_runs() {
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     let space = Nb201Space::new();
     for op in [
         "none",
@@ -103,7 +103,7 @@ fn parameter_count_matches_hand_count() {
 #[test]
 fn invalid_sizes_are_rejected_with_the_field_named() {
     let arch = Nb201Space::new().parse(BEST).unwrap();
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     let bad = Nb201NetworkConfig {
         channels: 0,
         ..config(1)
@@ -124,7 +124,7 @@ fn invalid_sizes_are_rejected_with_the_field_named() {
 
 #[test]
 fn safetensors_round_trip_gives_identical_outputs() {
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     let dir = std::env::temp_dir().join(format!("nasr-nn-roundtrip-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors");

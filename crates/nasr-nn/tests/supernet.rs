@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use nasr_nn::nets::nb201::{Nb201NetworkConfig, Nb201Supernet};
 use nasr_nn::params::{named_param_ids, named_tensors};
-use nasr_nn::supernet::recalibrate_bn;
+use nasr_nn::supernet::{RecalBatches, recalibrate_bn};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 
 const ARCH: &str =
@@ -30,7 +30,7 @@ fn supernet(device: &burn::tensor::Device, seed: u64) -> Nb201Supernet {
 
 #[test]
 fn a_path_forward_touches_only_the_selected_ops_parameters() {
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let space = Nb201Space::new();
     let arch = space.parse(ARCH).unwrap();
     let net = supernet(&device, 0).train();
@@ -75,7 +75,7 @@ fn a_path_forward_touches_only_the_selected_ops_parameters() {
 
 #[test]
 fn bn_recalibration_changes_statistics_and_not_weights() {
-    let device = nasr_nn::train_device();
+    let device = nasr_nn::Compute::Cpu.train_device();
     let arch = Nb201Space::new().parse(ARCH).unwrap();
     let data = nasr_data::load(
         nasr_data::DatasetName::Digits,
@@ -88,11 +88,14 @@ fn bn_recalibration_changes_statistics_and_not_weights() {
     let after = named_tensors(&recalibrate_bn(
         supernet(&device, 1),
         &arch,
-        &data,
-        &normalization,
-        32,
-        4,
+        RecalBatches {
+            dataset: &data,
+            normalization: &normalization,
+            batch_size: 32,
+            batches: 4,
+        },
         &mut SeedStreams::new(0).stream("recal"),
+        &device,
     ));
     let mut changed_stats = 0;
     for (name, tensor) in &before {
@@ -115,7 +118,7 @@ fn bn_recalibration_changes_statistics_and_not_weights() {
 
 #[test]
 fn copied_out_weights_give_the_supernet_paths_outputs() {
-    let device = nasr_nn::eval_device();
+    let device = nasr_nn::Compute::Cpu.eval_device();
     let arch = Nb201Space::new().parse(ARCH).unwrap();
     let net = supernet(&device, 2);
     let standalone = net.extract(&arch, &config(), &device).unwrap();

@@ -11,7 +11,7 @@ use nasr_search::registry::StrategySettings;
 
 use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs, StepSizes};
 
-pub fn run(args: BenchArgs) -> Result<()> {
+pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
         BenchCommand::Infer {
@@ -20,7 +20,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             steps,
         } => {
             let bench = step_bench(&sizes, warmup, steps);
-            let times = time_inference(&bench)?;
+            let times = time_inference(&bench, compute)?;
             let median_ms = median(&times).as_secs_f64() * 1e3;
             if sizes.json {
                 let report = serde_json::json!({
@@ -47,7 +47,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             warmup,
             steps,
             json,
-        } => ops(batch_size, &shapes, warmup, steps, json),
+        } => ops(batch_size, &shapes, [warmup, steps], json, compute),
         BenchCommand::SupernetStep {
             mode,
             sizes,
@@ -61,7 +61,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 "darts1" => SupernetStepMode::DartsFirstOrder,
                 _ => SupernetStepMode::DartsSecondOrder,
             };
-            let times = time_supernet_steps(&bench, step_mode)?;
+            let times = time_supernet_steps(&bench, step_mode, compute)?;
             let median_ms = median(&times).as_secs_f64() * 1e3;
             let peak = peak_rss_mib();
             if sizes.json {
@@ -93,7 +93,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             steps,
         } => {
             let bench = step_bench(&sizes, warmup, steps);
-            let times = time_train_steps(&bench)?;
+            let times = time_train_steps(&bench, compute)?;
             let median_ms = median(&times).as_secs_f64() * 1e3;
             let min_ms = times.iter().min().map_or(0.0, |t| t.as_secs_f64() * 1e3);
             if sizes.json {
@@ -120,7 +120,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// `nasr bench ops`: every op of `BENCH_OPS` at every shape.
-fn ops(batch: usize, shapes: &[String], warmup: usize, steps: usize, json: bool) -> Result<()> {
+fn ops(
+    batch: usize,
+    shapes: &[String],
+    [warmup, steps]: [usize; 2],
+    json: bool,
+    compute: nasr_nn::Compute,
+) -> Result<()> {
     let parse = |text: &String| -> Result<(usize, usize)> {
         let (c, s) = text
             .split_once('x')
@@ -141,7 +147,8 @@ fn ops(batch: usize, shapes: &[String], warmup: usize, steps: usize, json: bool)
             print!("{op:<14}");
         }
         for &(channels, size) in &shapes {
-            let ms = time_op(op, [batch, channels, size], warmup, steps)?.as_secs_f64() * 1e3;
+            let ms =
+                time_op(op, [batch, channels, size], warmup, steps, compute)?.as_secs_f64() * 1e3;
             if json {
                 let line = serde_json::json!({
                     "bench": "ops", "framework": "nasr (burn flex)", "op": op,

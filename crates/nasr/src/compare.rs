@@ -7,7 +7,7 @@ use nasr_methods::run::RunOptions;
 use crate::cli::CompareArgs;
 use crate::search::run_template;
 
-pub fn run(args: CompareArgs) -> Result<()> {
+pub fn run(args: CompareArgs, compute: nasr_nn::Compute) -> Result<()> {
     let config = CompareConfig {
         methods: args.methods.clone(),
         seeds: (0..args.seeds).collect(),
@@ -27,6 +27,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     // Many short runs: a progress bar per run would only scroll past.
     let options = RunOptions {
         show_progress: false,
+        compute,
     };
     let results = compare(&config, &args.data_dir.resolve(), &args.out, &options)
         .with_context(|| format!("comparison into {}", args.out.display()))?;

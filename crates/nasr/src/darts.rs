@@ -9,7 +9,7 @@ use nasr_search::nb201_table::Nb201Table;
 
 use crate::cli::SearchArgs;
 
-pub fn run(args: SearchArgs) -> Result<()> {
+pub fn run(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {
     if args.space != "nb201" && args.space != "darts" {
         anyhow::bail!(
             "darts searches the nb201 or darts space, not {}",
@@ -75,6 +75,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let table = Nb201Table::load(&data_dir).ok();
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let result = darts_run(&config, &data_dir, &args.out, &options, table.as_ref())
         .with_context(|| format!("darts search into {}", args.out.display()))?;

@@ -10,7 +10,7 @@ use nasr_search::nb201_table::Nb201Table;
 
 use crate::cli::DemoArgs;
 
-pub fn run(args: DemoArgs) -> Result<()> {
+pub fn run(args: DemoArgs, compute: nasr_nn::Compute) -> Result<()> {
     let data_dir = args.data_dir.resolve();
     if nasr_data::load(DatasetName::Mnist, &data_dir).is_err() {
         eprintln!(
@@ -55,6 +55,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     );
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let table = Nb201Table::load(&data_dir).ok();
     let started = std::time::Instant::now();

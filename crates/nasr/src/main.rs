@@ -33,18 +33,19 @@ fn main() -> std::process::ExitCode {
         eprintln!("error: {error}");
         return std::process::ExitCode::FAILURE;
     }
-    if let Err(error) = nasr_nn::use_compute(cli.device.into()) {
+    let compute: nasr_nn::Compute = cli.device.into();
+    if let Err(error) = compute.check_built() {
         eprintln!("error: {error}");
         return std::process::ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Train(args) => train::run(*args),
+        Command::Train(args) => train::run(*args, compute),
         Command::Data(args) => data::run(args),
-        Command::Search(args) => search::run(*args),
-        Command::RankEval(args) => rank_eval::run(args),
-        Command::Compare(args) => compare::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Search(args) => search::run(*args, compute),
+        Command::RankEval(args) => rank_eval::run(args, compute),
+        Command::Compare(args) => compare::run(args, compute),
+        Command::Demo(args) => demo::run(args, compute),
+        Command::Bench(args) => bench::run(args, compute),
         Command::Plot(args) => plot::run(args),
     };
     match result {

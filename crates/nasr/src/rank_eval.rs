@@ -12,9 +12,9 @@ use nasr_search::nb201_table::Nb201Table;
 use crate::cli::RankEvalArgs;
 use crate::search::run_template;
 
-pub fn run(args: RankEvalArgs) -> Result<()> {
+pub fn run(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
     if args.space == "mobilenet" {
-        return fair_vs_uniform(args);
+        return fair_vs_uniform(args, compute);
     }
     let data_dir = args.data_dir.resolve();
     let template = template(&args)?;
@@ -37,6 +37,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
     let table = Nb201Table::load(&data_dir).ok();
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let result = rank_eval(&config, &data_dir, &args.out, &options, table.as_ref())
         .with_context(|| format!("rank evaluation into {}", args.out.display()))?;
@@ -75,7 +76,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
 }
 
 /// `nasr rank-eval --space mobilenet`: does strict fairness rank better than uniform sampling?
-fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
+fn fair_vs_uniform(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
     let template = template(&args)?;
     let train = |epochs| TrainConfig {
         epochs,
@@ -97,6 +98,7 @@ fn fair_vs_uniform(args: RankEvalArgs) -> Result<()> {
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let result = sampling_rank(&config, &args.data_dir.resolve(), &args.out, &options)
         .with_context(|| format!("fair vs uniform ranking into {}", args.out.display()))?;

@@ -14,24 +14,24 @@ use nasr_search::nb201_table::Nb201Dataset;
 
 use crate::cli::SearchArgs;
 
-pub fn run(args: SearchArgs) -> Result<()> {
+pub fn run(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {
     match args.strategy.as_str() {
-        "fairnas" | "spos" => return fairnas(args),
+        "fairnas" | "spos" => return fairnas(args, compute),
         _ if args.space == "mobilenet" => {
             anyhow::bail!(
                 "the mobilenet space searches with --strategy fairnas or spos, not {}",
                 args.strategy
             )
         }
-        "darts" => return crate::darts::run(args),
+        "darts" => return crate::darts::run(args, compute),
         _ if args.space == "darts" => {
             anyhow::bail!(
                 "the darts space searches with --strategy darts, not {}",
                 args.strategy
             )
         }
-        "rsws" => return rsws(args),
-        "asha" | "hyperband" => return multi_fidelity(args),
+        "rsws" => return rsws(args, compute),
+        "asha" | "hyperband" => return multi_fidelity(args, compute),
         _ => {}
     }
     let data_dir = args.data_dir.resolve();
@@ -82,7 +82,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
 }
 
 /// `nasr search --strategy rsws`: random search with weight sharing on real data.
-fn rsws(args: SearchArgs) -> Result<()> {
+fn rsws(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {
     let data_dir = args.data_dir.resolve();
     let template = search_template(&args)?;
     let config = RswsConfig {
@@ -99,6 +99,7 @@ fn rsws(args: SearchArgs) -> Result<()> {
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let result = rsws_run(&config, &data_dir, &args.out, &options)
         .with_context(|| format!("RSWS search into {}", args.out.display()))?;
@@ -130,7 +131,7 @@ fn rsws(args: SearchArgs) -> Result<()> {
 
 /// `nasr search --strategy asha|hyperband`: random architectures trained from scratch, with
 /// early stopping by successive halving.
-fn multi_fidelity(args: SearchArgs) -> Result<()> {
+fn multi_fidelity(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {
     let data_dir = args.data_dir.resolve();
     let config = MultiFidelityConfig {
         strategy: args.strategy.clone(),
@@ -143,6 +144,7 @@ fn multi_fidelity(args: SearchArgs) -> Result<()> {
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let quiet = args.no_progress;
     let summary = run_multi_fidelity(&config, &data_dir, &args.out, &options, &mut |record| {
@@ -218,7 +220,7 @@ fn search_template(args: &SearchArgs) -> Result<TrainRunConfig> {
 
 /// `nasr search --space mobilenet --strategy fairnas|spos`: train the supernet, then NSGA-II
 /// for supernet accuracy against multiply-adds; the Pareto front to front.json and front.svg.
-fn fairnas(args: SearchArgs) -> Result<()> {
+fn fairnas(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {
     use nasr_methods::fairnas::{FairNasConfig, PathSampling, fairnas_run};
 
     let template = search_template(&args)?;
@@ -244,6 +246,7 @@ fn fairnas(args: SearchArgs) -> Result<()> {
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let mut front = fairnas_run(&config, &args.data_dir.resolve(), &args.out, &options)
         .with_context(|| format!("{} search into {}", args.strategy, args.out.display()))?;

@@ -5,11 +5,12 @@ use nasr_methods::run::{RunOptions, TrainRunConfig, train_run};
 
 use crate::cli::TrainArgs;
 
-pub fn run(args: TrainArgs) -> Result<()> {
+pub fn run(args: TrainArgs, compute: nasr_nn::Compute) -> Result<()> {
     let config = resolve(&args)?;
     let data_dir = args.data_dir.resolve();
     let options = RunOptions {
         show_progress: !args.no_progress,
+        compute,
     };
     let metrics = train_run(&config, &data_dir, &args.out, &options)
         .with_context(|| format!("training run into {}", args.out.display()))?;

@@ -280,8 +280,16 @@ pub fn darts_run(
         streams,
         ..
     } = crate::run::RunData::load(&config.data, config.seed, data_dir)?;
-    let device = nasr_nn::train_device();
-    let search = Search::new(config, space, &parts.valid, &normalization, streams, out);
+    let device = options.compute.train_device();
+    let search = Search::new(
+        config,
+        space,
+        &parts.valid,
+        &normalization,
+        streams,
+        out,
+        options.compute,
+    );
     let data = TrainData {
         train: &parts.train,
         valid: &parts.valid,
@@ -390,6 +398,7 @@ struct Search<'a> {
     valid: &'a Dataset,
     normalization: &'a Normalization,
     streams: SeedStreams,
+    compute: nasr_nn::Compute,
     checkpoints: PathBuf,
     /// Fresh, or loaded by [`Search::resume`] from the epoch the trainer resumes at.
     alphas: Alphas,
@@ -407,6 +416,7 @@ impl<'a> Search<'a> {
         normalization: &'a Normalization,
         streams: SeedStreams,
         out: &Path,
+        compute: nasr_nn::Compute,
     ) -> Self {
         let (rows, ops) = space.alpha_shape();
         Self {
@@ -415,6 +425,7 @@ impl<'a> Search<'a> {
             valid,
             normalization,
             streams,
+            compute,
             alphas: Alphas::new(rows, ops, &mut streams.stream("alpha-init")),
             checkpoints: out.join("checkpoints"),
             log: Vec::new(),
@@ -435,6 +446,7 @@ impl<'a> Search<'a> {
         let config = self.config;
         let steps = data.train.len().div_ceil(config.train.batch_size) * config.train.epochs;
         let trainer = Trainer::new(&config.train, self.streams)
+            .on(self.compute)
             .with_checkpoints(&self.checkpoints)
             .with_progress(options.show_progress);
         self.resume(trainer.completed_epochs()?)?;
@@ -490,7 +502,7 @@ impl<'a> Search<'a> {
         step: &TrainStep,
         total_steps: usize,
     ) -> Tensor<2> {
-        let device = nasr_nn::train_device();
+        let device = step.images.device();
         let global_step = step.epoch * total_steps / self.config.train.epochs + step.step;
         let beta = self.aux_skip(global_step, total_steps);
         let (val_images, val_labels) = self.val_batch(step.epoch, step.step, &device);
@@ -603,13 +615,14 @@ impl<'a> Search<'a> {
 
     /// Accuracy of the mixed supernet on the validation split.
     fn accuracy<S: MixedSupernet>(&self, model: &S, alphas: &Alphas) -> f64 {
-        let device = nasr_nn::eval_device();
+        let device = self.compute.eval_device();
         let weights = self.config.relaxation.weights(alphas.tensor(&device));
         let model = model.valid();
         nasr_nn::eval::accuracy(
             self.valid,
             self.normalization,
             self.config.train.eval_batch_size,
+            &device,
             |images| model.forward_mixed(&weights, 0.0, images),
         )
     }

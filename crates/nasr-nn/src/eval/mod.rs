@@ -9,7 +9,7 @@ pub mod supernet;
 
 pub use supernet::SupernetEvaluator;
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 
 use crate::train::Classifier;
@@ -23,29 +23,30 @@ pub fn evaluate<M: Classifier>(
     dataset: &Dataset,
     normalization: &Normalization,
     batch_size: usize,
+    device: &Device,
 ) -> f64 {
     let model = model.valid();
-    accuracy(dataset, normalization, batch_size, |images| {
+    accuracy(dataset, normalization, batch_size, device, |images| {
         model.forward(images)
     })
 }
 
-/// Accuracy of `forward` (images -> logits, on the evaluation device) on `dataset`, in [0, 1].
+/// Accuracy of `forward` (images on `device` -> logits) on `dataset`, in [0, 1].
 pub fn accuracy(
     dataset: &Dataset,
     normalization: &Normalization,
     batch_size: usize,
+    device: &Device,
     forward: impl Fn(Tensor<4>) -> Tensor<2>,
 ) -> f64 {
     if dataset.is_empty() {
         return 0.0;
     }
-    let device = crate::eval_device();
     let batcher = Batcher::sequential(dataset, normalization, batch_size);
     let mut correct = 0;
     for index in 0..batcher.len() {
         let batch = batcher.plain_batch(index);
-        let (images, labels) = to_tensors(&batch, dataset, &device);
+        let (images, labels) = to_tensors(&batch, dataset, device);
         correct += count_correct(forward(images), labels);
     }
     correct as f64 / dataset.len() as f64

@@ -5,7 +5,7 @@ use nasr_data::{Dataset, Normalization};
 use nasr_search::{CostModel, Evaluator, Fidelity, Metrics, SearchError};
 use nasr_space::{Arch, SeedStreams, Space};
 
-use crate::supernet::{PathSupernet, path_accuracy, recalibrate_bn};
+use crate::supernet::{PathSupernet, RecalBatches, path_accuracy, recalibrate_bn};
 
 /// Where a [`SupernetEvaluator`] recalibrates and validates.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +27,8 @@ pub struct PathEvaluation {
     pub recal_batches: usize,
     /// Examples per validation batch.
     pub eval_batch_size: usize,
+    /// Where to compute.
+    pub compute: crate::Compute,
 }
 
 /// Scores supernet paths: metric `accuracy` (validation accuracy in [0, 1] after BN
@@ -75,11 +77,14 @@ impl<'a, S: PathSupernet> SupernetEvaluator<'a, S> {
         let recalibrated = recalibrate_bn(
             self.supernet.clone(),
             arch,
-            self.data.train,
-            self.data.normalization,
-            self.settings.batch_size,
-            self.settings.recal_batches,
+            RecalBatches {
+                dataset: self.data.train,
+                normalization: self.data.normalization,
+                batch_size: self.settings.batch_size,
+                batches: self.settings.recal_batches,
+            },
             &mut self.streams.stream(&stream),
+            &self.settings.compute.train_device(),
         );
         path_accuracy(
             &recalibrated,
@@ -87,6 +92,7 @@ impl<'a, S: PathSupernet> SupernetEvaluator<'a, S> {
             self.data.valid,
             self.data.normalization,
             self.settings.eval_batch_size,
+            &self.settings.compute.eval_device(),
         )
     }
 }

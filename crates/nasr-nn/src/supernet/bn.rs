@@ -4,27 +4,44 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_space::Arch;
 
 use super::PathSupernet;
 use crate::params::{NamedTensor, load_named, named_tensors};
 
+/// The training batches BatchNorm statistics are recomputed from.
+#[derive(Debug, Clone, Copy)]
+pub struct RecalBatches<'a> {
+    /// The training split.
+    pub dataset: &'a Dataset,
+    /// Normalisation of every batch.
+    pub normalization: &'a Normalization,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Batches (fewer where the split has fewer).
+    pub batches: usize,
+}
+
 /// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
-/// cumulative average over `batches` training batches (weight-sharing evaluation needs
+/// cumulative average over `recal.batches` training batches (weight-sharing evaluation needs
 /// statistics of the path it evaluates, not of the mixture it was trained on). Weights do not
-/// change. Batches are drawn in order from `rng`'s shuffle of `dataset`.
+/// change. Batches are drawn in order from `rng`'s shuffle of the dataset; `device` is the
+/// training device (with autodiff).
 pub fn recalibrate_bn<S: PathSupernet>(
     supernet: S,
     arch: &Arch,
-    dataset: &Dataset,
-    normalization: &Normalization,
-    batch_size: usize,
-    batches: usize,
+    recal: RecalBatches<'_>,
     rng: &mut dyn rand::RngCore,
+    device: &Device,
 ) -> S {
-    let device = crate::train_device();
+    let RecalBatches {
+        dataset,
+        normalization,
+        batch_size,
+        batches,
+    } = recal;
     // Training mode on the autodiff device (BatchNorm updates its statistics only there), but
     // without gradient tracking: nothing is recorded, so no activations are kept for a backward
     // pass that never comes.
@@ -40,7 +57,7 @@ pub fn recalibrate_bn<S: PathSupernet>(
         let batch = batcher.plain_batch(index);
         let dims = [batch.len, shape.channels, shape.height, shape.width];
         let images =
-            Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), &device);
+            Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), device);
         let _ = model.forward_path(arch, images.detach());
     }
     for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
@@ -56,9 +73,10 @@ pub fn path_accuracy<S: PathSupernet>(
     dataset: &Dataset,
     normalization: &Normalization,
     batch_size: usize,
+    device: &Device,
 ) -> f64 {
     let model = supernet.valid();
-    crate::eval::accuracy(dataset, normalization, batch_size, |images| {
+    crate::eval::accuracy(dataset, normalization, batch_size, device, |images| {
         model.forward_path(arch, images)
     })
 }

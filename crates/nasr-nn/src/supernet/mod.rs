@@ -18,7 +18,7 @@ use nasr_space::Arch;
 
 use crate::ops::{CandidateOp, CandidateOps};
 
-pub use bn::{path_accuracy, recalibrate_bn};
+pub use bn::{RecalBatches, path_accuracy, recalibrate_bn};
 
 /// How a supernet runs.
 #[derive(Debug, Clone, Copy)]

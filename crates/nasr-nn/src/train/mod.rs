@@ -182,6 +182,7 @@ const CHECKPOINT_FORMAT: u32 = 2;
 /// Runs training for a model, checkpointing into a folder when given one.
 pub struct Trainer<'a> {
     config: &'a TrainConfig,
+    compute: crate::Compute,
     streams: SeedStreams,
     checkpoints: Option<PathBuf>,
     show_progress: bool,
@@ -192,10 +193,22 @@ impl<'a> Trainer<'a> {
     pub fn new(config: &'a TrainConfig, streams: SeedStreams) -> Self {
         Self {
             config,
+            compute: crate::Compute::Cpu,
             streams,
             checkpoints: None,
             show_progress: false,
         }
+    }
+
+    /// Train and validate on `compute` (the CPU unless told otherwise).
+    pub fn on(mut self, compute: crate::Compute) -> Self {
+        self.compute = compute;
+        self
+    }
+
+    /// Where this trainer computes.
+    pub fn compute(&self) -> crate::Compute {
+        self.compute
     }
 
     /// Write a checkpoint into `dir` after every epoch, and resume from the last one there.
@@ -229,12 +242,14 @@ impl<'a> Trainer<'a> {
         step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<(M, Vec<EpochRecord>), NnError> {
         let batch_size = self.config.eval_batch_size;
+        let device = self.compute.eval_device();
         self.fit_with(model, data, step, &mut |model: &M, _| {
             Ok(crate::eval::evaluate(
                 model,
                 data.valid,
                 data.normalization,
                 batch_size,
+                &device,
             ))
         })
     }
@@ -282,7 +297,7 @@ impl<'a> Trainer<'a> {
         schedule: &CosineSchedule,
         train_step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<(M, EpochRecord), NnError> {
-        let device = crate::train_device();
+        let device = self.compute.train_device();
         let mut order_rng = self.streams.stream(&format!("data-order/{epoch}"));
         let mut augment_rng = self.streams.stream(&format!("augment/{epoch}"));
         let batcher = Batcher::shuffled(
@@ -446,7 +461,7 @@ impl<'a> Trainer<'a> {
         let (model_path, sgd_path) = Self::epoch_paths(dir, progress.completed_epochs);
         let model = load_named(model, &load_safetensors(&model_path)?, &model_path)?;
         let mut sgd = fresh();
-        sgd.load_state(&load_safetensors(&sgd_path)?);
+        sgd.load_state(&load_safetensors(&sgd_path)?, &self.compute.eval_device());
         Ok((model, sgd, progress.history))
     }
 }

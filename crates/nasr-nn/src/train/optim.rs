@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::params::{NamedTensor, ParamPath};
@@ -92,14 +92,14 @@ impl Sgd {
             .collect()
     }
 
-    /// Restores momentum buffers saved by [`Sgd::state`].
-    pub fn load_state(&mut self, state: &BTreeMap<String, NamedTensor>) {
-        let device = crate::eval_device();
+    /// Restores momentum buffers saved by [`Sgd::state`] onto `device` (the training device
+    /// without autodiff, where the updates compute).
+    pub fn load_state(&mut self, state: &BTreeMap<String, NamedTensor>, device: &Device) {
         self.momentum = state
             .iter()
             .map(|(name, t)| {
                 let data = TensorData::new(t.values.clone(), [t.values.len()]);
-                (name.clone(), Tensor::<1>::from_data(data, &device))
+                (name.clone(), Tensor::<1>::from_data(data, device))
             })
             .collect();
     }

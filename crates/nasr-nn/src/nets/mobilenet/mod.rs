@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn the_network_has_the_parameters_the_space_counts() {
-        let device = crate::eval_device();
+        let device = crate::Compute::Cpu.eval_device();
         for allow_skip in [false, true] {
             let space = space(allow_skip);
             let mut rng = <rand_chacha::ChaCha12Rng as rand::SeedableRng>::seed_from_u64(3);
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn parameters_are_named_by_their_block() {
-        let device = crate::eval_device();
+        let device = crate::Compute::Cpu.eval_device();
         let space = space(false);
         let supernet: Vec<String> =
             crate::params::named_tensors(&MobileNetSupernet::new(&space, &device))
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_supernet_path_runs_every_choice_including_skip() {
-        let device = crate::eval_device();
+        let device = crate::Compute::Cpu.eval_device();
         let space = space(true);
         let net = MobileNetSupernet::new(&space, &device);
         let last = |layer: usize| space.decisions()[layer].options.len() - 1;
