@@ -194,13 +194,19 @@ fn search(
             } else {
                 Asha::hyperband(min, max, 2)
             }?;
-            Box::new(Search::new(space, goal, policy, seed))
+            Box::new(Search::new(space.clone(), goal, policy, seed))
         }
-        other => build(other, space, goal, &StrategySettings::default(), seed)?,
+        other => build(
+            other,
+            space.clone(),
+            goal,
+            &StrategySettings::default(),
+            seed,
+        )?,
     };
     run.train.epochs = config.trial_epochs;
     let mut evaluator =
-        StandaloneEvaluator::new(run, data_dir, &out.join("trials"), options.clone());
+        StandaloneEvaluator::new(space, run, data_dir, &out.join("trials"), options.clone());
     let mut spent = 0;
     while spent < config.budget_epochs {
         let trial = strategy.ask();

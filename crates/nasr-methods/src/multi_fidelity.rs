@@ -82,10 +82,13 @@ pub struct MultiFidelitySummary {
     pub best: Option<MultiFidelityBest>,
 }
 
-/// Trains architectures standalone: the fidelity is the number of epochs. Metrics:
-/// `accuracy` (validation, in [0, 1]), `test_accuracy`, `epochs`.
-#[derive(Debug, Clone)]
+/// Trains architectures of any space standalone (a [`train_run`] per evaluation): the fidelity
+/// is the number of epochs. Metrics: `accuracy` (validation, in [0, 1]), `test_accuracy`,
+/// `epochs`. Each evaluation writes the run folder `<trials_dir>/<key>-e<epochs>`, where `key`
+/// is [`Space::key`] (the NB201 index on NB201).
+#[derive(Clone)]
 pub struct StandaloneEvaluator {
+    space: Arc<dyn Space + Send + Sync>,
     template: TrainRunConfig,
     data_dir: PathBuf,
     trials_dir: PathBuf,
@@ -93,15 +96,18 @@ pub struct StandaloneEvaluator {
 }
 
 impl StandaloneEvaluator {
-    /// Trains copies of `template` with each trial's architecture and epochs, reading data from
-    /// `data_dir` and writing one run folder per evaluation under `trials_dir`.
+    /// Trains copies of `template` with each trial's architecture (of `space`, which must be
+    /// the space `template.space` names) and epochs, reading data from `data_dir` and writing
+    /// one run folder per evaluation under `trials_dir`.
     pub fn new(
+        space: Arc<dyn Space + Send + Sync>,
         template: TrainRunConfig,
         data_dir: &Path,
         trials_dir: &Path,
         options: RunOptions,
     ) -> Self {
         Self {
+            space,
             template,
             data_dir: data_dir.to_path_buf(),
             trials_dir: trials_dir.to_path_buf(),
@@ -112,17 +118,16 @@ impl StandaloneEvaluator {
 
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError> {
-        let space = Nb201Space::new();
         let epochs = match fidelity {
             Fidelity::Full => self.template.train.epochs,
             Fidelity::Epochs(epochs) => epochs,
         };
         let mut config = self.template.clone();
-        config.arch = space.format(arch);
+        config.arch = self.space.format(arch);
         config.train.epochs = epochs;
         let folder = self
             .trials_dir
-            .join(format!("{}-e{epochs}", space.index_of(arch)?));
+            .join(format!("{}-e{epochs}", self.space.key(arch)));
         let metrics = train_run(&config, &self.data_dir, &folder, &self.options)
             .map_err(|e| SearchError::Evaluation(e.to_string()))?;
         let valid = metrics.epochs.last().map_or(0.0, |e| e.valid_accuracy);
@@ -161,7 +166,12 @@ pub fn run_multi_fidelity(
     config.run.train.validate()?;
     let rung_epochs = policy.rung_epochs().to_vec();
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
-    let mut search = Search::new(space, Goal::maximize("accuracy"), policy, config.run.seed);
+    let mut search = Search::new(
+        space.clone(),
+        Goal::maximize("accuracy"),
+        policy,
+        config.run.seed,
+    );
     open_run_folder(config, out)?;
     let mut store = open_store(
         out,
@@ -174,7 +184,13 @@ pub fn run_multi_fidelity(
                 show_progress: options.show_progress && config.workers == 1 && worker == 0,
                 compute: options.compute,
             };
-            StandaloneEvaluator::new(config.run.clone(), data_dir, &out.join("trials"), options)
+            StandaloneEvaluator::new(
+                space.clone(),
+                config.run.clone(),
+                data_dir,
+                &out.join("trials"),
+                options,
+            )
         })
         .collect();
     drive_parallel(

@@ -125,6 +125,35 @@ fn a_mobilenet_architecture_trains_and_records_its_flops() {
         metrics.test_accuracy
     );
     assert!(metrics.flops.is_some_and(|f| f > 0) && metrics.arch_index.is_none());
+
+    // The standalone evaluator of multi-fidelity search trains any space's architectures: the
+    // same run, as a trial, in a folder named by the space's key.
+    let space = nasr_space::MobileNetSpace::new(nasr_space::mobilenet::MobileNetConfig {
+        input_size: 8,
+        in_channels: 1,
+        classes: 10,
+        ..Default::default()
+    })
+    .unwrap();
+    let arch = nasr_space::Space::parse(&space, &config.arch).unwrap();
+    let key = nasr_space::Space::key(&space, &arch);
+    let trials = scratch("mobilenet-trials");
+    let mut evaluator = nasr_methods::multi_fidelity::StandaloneEvaluator::new(
+        std::sync::Arc::new(space),
+        config.clone(),
+        &data_dir(),
+        &trials,
+        RunOptions::default(),
+    );
+    let trial = nasr_search::Evaluator::evaluate(
+        &mut evaluator,
+        &arch,
+        nasr_search::Fidelity::Epochs(config.train.epochs),
+    )
+    .unwrap();
+    assert_eq!(trial["test_accuracy"], metrics.test_accuracy);
+    assert!(trials.join(format!("{key}-e3")).join("metrics.json").exists());
+
     let mut bad = config.clone();
     bad.arch = "k3_e3-k9_e6-k7_e3-k3_e6-k5_e3-k7_e6".into();
     let err = train_run(

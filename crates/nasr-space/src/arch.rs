@@ -70,6 +70,14 @@ pub trait Space {
         Ok(())
     }
 
+    /// A short name of `arch` that is safe as a file name, the same in every process: where a
+    /// method keeps one folder per architecture. By default the architecture's choices joined
+    /// by `-` (`3-0-4-1`); a space with a catalogue index names it by that.
+    fn key(&self, arch: &Arch) -> String {
+        let choices: Vec<String> = arch.choices.iter().map(usize::to_string).collect();
+        choices.join("-")
+    }
+
     /// Number of architectures in the space.
     fn size(&self) -> usize {
         self.decisions().iter().map(|d| d.options.len()).product()

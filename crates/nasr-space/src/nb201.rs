@@ -146,6 +146,19 @@ impl Space for Nb201Space {
         "nb201"
     }
 
+    /// The NAS-Bench-201 index (`11472`), or the choices for an architecture of another shape.
+    fn key(&self, arch: &Arch) -> String {
+        match self.index_of(arch) {
+            Ok(index) => index.to_string(),
+            Err(_) => arch
+                .choices
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("-"),
+        }
+    }
+
     fn decisions(&self) -> &[Decision] {
         &self.decisions
     }
