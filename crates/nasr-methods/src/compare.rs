@@ -189,11 +189,7 @@ fn search(
     let mut strategy: Box<dyn Strategy> = match method {
         "asha" | "hyperband" => {
             let (min, max) = (1, config.trial_epochs);
-            let policy = if method == "asha" {
-                Asha::single_bracket(min, max, 2)
-            } else {
-                Asha::hyperband(min, max, 2)
-            }?;
+            let policy = Asha::named(method, min, max, 2)?;
             Box::new(Search::new(space.clone(), goal, policy, seed))
         }
         other => build(

@@ -147,16 +147,12 @@ pub fn run_multi_fidelity(
     options: &RunOptions,
     on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<MultiFidelitySummary, NnError> {
-    let policy = match config.strategy.as_str() {
-        "asha" => Asha::single_bracket(config.min_epochs, config.max_epochs, config.eta),
-        "hyperband" => Asha::hyperband(config.min_epochs, config.max_epochs, config.eta),
-        other => {
-            return Err(NnError::Config {
-                field: "strategy",
-                problem: format!("{other:?} is not multi-fidelity; use asha or hyperband"),
-            });
-        }
-    }?;
+    let policy = Asha::named(
+        &config.strategy,
+        config.min_epochs,
+        config.max_epochs,
+        config.eta,
+    )?;
     if config.workers == 0 {
         return Err(NnError::Config {
             field: "workers",

@@ -152,7 +152,12 @@ fn a_mobilenet_architecture_trains_and_records_its_flops() {
     )
     .unwrap();
     assert_eq!(trial["test_accuracy"], metrics.test_accuracy);
-    assert!(trials.join(format!("{key}-e3")).join("metrics.json").exists());
+    assert!(
+        trials
+            .join(format!("{key}-e3"))
+            .join("metrics.json")
+            .exists()
+    );
 
     let mut bad = config.clone();
     bad.arch = "k3_e3-k9_e6-k7_e3-k3_e6-k5_e3-k7_e6".into();

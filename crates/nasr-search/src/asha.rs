@@ -36,6 +36,24 @@ pub struct Asha {
 }
 
 impl Asha {
+    /// The multi-fidelity policy named `name` (`asha` or `hyperband`): the one place a method
+    /// turns a strategy name into an ASHA. Any other name is refused, naming the two.
+    pub fn named(
+        name: &str,
+        min_epochs: usize,
+        max_epochs: usize,
+        eta: usize,
+    ) -> Result<Self, SearchError> {
+        match name {
+            "asha" => Self::single_bracket(min_epochs, max_epochs, eta),
+            "hyperband" => Self::hyperband(min_epochs, max_epochs, eta),
+            other => Err(SearchError::Config {
+                field: "strategy".into(),
+                problem: format!("{other:?} is not multi-fidelity; use asha or hyperband"),
+            }),
+        }
+    }
+
     /// ASHA: one bracket from `min_epochs` to `max_epochs`, reduction factor `eta`.
     pub fn single_bracket(
         min_epochs: usize,

@@ -85,13 +85,8 @@ pub fn build(
             let policy = Nsga2::new(objectives, settings.nsga2_population)?;
             Box::new(Search::new(space, goal, policy, seed))
         }
-        "asha" => {
-            let policy =
-                Asha::single_bracket(settings.min_epochs, settings.max_epochs, settings.eta)?;
-            Box::new(Search::new(space, goal, policy, seed))
-        }
-        "hyperband" => {
-            let policy = Asha::hyperband(settings.min_epochs, settings.max_epochs, settings.eta)?;
+        "asha" | "hyperband" => {
+            let policy = Asha::named(name, settings.min_epochs, settings.max_epochs, settings.eta)?;
             Box::new(Search::new(space, goal, policy, seed))
         }
         other => {
