@@ -29,7 +29,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     };
     let config = DartsConfig {
         seed: args.seed,
-        space: args.space.clone(),
+        space: args.space.parse()?,
         darts_net,
         data: DataConfig {
             name: args.data.parse()?,
@@ -47,7 +47,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
             lr: args.alpha_lr,
             ..defaults.alpha
         },
-        order: args.order,
+        order: args.order.try_into()?,
         xi: args.xi,
         aux_skip_beta: args.aux_skip_beta,
         relaxation: if args.fair_darts {

@@ -25,7 +25,7 @@ pub fn run(args: RankEvalArgs) -> Result<()> {
     let config = RankEvalConfig {
         supernet: RswsConfig {
             seed: args.seed,
-            space: args.space.clone(),
+            space: args.space.parse()?,
             data: template.data.clone(),
             network: template.network,
             train: train(args.supernet_epochs),

@@ -38,7 +38,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     let table = Nb201Table::load(&data_dir).context("loading the NAS-Bench-201 table")?;
     let config = SearchConfig {
         seed: args.seed,
-        strategy: args.strategy.clone(),
+        strategy: args.strategy.parse()?,
         queries: args.queries,
         dataset: args.table.dataset.parse()?,
         objective_device: args.table.objective_device.clone(),
@@ -87,7 +87,7 @@ fn rsws(args: SearchArgs) -> Result<()> {
     let template = search_template(&args)?;
     let config = RswsConfig {
         seed: args.seed,
-        space: args.space.clone(),
+        space: args.space.parse()?,
         data: template.data,
         network: template.network,
         train: TrainConfig {
@@ -133,7 +133,7 @@ fn rsws(args: SearchArgs) -> Result<()> {
 fn multi_fidelity(args: SearchArgs) -> Result<()> {
     let data_dir = args.data_dir.resolve();
     let config = MultiFidelityConfig {
-        strategy: args.strategy.clone(),
+        strategy: args.strategy.parse()?,
         queries: args.queries,
         workers: args.workers,
         min_epochs: args.min_epochs,
@@ -189,7 +189,7 @@ pub fn run_template(
 ) -> Result<TrainRunConfig> {
     Ok(TrainRunConfig {
         seed,
-        space: space.to_string(),
+        space: space.parse()?,
         data: DataConfig {
             name: data.parse()?,
             train_subset,

@@ -43,7 +43,10 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         }
         None => TrainRunConfig::default(),
     };
-    set(&mut config.space, args.space.clone());
+    set(
+        &mut config.space,
+        args.space.as_deref().map(str::parse).transpose()?,
+    );
     set(&mut config.arch, args.arch.clone());
     if let Some(name) = &args.data {
         config.data.name = name.parse()?;
@@ -58,7 +61,7 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         &mut config.data.validation_fraction,
         args.validation_fraction,
     );
-    if config.space == "darts" {
+    if config.space == nasr_methods::experiment::SpaceName::Darts {
         let network = config.darts_net.get_or_insert_default();
         set(&mut network.channels, args.channels);
         set(&mut network.layers, args.cells);
