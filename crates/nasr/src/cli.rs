@@ -139,9 +139,13 @@ pub struct TrainArgs {
     /// Channels of the first stage (C); later stages have 2C and 4C.
     #[arg(long, value_name = "C")]
     pub channels: Option<usize>,
-    /// Cells per stage (N) of NB201; for the darts space, the number of cells.
+    /// Cells per stage (N) of NB201 (the darts space's number of cells is --layers).
     #[arg(long, value_name = "N")]
     pub cells: Option<usize>,
+    /// darts space: cells of the evaluation network, with reductions at 1/3 and 2/3 of the
+    /// depth (formerly --cells).
+    #[arg(long, value_name = "L")]
+    pub layers: Option<usize>,
     /// darts space: weight of the auxiliary head's loss (0: no head; DARTS uses 0.4).
     #[arg(long, value_name = "W")]
     pub auxiliary_weight: Option<f64>,

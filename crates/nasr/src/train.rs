@@ -1,6 +1,7 @@
 //! `nasr train`: resolve the config (file, then flags), run, print the result.
 
 use anyhow::{Context, Result};
+use nasr_methods::experiment::SpaceName;
 use nasr_methods::run::{RunOptions, TrainRunConfig, train_run};
 
 use crate::cli::TrainArgs;
@@ -61,10 +62,11 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         &mut config.data.validation_fraction,
         args.validation_fraction,
     );
-    if config.space == nasr_methods::experiment::SpaceName::Darts {
+    check_depth_flag(config.space, args.cells, args.layers)?;
+    if config.space == SpaceName::Darts {
         let network = config.darts_net.get_or_insert_default();
         set(&mut network.channels, args.channels);
-        set(&mut network.layers, args.cells);
+        set(&mut network.layers, args.layers);
         set(&mut network.auxiliary_weight, args.auxiliary_weight);
         set(&mut network.drop_path, args.drop_path);
     } else {
@@ -91,6 +93,27 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         anyhow::bail!("no architecture given: pass --arch or set `arch` in the --config file");
     }
     Ok(config)
+}
+
+/// Refuses the depth flag of the other space: `--cells` is NB201's cells per stage, `--layers`
+/// the darts space's number of cells.
+pub fn check_depth_flag(
+    space: SpaceName,
+    cells: Option<usize>,
+    layers: Option<usize>,
+) -> Result<()> {
+    if space == SpaceName::Darts && cells.is_some() {
+        anyhow::bail!(
+            "--cells is NB201's cells per stage; the darts space's number of cells is --layers"
+        );
+    }
+    if space != SpaceName::Darts && layers.is_some() {
+        anyhow::bail!(
+            "--layers is the darts space's number of cells (NB201's cells per stage is --cells); \
+             the space here is {space}"
+        );
+    }
+    Ok(())
 }
 
 /// Overrides `target` when a flag gave a value.
