@@ -175,7 +175,7 @@ fn search(
         train.epochs = config.budget_epochs;
         let rsws = RswsConfig {
             seed,
-            space: run.space.clone(),
+            space: run.space,
             data: run.data.clone(),
             network: run.network,
             train,

@@ -6,6 +6,7 @@
 //! - [`multi_fidelity`]: ASHA and asynchronous Hyperband over standalone training;
 //! - [`fairnas`]: strictly fair supernet training on the MobileNet space, NSGA-II over it;
 //! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
+//! - [`experiment`]: any of these as one config tagged by method, checked and run;
 //! - studies: [`compare`] (methods at equal budget over seeds), [`rank_eval`] and
 //!   [`sampling_rank`] (how well a supernet ranks);
 //! - [`bench`]: timing of the training and supernet steps.
@@ -15,6 +16,7 @@
 pub mod bench;
 pub mod compare;
 pub mod darts;
+pub mod experiment;
 pub mod fairnas;
 pub mod multi_fidelity;
 pub mod rank_eval;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use nasr_search::asha::Asha;
 use nasr_search::experiment::{open_store, pretty, write, write_trials};
+use nasr_search::registry::StrategyName;
 use nasr_search::store::drive_parallel;
 use nasr_search::{Evaluator, Fidelity, Goal, Metrics, Search, SearchError, Strategy, TrialRecord};
 use nasr_space::{Arch, Nb201Space, Space};
@@ -23,7 +24,7 @@ use nasr_nn::NnError;
 #[serde(default, deny_unknown_fields)]
 pub struct MultiFidelityConfig {
     /// `asha` or `hyperband`.
-    pub strategy: String,
+    pub strategy: StrategyName,
     /// Trials (evaluations at any rung) in all.
     pub queries: usize,
     /// Worker threads, each training one trial at a time.
@@ -41,7 +42,7 @@ pub struct MultiFidelityConfig {
 impl Default for MultiFidelityConfig {
     fn default() -> Self {
         Self {
-            strategy: "asha".into(),
+            strategy: StrategyName::Asha,
             queries: 20,
             workers: 1,
             min_epochs: 1,
@@ -148,7 +149,7 @@ pub fn run_multi_fidelity(
     on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<MultiFidelitySummary, NnError> {
     let policy = Asha::named(
-        &config.strategy,
+        config.strategy.as_str(),
         config.min_epochs,
         config.max_epochs,
         config.eta,

@@ -107,7 +107,7 @@ pub fn rank_eval(
     for ranked in &supernet.ranking {
         let run = TrainRunConfig {
             seed: config.supernet.seed,
-            space: config.supernet.space.clone(),
+            space: config.supernet.space,
             arch: ranked.arch.clone(),
             data: config.supernet.data.clone(),
             network: config.supernet.network,

@@ -22,6 +22,7 @@ use nasr_search::{Goal, Search, SearchError, Strategy};
 use rand::RngCore;
 use std::sync::Arc;
 
+use crate::experiment::SpaceName;
 use crate::run::{
     DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
 };
@@ -38,7 +39,7 @@ pub struct RswsConfig {
     /// Run seed.
     pub seed: u64,
     /// Search space (`nb201`).
-    pub space: String,
+    pub space: SpaceName,
     /// Data selection.
     pub data: DataConfig,
     /// Supernet sizes.
@@ -55,7 +56,7 @@ impl Default for RswsConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: "nb201".into(),
+            space: SpaceName::Nb201,
             data: DataConfig::default(),
             network: NetworkSize {
                 channels: 8,
@@ -103,7 +104,7 @@ pub fn rsws_run(
     out: &Path,
     options: &RunOptions,
 ) -> Result<RswsResult, NnError> {
-    let space = check_space(&config.space)?;
+    let space = check_space(config.space.as_str())?;
     config.train.validate()?;
     if config.candidates == 0 || config.candidates > space.size() || config.recal_batches == 0 {
         return Err(NnError::Config {

@@ -15,6 +15,7 @@ use nasr_space::mobilenet::MobileNetConfig;
 use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::SpaceName;
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::network::DropPath;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
@@ -79,8 +80,8 @@ impl Default for NetworkSize {
 pub struct TrainRunConfig {
     /// The run seed: every random stream derives from it.
     pub seed: u64,
-    /// The search space (`nb201`).
-    pub space: String,
+    /// The search space (`nb201`, `mobilenet`, `darts`).
+    pub space: SpaceName,
     /// The architecture, in the space's canonical string form.
     pub arch: String,
     /// Data selection.
@@ -103,7 +104,7 @@ impl Default for TrainRunConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: "nb201".into(),
+            space: SpaceName::Nb201,
             arch: String::new(),
             data: DataConfig::default(),
             network: NetworkSize::default(),
@@ -230,7 +231,7 @@ pub fn train_run(
     };
     let device = options.compute.train_device();
     let shape = parts.train.shape;
-    let (arch, arch_index, flops, trained) = if config.space == "nb201" {
+    let (arch, arch_index, flops, trained) = if config.space == SpaceName::Nb201 {
         let space = Nb201Space::new();
         let arch = space.parse(&config.arch)?;
         let network = Nb201NetworkConfig {
@@ -247,7 +248,7 @@ pub fn train_run(
             None,
             run.train(model)?,
         )
-    } else if config.space == "darts" {
+    } else if config.space == SpaceName::Darts {
         let space = DartsSpace::new();
         let arch = space.parse(&config.arch)?;
         let network = DartsNetConfig {
@@ -286,7 +287,7 @@ pub fn train_run(
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
         nasr_version: env!("CARGO_PKG_VERSION").to_string(),
-        space: config.space.clone(),
+        space: config.space.to_string(),
         arch,
         arch_index,
         parameters: trained.parameters,

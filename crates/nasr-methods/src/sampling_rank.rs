@@ -221,7 +221,7 @@ fn train_standalone(
         .map(|(k, arch)| {
             let run = TrainRunConfig {
                 seed: config.supernet.seed,
-                space: "mobilenet".into(),
+                space: crate::experiment::SpaceName::Mobilenet,
                 arch: problem.space.format(arch),
                 data: config.supernet.data.clone(),
                 network: crate::run::NetworkSize::default(),

@@ -135,7 +135,7 @@ fn asha_trains_architectures_from_scratch_in_two_workers_and_stops_some_early() 
     let out = std::env::temp_dir().join(format!("nasr-asha-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let config = MultiFidelityConfig {
-        strategy: "asha".into(),
+        strategy: nasr_search::registry::StrategyName::Asha,
         queries: 7,
         workers: 2,
         min_epochs: 1,

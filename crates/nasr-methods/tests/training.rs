@@ -103,7 +103,7 @@ fn bad_training_config_names_the_field() {
 #[test]
 fn a_mobilenet_architecture_trains_and_records_its_flops() {
     let config = TrainRunConfig {
-        space: "mobilenet".into(),
+        space: nasr_methods::experiment::SpaceName::Mobilenet,
         arch: "k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6".into(),
         data: DataConfig {
             name: DatasetName::Digits,

@@ -17,21 +17,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::nb201_table::{Nb201Dataset, Nb201Evaluator, Nb201Table};
 use crate::nsga2::{Objective, pareto_front};
-use crate::registry::{StrategySettings, build};
+use crate::registry::{StrategyName, StrategySettings, build};
 use crate::store::{SqliteStore, Store, drive};
 use crate::{Goal, SearchError, TrialRecord};
 
 /// Version of the run folder's JSON files.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Everything that defines a tabular search.
+/// Everything that defines a tabular search. Fields a config file leaves out take the
+/// [`Default`] values: regularised evolution, 100 queries, CIFAR-10, no latency objective.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SearchConfig {
     /// Root seed.
     pub seed: u64,
-    /// Strategy name (`rs`, `rea`, `reinforce`, `nsga2`).
-    pub strategy: String,
+    /// Strategy (`rs`, `rea`, `reinforce`, `nsga2`).
+    pub strategy: StrategyName,
     /// Finished trials to reach.
     pub queries: usize,
     /// Table dataset whose test accuracy is maximised.
@@ -42,6 +43,20 @@ pub struct SearchConfig {
     pub max_latency_ms: Option<f64>,
     /// Strategy settings.
     pub settings: StrategySettings,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            strategy: StrategyName::Rea,
+            queries: 100,
+            dataset: Nb201Dataset::Cifar10,
+            objective_device: None,
+            max_latency_ms: None,
+            settings: StrategySettings::default(),
+        }
+    }
 }
 
 /// What `best.json` holds.
@@ -84,7 +99,7 @@ pub fn run_table_search(
     }
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
     let mut strategy = build(
-        &config.strategy,
+        config.strategy.as_str(),
         space,
         goal.clone(),
         &config.settings,
@@ -118,7 +133,7 @@ pub fn run_table_search(
     if let Some(best) = &best {
         write(out, "best.json", &pretty(best))?;
     }
-    if config.strategy == "nsga2" {
+    if config.strategy == StrategyName::Nsga2 {
         let mut objectives = vec![Objective::maximize("accuracy")];
         objectives.extend(
             config

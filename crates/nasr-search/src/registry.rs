@@ -55,6 +55,73 @@ impl Default for StrategySettings {
 /// Names of the strategies [`build`] knows.
 pub const STRATEGIES: [&str; 6] = ["rs", "rea", "reinforce", "nsga2", "asha", "hyperband"];
 
+/// An ask/tell strategy [`build`] knows, by name: the typed form of a config's `strategy`.
+/// Its serde and [`FromStr`](std::str::FromStr) names are [`STRATEGIES`], so configs written
+/// with the names as strings read the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyName {
+    /// Random search.
+    Rs,
+    /// Regularised evolution (Real et al., 2019).
+    Rea,
+    /// REINFORCE over independent categorical choices (Williams, 1992).
+    Reinforce,
+    /// NSGA-II (Deb et al., 2002): the Pareto front of several objectives.
+    Nsga2,
+    /// ASHA (Li et al., 2020): one bracket of asynchronous successive halving.
+    Asha,
+    /// Asynchronous Hyperband: ASHA brackets from every starting rung.
+    Hyperband,
+}
+
+impl StrategyName {
+    /// Every strategy, in the order of [`STRATEGIES`].
+    pub const ALL: [Self; 6] = [
+        Self::Rs,
+        Self::Rea,
+        Self::Reinforce,
+        Self::Nsga2,
+        Self::Asha,
+        Self::Hyperband,
+    ];
+
+    /// The name in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs => "rs",
+            Self::Rea => "rea",
+            Self::Reinforce => "reinforce",
+            Self::Nsga2 => "nsga2",
+            Self::Asha => "asha",
+            Self::Hyperband => "hyperband",
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StrategyName {
+    type Err = SearchError;
+
+    fn from_str(name: &str) -> Result<Self, SearchError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| SearchError::Config {
+                field: "strategy".into(),
+                problem: format!(
+                    "unknown strategy {name:?}; known: {}",
+                    STRATEGIES.join(", ")
+                ),
+            })
+    }
+}
+
 /// The strategy `name` over `space`, toward `goal`, seeded with `seed`.
 pub fn build(
     name: &str,

@@ -1,6 +1,9 @@
 //! `nasr bench`: train-step, supernet-step and nb201.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 use nasr_methods::bench::{
     BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_inference, time_op,
     time_supernet_steps, time_train_steps,
@@ -9,7 +12,144 @@ use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 
-use crate::cli::{BenchArgs, BenchCommand, Nb201BenchArgs, StepSizes};
+use crate::cli::DataDirArg;
+
+/// Flags of `nasr bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// `nasr bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time one training step (forward, backward, SGD update) of the NB201 network on random data.
+    TrainStep {
+        #[command(flatten)]
+        sizes: StepSizes,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
+    /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
+    Nb201(Nb201BenchArgs),
+    /// Time inference of the NB201 network (forward only, evaluation mode) on random data.
+    Infer {
+        #[command(flatten)]
+        sizes: StepSizes,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
+    /// Time forward + backward of single ops (convolutions, BatchNorm, pooling, elementwise)
+    /// on random input: where a training step's time goes.
+    Ops {
+        /// Images per batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Shapes as CHANNELSxSIZE, comma-separated (NB201 C=16 N=5 on 32x32: 16x32, 32x16, 64x8).
+        #[arg(long, default_value = "16x32,32x16,64x8", value_delimiter = ',')]
+        shapes: Vec<String>,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed runs (the median is reported).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Print one JSON line per op and shape instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time one step of the NB201 supernet on random data, and report this process's peak
+    /// memory (run each mode in its own process to compare memory).
+    SupernetStep {
+        /// path (one sampled path), mixed (DARTS' weight step over all ops), darts1 / darts2
+        /// (a whole first- / second-order DARTS step: alpha step, then weight step).
+        #[arg(long, default_value = "mixed", value_parser = ["path", "mixed", "darts1", "darts2"])]
+        mode: String,
+        #[command(flatten)]
+        sizes: StepSizes,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// Timed steps (the median is reported).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+    },
+}
+
+/// Network and batch sizes of the step benchmarks (NB201 at C=16, N=5 on 3x32x32 by default).
+#[derive(Debug, Args)]
+pub struct StepSizes {
+    /// Channels of the first stage (C).
+    #[arg(long, default_value_t = 16)]
+    pub channels: usize,
+    /// Cells per stage (N).
+    #[arg(long, default_value_t = 5)]
+    pub cells: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Input height and width.
+    #[arg(long, default_value_t = 32)]
+    pub resolution: usize,
+    /// Input channels.
+    #[arg(long, default_value_t = 3)]
+    pub in_channels: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a NAS-Bench-201 table search optimises: a dataset's accuracy, optionally under a
+/// latency budget.
+#[derive(Debug, Args)]
+pub struct TableTarget {
+    /// Table dataset: cifar10, cifar100, imagenet16-120.
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
+    #[arg(long, value_name = "DEV")]
+    pub objective_device: Option<String>,
+    /// Latency budget in ms on --objective-device; slower architectures never count as best.
+    #[arg(long, value_name = "MS")]
+    pub max_latency: Option<f64>,
+}
+
+/// Flags of `nasr bench nb201`.
+#[derive(Debug, Args)]
+pub struct Nb201BenchArgs {
+    /// Strategies, comma-separated: rs, rea, reinforce, nsga2.
+    #[arg(long, default_value = "rs,rea,reinforce", value_delimiter = ',')]
+    pub strategy: Vec<String>,
+    /// Queries per run.
+    #[arg(long, default_value_t = 100)]
+    pub queries: usize,
+    /// Independent runs per strategy.
+    #[arg(long, default_value_t = 100)]
+    pub runs: usize,
+    /// Root seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub table: TableTarget,
+    /// Print one JSON object per strategy on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw mean best-so-far accuracy vs queries (with a standard-deviation band) to this SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+}
 
 pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
     match args.command {

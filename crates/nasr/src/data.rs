@@ -1,10 +1,35 @@
 //! `nasr data fetch`.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nasr_data::DatasetName;
 
-use crate::cli::{DataArgs, DataCommand};
+/// Flags of `nasr data`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// What to do with data.
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+/// `nasr data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a dataset and verify its sha256 before writing anything.
+    Fetch {
+        /// mnist, fashion-mnist, cifar10 or cifar100.
+        name: String,
+        /// Folder to write into (the files go to DIR/NAME/).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Download from this URL prefix instead of the dataset's default host.
+        #[arg(long, value_name = "URL")]
+        mirror: Option<String>,
+    },
+}
 
 pub fn run(args: DataArgs) -> Result<()> {
     match args.command {

@@ -1,14 +1,33 @@
 //! `nasr demo`: a whole search in a few minutes: DARTS (first order) on the NB201 space over an
 //! MNIST subset, derivation of the cell, a short retraining from scratch, and its test accuracy.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use clap::Args;
 use nasr_data::DatasetName;
 use nasr_methods::darts::{AlphaOptimizer, DartsConfig, RetrainConfig, darts_run};
 use nasr_methods::run::{DataConfig, RunOptions};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
-use crate::cli::DemoArgs;
+use crate::cli::DataDirArg;
+
+/// Flags of `nasr demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Run folder to write.
+    #[arg(long, value_name = "DIR", default_value = "runs/demo")]
+    pub out: PathBuf,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
 
 pub fn run(args: DemoArgs, compute: nasr_nn::Compute) -> Result<()> {
     let data_dir = args.data_dir.resolve();

@@ -8,12 +8,12 @@
 mod bench;
 mod cli;
 mod compare;
-mod darts;
 mod data;
 mod demo;
 mod plot;
 mod rank_eval;
 mod search;
+mod template;
 mod train;
 
 use clap::Parser;

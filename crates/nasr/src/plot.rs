@@ -1,13 +1,35 @@
 //! SVG charts (plotters).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
+use clap::{Args, Subcommand};
 use nasr_methods::darts::AlphaRecord;
 use nasr_search::bench::BenchResult;
 use nasr_space::darts::DARTS_OPS;
 use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
 use plotters::prelude::*;
+
+/// Flags of `nasr plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// What to draw.
+    #[command(subcommand)]
+    pub what: PlotCommand,
+}
+
+/// The charts `nasr plot` draws.
+#[derive(Debug, Subcommand)]
+pub enum PlotCommand {
+    /// softmax(alpha) of every edge against epochs, from a DARTS run's alphas.jsonl.
+    Alphas {
+        /// The DARTS run folder.
+        run: PathBuf,
+        /// Where to write the SVG (default: RUN/alphas.svg).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
 
 const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -21,9 +43,9 @@ const COLORS: [RGBColor; 8] = [
 ];
 
 /// `nasr plot`.
-pub fn run(args: crate::cli::PlotArgs) -> Result<()> {
+pub fn run(args: PlotArgs) -> Result<()> {
     match args.what {
-        crate::cli::PlotCommand::Alphas { run, out } => {
+        PlotCommand::Alphas { run, out } => {
             let path = run.join("alphas.jsonl");
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(

@@ -1,6 +1,10 @@
 //! `nasr rank-eval`.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use clap::Args;
+use nasr_methods::experiment::SpaceName;
 use nasr_methods::fairnas::{FairNasConfig, PathSampling};
 use nasr_methods::rank_eval::{Correlation, RankEvalConfig, rank_eval};
 use nasr_methods::rsws::RswsConfig;
@@ -9,11 +13,65 @@ use nasr_methods::sampling_rank::{SamplingRankConfig, name, sampling_rank};
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
-use crate::cli::RankEvalArgs;
-use crate::search::run_template;
+use crate::cli::{DataDirArg, space_names};
+use crate::template::run_template;
+
+/// Flags of `nasr rank-eval`.
+#[derive(Debug, Args)]
+pub struct RankEvalArgs {
+    /// Search space. nb201 ranks an RSWS supernet; mobilenet compares a strictly fair
+    /// (FairNAS) supernet with a uniformly sampled one, at matched updates per option.
+    #[arg(long, default_value = "nb201", value_parser = space_names(&[SpaceName::Nb201, SpaceName::Mobilenet]))]
+    pub space: SpaceName,
+    /// Dataset (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// Test on the first N test examples only (standalone runs report test accuracy).
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
+    /// mobilenet: supernet seeds (SEED, SEED+1, ...); each trains a fair and a uniform supernet.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// Architectures sampled, trained standalone and ranked by the supernet (M).
+    #[arg(long, default_value_t = 8)]
+    pub archs: usize,
+    /// Standalone training epochs per architecture (E).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Supernet training epochs (mobilenet: of the fair supernet; the uniform one runs m times
+    /// as many, m being the options per layer).
+    #[arg(long, default_value_t = 1)]
+    pub supernet_epochs: usize,
+    /// Channels of the first stage (C).
+    #[arg(long, default_value_t = 8)]
+    pub channels: usize,
+    /// Cells per stage (N).
+    #[arg(long, default_value_t = 1)]
+    pub cells: usize,
+    /// Examples per SGD step (both sides).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Training batches that recalibrate BatchNorm before each supernet evaluation.
+    #[arg(long, default_value_t = 8)]
+    pub recal_batches: usize,
+    /// Run seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run folder (supernet/, standalone/<index>/, rank_eval.json); rerunning resumes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
 
 pub fn run(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
-    if args.space == "mobilenet" {
+    if args.space == SpaceName::Mobilenet {
         return fair_vs_uniform(args, compute);
     }
     let data_dir = args.data_dir.resolve();
@@ -25,7 +83,7 @@ pub fn run(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
     let config = RankEvalConfig {
         supernet: RswsConfig {
             seed: args.seed,
-            space: args.space.clone(),
+            space: args.space,
             data: template.data.clone(),
             network: template.network,
             train: train(args.supernet_epochs),
@@ -147,7 +205,7 @@ fn fair_vs_uniform(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> 
 /// The training-run settings both comparisons start from.
 fn template(args: &RankEvalArgs) -> Result<nasr_methods::run::TrainRunConfig> {
     let mut template = run_template(
-        &args.space,
+        args.space,
         &args.data,
         args.train_subset,
         (args.channels, args.cells),

@@ -1,9 +1,109 @@
 //! `nasr train`: resolve the config (file, then flags), run, print the result.
 
-use anyhow::{Context, Result};
-use nasr_methods::run::{RunOptions, TrainRunConfig, train_run};
+use std::path::{Path, PathBuf};
 
-use crate::cli::TrainArgs;
+use anyhow::{Context, Result};
+use clap::Args;
+use nasr_methods::experiment::SpaceName;
+use nasr_methods::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
+
+use crate::cli::{DataDirArg, space_names};
+
+/// Flags of `nasr train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config to start from (a run folder's config.toml, or an experiment file with
+    /// `method = "train"`); flags override it.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Search space of the architecture: nb201, mobilenet (MBConv layers; sizes from the
+    /// config file's [mobilenet] table, else the defaults for 28x28 inputs) or darts (DARTS'
+    /// evaluation network; sizes from [darts_net], --channels and --layers).
+    #[arg(long, value_name = "SPACE", value_parser = space_names(&SpaceName::ALL))]
+    pub space: Option<SpaceName>,
+    /// Architecture in the space's canonical form, e.g. for nb201
+    /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
+    /// for mobilenet 'k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6' (one kernel_expansion per layer).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Dataset: mnist, fashion-mnist, cifar10, cifar100, sklearn-digits.
+    #[arg(long, value_name = "NAME")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    /// Train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// Test on the first N test examples only.
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
+    /// Fraction of the training set held out for validation.
+    #[arg(long, value_name = "F")]
+    pub validation_fraction: Option<f64>,
+    /// Passes over the training set.
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<usize>,
+    /// Channels of the first stage (C); later stages have 2C and 4C.
+    #[arg(long, value_name = "C")]
+    pub channels: Option<usize>,
+    /// Cells per stage (N) of NB201 (the darts space's number of cells is --layers).
+    #[arg(long, value_name = "N")]
+    pub cells: Option<usize>,
+    /// darts space: cells of the evaluation network, with reductions at 1/3 and 2/3 of the
+    /// depth (formerly --cells).
+    #[arg(long, value_name = "L")]
+    pub layers: Option<usize>,
+    /// darts space: weight of the auxiliary head's loss (0: no head; DARTS uses 0.4).
+    #[arg(long, value_name = "W")]
+    pub auxiliary_weight: Option<f64>,
+    /// darts space: drop-path probability at the last epoch, ramped linearly from 0 (DARTS: 0.2).
+    #[arg(long, value_name = "P")]
+    pub drop_path: Option<f64>,
+    /// Examples per SGD step.
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Initial learning rate (cosine-annealed to --lr-min).
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// Final learning rate.
+    #[arg(long, value_name = "LR")]
+    pub lr_min: Option<f64>,
+    /// SGD momentum.
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f64>,
+    /// Use Nesterov momentum (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub nesterov: Option<bool>,
+    /// L2 weight decay.
+    #[arg(long, value_name = "WD")]
+    pub weight_decay: Option<f64>,
+    /// Clip the global gradient norm to this value (0 disables clipping).
+    #[arg(long, value_name = "NORM")]
+    pub grad_clip: Option<f64>,
+    /// Label smoothing factor in [0, 1).
+    #[arg(long, value_name = "A")]
+    pub label_smoothing: Option<f32>,
+    /// Pad-and-random-crop augmentation, pixels per side (0 disables it; CIFAR uses 4).
+    #[arg(long, value_name = "PIXELS")]
+    pub pad_crop: Option<usize>,
+    /// Random horizontal flips (true/false; leave off for digits).
+    #[arg(long, value_name = "BOOL")]
+    pub flip: Option<bool>,
+    /// Cutout augmentation: side of the zeroed square in pixels (0 disables it; DARTS uses 16
+    /// on CIFAR-10).
+    #[arg(long, value_name = "PIXELS")]
+    pub cutout: Option<usize>,
+    /// Run seed: all randomness (split, init, data order, augmentation) derives from it.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Run folder to write (config.toml, metrics.json, timing.json, model.safetensors,
+    /// checkpoints/). Rerunning into the same folder resumes from its last checkpoint.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
 
 pub fn run(args: TrainArgs, compute: nasr_nn::Compute) -> Result<()> {
     let config = resolve(&args)?;
@@ -14,6 +114,12 @@ pub fn run(args: TrainArgs, compute: nasr_nn::Compute) -> Result<()> {
     };
     let metrics = train_run(&config, &data_dir, &args.out, &options)
         .with_context(|| format!("training run into {}", args.out.display()))?;
+    print_metrics(&metrics, &args.out);
+    Ok(())
+}
+
+/// What `nasr train` prints: the epochs, the architecture and its size, the test accuracy.
+pub fn print_metrics(metrics: &RunMetrics, out: &Path) {
     for epoch in &metrics.epochs {
         println!(
             "epoch {:>3}  train loss {:.4}  train acc {:.4}  valid acc {:.4}",
@@ -29,8 +135,7 @@ pub fn run(args: TrainArgs, compute: nasr_nn::Compute) -> Result<()> {
         println!("multiply-adds {flops}");
     }
     println!("test accuracy {:.4}", metrics.test_accuracy);
-    println!("run folder {}", args.out.display());
-    Ok(())
+    println!("run folder {}", out.display());
 }
 
 /// The config file (or defaults), with every given flag applied on top.
@@ -39,12 +144,12 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str(&text)
+            read_config(&text)
                 .with_context(|| format!("{}: not a valid nasr train config", path.display()))?
         }
         None => TrainRunConfig::default(),
     };
-    set(&mut config.space, args.space.clone());
+    set(&mut config.space, args.space);
     set(&mut config.arch, args.arch.clone());
     if let Some(name) = &args.data {
         config.data.name = name.parse()?;
@@ -59,10 +164,11 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         &mut config.data.validation_fraction,
         args.validation_fraction,
     );
-    if config.space == "darts" {
+    check_depth_flag(config.space, args.cells, args.layers)?;
+    if config.space == SpaceName::Darts {
         let network = config.darts_net.get_or_insert_default();
         set(&mut network.channels, args.channels);
-        set(&mut network.layers, args.cells);
+        set(&mut network.layers, args.layers);
         set(&mut network.auxiliary_weight, args.auxiliary_weight);
         set(&mut network.drop_path, args.drop_path);
     } else {
@@ -89,6 +195,43 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         anyhow::bail!("no architecture given: pass --arch or set `arch` in the --config file");
     }
     Ok(config)
+}
+
+/// A train config: a run folder's `config.toml`, or an experiment file of method `train`.
+fn read_config(text: &str) -> Result<TrainRunConfig> {
+    let mut table: toml::Table = toml::from_str(text)?;
+    match table.remove("method") {
+        // Read from the text, so that an error points at its line.
+        None => Ok(toml::from_str(text)?),
+        Some(toml::Value::String(method)) if method == "train" => {
+            Ok(toml::Value::Table(table).try_into()?)
+        }
+        Some(other) => anyhow::bail!(
+            "method = {other} is not a training run (method = \"train\"); \
+             run the other methods with `nasr search -c`"
+        ),
+    }
+}
+
+/// Refuses the depth flag of the other space: `--cells` is NB201's cells per stage, `--layers`
+/// the darts space's number of cells. Shared by `nasr train` and `nasr search`.
+pub fn check_depth_flag(
+    space: SpaceName,
+    cells: Option<usize>,
+    layers: Option<usize>,
+) -> Result<()> {
+    if space == SpaceName::Darts && cells.is_some() {
+        anyhow::bail!(
+            "--cells is NB201's cells per stage; the darts space's number of cells is --layers"
+        );
+    }
+    if space != SpaceName::Darts && layers.is_some() {
+        anyhow::bail!(
+            "--layers is the darts space's number of cells (NB201's cells per stage is --cells); \
+             the space here is {space}"
+        );
+    }
+    Ok(())
 }
 
 /// Overrides `target` when a flag gave a value.

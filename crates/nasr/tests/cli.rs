@@ -56,6 +56,7 @@ fn help_describes_every_train_flag() {
         "--epochs",
         "--channels",
         "--cells",
+        "--layers",
         "--batch-size",
         "--seed",
         "--out",

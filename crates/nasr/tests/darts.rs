@@ -182,7 +182,7 @@ fn the_darts_papers_cell_trains_on_digits_through_the_evaluation_network() {
             "8",
         ])
         .args([
-            "--cells",
+            "--layers",
             "4",
             "--auxiliary-weight",
             "0.4",

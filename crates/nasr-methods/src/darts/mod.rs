@@ -31,6 +31,7 @@ use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::{DartsOrder, SpaceName};
 use crate::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_json};
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
@@ -109,7 +110,7 @@ pub struct DartsConfig {
     /// Run seed.
     pub seed: u64,
     /// `nb201` or `darts`.
-    pub space: String,
+    pub space: SpaceName,
     /// Data. DARTS holds out half of the training set for the architecture steps
     /// (`validation_fraction = 0.5`).
     pub data: DataConfig,
@@ -122,8 +123,8 @@ pub struct DartsConfig {
     pub train: TrainConfig,
     /// Alpha's optimiser.
     pub alpha: AlphaOptimizer,
-    /// 1: first-order architecture gradient; 2: second order (unrolled).
-    pub order: u8,
+    /// `1`: first-order architecture gradient; `2`: second order (unrolled).
+    pub order: DartsOrder,
     /// Second order's virtual step size; by default each step's weight learning rate, as DARTS.
     pub xi: Option<f64>,
     /// DARTS- (Chu et al., ICLR 2021): the initial coefficient beta of an auxiliary skip
@@ -141,7 +142,7 @@ impl Default for DartsConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: "nb201".into(),
+            space: SpaceName::Nb201,
             data: DataConfig {
                 validation_fraction: 0.5,
                 ..DataConfig::default()
@@ -164,7 +165,7 @@ impl Default for DartsConfig {
                 ..TrainConfig::default()
             },
             alpha: AlphaOptimizer::default(),
-            order: 1,
+            order: DartsOrder::First,
             xi: None,
             aux_skip_beta: 0.0,
             relaxation: Relaxation::Softmax,
@@ -272,7 +273,7 @@ pub fn darts_run(
     table: Option<&Nb201Table>,
 ) -> Result<DartsResult, NnError> {
     validate(config)?;
-    let space = MixedSpace::parse(&config.space)?;
+    let space = MixedSpace::parse(config.space.as_str())?;
     crate::run::open_run_folder(config, out)?;
     let crate::run::RunData {
         parts,
@@ -339,7 +340,7 @@ pub fn darts_run(
     if let Some(retrain) = &config.retrain {
         let run = TrainRunConfig {
             seed: config.seed,
-            space: space.name().into(),
+            space: config.space,
             arch: result.arch.clone(),
             data: DataConfig {
                 validation_fraction: retrain.validation_fraction,
@@ -361,9 +362,6 @@ pub fn darts_run(
 
 fn validate(config: &DartsConfig) -> Result<(), NnError> {
     let bad = |field, problem: String| Err(NnError::Config { field, problem });
-    if !matches!(config.order, 1 | 2) {
-        return bad("order", format!("must be 1 or 2, got {}", config.order));
-    }
     if config.xi.is_some_and(|xi| xi.is_nan() || xi <= 0.0) {
         return bad("xi", "must be positive".into());
     }
@@ -377,12 +375,12 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
         return bad("alpha.lr", "must be positive".into());
     }
     config.train.validate()?;
-    if config.space == "darts" {
+    if config.space == SpaceName::Darts {
         config.darts_net.validate()?;
     }
     match &config.retrain {
         Some(retrain) => {
-            if config.space == "darts" {
+            if config.space == SpaceName::Darts {
                 retrain.darts_net.validate()?;
             }
             retrain.train.validate()
@@ -524,8 +522,8 @@ impl<'a> Search<'a> {
             }
         };
         let order = match self.config.order {
-            1 => Order::First,
-            _ => Order::Second {
+            DartsOrder::First => Order::First,
+            DartsOrder::Second => Order::Second {
                 xi: self.config.xi.unwrap_or(step.lr),
             },
         };

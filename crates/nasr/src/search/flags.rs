@@ -1,0 +1,391 @@
+//! The flags of `nasr search`, one group per method, and how they set an experiment: each flag
+//! has one meaning and sets the fields of the methods it applies to; given with a method it does
+//! not apply to, it is refused, naming those it does.
+
+use anyhow::{Result, bail};
+use clap::Args;
+use nasr_data::DatasetName;
+use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig};
+use nasr_methods::experiment::{DartsOrder, ExperimentConfig, SpaceName};
+use nasr_search::nb201_table::Nb201Dataset;
+
+use super::SearchArgs;
+
+/// The query-based search on the NAS-Bench-201 table.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Table search (rs, rea, reinforce, nsga2)")]
+pub struct TableFlags {
+    /// Evaluator: nb201 (look architectures up in the NAS-Bench-201 table).
+    #[arg(long, value_parser = ["nb201"])]
+    pub evaluator: Option<String>,
+    /// Table dataset: cifar10, cifar100, imagenet16-120 [default: cifar10].
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<Nb201Dataset>,
+    /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
+    #[arg(long, value_name = "DEV")]
+    pub objective_device: Option<String>,
+    /// Latency budget in ms on --objective-device; slower architectures never count as best.
+    #[arg(long, value_name = "MS")]
+    pub max_latency: Option<f64>,
+}
+
+/// Data and network of the methods that train.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Training on data (rsws, asha, hyperband, fairnas, spos, darts)")]
+pub struct TrainingFlags {
+    /// Dataset to train on: mnist, fashion-mnist, cifar10, cifar100, sklearn-digits
+    /// [default: mnist].
+    #[arg(long, value_name = "NAME")]
+    pub data: Option<DatasetName>,
+    /// Train on the first N training examples only (before the validation split).
+    #[arg(long, value_name = "N")]
+    pub train_subset: Option<usize>,
+    /// Test on the first N test examples only (asha, hyperband, darts).
+    #[arg(long, value_name = "N")]
+    pub test_subset: Option<usize>,
+    /// Training epochs of the supernet (rsws, fairnas, spos, darts) [default: 1].
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<usize>,
+    /// Channels of the first stage (C) of the NB201 networks; darts: of the searched and the
+    /// retrained network, in either space [default: 8].
+    #[arg(long, value_name = "C")]
+    pub channels: Option<usize>,
+    /// Cells per stage (N) of the NB201 networks (the darts space's number of cells is
+    /// --layers) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub cells: Option<usize>,
+    /// Examples per SGD step (darts: of the search and the retraining) [default: 64].
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+}
+
+/// Ranking architectures on a trained supernet.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Supernet ranking (rsws; --recal-batches also fairnas, spos)")]
+pub struct SupernetFlags {
+    /// rsws: architectures sampled and ranked after training [default: 50].
+    #[arg(long, value_name = "K")]
+    pub candidates: Option<usize>,
+    /// Training batches that recalibrate BatchNorm before each evaluation [default: 8].
+    #[arg(long, value_name = "N")]
+    pub recal_batches: Option<usize>,
+}
+
+/// ASHA and Hyperband: the rungs and the workers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "ASHA and Hyperband")]
+pub struct MultiFidelityFlags {
+    /// Epochs of the lowest rung [default: 1].
+    #[arg(long, value_name = "E")]
+    pub min_epochs: Option<usize>,
+    /// Epochs of the top rung [default: 4].
+    #[arg(long, value_name = "E")]
+    pub max_epochs: Option<usize>,
+    /// Reduction factor between rungs [default: 2].
+    #[arg(long, value_name = "ETA")]
+    pub eta: Option<usize>,
+    /// Worker threads, each training one trial at a time [default: 1].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// DARTS: the architecture step, the darts space's depth, the retraining.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "DARTS")]
+pub struct DartsFlags {
+    /// 1 for the first-order architecture gradient, 2 for the second (unrolled) one
+    /// [default: 1].
+    #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub order: Option<u8>,
+    /// darts space: cells of the search and retraining networks (reductions at 1/3 and 2/3 of
+    /// the depth); --channels sets their C [default: 5].
+    #[arg(long, value_name = "L")]
+    pub layers: Option<usize>,
+    /// Adam learning rate of the architecture parameters (DARTS: 3e-4, for 50 epochs of
+    /// CIFAR-10; short searches on small data need more) [default: 3e-4].
+    #[arg(long, value_name = "LR")]
+    pub alpha_lr: Option<f64>,
+    /// Second order's virtual step size (default: the weights' learning rate).
+    #[arg(long, value_name = "XI")]
+    pub xi: Option<f64>,
+    /// DARTS-'s auxiliary skip connection, starting at this coefficient and decaying to 0 over
+    /// the search (the paper uses 1); 0 disables it [default: 0].
+    #[arg(long, value_name = "BETA")]
+    pub aux_skip_beta: Option<f64>,
+    /// Fair DARTS (Chu et al., ECCV 2020): sigmoid op weights instead of softmax, so ops do
+    /// not compete, plus the zero-one loss; a remedy for collapse onto parameter-free ops.
+    #[arg(long)]
+    pub fair_darts: bool,
+    /// Weight of Fair DARTS' zero-one loss (the paper's 10) [default: 10].
+    #[arg(long, value_name = "W")]
+    pub zero_one_weight: Option<f64>,
+    /// Epochs of the derived architecture's retraining from scratch; 0 skips it [default: 1].
+    #[arg(long, value_name = "E")]
+    pub retrain_epochs: Option<usize>,
+    /// Retrain on the first N training examples (default: --train-subset).
+    #[arg(long, value_name = "N")]
+    pub retrain_subset: Option<usize>,
+}
+
+const TABLE: &[&str] = &["table"];
+const TRAINING: &[&str] = &[
+    "rsws",
+    "asha",
+    "hyperband",
+    "fairnas",
+    "spos",
+    "darts",
+    "train",
+];
+const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "train"];
+const MULTI_FIDELITY: &[&str] = &["asha", "hyperband"];
+const DARTS: &[&str] = &["darts"];
+
+/// Which methods each given flag applies to; the first flag given to a method outside its
+/// list is refused.
+fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
+    let (t, d, s, m, x) = (
+        &args.table,
+        &args.training,
+        &args.supernet,
+        &args.multi_fidelity,
+        &args.darts,
+    );
+    let flags: &[(&str, bool, &[&str])] = &[
+        (
+            "--queries",
+            args.queries.is_some(),
+            &["table", "asha", "hyperband", "fairnas", "spos"],
+        ),
+        ("--evaluator", t.evaluator.is_some(), TABLE),
+        ("--dataset", t.dataset.is_some(), TABLE),
+        ("--objective-device", t.objective_device.is_some(), TABLE),
+        ("--max-latency", t.max_latency.is_some(), TABLE),
+        ("--data", d.data.is_some(), TRAINING),
+        ("--train-subset", d.train_subset.is_some(), TRAINING),
+        (
+            "--test-subset",
+            d.test_subset.is_some(),
+            &["asha", "hyperband", "darts", "train"],
+        ),
+        (
+            "--epochs",
+            d.epochs.is_some(),
+            &["rsws", "fairnas", "spos", "darts", "train"],
+        ),
+        ("--channels", d.channels.is_some(), NB201_NETWORK),
+        ("--cells", d.cells.is_some(), NB201_NETWORK),
+        ("--batch-size", d.batch_size.is_some(), TRAINING),
+        ("--candidates", s.candidates.is_some(), &["rsws"]),
+        (
+            "--recal-batches",
+            s.recal_batches.is_some(),
+            &["rsws", "fairnas", "spos"],
+        ),
+        ("--min-epochs", m.min_epochs.is_some(), MULTI_FIDELITY),
+        ("--max-epochs", m.max_epochs.is_some(), MULTI_FIDELITY),
+        ("--eta", m.eta.is_some(), MULTI_FIDELITY),
+        ("--workers", m.workers.is_some(), MULTI_FIDELITY),
+        ("--order", x.order.is_some(), DARTS),
+        ("--layers", x.layers.is_some(), &["darts", "train"]),
+        ("--alpha-lr", x.alpha_lr.is_some(), DARTS),
+        ("--xi", x.xi.is_some(), DARTS),
+        ("--aux-skip-beta", x.aux_skip_beta.is_some(), DARTS),
+        ("--fair-darts", x.fair_darts, DARTS),
+        ("--zero-one-weight", x.zero_one_weight.is_some(), DARTS),
+        ("--retrain-epochs", x.retrain_epochs.is_some(), DARTS),
+        ("--retrain-subset", x.retrain_subset.is_some(), DARTS),
+    ];
+    for &(flag, given, methods) in flags {
+        if given && !methods.contains(&method) {
+            bail!(
+                "{flag} applies to {}, not to {}",
+                describe(methods),
+                describe(&[method])
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Methods as a user names them: the table by its strategies.
+fn describe(methods: &[&str]) -> String {
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|&m| match m {
+            "table" => "the table strategies (rs, rea, reinforce, nsga2)",
+            "train" => "a training run (method train)",
+            other => other,
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// Sets `experiment` from the flags: the given ones, and, with `defaults` (no `-c` file), every
+/// other flag of the method at its default, which is what `nasr search` always built.
+pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, defaults: bool) -> Result<()> {
+    check_applicable(args, experiment.method())?;
+    let space = experiment.space();
+    crate::train::check_depth_flag(space, args.training.cells, args.darts.layers)?;
+    let pick = |flag: Option<usize>, default: usize| flag.or(defaults.then_some(default));
+    let (d, s, m) = (&args.training, &args.supernet, &args.multi_fidelity);
+    let seed = args.seed.or(defaults.then_some(0));
+    let data = d.data.or(defaults.then_some(DatasetName::Mnist));
+    let epochs = pick(d.epochs, 1);
+    let channels = pick(d.channels, 8);
+    let cells = pick(d.cells, 1);
+    let batch_size = pick(d.batch_size, 64);
+    let queries = pick(args.queries, 100);
+    let recal_batches = pick(s.recal_batches, 8);
+    match experiment {
+        ExperimentConfig::Table(c) => {
+            let t = &args.table;
+            set(&mut c.seed, seed);
+            set(&mut c.queries, queries);
+            set(
+                &mut c.dataset,
+                t.dataset.or(defaults.then_some(Nb201Dataset::Cifar10)),
+            );
+            if t.objective_device.is_some() {
+                c.objective_device = t.objective_device.clone();
+            }
+            if t.max_latency.is_some() {
+                c.max_latency_ms = t.max_latency;
+            }
+        }
+        ExperimentConfig::Rsws(c) => {
+            set(&mut c.seed, seed);
+            set(&mut c.data.name, data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set(&mut c.train.epochs, epochs);
+            set(&mut c.network.channels, channels);
+            set(&mut c.network.cells, cells);
+            set(&mut c.train.batch_size, batch_size);
+            set(&mut c.candidates, pick(s.candidates, 50));
+            set(&mut c.recal_batches, recal_batches);
+        }
+        ExperimentConfig::Asha(c) | ExperimentConfig::Hyperband(c) => {
+            set(&mut c.queries, queries);
+            set(&mut c.workers, pick(m.workers, 1));
+            set(&mut c.min_epochs, pick(m.min_epochs, 1));
+            set(&mut c.max_epochs, pick(m.max_epochs, 4));
+            set(&mut c.eta, pick(m.eta, 2));
+            let run = &mut c.run;
+            set(&mut run.seed, seed);
+            set(&mut run.data.name, data);
+            set_some(&mut run.data.train_subset, d.train_subset);
+            set_some(&mut run.data.test_subset, d.test_subset);
+            set(&mut run.network.channels, channels);
+            set(&mut run.network.cells, cells);
+            set(&mut run.train.batch_size, batch_size);
+        }
+        ExperimentConfig::Fairnas(c) | ExperimentConfig::Spos(c) => {
+            set(&mut c.seed, seed);
+            set(&mut c.data.name, data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set(&mut c.train.epochs, epochs);
+            set(&mut c.train.batch_size, batch_size);
+            // burn's flex backend lowers depthwise convs to matrices whose size grows with the
+            // batch (gigabytes at 500 images of 28x28 with wide 7x7 layers): evaluate in
+            // training-sized batches.
+            set(&mut c.train.eval_batch_size, batch_size);
+            set(&mut c.queries, queries);
+            set(&mut c.recal_batches, recal_batches);
+        }
+        ExperimentConfig::Darts(c) => {
+            set(&mut c.seed, seed);
+            set(&mut c.data.name, data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set_some(&mut c.data.test_subset, d.test_subset);
+            darts(c, &args.darts, defaults, (channels, cells, batch_size));
+            set(&mut c.train.epochs, epochs);
+        }
+        ExperimentConfig::Train(c) => {
+            set(&mut c.seed, seed);
+            set(&mut c.data.name, data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set_some(&mut c.data.test_subset, d.test_subset);
+            set(&mut c.train.epochs, epochs);
+            set(&mut c.train.batch_size, batch_size);
+            if space == SpaceName::Darts {
+                let network = c.darts_net.get_or_insert_default();
+                set(&mut network.channels, channels);
+                set(&mut network.layers, args.darts.layers);
+            } else {
+                set(&mut c.network.channels, channels);
+                set(&mut c.network.cells, cells);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The DARTS flags: `--channels`, `--cells` (NB201), `--layers` (darts space) and
+/// `--batch-size` size the searched and the retrained network alike.
+fn darts(
+    c: &mut DartsConfig,
+    x: &DartsFlags,
+    defaults: bool,
+    (channels, cells, batch_size): (Option<usize>, Option<usize>, Option<usize>),
+) {
+    let pick = |flag: Option<usize>, default: usize| flag.or(defaults.then_some(default));
+    let float = |flag: Option<f64>, default: f64| flag.or(defaults.then_some(default));
+    set(&mut c.alpha.lr, float(x.alpha_lr, 3e-4));
+    let order = match x.order.or(defaults.then_some(1)) {
+        Some(1) => Some(DartsOrder::First),
+        Some(_) => Some(DartsOrder::Second),
+        None => None,
+    };
+    set(&mut c.order, order);
+    set_some(&mut c.xi, x.xi);
+    set(&mut c.aux_skip_beta, float(x.aux_skip_beta, 0.0));
+    if x.fair_darts || defaults {
+        c.relaxation = if x.fair_darts {
+            Relaxation::Sigmoid
+        } else {
+            Relaxation::Softmax
+        };
+    }
+    set(&mut c.zero_one_weight, float(x.zero_one_weight, 10.0));
+    match pick(x.retrain_epochs, 1) {
+        Some(0) => c.retrain = None,
+        Some(epochs) => {
+            c.retrain
+                .get_or_insert_with(RetrainConfig::default)
+                .train
+                .epochs = epochs
+        }
+        None => {}
+    }
+    let layers = pick(x.layers, 5);
+    set(&mut c.network.channels, channels);
+    set(&mut c.network.cells, cells);
+    set(&mut c.darts_net.channels, channels);
+    set(&mut c.darts_net.layers, layers);
+    set(&mut c.train.batch_size, batch_size);
+    if let Some(retrain) = &mut c.retrain {
+        set_some(&mut retrain.train_subset, x.retrain_subset);
+        set(&mut retrain.network.channels, channels);
+        set(&mut retrain.network.cells, cells);
+        set(&mut retrain.darts_net.channels, channels);
+        set(&mut retrain.darts_net.layers, layers);
+        set(&mut retrain.train.batch_size, batch_size);
+    }
+}
+
+/// Overrides `target` when the flag (or its default) gave a value.
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *target = value;
+    }
+}
+
+/// Overrides an optional setting when the flag was given.
+fn set_some<T>(target: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *target = value;
+    }
+}

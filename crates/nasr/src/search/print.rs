@@ -1,0 +1,148 @@
+//! What `nasr search` prints for each method's result.
+
+use std::path::Path;
+
+use anyhow::Result;
+use nasr_methods::experiment::{ExperimentConfig, ExperimentResult};
+
+/// Prints `result` of `experiment`, run into `out` (and draws FairNAS's front as front.svg).
+pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Path) -> Result<()> {
+    match (experiment, result) {
+        (ExperimentConfig::Table(config), ExperimentResult::Table(best)) => {
+            match best {
+                Some(best) => {
+                    println!(
+                        "best {} (NB201 index {}, trial {})",
+                        best.arch, best.index, best.trial
+                    );
+                    for (name, value) in &best.metrics {
+                        println!("  {name} {value}");
+                    }
+                }
+                None => println!(
+                    "no feasible architecture found in {} queries",
+                    config.queries
+                ),
+            }
+            println!("run folder {}", out.display());
+        }
+        (
+            _,
+            ExperimentResult::Rsws {
+                result,
+                nb201_cifar10,
+            },
+        ) => {
+            for epoch in &result.epochs {
+                println!(
+                    "supernet epoch {:>3}  train loss {:.4}  train acc {:.4}  random-path valid acc {:.4}",
+                    epoch.epoch, epoch.train_loss, epoch.train_accuracy, epoch.valid_accuracy
+                );
+            }
+            let best = &result.best;
+            println!(
+                "best of {} candidates: {} (NB201 index {})",
+                result.candidates, best.arch, best.index
+            );
+            println!(
+                "  supernet validation accuracy {:.4}",
+                best.supernet_valid_accuracy
+            );
+            // For orientation only: the table was measured on CIFAR-10, not on this data.
+            if let Some(accuracy) = nb201_cifar10 {
+                println!("  NAS-Bench-201 CIFAR-10 test accuracy of this cell: {accuracy:.2}%");
+            }
+            println!("run folder {}", out.display());
+        }
+        (_, ExperimentResult::MultiFidelity(summary)) => {
+            println!(
+                "rungs {:?} epochs; {} architectures started, {} stopped early; {} epochs trained in all",
+                summary.rung_epochs, summary.started, summary.stopped_early, summary.epochs_trained
+            );
+            match &summary.best {
+                Some(best) => {
+                    println!(
+                        "best {} (NB201 index {}), {} epochs",
+                        best.arch, best.index, best.epochs
+                    );
+                    println!(
+                        "  valid accuracy {:.4}, test accuracy {:.4}",
+                        best.valid_accuracy, best.test_accuracy
+                    );
+                }
+                None => println!("no trial finished"),
+            }
+            println!("run folder {}", out.display());
+        }
+        (
+            ExperimentConfig::Fairnas(config) | ExperimentConfig::Spos(config),
+            ExperimentResult::FairNas(front),
+        ) => {
+            let mut front = front.clone();
+            front.sort_by_key(|m| m.flops);
+            println!(
+                "Pareto front: {} architectures (supernet validation accuracy vs multiply-adds)",
+                front.len()
+            );
+            for member in &front {
+                println!(
+                    "  {:>10} MACs  {:>7} params  acc {:.4}  {}",
+                    member.flops, member.params, member.supernet_valid_accuracy, member.arch
+                );
+            }
+            let points: Vec<(f64, f64)> = front
+                .iter()
+                .map(|m| (m.flops as f64 / 1e6, m.supernet_valid_accuracy))
+                .collect();
+            let svg = out.join("front.svg");
+            crate::plot::pareto(
+                &points,
+                &format!("{} on the MobileNet space", experiment.method()),
+                &svg,
+            )?;
+            println!(
+                "retrain one with: nasr train --space mobilenet --arch ARCH --data {} ...",
+                config.data.name
+            );
+            println!("run folder {} (front.json, front.svg)", out.display());
+        }
+        (_, ExperimentResult::Darts(result)) => {
+            match result.index {
+                Some(index) => println!(
+                    "derived {} (NB201 index {index}, {} skip connection(s))",
+                    result.arch, result.skip_count
+                ),
+                None => println!(
+                    "derived {}\n({} skip connection(s) in the normal cell)",
+                    result.arch, result.skip_count
+                ),
+            }
+            println!(
+                "supernet validation accuracy {:.4}",
+                result.supernet_valid_accuracy
+            );
+            if let Some(accuracy) = result.nb201_cifar10 {
+                println!(
+                    "NAS-Bench-201 CIFAR-10 test accuracy of this cell: {accuracy:.2}% (searched on other data)"
+                );
+            }
+            if let (Some(accuracy), Some(parameters)) =
+                (result.retrain_test_accuracy, result.retrain_parameters)
+            {
+                println!(
+                    "retrained from scratch: test accuracy {accuracy:.4} ({parameters} parameters)"
+                );
+            }
+            println!(
+                "run folder {} (alphas.jsonl, best.json, retrain/)",
+                out.display()
+            );
+        }
+        (_, ExperimentResult::Train(metrics)) => crate::train::print_metrics(metrics, out),
+        (experiment, _) => anyhow::bail!(
+            "internal: a {} experiment returned another method's result",
+            experiment.method()
+        ),
+    }
+    Ok(())
+}

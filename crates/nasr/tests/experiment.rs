@@ -1,0 +1,236 @@
+//! `nasr search -c FILE.toml`: any method from an experiment file, flags over the file; invalid
+//! space x strategy pairs and flags of the other space refused with the valid choices named.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{nasr, scratch};
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn search_with(config: &Path, out: &Path, flags: &[&str]) -> Output {
+    nasr()
+        .arg("search")
+        .arg("-c")
+        .arg(config)
+        .args(flags)
+        .args(["--no-progress", "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn an_experiment_file_runs_a_table_search_and_a_flag_overrides_its_value() {
+    let dir = scratch("exp-table");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("exp.toml");
+    std::fs::write(
+        &config,
+        "method = \"table\"\nstrategy = \"rs\"\nqueries = 30\nseed = 2\n",
+    )
+    .unwrap();
+    let output = search_with(&config, &dir.join("file"), &["--queries", "12"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let trials = String::from_utf8(read(&dir.join("file/trials.jsonl"))).unwrap();
+    assert_eq!(
+        trials.lines().count(),
+        12,
+        "--queries 12 overrides the file's 30"
+    );
+
+    // The file and the flag make the same search as the flags alone.
+    let output = nasr()
+        .args([
+            "search",
+            "--strategy",
+            "rs",
+            "--queries",
+            "12",
+            "--seed",
+            "2",
+        ])
+        .args(["--no-progress", "--out"])
+        .arg(dir.join("flags"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in ["trials.jsonl", "best.json"] {
+        assert!(
+            read(&dir.join("file").join(file)) == read(&dir.join("flags").join(file)),
+            "{file} differs between -c and flags"
+        );
+    }
+}
+
+#[test]
+fn an_rsws_experiment_runs_from_a_file_and_from_its_run_folders_config() {
+    let dir = scratch("exp-rsws");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("rsws.toml");
+    std::fs::write(
+        &config,
+        "method = \"rsws\"\nseed = 1\ncandidates = 5\n\
+         [data]\nname = \"digits\"\ntrain_subset = 400\n\
+         [network]\nchannels = 4\ncells = 1\n\
+         [train]\nepochs = 1\nbatch_size = 32\n",
+    )
+    .unwrap();
+    let first = dir.join("first");
+    let output = search_with(&config, &first, &["--candidates", "3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ranking: Vec<serde_json::Value> =
+        serde_json::from_slice(&read(&first.join("ranking.json"))).unwrap();
+    assert_eq!(ranking.len(), 3, "--candidates 3 overrides the file's 5");
+    let written = String::from_utf8(read(&first.join("config.toml"))).unwrap();
+    assert!(written.contains("candidates = 3"), "{written}");
+
+    // The run folder's config.toml, read with the strategy that wrote it, reruns the search.
+    let again = dir.join("again");
+    let output = search_with(&first.join("config.toml"), &again, &["--strategy", "rsws"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in ["config.toml", "metrics.json", "best.json", "ranking.json"] {
+        assert!(
+            read(&first.join(file)) == read(&again.join(file)),
+            "{file} differs when rerun from the run folder's config.toml"
+        );
+    }
+    // Without the strategy, a file with no method is refused, naming the methods.
+    let output = search_with(&first.join("config.toml"), &dir.join("none"), &[]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("method is missing: expected one of table, rsws"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_strategies() {
+    let dir = scratch("exp-pair");
+    let empty = dir.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    for (text, expected) in [
+        (
+            "method = \"darts\"\nspace = \"mobilenet\"\n",
+            "space mobilenet searches with strategy fairnas or spos; got darts",
+        ),
+        (
+            "method = \"asha\"\n[run]\nspace = \"darts\"\n",
+            "space darts searches with strategy darts; got asha",
+        ),
+        (
+            "method = \"rsws\"\nspace = \"darts\"\n",
+            "space darts searches with strategy darts; got rsws",
+        ),
+    ] {
+        let config = dir.join("bad.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = dir.join("run");
+        // An empty data folder makes a run that the check let through fail fast.
+        let output = search_with(&config, &out, &["--data-dir", empty.to_str().unwrap()]);
+        assert!(!output.status.success(), "{text} ran");
+        let message = stderr(&output);
+        assert!(
+            message.contains(expected) && message.contains("bad.toml"),
+            "{text}: {message}"
+        );
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(
+            !out.exists(),
+            "a refused experiment wrote {}",
+            out.display()
+        );
+    }
+    // The same check refuses a --space flag that the file's method does not search.
+    let config = dir.join("table.toml");
+    std::fs::write(&config, "method = \"table\"\nstrategy = \"rea\"\n").unwrap();
+    let output = search_with(
+        &config,
+        &dir.join("run"),
+        &[
+            "--space",
+            "mobilenet",
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stderr(&output).contains("space mobilenet searches with strategy fairnas or spos; got rea"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn cells_with_the_darts_space_is_refused_naming_layers() {
+    let out = scratch("exp-cells");
+    // An empty data folder makes a run that the check let through fail fast.
+    let empty = scratch("exp-cells-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let search = nasr()
+        .args(["search", "--space", "darts", "--strategy", "darts"])
+        .args(["--cells", "4", "--data-dir"])
+        .arg(&empty)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let genotype = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+    let train = nasr()
+        .args(["train", "--space", "darts", "--arch", genotype])
+        .args(["--data", "sklearn-digits", "--cells", "4", "--data-dir"])
+        .arg(&empty)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    for output in [search, train] {
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains(
+                "--cells is NB201's cells per stage; the darts space's number of cells is --layers"
+            ),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn search_help_groups_flags_by_method_and_refuses_another_methods_flag() {
+    let output = nasr().args(["search", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for heading in [
+        "Table search (rs, rea, reinforce, nsga2):",
+        "Training on data",
+        "ASHA and Hyperband:",
+        "DARTS:",
+        "--config",
+    ] {
+        assert!(
+            help.contains(heading),
+            "search --help lacks {heading}:\n{help}"
+        );
+    }
+    let output = nasr()
+        .args(["search", "--strategy", "rea", "--candidates", "5", "--out"])
+        .arg(scratch("exp-other-flag"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("--candidates applies to rsws, not to the table strategies"),
+        "{}",
+        stderr(&output)
+    );
+}
