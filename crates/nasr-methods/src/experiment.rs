@@ -687,6 +687,8 @@ impl ExperimentConfig {
         on_trial: &mut (dyn FnMut(&TrialRecord) + Send),
     ) -> Result<ExperimentResult, ExperimentError> {
         self.validate()?;
+        // A device this build lacks would otherwise fall back to the CPU without a word.
+        options.compute.check_built()?;
         let data_dir = options.data_dir.as_path();
         let run = RunOptions {
             show_progress: options.show_progress,

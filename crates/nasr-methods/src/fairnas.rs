@@ -14,9 +14,10 @@ use nasr_space::SeedStreams;
 
 use nasr_nn::supernet::PathSupernet;
 
-/// The training forward of FairNAS for [`nasr_nn::train::Trainer::fit_with`]: the logits of the
-/// m architectures of one strictly fair draw, taken from stream `fair/<epoch>`.
-pub fn strict_fair_forward<S: PathSupernet>(
+/// The training step of FairNAS for [`nasr_nn::train::Trainer::fit_with`]: the summed
+/// cross-entropy of the m architectures of one strictly fair draw, taken from stream
+/// `fair/<epoch>`.
+pub fn strict_fair_step<S: PathSupernet>(
     sampler: &StrictFairSampler,
     streams: SeedStreams,
 ) -> impl FnMut(&S, &nasr_nn::train::TrainStep<'_>) -> nasr_nn::train::StepLoss + '_ {
@@ -179,10 +180,10 @@ impl MobileNetProblem {
                 &device,
             ))
         })?;
-        let mut fair = strict_fair_forward(&sampler, streams);
+        let mut fair = strict_fair_step(&sampler, streams);
         let mut uniform_paths = nasr_space::EpochStream::new(streams, "path");
-        let mut forward = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet,
-                           step: &nasr_nn::train::TrainStep<'_>| {
+        let mut train_step = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet,
+                              step: &nasr_nn::train::TrainStep<'_>| {
             match config.sampling {
                 PathSampling::StrictFair => fair(model, step),
                 PathSampling::Uniform => {
@@ -210,7 +211,7 @@ impl MobileNetProblem {
                     valid: &self.parts.valid,
                     normalization: &self.normalization,
                 },
-                &mut forward,
+                &mut train_step,
                 &mut validate,
             )
     }

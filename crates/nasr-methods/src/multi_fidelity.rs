@@ -119,6 +119,16 @@ impl StandaloneEvaluator {
 
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError> {
+        if self.space.name() != self.template.space.as_str() {
+            return Err(SearchError::Config {
+                field: "space".into(),
+                problem: format!(
+                    "the search runs over {} but the trials train {} networks",
+                    self.space.name(),
+                    self.template.space.as_str()
+                ),
+            });
+        }
         let epochs = match fidelity {
             Fidelity::Full => self.template.train.epochs,
             Fidelity::Epochs(epochs) => epochs,

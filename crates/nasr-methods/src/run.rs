@@ -362,7 +362,7 @@ impl Prepared<'_> {
         self.train_with(model, &mut plain_step)
     }
 
-    /// [`Prepared::train`] with a training forward of its own (validation and test use the
+    /// [`Prepared::train`] with a training step of its own (validation and test use the
     /// model's plain forward).
     fn train_with<M: Classifier>(
         &self,

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use nasr_methods::fairnas::strict_fair_forward;
+use nasr_methods::fairnas::strict_fair_step;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::named_param_ids;
@@ -104,7 +104,7 @@ fn a_fairly_trained_supernet_learns_digits() {
         batch_size: 32,
         ..TrainConfig::default()
     };
-    let mut forward = strict_fair_forward(&sampler, streams);
+    let mut forward = strict_fair_step(&sampler, streams);
     let (_, epochs) = Trainer::new(&train_config, streams)
         .fit_with(
             net,

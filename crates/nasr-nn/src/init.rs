@@ -116,14 +116,14 @@ impl Initialize<'_> {
 impl ModuleMapper for Initialize<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
         // An enum variant is no layer and no field: the module inside it is (see ParamPath).
-        if !container_type.starts_with("Enum:") {
+        if !crate::params::is_enum_variant(container_type) {
             self.path
                 .push((name.to_string(), container_type.to_string()));
         }
     }
 
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
+        if !crate::params::is_enum_variant(container_type) {
             self.path.pop();
         }
     }

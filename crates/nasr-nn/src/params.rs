@@ -64,7 +64,7 @@ impl ParamPath {
 }
 
 /// burn reports an enum module's variant as a container of type `Enum:<name>`.
-fn is_enum_variant(container_type: &str) -> bool {
+pub(crate) fn is_enum_variant(container_type: &str) -> bool {
     container_type.starts_with("Enum:")
 }
 

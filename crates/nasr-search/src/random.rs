@@ -41,11 +41,13 @@ impl Policy for DistinctRandomSearch {
         book: &TrialBook,
         rng: &mut ChaCha12Rng,
     ) -> (Arch, Fidelity) {
-        let exhausted = book.trials().len() >= space.size();
+        let seen: std::collections::BTreeSet<&Arch> =
+            book.trials().iter().map(|trial| &trial.arch).collect();
+        // Every architecture drawn already: sampling is uniform over the space, so a draw repeats.
+        let exhausted = seen.len() >= space.size();
         loop {
             let arch = space.sample(rng);
-            // A linear scan: RSWS books hold tens to thousands of trials.
-            if exhausted || !book.trials().iter().any(|trial| trial.arch == arch) {
+            if exhausted || !seen.contains(&arch) {
                 return (arch, Fidelity::Full);
             }
         }

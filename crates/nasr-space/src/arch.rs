@@ -24,6 +24,12 @@ impl Arch {
     pub fn new(choices: Vec<usize>) -> Self {
         Self { choices }
     }
+
+    /// The choices joined by `-` (`3-0-4-1`): the default [`Space::key`].
+    pub fn choices_key(&self) -> String {
+        let choices: Vec<String> = self.choices.iter().map(usize::to_string).collect();
+        choices.join("-")
+    }
 }
 
 /// What can be chosen: a product of named categorical decisions with a canonical string form.
@@ -74,8 +80,7 @@ pub trait Space {
     /// method keeps one folder per architecture. By default the architecture's choices joined
     /// by `-` (`3-0-4-1`); a space with a catalogue index names it by that.
     fn key(&self, arch: &Arch) -> String {
-        let choices: Vec<String> = arch.choices.iter().map(usize::to_string).collect();
-        choices.join("-")
+        arch.choices_key()
     }
 
     /// Number of architectures in the space.

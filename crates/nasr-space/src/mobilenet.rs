@@ -194,6 +194,20 @@ impl MobileNetSpace {
         if config.expansions.is_empty() {
             return Err(bad("expansions", "must not be empty"));
         }
+        // Each (kernel, expansion) pair is one named block of a layer (`k5_e6`): a repeated
+        // value would give two blocks one name.
+        for (field, values) in [
+            ("kernels", &config.kernels),
+            ("expansions", &config.expansions),
+        ] {
+            if let Some(repeated) = values
+                .iter()
+                .enumerate()
+                .find(|(i, v)| values[..*i].contains(v))
+            {
+                return Err(bad(field, &format!("lists {} twice", repeated.1)));
+            }
+        }
         let mut layers = Vec::new();
         let (mut c_in, mut size) = (
             config.stem_channels,
@@ -428,6 +442,16 @@ mod tests {
         };
         let err = MobileNetSpace::new(config).err().unwrap();
         assert!(err.to_string().contains("kernels"), "{err}");
+        // A repeated value would give two blocks of a layer one parameter name (`k3_e6`).
+        let config = MobileNetConfig {
+            expansions: vec![3, 6, 3],
+            ..MobileNetConfig::default()
+        };
+        let err = MobileNetSpace::new(config).err().unwrap();
+        assert!(
+            err.to_string().contains("expansions lists 3 twice"),
+            "{err}"
+        );
     }
 
     #[test]

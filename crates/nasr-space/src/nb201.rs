@@ -150,12 +150,7 @@ impl Space for Nb201Space {
     fn key(&self, arch: &Arch) -> String {
         match self.index_of(arch) {
             Ok(index) => index.to_string(),
-            Err(_) => arch
-                .choices
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join("-"),
+            Err(_) => arch.choices_key(),
         }
     }
 

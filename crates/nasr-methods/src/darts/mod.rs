@@ -22,7 +22,6 @@ pub use hypergradient::{AlphaGradient, Order, alpha_gradient};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, softmax};
@@ -38,27 +37,9 @@ use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::write_atomically;
+use nasr_nn::supernet::MixedSupernet;
 use nasr_nn::train::optim::SgdConfig;
 use nasr_nn::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
-
-/// A supernet with DARTS' mixed mode.
-pub trait MixedSupernet: Module {
-    /// Logits with every edge a softmax-weighted sum of its ops: `weights` has alpha's shape;
-    /// `aux_skip` adds DARTS-'s auxiliary skip to every edge (0 disables it).
-    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2>;
-}
-
-impl MixedSupernet for Nb201Supernet {
-    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
-        Nb201Supernet::forward_mixed(self, weights, aux_skip, x)
-    }
-}
-
-impl MixedSupernet for DartsSupernet {
-    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
-        DartsSupernet::forward_mixed(self, weights, aux_skip, x)
-    }
-}
 
 /// How alpha becomes the weights of an edge's ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

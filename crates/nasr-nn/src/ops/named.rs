@@ -4,8 +4,8 @@
 //! burn names a `Vec`'s elements by position and an enum's by its Rust variant; neither says
 //! which op a tensor belongs to. [`CandidateOps`] (every candidate of a supernet's edge or layer)
 //! and [`Chosen`] (the one op of a standalone network's edge or layer) enter each op under its
-//! [`CandidateOp::name`] instead, so a supernet's path and the network extracted from it share
-//! names up to the `ops` segment.
+//! [`CandidateOp::name`] instead. In NB201 and MobileNet, a supernet's path and the network
+//! extracted from it then share names up to the `ops` segment.
 
 use burn::module::{
     Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor,
@@ -25,16 +25,18 @@ pub struct CandidateOps<O> {
 }
 
 impl<O: CandidateOp> CandidateOps<O> {
-    /// The candidates, in the space's option order; their names must differ.
+    /// The candidates, in the space's option order.
+    ///
+    /// # Panics
+    /// If two candidates share a name: their tensors would share one path, so saving would drop
+    /// one and loading and SGD's momentum would mix them. Spaces refuse such configs when built
+    /// (`MobileNetSpace::new` refuses a repeated kernel or expansion), so this is a bug.
     pub fn new(ops: Vec<O>) -> Self {
-        debug_assert!(
-            {
-                let mut names: Vec<String> = ops.iter().map(CandidateOp::name).collect();
-                names.sort();
-                names.windows(2).all(|pair| pair[0] != pair[1])
-            },
-            "candidate names must be unique"
-        );
+        let mut names: Vec<String> = ops.iter().map(CandidateOp::name).collect();
+        names.sort();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            panic!("two candidate ops are both named {}", pair[0]);
+        }
         Self { ops }
     }
 

@@ -118,6 +118,13 @@ fn scalar_at(weights: &Tensor<2>, row: usize, column: usize) -> Tensor<4> {
         .reshape([1, 1, 1, 1])
 }
 
+/// A supernet run in DARTS' continuous relaxation: what differentiable search needs of it.
+pub trait MixedSupernet: Module {
+    /// Logits with every edge a weighted sum of its ops: `weights` has alpha's shape (one row
+    /// per edge); `aux_skip` adds DARTS-'s auxiliary skip to every edge (0 disables it).
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2>;
+}
+
 /// A supernet run one path at a time: what weight-sharing evaluation needs of it.
 pub trait PathSupernet: Module {
     /// Logits of the path `arch`: images `[batch, c, h, w]` -> `[batch, classes]`.

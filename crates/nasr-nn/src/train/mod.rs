@@ -206,11 +206,6 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// Where this trainer computes.
-    pub fn compute(&self) -> crate::Compute {
-        self.compute
-    }
-
     /// Write a checkpoint into `dir` after every epoch, and resume from the last one there.
     pub fn with_checkpoints(mut self, dir: impl Into<PathBuf>) -> Self {
         self.checkpoints = Some(dir.into());

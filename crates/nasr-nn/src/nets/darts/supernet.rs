@@ -11,7 +11,7 @@ use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS, DartsPrimitive};
 use super::{DartsNetConfig, Preprocess, cell_plan, stem_conv};
 use crate::NnError;
 use crate::ops::darts::DartsEdgeOp;
-use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedWeights};
+use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedSupernet, MixedWeights};
 
 impl EdgeOp for DartsEdgeOp {
     fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>> {
@@ -133,5 +133,11 @@ impl DartsSupernet {
         let [batch, channels, _, _] = s1.dims();
         self.classifier
             .forward(s1.mean_dims(&[2, 3]).reshape([batch, channels]))
+    }
+}
+
+impl MixedSupernet for DartsSupernet {
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        DartsSupernet::forward_mixed(self, weights, aux_skip, x)
     }
 }

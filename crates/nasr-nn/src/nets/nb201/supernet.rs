@@ -22,7 +22,7 @@ use super::{
 use crate::NnError;
 use crate::ops::nb201::Nb201EdgeOp;
 use crate::params::{NamedTensor, load_named, named_tensors};
-use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedWeights, Mode, PathSupernet};
+use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedSupernet, MixedWeights, Mode, PathSupernet};
 
 impl EdgeOp for Nb201EdgeOp {
     fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>> {
@@ -141,6 +141,12 @@ impl Nb201Supernet {
         let standalone = config.init(arch, device)?;
         let tensors = path_tensors(&named_tensors(self), arch);
         load_named(standalone, &tensors, std::path::Path::new("<supernet>"))
+    }
+}
+
+impl MixedSupernet for Nb201Supernet {
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        Nb201Supernet::forward_mixed(self, weights, aux_skip, x)
     }
 }
 
