@@ -435,6 +435,16 @@ where
     T::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)
 }
 
+/// One method's config from its table; toml's error names the key path of a field that fails
+/// to read (`in train.epochs`).
+fn read_table<T: DeserializeOwned>(table: toml::Table) -> Result<T, ExperimentError> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            ExperimentError::Toml(e.to_string().trim_end().replace('\n', " "))
+        })
+}
+
 /// Options of a run that do not change its results.
 #[derive(Debug, Clone, Default)]
 pub struct ExperimentOptions {
@@ -522,15 +532,66 @@ impl ExperimentConfig {
                 table.insert(key.into(), value.into());
             }
         }
-        let config: Self = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ExperimentError::Toml(e.to_string()))?;
+        let config = Self::from_table(table)?;
         let config = match strategy {
             Some(strategy) => config.with_strategy(strategy)?,
             None => config,
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Reads a parsed file with its `method` tag. Each method's config is read on its own, so
+    /// that an error names the failing field (`... in train.epochs`); through serde's tagged
+    /// enum the field's path is lost.
+    fn from_table(mut table: toml::Table) -> Result<Self, ExperimentError> {
+        let method = match table.remove("method") {
+            Some(toml::Value::String(method)) => method,
+            other => {
+                return Err(ExperimentError::Config {
+                    field: "method",
+                    problem: format!(
+                        "must be one of {}; got {}",
+                        METHODS.join(", "),
+                        other.map_or("nothing".into(), |v| v.to_string())
+                    ),
+                });
+            }
+        };
+        let implied = SearchStrategy::ALL
+            .into_iter()
+            .filter(|s| s.method() == method.as_str() && s.as_str() == method.as_str())
+            .find_map(|s| s.implied_field().map(|field| (s, field)));
+        if let Some((strategy, (key, value))) = implied {
+            match table.get(key) {
+                None => {
+                    table.insert(key.into(), value.into());
+                }
+                Some(toml::Value::String(given)) if given == value => {}
+                Some(given) => {
+                    return Err(ExperimentError::Toml(format!(
+                        "method {strategy} has {key} = \"{value}\" (or leave {key} out); got \
+                         {key} = {given}"
+                    )));
+                }
+            }
+        }
+        Ok(match method.as_str() {
+            "table" => Self::Table(read_table(table)?),
+            "rsws" => Self::Rsws(read_table(table)?),
+            "asha" => Self::Asha(read_table(table)?),
+            "hyperband" => Self::Hyperband(read_table(table)?),
+            "fairnas" => Self::Fairnas(read_table(table)?),
+            "spos" => Self::Spos(read_table(table)?),
+            "darts" => Self::Darts(read_table(table)?),
+            "train" => Self::Train(read_table(table)?),
+            other => {
+                return Err(ExperimentError::Config {
+                    field: "method",
+                    problem: format!("must be one of {}; got {other:?}", METHODS.join(", ")),
+                });
+            }
+        })
     }
 
     /// The `method` tag.

@@ -234,3 +234,39 @@ fn search_help_groups_flags_by_method_and_refuses_another_methods_flag() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_field_of_the_wrong_type_in_a_file_is_refused_naming_its_key_path() {
+    let dir = scratch("exp-types");
+    let empty = dir.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    for (text, expected) in [
+        (
+            "method = \"rsws\"\n[train]\nepochs = \"two\"\n",
+            "train.epochs",
+        ),
+        // A method whose tag fixes a field (asha fixes `strategy`) reads its config the same way.
+        (
+            "method = \"asha\"\n[run.train]\nepochs = \"two\"\n",
+            "run.train.epochs",
+        ),
+        (
+            "method = \"fairnas\"\nsampling = \"uniform\"\n",
+            "method fairnas has sampling = \"strict_fair\"",
+        ),
+    ] {
+        let config = dir.join("typed.toml");
+        std::fs::write(&config, text).unwrap();
+        let output = search_with(
+            &config,
+            &dir.join("run"),
+            &["--data-dir", empty.to_str().unwrap()],
+        );
+        assert!(!output.status.success(), "{text} ran");
+        let message = stderr(&output);
+        assert!(
+            message.contains(expected) && message.contains("typed.toml"),
+            "{text}: {message}"
+        );
+    }
+}
