@@ -115,8 +115,62 @@ pub struct DartsConfig {
     pub relaxation: Relaxation,
     /// Fair DARTS: weight of the zero-one loss in the architecture objective (the paper's 10).
     pub zero_one_weight: f64,
-    /// Retraining of the derived architecture from scratch; `None` skips it.
+    /// Retraining of the derived architecture from scratch; `None` skips it (written
+    /// `retrain = false`, since TOML has no null and a missing table means the default).
+    #[serde(with = "retrain_or_false")]
     pub retrain: Option<RetrainConfig>,
+}
+
+/// `retrain = false` for no retraining, a `[retrain]` table for a retraining config.
+mod retrain_or_false {
+    use std::fmt;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{Error, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::RetrainConfig;
+
+    pub fn serialize<S: Serializer>(
+        retrain: &Option<RetrainConfig>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match retrain {
+            Some(config) => config.serialize(serializer),
+            None => serializer.serialize_bool(false),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<RetrainConfig>, D::Error> {
+        deserializer.deserialize_any(RetrainOrFalse)
+    }
+
+    struct RetrainOrFalse;
+
+    impl<'de> Visitor<'de> for RetrainOrFalse {
+        type Value = Option<RetrainConfig>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a [retrain] table, or false for no retraining")
+        }
+
+        fn visit_bool<E: Error>(self, value: bool) -> Result<Self::Value, E> {
+            if value {
+                Err(E::custom(
+                    "retrain = true is not a retraining config: give a [retrain] table, or false",
+                ))
+            } else {
+                Ok(None)
+            }
+        }
+
+        // The table's own errors (an unknown or mistyped field) come through unchanged.
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            RetrainConfig::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
 }
 
 impl Default for DartsConfig {
@@ -619,4 +673,24 @@ fn write_alpha_log(path: &Path, log: &[AlphaRecord]) -> Result<(), NnError> {
         .map(|record| serde_json::to_string(record).expect("records serialise") + "\n")
         .collect();
     write_atomically(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_without_retraining_survives_a_write_and_a_read() {
+        for retrain in [None, Some(RetrainConfig::default())] {
+            let config = DartsConfig {
+                retrain,
+                ..DartsConfig::default()
+            };
+            let text = toml::to_string(&config).unwrap();
+            let back: DartsConfig = toml::from_str(&text).unwrap();
+            assert_eq!(back, config, "{text}");
+        }
+        let err = toml::from_str::<DartsConfig>("[retrain]\nepochz = 2\n").unwrap_err();
+        assert!(err.to_string().contains("epochz"), "{err}");
+    }
 }
