@@ -12,25 +12,7 @@
 use nasr_search::fair::StrictFairSampler;
 use nasr_space::SeedStreams;
 
-use nasr_nn::supernet::PathSupernet;
-
-/// The training step of FairNAS for [`nasr_nn::train::Trainer::fit_with`]: the summed
-/// cross-entropy of the m architectures of one strictly fair draw, taken from stream
-/// `fair/<epoch>`.
-pub fn strict_fair_step<S: PathSupernet>(
-    sampler: &StrictFairSampler,
-    streams: SeedStreams,
-) -> impl FnMut(&S, &nasr_nn::train::TrainStep<'_>) -> nasr_nn::train::StepLoss + '_ {
-    let mut draws = nasr_space::EpochStream::new(streams, "fair");
-    move |model, step| {
-        let logits: Vec<_> = sampler
-            .sample(draws.at(step.epoch))
-            .iter()
-            .map(|arch| model.forward_path(arch, step.images.clone()))
-            .collect();
-        step.cross_entropy(logits.into())
-    }
-}
+use crate::path_steps::{strict_fair_step, uniform_path_step, validation_path};
 
 /// How the supernet picks paths during training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -169,7 +151,6 @@ impl MobileNetProblem {
         ),
         nasr_nn::NnError,
     > {
-        use nasr_space::Space;
         config.train.validate()?;
         let streams = SeedStreams::new(config.seed);
         let sampler = StrictFairSampler::new(&self.space)?;
@@ -181,21 +162,16 @@ impl MobileNetProblem {
             ))
         })?;
         let mut fair = strict_fair_step(&sampler, streams);
-        let mut uniform_paths = nasr_space::EpochStream::new(streams, "path");
+        let mut uniform = uniform_path_step(&self.space, streams);
         let mut train_step = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet,
                               step: &nasr_nn::train::TrainStep<'_>| {
             match config.sampling {
                 PathSampling::StrictFair => fair(model, step),
-                PathSampling::Uniform => {
-                    let arch = self.space.sample(uniform_paths.at(step.epoch));
-                    step.cross_entropy(vec![model.forward_path(&arch, step.images.clone())].into())
-                }
+                PathSampling::Uniform => uniform(model, step),
             }
         };
         let mut validate = |model: &nasr_nn::nets::mobilenet::MobileNetSupernet, epoch: usize| {
-            let arch = self
-                .space
-                .sample(&mut streams.stream(&format!("valid-path/{epoch}")));
+            let arch = validation_path(&self.space, &streams, epoch);
             Ok(self
                 .evaluator(model, config, options.compute)
                 .accuracy(&arch))

@@ -5,6 +5,7 @@
 //! - [`rsws`]: random search with weight sharing on the NB201 supernet;
 //! - [`multi_fidelity`]: ASHA and asynchronous Hyperband over standalone training;
 //! - [`fairnas`]: strictly fair supernet training on the MobileNet space, NSGA-II over it;
+//! - [`path_steps`]: the single-path training steps (uniform, strictly fair) and validation path;
 //! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
 //! - studies: [`compare`] (methods at equal budget over seeds), [`rank_eval`] and
@@ -19,6 +20,7 @@ pub mod darts;
 pub mod experiment;
 pub mod fairnas;
 pub mod multi_fidelity;
+pub mod path_steps;
 pub mod rank_eval;
 pub mod rsws;
 pub mod run;

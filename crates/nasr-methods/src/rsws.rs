@@ -23,6 +23,7 @@ use rand::RngCore;
 use std::sync::Arc;
 
 use crate::experiment::SpaceName;
+use crate::path_steps::{uniform_path_step, validation_path};
 use crate::run::{
     DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
 };
@@ -30,7 +31,7 @@ use nasr_nn::NnError;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::{named_tensors, save_safetensors};
-use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, TrainStep, Trainer};
+use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, Trainer};
 
 /// Everything that defines an RSWS run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,7 +148,7 @@ pub fn rsws_run(
         eval_batch_size: config.train.eval_batch_size,
         compute: options.compute,
     };
-    let mut paths = nasr_space::EpochStream::new(streams, "path");
+    let mut train_step = uniform_path_step(&space, streams);
     let (supernet, epochs) = Trainer::new(&config.train, streams)
         .on(options.compute)
         .with_checkpoints(out.join("checkpoints"))
@@ -159,13 +160,9 @@ pub fn rsws_run(
                 valid: &parts.valid,
                 normalization: &normalization,
             },
-            // Uniform single-path sampling: one fresh path per step, from stream `path/<epoch>`.
-            &mut |model: &Nb201Supernet, step: &TrainStep<'_>| {
-                let arch = space.sample(paths.at(step.epoch));
-                step.cross_entropy(vec![model.forward_path(&arch, step.images.clone())].into())
-            },
+            &mut train_step,
             &mut |model: &Nb201Supernet, epoch| {
-                let arch = space.sample(&mut streams.stream(&format!("valid-path/{epoch}")));
+                let arch = validation_path(&space, &streams, epoch);
                 let evaluator = SupernetEvaluator::new(model, &space, path_data, settings, streams);
                 Ok(evaluator.accuracy(&arch))
             },

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
-use nasr_methods::fairnas::strict_fair_step;
+use nasr_methods::path_steps::strict_fair_step;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::params::named_param_ids;
