@@ -149,14 +149,15 @@ pub struct TrainStep<'a> {
     pub step: usize,
     /// The learning rate of this step's weight update.
     pub lr: f64,
-    /// Cross-entropy with the configured label smoothing.
-    pub cross_entropy: &'a CrossEntropy,
+    /// Cross-entropy with the configured label smoothing, applied by
+    /// [`TrainStep::cross_entropy`].
+    classification: &'a CrossEntropy,
 }
 
 impl TrainStep<'_> {
     /// The classification step's loss of `logits` on this batch's labels.
     pub fn cross_entropy(&self, logits: StepLogits) -> StepLoss {
-        self.cross_entropy.step(logits, &self.labels)
+        self.classification.step(logits, &self.labels)
     }
 }
 
@@ -319,7 +320,7 @@ impl<'a> Trainer<'a> {
                 epoch,
                 step,
                 lr,
-                cross_entropy: &cross_entropy,
+                classification: &cross_entropy,
             };
             let StepLoss {
                 loss,
