@@ -52,7 +52,13 @@ impl Default for FairNasConfig {
             seed: 0,
             data: crate::run::DataConfig::default(),
             mobilenet: nasr_space::mobilenet::MobileNetConfig::default(),
-            train: nasr_nn::train::TrainConfig::default(),
+            // burn's flex backend lowers depthwise convs to matrices whose size grows with the
+            // batch (gigabytes at 500 images of 28x28 with wide 7x7 layers): evaluate in
+            // training-sized batches.
+            train: nasr_nn::train::TrainConfig {
+                eval_batch_size: 64,
+                ..nasr_nn::train::TrainConfig::default()
+            },
             sampling: PathSampling::StrictFair,
             queries: 60,
             population: 12,

@@ -270,3 +270,27 @@ fn a_field_of_the_wrong_type_in_a_file_is_refused_naming_its_key_path() {
         );
     }
 }
+
+#[test]
+fn a_batch_size_flag_leaves_a_files_evaluation_batch_size_alone() {
+    let dir = scratch("exp-eval-batch");
+    let empty = dir.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let config = dir.join("fair.toml");
+    std::fs::write(
+        &config,
+        "method = \"fairnas\"\n[train]\neval_batch_size = 100\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    // The run writes its config.toml, then fails on the empty data folder.
+    let output = search_with(
+        &config,
+        &out,
+        &["--batch-size", "32", "--data-dir", empty.to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    let written = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(written.contains("batch_size = 32"), "{written}");
+    assert!(written.contains("eval_batch_size = 100"), "{written}");
+}

@@ -288,10 +288,11 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, defaults: boo
             set_some(&mut c.data.train_subset, d.train_subset);
             set(&mut c.train.epochs, epochs);
             set(&mut c.train.batch_size, batch_size);
-            // burn's flex backend lowers depthwise convs to matrices whose size grows with the
-            // batch (gigabytes at 500 images of 28x28 with wide 7x7 layers): evaluate in
-            // training-sized batches.
-            set(&mut c.train.eval_batch_size, batch_size);
+            // Evaluation batches follow --batch-size where no file gives them (FairNasConfig's
+            // default keeps them training-sized for memory); a file's own value stands.
+            if defaults {
+                set(&mut c.train.eval_batch_size, batch_size);
+            }
             set(&mut c.queries, queries);
             set(&mut c.recal_batches, recal_batches);
         }
