@@ -7,9 +7,11 @@
 //!
 //! Every edge or layer is a [`MixedOp`], which runs in either mode; a space's supernet (in
 //! `nets/`) maps the [`Mode`] onto its edges. [`bn`] recalibrates BatchNorm along a path, the
-//! evaluation step of every weight-sharing method.
+//! evaluation step of every weight-sharing method; [`extract`] copies a path's weights out
+//! under a standalone network's names.
 
 pub mod bn;
+pub mod extract;
 
 use burn::module::Module;
 use burn::tensor::Tensor;

@@ -135,6 +135,41 @@ mod tests {
     }
 
     #[test]
+    fn copied_out_weights_give_the_supernet_paths_outputs() {
+        let device = crate::Compute::Cpu.eval_device();
+        let space = space(true);
+        let supernet =
+            crate::init::seeded(&mut nasr_space::SeedStreams::new(4).stream("init"), || {
+                Ok::<_, crate::NnError>(MobileNetSupernet::new(&space, &device))
+            })
+            .unwrap();
+        let x = crate::init::normal_tensor(
+            [2, 1, 9, 9],
+            &mut nasr_space::SeedStreams::new(5).stream("input"),
+            &device,
+        );
+        let mut rng = <rand_chacha::ChaCha12Rng as rand::SeedableRng>::seed_from_u64(6);
+        let skip = |layer: usize| space.decisions()[layer].options.len() - 1;
+        // Sampled paths, and one that skips layers 1 and 3 (the skip option is the last).
+        let mut archs: Vec<Arch> = (0..3).map(|_| space.sample(&mut rng)).collect();
+        archs.push(Arch::new(vec![0, skip(1), 1, skip(3)]));
+        for arch in archs {
+            let standalone = supernet.extract(&space, &arch, &device).unwrap();
+            let from_supernet: Vec<f32> = supernet
+                .forward_path(&arch, x.clone())
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            let from_standalone: Vec<f32> = standalone
+                .forward(x.clone())
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            assert_eq!(from_supernet, from_standalone, "{}", space.format(&arch));
+        }
+    }
+
+    #[test]
     fn a_supernet_path_runs_every_choice_including_skip() {
         let device = crate::Compute::Cpu.eval_device();
         let space = space(true);

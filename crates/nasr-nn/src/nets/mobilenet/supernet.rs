@@ -6,8 +6,11 @@ use nasr_kernels::BatchNorm;
 use nasr_space::mobilenet::{LayerChoice, MobileNetSpace};
 use nasr_space::{Arch, Space};
 
-use super::MobileNetSkeleton;
+use super::{MobileNetNetwork, MobileNetSkeleton};
+use crate::NnError;
 use crate::ops::mbconv::MbConv;
+use crate::params::{load_named, named_tensors};
+use crate::supernet::extract::path_tensors;
 use crate::supernet::{EdgeMode, EdgeOp, MixedOp, PathSupernet};
 
 impl EdgeOp for MbConv {
@@ -54,6 +57,29 @@ impl MobileNetSupernet {
             skeleton: MobileNetSkeleton::new(space, device),
             layers,
         }
+    }
+
+    /// A standalone network of `arch` (of `space`, the space this supernet was built for)
+    /// holding this supernet's weights for that path.
+    pub fn extract(
+        &self,
+        space: &MobileNetSpace,
+        arch: &Arch,
+        device: &Device,
+    ) -> Result<MobileNetNetwork, NnError> {
+        let standalone = MobileNetNetwork::new(space, arch, device)?;
+        let tensors = path_tensors(&named_tensors(self), |prefix| {
+            // `layers.<i>`; a skipped layer keeps nothing.
+            let layer: usize = prefix.strip_prefix("layers.")?.parse().ok()?;
+            let option = *arch.choices.get(layer)?;
+            match space.choice(layer, option) {
+                LayerChoice::MbConv { .. } => {
+                    Some(space.decisions()[layer].options[option].clone())
+                }
+                LayerChoice::Skip => None,
+            }
+        });
+        load_named(standalone, &tensors, std::path::Path::new("<supernet>"))
     }
 
     /// Logits of the path `arch`; a skip option passes the input through.

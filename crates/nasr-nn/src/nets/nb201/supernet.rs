@@ -177,20 +177,10 @@ pub fn path_tensors(
     supernet: &BTreeMap<String, NamedTensor>,
     arch: &Arch,
 ) -> BTreeMap<String, NamedTensor> {
-    supernet
-        .iter()
-        .filter_map(|(name, tensor)| {
-            let parts: Vec<&str> = name.split('.').collect();
-            if parts.len() > 5 && parts[0] == "cells" && parts[2] == "edges" && parts[4] == "ops" {
-                let edge: usize = parts[3].parse().ok()?;
-                if parts[5] != Nb201Op::from_choice(arch.choices[edge]).name() {
-                    return None;
-                }
-                let renamed = [&parts[..4], &parts[5..]].concat().join(".");
-                Some((renamed, tensor.clone()))
-            } else {
-                Some((name.clone(), tensor.clone()))
-            }
-        })
-        .collect()
+    crate::supernet::extract::path_tensors(supernet, |prefix| {
+        // `cells.<i>.edges.<j>`
+        let edge: usize = prefix.rsplit('.').next()?.parse().ok()?;
+        let choice = *arch.choices.get(edge)?;
+        Some(Nb201Op::from_choice(choice).name().to_string())
+    })
 }
