@@ -112,6 +112,27 @@ pub enum ExperimentError {
     Search(#[from] SearchError),
 }
 
+/// The member of `all` that `as_str` names `name`; else an error listing the names of `kind`.
+fn by_name<T: Copy>(
+    kind: &'static str,
+    name: &str,
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+) -> Result<T, ExperimentError> {
+    all.iter()
+        .copied()
+        .find(|&item| as_str(item) == name)
+        .ok_or_else(|| ExperimentError::Unknown {
+            kind,
+            name: name.to_string(),
+            known: all
+                .iter()
+                .map(|&item| as_str(item))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
 /// `a`, `a or b`, `a, b or c`.
 fn choices<T: fmt::Display>(items: &[T]) -> String {
     let names: Vec<String> = items.iter().map(T::to_string).collect();
@@ -179,14 +200,7 @@ impl FromStr for SpaceName {
     type Err = ExperimentError;
 
     fn from_str(name: &str) -> Result<Self, ExperimentError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| ExperimentError::Unknown {
-                kind: "space",
-                name: name.to_string(),
-                known: Self::ALL.map(Self::as_str).join(", "),
-            })
+        by_name("space", name, &Self::ALL, Self::as_str)
     }
 }
 
@@ -321,14 +335,7 @@ impl FromStr for SearchStrategy {
     type Err = ExperimentError;
 
     fn from_str(name: &str) -> Result<Self, ExperimentError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| ExperimentError::Unknown {
-                kind: "strategy",
-                name: name.to_string(),
-                known: Self::ALL.map(Self::as_str).join(", "),
-            })
+        by_name("strategy", name, &Self::ALL, Self::as_str)
     }
 }
 
@@ -370,7 +377,7 @@ impl TryFrom<u8> for DartsOrder {
 /// A whole experiment: the method, by its `method` tag, and that method's config. Where two
 /// tags share a config, the tag fixes one of its fields (`strategy` for `asha` and
 /// `hyperband`, `sampling` for `fairnas` and `spos`); a file may leave that field out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "method", rename_all = "lowercase")]
 pub enum ExperimentConfig {
     /// A query-based search on the NAS-Bench-201 table (`strategy`: rs, rea, reinforce, nsga2).
@@ -378,16 +385,12 @@ pub enum ExperimentConfig {
     /// Random search with weight sharing on the NB201 supernet.
     Rsws(RswsConfig),
     /// ASHA over standalone training of NB201 architectures.
-    #[serde(deserialize_with = "asha")]
     Asha(MultiFidelityConfig),
     /// Asynchronous Hyperband over standalone training of NB201 architectures.
-    #[serde(deserialize_with = "hyperband")]
     Hyperband(MultiFidelityConfig),
     /// FairNAS on the MobileNet space: strictly fair supernet training, then NSGA-II.
-    #[serde(deserialize_with = "fairnas")]
     Fairnas(FairNasConfig),
     /// SPOS on the MobileNet space: uniform path sampling, then NSGA-II.
-    #[serde(deserialize_with = "spos")]
     Spos(FairNasConfig),
     /// DARTS on the NB201 or DARTS space.
     Darts(DartsConfig),
@@ -395,44 +398,13 @@ pub enum ExperimentConfig {
     Train(TrainRunConfig),
 }
 
-fn asha<'de, D: Deserializer<'de>>(d: D) -> Result<MultiFidelityConfig, D::Error> {
-    implied(d, SearchStrategy::Asha)
-}
-
-fn hyperband<'de, D: Deserializer<'de>>(d: D) -> Result<MultiFidelityConfig, D::Error> {
-    implied(d, SearchStrategy::Hyperband)
-}
-
-fn fairnas<'de, D: Deserializer<'de>>(d: D) -> Result<FairNasConfig, D::Error> {
-    implied(d, SearchStrategy::Fairnas)
-}
-
-fn spos<'de, D: Deserializer<'de>>(d: D) -> Result<FairNasConfig, D::Error> {
-    implied(d, SearchStrategy::Spos)
-}
-
-/// Reads the config of a method whose tag fixes one field: the field is filled in when left
-/// out, and a file that sets it to something else is refused, naming the field.
-fn implied<'de, D, T>(d: D, strategy: SearchStrategy) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let mut fields = serde_json::Map::deserialize(d)?;
-    if let Some((key, value)) = strategy.implied_field() {
-        match fields.get(key) {
-            None => {
-                fields.insert(key.into(), value.into());
-            }
-            Some(given) if given.as_str() == Some(value) => {}
-            Some(given) => {
-                return Err(D::Error::custom(format!(
-                    "method {strategy} has {key} = \"{value}\" (or leave {key} out); got {key} = {given}"
-                )));
-            }
-        }
+/// Reads an experiment from any serde format through [`ExperimentConfig::from_table`], the one
+/// reader, so that the implied fields and the key paths of errors are handled in one place.
+impl<'de> Deserialize<'de> for ExperimentConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let table = toml::Table::deserialize(deserializer)?;
+        Self::from_table(table).map_err(D::Error::custom)
     }
-    T::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)
 }
 
 /// One method's config from its table; toml's error names the key path of a field that fails
@@ -871,6 +843,25 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn serde_reads_an_experiment_as_the_file_reader_does() {
+        // Through serde (here JSON, as a Python package would hand it over) the tag fills in
+        // the field it fixes, refuses another value, and a written experiment reads back.
+        let asha: ExperimentConfig = serde_json::from_str(r#"{"method": "hyperband"}"#).unwrap();
+        assert_eq!(asha.strategy(), Some(SearchStrategy::Hyperband));
+        let err = serde_json::from_str::<ExperimentConfig>(
+            r#"{"method": "fairnas", "sampling": "uniform"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("method fairnas has sampling"),
+            "{err}"
+        );
+        let spos = ExperimentConfig::new(SearchStrategy::Spos, None).unwrap();
+        let text = toml::to_string(&spos).unwrap();
+        assert_eq!(toml::from_str::<ExperimentConfig>(&text).unwrap(), spos);
     }
 
     #[test]
