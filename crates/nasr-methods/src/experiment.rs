@@ -530,10 +530,11 @@ impl ExperimentConfig {
                 });
             }
         };
-        let implied = SearchStrategy::ALL
-            .into_iter()
-            .filter(|s| s.method() == method.as_str() && s.as_str() == method.as_str())
-            .find_map(|s| s.implied_field().map(|field| (s, field)));
+        // The tags asha, hyperband, fairnas and spos name a strategy, which fixes one field.
+        let implied = method
+            .parse::<SearchStrategy>()
+            .ok()
+            .and_then(|s| s.implied_field().map(|field| (s, field)));
         if let Some((strategy, (key, value))) = implied {
             match table.get(key) {
                 None => {
