@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::multi_fidelity::StandaloneEvaluator;
 use crate::rsws::{RswsConfig, rsws_run};
 use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run, write_json};
+use crate::space::SpaceConfig;
 use nasr_nn::NnError;
 
 /// Everything that defines a comparison.
@@ -79,6 +80,7 @@ pub fn compare(
     out: &Path,
     options: &RunOptions,
 ) -> Result<Vec<MethodResult>, NnError> {
+    config.run.space.nb201("compare")?;
     let mut methods = config.methods.clone();
     if !methods.iter().any(|m| m == "rs") {
         methods.insert(0, "rs".into());
@@ -136,15 +138,17 @@ pub fn compare(
 
 /// The comparison as a Markdown table.
 pub fn markdown(config: &CompareConfig, results: &[MethodResult]) -> String {
+    let network = match &config.run.space {
+        SpaceConfig::Nb201(size) => format!("C={}, N={}", size.channels, size.cells),
+        other => other.name().to_string(),
+    };
     let mut text = format!(
         "Search budget {} training epochs per run; chosen architectures retrained for {} epochs; \
-         {} seeds; {} (C={}, N={}).\n\n| method | test accuracy (mean ± std) | per seed |\n|---|---|---|\n",
+         {} seeds; {} ({network}).\n\n| method | test accuracy (mean ± std) | per seed |\n|---|---|---|\n",
         config.budget_epochs,
         config.final_epochs,
         config.seeds.len(),
         config.run.data.name,
-        config.run.network.channels,
-        config.run.network.cells
     );
     for r in results {
         let per_seed: Vec<String> = r.test_accuracy.iter().map(|a| format!("{a:.4}")).collect();
@@ -175,9 +179,8 @@ fn search(
         train.epochs = config.budget_epochs;
         let rsws = RswsConfig {
             seed,
-            space: run.space,
+            space: run.space.clone(),
             data: run.data.clone(),
-            network: run.network,
             train,
             candidates: config.candidates,
             ..RswsConfig::default()

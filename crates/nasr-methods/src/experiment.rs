@@ -16,7 +16,8 @@
 //! | `train` | [`TrainRunConfig`] | one architecture from scratch (any space) |
 //!
 //! ```
-//! use nasr_methods::experiment::{ExperimentConfig, SearchStrategy, SpaceName};
+//! use nasr_methods::experiment::{ExperimentConfig, SearchStrategy};
+//! use nasr_methods::space::SpaceName;
 //!
 //! let text = r#"
 //! method = "rsws"
@@ -32,7 +33,7 @@
 //! assert_eq!(experiment.space(), SpaceName::Nb201);
 //!
 //! // The darts space is searched by DARTS only; the error names it.
-//! let error = ExperimentConfig::from_toml("method = \"rsws\"\nspace = \"darts\"", None);
+//! let error = ExperimentConfig::from_toml("method = \"rsws\"\n[space.darts]", None);
 //! let message = error.unwrap_err().to_string();
 //! assert!(message.contains("space darts searches with strategy darts; got rsws"), "{message}");
 //! ```
@@ -59,6 +60,7 @@ use crate::fairnas::{FairNasConfig, FrontMember, PathSampling, fairnas_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
 use crate::rsws::{RswsConfig, RswsResult, rsws_run};
 use crate::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
+use crate::space::{SpaceConfig, SpaceName, refuse_config_format_1};
 
 /// The `method` tags of [`ExperimentConfig`], in its order.
 pub const METHODS: [&str; 8] = [
@@ -113,7 +115,7 @@ pub enum ExperimentError {
 }
 
 /// The member of `all` that `as_str` names `name`; else an error listing the names of `kind`.
-fn by_name<T: Copy>(
+pub(crate) fn by_name<T: Copy>(
     kind: &'static str,
     name: &str,
     all: &[T],
@@ -140,67 +142,6 @@ fn choices<T: fmt::Display>(items: &[T]) -> String {
         None => String::new(),
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// A search space by name: the typed form of a config's `space` (serde and
-/// [`FromStr`] names `nb201`, `mobilenet`, `darts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SpaceName {
-    /// NAS-Bench-201's cell: 6 edges x 5 ops, in three stages of N cells.
-    Nb201,
-    /// ProxylessNAS/FairNAS MBConv layers: kernel x expansion, plus skip.
-    Mobilenet,
-    /// DARTS' normal and reduction cells: 14 edges x 8 ops each.
-    Darts,
-}
-
-impl SpaceName {
-    /// Every space.
-    pub const ALL: [Self; 3] = [Self::Nb201, Self::Mobilenet, Self::Darts];
-
-    /// The name in configs and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Nb201 => "nb201",
-            Self::Mobilenet => "mobilenet",
-            Self::Darts => "darts",
-        }
-    }
-
-    /// The strategies that search this space, in [`SearchStrategy::ALL`] order.
-    pub fn strategies(self) -> Vec<SearchStrategy> {
-        SearchStrategy::ALL
-            .into_iter()
-            .filter(|s| s.spaces().contains(&self))
-            .collect()
-    }
-
-    /// Refuses a strategy that does not search this space, naming those that do.
-    pub fn check(self, strategy: SearchStrategy) -> Result<(), ExperimentError> {
-        if strategy.spaces().contains(&self) {
-            Ok(())
-        } else {
-            Err(ExperimentError::Pair {
-                space: self,
-                strategy,
-            })
-        }
-    }
-}
-
-impl fmt::Display for SpaceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SpaceName {
-    type Err = ExperimentError;
-
-    fn from_str(name: &str) -> Result<Self, ExperimentError> {
-        by_name("space", name, &Self::ALL, Self::as_str)
     }
 }
 
@@ -379,6 +320,8 @@ impl TryFrom<u8> for DartsOrder {
 /// `hyperband`, `sampling` for `fairnas` and `spos`); a file may leave that field out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "method", rename_all = "lowercase")]
+// Built once per run and moved a handful of times: boxing the larger configs buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ExperimentConfig {
     /// A query-based search on the NAS-Bench-201 table (`strategy`: rs, rea, reinforce, nsga2).
     Table(SearchConfig),
@@ -517,6 +460,7 @@ impl ExperimentConfig {
     /// that an error names the failing field (`... in train.epochs`); through serde's tagged
     /// enum the field's path is lost.
     fn from_table(mut table: toml::Table) -> Result<Self, ExperimentError> {
+        refuse_config_format_1(&table)?;
         let method = match table.remove("method") {
             Some(toml::Value::String(method)) => method,
             other => {
@@ -599,11 +543,11 @@ impl ExperimentConfig {
     pub fn space(&self) -> SpaceName {
         match self {
             Self::Table(_) => SpaceName::Nb201,
-            Self::Rsws(c) => c.space,
-            Self::Asha(c) | Self::Hyperband(c) => c.run.space,
-            Self::Fairnas(_) | Self::Spos(_) => SpaceName::Mobilenet,
-            Self::Darts(c) => c.space,
-            Self::Train(c) => c.space,
+            Self::Rsws(c) => c.space.name(),
+            Self::Asha(c) | Self::Hyperband(c) => c.run.space.name(),
+            Self::Fairnas(c) | Self::Spos(c) => c.space.name(),
+            Self::Darts(c) => c.space.name(),
+            Self::Train(c) => c.space.name(),
         }
     }
 
@@ -646,18 +590,22 @@ impl ExperimentConfig {
         })
     }
 
-    /// Sets the space searched; refuses one the strategy does not search, naming those it does.
+    /// Sets the space searched: its sizes are kept when it is the space already set, else they
+    /// are the new space's defaults. Refuses a space the strategy does not search, naming
+    /// those it does.
     pub fn set_space(&mut self, space: SpaceName) -> Result<(), ExperimentError> {
         if let Some(strategy) = self.strategy() {
             space.check(strategy)?;
         }
+        let retyped = |config: &mut SpaceConfig| *config = config.clone().with_name(space);
         match self {
-            Self::Rsws(c) => c.space = space,
-            Self::Asha(c) | Self::Hyperband(c) => c.run.space = space,
-            Self::Darts(c) => c.space = space,
-            Self::Train(c) => c.space = space,
-            // One space each, checked above.
-            Self::Table(_) | Self::Fairnas(_) | Self::Spos(_) => {}
+            Self::Rsws(c) => retyped(&mut c.space),
+            Self::Asha(c) | Self::Hyperband(c) => retyped(&mut c.run.space),
+            Self::Fairnas(c) | Self::Spos(c) => retyped(&mut c.space),
+            Self::Darts(c) => retyped(&mut c.space),
+            Self::Train(c) => retyped(&mut c.space),
+            // The table is NB201's, checked above.
+            Self::Table(_) => {}
         }
         Ok(())
     }

@@ -32,8 +32,9 @@ pub struct FairNasConfig {
     pub seed: u64,
     /// Data selection.
     pub data: crate::run::DataConfig,
-    /// Space sizes (input size, channels and classes are taken from the data).
-    pub mobilenet: nasr_space::mobilenet::MobileNetConfig,
+    /// The space and its sizes (`[space.mobilenet]`, the one space FairNAS searches; input
+    /// size, channels and classes are taken from the data).
+    pub space: crate::space::SpaceConfig,
     /// Supernet training.
     pub train: nasr_nn::train::TrainConfig,
     /// Path sampling during training.
@@ -51,7 +52,7 @@ impl Default for FairNasConfig {
         Self {
             seed: 0,
             data: crate::run::DataConfig::default(),
-            mobilenet: nasr_space::mobilenet::MobileNetConfig::default(),
+            space: crate::space::SpaceConfig::default_of(crate::space::SpaceName::Mobilenet),
             // burn's flex backend lowers depthwise convs to matrices whose size grows with the
             // batch (gigabytes at 500 images of 28x28 with wide 7x7 layers): evaluate in
             // training-sized batches.
@@ -60,9 +61,9 @@ impl Default for FairNasConfig {
                 ..nasr_nn::train::TrainConfig::default()
             },
             sampling: PathSampling::StrictFair,
-            queries: 60,
+            queries: 100,
             population: 12,
-            recal_batches: 4,
+            recal_batches: 8,
         }
     }
 }
@@ -96,6 +97,7 @@ impl MobileNetProblem {
         config: &FairNasConfig,
         data_dir: &std::path::Path,
     ) -> Result<Self, nasr_nn::NnError> {
+        let sizes = config.space.mobilenet("fairnas")?;
         let crate::run::RunData {
             parts,
             normalization,
@@ -106,7 +108,7 @@ impl MobileNetProblem {
             input_size: shape.height,
             in_channels: shape.channels,
             classes: parts.train.classes,
-            ..config.mobilenet.clone()
+            ..sizes.clone()
         })?;
         Ok(Self {
             space,

@@ -1,6 +1,7 @@
 //! nasr's NAS methods and studies, each wiring over the building blocks of `nasr-nn`,
 //! `nasr-search` and `nasr-data`: one module per method, plus the run folder they share.
 //!
+//! - [`space`]: the space a config names, with its network sizes ([`space::SpaceConfig`]);
 //! - [`run`]: the training run folder (config, metrics, checkpoints) every method writes;
 //! - [`rsws`]: random search with weight sharing on the NB201 supernet;
 //! - [`multi_fidelity`]: ASHA and asynchronous Hyperband over standalone training;
@@ -25,3 +26,4 @@ pub mod rank_eval;
 pub mod rsws;
 pub mod run;
 pub mod sampling_rank;
+pub mod space;

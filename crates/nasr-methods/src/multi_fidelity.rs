@@ -17,6 +17,7 @@ use nasr_space::{Arch, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
 use crate::run::{RunOptions, TrainRunConfig, open_run_folder, train_run};
+use crate::space::{NetworkSize, SpaceConfig};
 use nasr_nn::NnError;
 
 /// Everything that defines a multi-fidelity search.
@@ -43,12 +44,18 @@ impl Default for MultiFidelityConfig {
     fn default() -> Self {
         Self {
             strategy: StrategyName::Asha,
-            queries: 20,
+            queries: 100,
             workers: 1,
             min_epochs: 1,
             max_epochs: 4,
             eta: 2,
-            run: TrainRunConfig::default(),
+            run: TrainRunConfig {
+                space: SpaceConfig::Nb201(NetworkSize {
+                    channels: 8,
+                    cells: 1,
+                }),
+                ..TrainRunConfig::default()
+            },
         }
     }
 }
@@ -119,13 +126,13 @@ impl StandaloneEvaluator {
 
 impl Evaluator for StandaloneEvaluator {
     fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError> {
-        if self.space.name() != self.template.space.as_str() {
+        if self.space.name() != self.template.space.name().as_str() {
             return Err(SearchError::Config {
                 field: "space".into(),
                 problem: format!(
                     "the search runs over {} but the trials train {} networks",
                     self.space.name(),
-                    self.template.space.as_str()
+                    self.template.space.name()
                 ),
             });
         }
@@ -171,6 +178,7 @@ pub fn run_multi_fidelity(
         });
     }
     config.run.train.validate()?;
+    config.run.space.nb201(config.strategy.as_str())?;
     let rung_epochs = policy.rung_epochs().to_vec();
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
     let mut search = Search::new(

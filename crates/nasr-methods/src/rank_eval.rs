@@ -107,12 +107,9 @@ pub fn rank_eval(
     for ranked in &supernet.ranking {
         let run = TrainRunConfig {
             seed: config.supernet.seed,
-            space: config.supernet.space,
+            space: config.supernet.space.clone(),
             arch: ranked.arch.clone(),
             data: config.supernet.data.clone(),
-            network: config.supernet.network,
-            mobilenet: None,
-            darts_net: None,
             train: config.standalone.clone(),
         };
         let folder = out.join("standalone").join(ranked.index.to_string());

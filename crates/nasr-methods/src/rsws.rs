@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use nasr_space::{Arch, Space};
+use nasr_space::{Arch, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
 
 use nasr_nn::eval::SupernetEvaluator;
@@ -22,11 +22,9 @@ use nasr_search::{Goal, Search, SearchError, Strategy};
 use rand::RngCore;
 use std::sync::Arc;
 
-use crate::experiment::SpaceName;
 use crate::path_steps::{uniform_path_step, validation_path};
-use crate::run::{
-    DataConfig, NetworkSize, RunData, RunOptions, check_space, open_run_folder, write_json,
-};
+use crate::run::{DataConfig, RunData, RunOptions, open_run_folder, write_json};
+use crate::space::{NetworkSize, SpaceConfig};
 use nasr_nn::NnError;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
@@ -39,12 +37,10 @@ use nasr_nn::train::{EpochRecord, TrainConfig, TrainData, Trainer};
 pub struct RswsConfig {
     /// Run seed.
     pub seed: u64,
-    /// Search space (`nb201`).
-    pub space: SpaceName,
+    /// The space and its supernet's sizes (`[space.nb201]`, the one space RSWS searches).
+    pub space: SpaceConfig,
     /// Data selection.
     pub data: DataConfig,
-    /// Supernet sizes.
-    pub network: NetworkSize,
     /// Supernet training.
     pub train: TrainConfig,
     /// Architectures sampled and ranked after training (K).
@@ -57,12 +53,11 @@ impl Default for RswsConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: SpaceName::Nb201,
-            data: DataConfig::default(),
-            network: NetworkSize {
+            space: SpaceConfig::Nb201(NetworkSize {
                 channels: 8,
                 cells: 1,
-            },
+            }),
+            data: DataConfig::default(),
             train: TrainConfig::default(),
             candidates: 50,
             recal_batches: 8,
@@ -105,7 +100,8 @@ pub fn rsws_run(
     out: &Path,
     options: &RunOptions,
 ) -> Result<RswsResult, NnError> {
-    let space = check_space(config.space.as_str())?;
+    let size = config.space.nb201("rsws")?;
+    let space = Nb201Space::new();
     config.train.validate()?;
     if config.candidates == 0 || config.candidates > space.size() || config.recal_batches == 0 {
         return Err(NnError::Config {
@@ -126,8 +122,8 @@ pub fn rsws_run(
         ..
     } = RunData::load(&config.data, config.seed, data_dir)?;
     let network = Nb201NetworkConfig {
-        channels: config.network.channels,
-        cells: config.network.cells,
+        channels: size.channels,
+        cells: size.cells,
         in_channels: parts.train.shape.channels,
         classes: parts.train.classes,
     };

@@ -15,7 +15,7 @@ use nasr_space::mobilenet::MobileNetConfig;
 use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::SpaceName;
+use crate::space::{SpaceConfig, SpaceName};
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::network::DropPath;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
@@ -55,47 +55,19 @@ impl Default for DataConfig {
     }
 }
 
-/// Network sizes of a run (the input channels and classes come from the data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NetworkSize {
-    /// Channels of the first stage (C).
-    pub channels: usize,
-    /// Cells per stage (N).
-    pub cells: usize,
-}
-
-impl Default for NetworkSize {
-    fn default() -> Self {
-        Self {
-            channels: 16,
-            cells: 5,
-        }
-    }
-}
-
 /// Everything that defines a training run. Written to `config.toml` as resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainRunConfig {
     /// The run seed: every random stream derives from it.
     pub seed: u64,
-    /// The search space (`nb201`, `mobilenet`, `darts`).
-    pub space: SpaceName,
+    /// The space and its network sizes (`[space.nb201]`, `[space.mobilenet]`,
+    /// `[space.darts]`).
+    pub space: SpaceConfig,
     /// The architecture, in the space's canonical string form.
     pub arch: String,
     /// Data selection.
     pub data: DataConfig,
-    /// Network sizes (NB201).
-    pub network: NetworkSize,
-    /// Sizes of the MobileNet space (space `mobilenet`; its input size, channels and classes
-    /// are taken from the data). Default: `MobileNetConfig::default()`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mobilenet: Option<MobileNetConfig>,
-    /// Sizes of the DARTS evaluation network (space `darts`; input channels and classes are
-    /// taken from the data). Default: `DartsNetConfig::default()`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub darts_net: Option<DartsNetConfig>,
     /// Training hyper-parameters.
     pub train: TrainConfig,
 }
@@ -104,12 +76,9 @@ impl Default for TrainRunConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: SpaceName::Nb201,
+            space: SpaceConfig::default_of(SpaceName::Nb201),
             arch: String::new(),
             data: DataConfig::default(),
-            network: NetworkSize::default(),
-            mobilenet: None,
-            darts_net: None,
             train: TrainConfig::default(),
         }
     }
@@ -198,16 +167,14 @@ pub fn train_run(
     options: &RunOptions,
 ) -> Result<RunMetrics, NnError> {
     // Parse the architecture first, so that a bad string fails before anything is written.
-    let mobilenet_sizes = config.mobilenet.clone().unwrap_or_default();
-    match config.space.as_str() {
-        "nb201" => drop(Nb201Space::new().parse(&config.arch)?),
-        "mobilenet" => drop(MobileNetSpace::new(mobilenet_sizes.clone())?.parse(&config.arch)?),
-        "darts" => drop(DartsSpace::new().parse(&config.arch)?),
-        other => {
-            return Err(NnError::Config {
-                field: "space",
-                problem: format!("unknown space {other:?}; known: nb201, mobilenet, darts"),
-            });
+    match &config.space {
+        SpaceConfig::Nb201(_) => drop(Nb201Space::new().parse(&config.arch)?),
+        SpaceConfig::Mobilenet(sizes) => {
+            drop(MobileNetSpace::new(sizes.clone())?.parse(&config.arch)?)
+        }
+        SpaceConfig::Darts(sizes) => {
+            sizes.validate()?;
+            drop(DartsSpace::new().parse(&config.arch)?)
         }
     }
     config.train.validate()?;
@@ -231,63 +198,68 @@ pub fn train_run(
     };
     let device = options.compute.train_device();
     let shape = parts.train.shape;
-    let (arch, arch_index, flops, trained) = if config.space == SpaceName::Nb201 {
-        let space = Nb201Space::new();
-        let arch = space.parse(&config.arch)?;
-        let network = Nb201NetworkConfig {
-            channels: config.network.channels,
-            cells: config.network.cells,
-            in_channels: shape.channels,
-            classes: parts.train.classes,
-        };
-        let model =
-            nasr_nn::init::seeded(&mut streams.stream("init"), || network.init(&arch, &device))?;
-        (
-            space.format(&arch),
-            Some(space.index_of(&arch)?),
-            None,
-            run.train(model)?,
-        )
-    } else if config.space == SpaceName::Darts {
-        let space = DartsSpace::new();
-        let arch = space.parse(&config.arch)?;
-        let network = DartsNetConfig {
-            in_channels: shape.channels,
-            classes: parts.train.classes,
-            ..config.darts_net.unwrap_or_default()
-        };
-        let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-            DartsNetwork::new(&network, &space.genotype(&arch), &device)
-        })?;
-        let mut forward = darts_step(&network, config.train.epochs, streams);
-        (
-            space.format(&arch),
-            None,
-            None,
-            run.train_with(model, &mut forward)?,
-        )
-    } else {
-        let space = MobileNetSpace::new(MobileNetConfig {
-            input_size: shape.height,
-            in_channels: shape.channels,
-            classes: parts.train.classes,
-            ..mobilenet_sizes
-        })?;
-        let arch = space.parse(&config.arch)?;
-        let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-            MobileNetNetwork::new(&space, &arch, &device)
-        })?;
-        (
-            space.format(&arch),
-            None,
-            Some(space.cost(&arch).flops),
-            run.train(model)?,
-        )
+    let (arch, arch_index, flops, trained) = match &config.space {
+        SpaceConfig::Nb201(size) => {
+            let space = Nb201Space::new();
+            let arch = space.parse(&config.arch)?;
+            let network = Nb201NetworkConfig {
+                channels: size.channels,
+                cells: size.cells,
+                in_channels: shape.channels,
+                classes: parts.train.classes,
+            };
+            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
+                network.init(&arch, &device)
+            })?;
+            (
+                space.format(&arch),
+                Some(space.index_of(&arch)?),
+                None,
+                run.train(model)?,
+            )
+        }
+        SpaceConfig::Darts(sizes) => {
+            let space = DartsSpace::new();
+            let arch = space.parse(&config.arch)?;
+            let network = DartsNetConfig {
+                in_channels: shape.channels,
+                classes: parts.train.classes,
+                ..*sizes
+            };
+            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
+                DartsNetwork::new(&network, &space.genotype(&arch), &device)
+            })?;
+            let mut forward = darts_step(&network, config.train.epochs, streams);
+            (
+                space.format(&arch),
+                None,
+                None,
+                run.train_with(model, &mut forward)?,
+            )
+        }
+        SpaceConfig::Mobilenet(sizes) => {
+            let space = MobileNetSpace::new(MobileNetConfig {
+                input_size: shape.height,
+                in_channels: shape.channels,
+                classes: parts.train.classes,
+                ..sizes.clone()
+            })?;
+            let arch = space.parse(&config.arch)?;
+            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
+                MobileNetNetwork::new(&space, &arch, &device)
+            })?;
+            (
+                space.format(&arch),
+                None,
+                Some(space.cost(&arch).flops),
+                run.train(model)?,
+            )
+        }
     };
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
         nasr_version: env!("CARGO_PKG_VERSION").to_string(),
-        space: config.space.to_string(),
+        space: config.space.name().to_string(),
         arch,
         arch_index,
         parameters: trained.parameters,
@@ -402,17 +374,6 @@ impl Prepared<'_> {
     }
 }
 
-/// The space named in a config; only `nb201` builds networks so far.
-pub(crate) fn check_space(name: &str) -> Result<Nb201Space, NnError> {
-    match name {
-        "nb201" => Ok(Nb201Space::new()),
-        other => Err(NnError::Config {
-            field: "space",
-            problem: format!("unknown space {other:?}; known: nb201"),
-        }),
-    }
-}
-
 /// Creates the run folder `out` and writes `config` as its `config.toml`, refusing a folder
 /// that holds another config: the first step of every method's run.
 pub fn open_run_folder<T: Serialize>(config: &T, out: &Path) -> Result<(), NnError> {
@@ -497,10 +458,19 @@ pub(crate) fn write_config<T: Serialize>(config: &T, path: &Path) -> Result<(), 
         field: "config",
         problem: e.to_string(),
     })?;
-    if std::fs::read_to_string(path).is_ok_and(|stored| stored != text) {
+    if let Ok(stored) = std::fs::read_to_string(path)
+        && stored != text
+    {
+        // A folder of an older nasr is named as such, not as a run of another config.
+        let old_format = toml::from_str::<toml::Table>(&stored)
+            .ok()
+            .and_then(|table| crate::space::refuse_config_format_1(&table).err());
         return Err(NnError::Checkpoint {
             path: path.to_path_buf(),
-            problem: "the folder holds a run with another config; use a new --out".into(),
+            problem: match old_format {
+                Some(error) => format!("was written by an older nasr: {error}; use a new --out"),
+                None => "the folder holds a run with another config; use a new --out".into(),
+            },
         });
     }
     write_atomically(path, text.as_bytes())

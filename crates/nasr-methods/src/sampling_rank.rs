@@ -221,12 +221,9 @@ fn train_standalone(
         .map(|(k, arch)| {
             let run = TrainRunConfig {
                 seed: config.supernet.seed,
-                space: crate::experiment::SpaceName::Mobilenet,
+                space: config.supernet.space.clone(),
                 arch: problem.space.format(arch),
                 data: config.supernet.data.clone(),
-                network: crate::run::NetworkSize::default(),
-                mobilenet: Some(config.supernet.mobilenet.clone()),
-                darts_net: None,
                 train: config.standalone.clone(),
             };
             let metrics = train_run(

@@ -2,7 +2,8 @@
 
 use nasr_data::DatasetName;
 use nasr_methods::rsws::{RswsConfig, rsws_run};
-use nasr_methods::run::{DataConfig, NetworkSize, RunOptions};
+use nasr_methods::run::{DataConfig, RunOptions};
+use nasr_methods::space::{NetworkSize, SpaceConfig};
 use nasr_nn::train::TrainConfig;
 use nasr_space::{Nb201Space, Space};
 
@@ -18,10 +19,10 @@ fn rsws_trains_a_supernet_ranks_candidates_and_names_a_valid_best() {
             validation_fraction: 0.2,
             ..DataConfig::default()
         },
-        network: NetworkSize {
+        space: SpaceConfig::Nb201(NetworkSize {
             channels: 4,
             cells: 1,
-        },
+        }),
         train: TrainConfig {
             epochs: 3,
             batch_size: 32,
@@ -75,10 +76,10 @@ fn rank_eval_scores_the_same_architectures_both_ways_and_correlates_them() {
                 test_subset: Some(300),
                 validation_fraction: 0.3,
             },
-            network: NetworkSize {
+            space: SpaceConfig::Nb201(NetworkSize {
                 channels: 4,
                 cells: 1,
-            },
+            }),
             train: small.clone(),
             candidates: 4,
             recal_batches: 2,
@@ -147,10 +148,10 @@ fn asha_trains_architectures_from_scratch_in_two_workers_and_stops_some_early() 
                 validation_fraction: 0.2,
                 ..DataConfig::default()
             },
-            network: NetworkSize {
+            space: SpaceConfig::Nb201(NetworkSize {
                 channels: 4,
                 cells: 1,
-            },
+            }),
             train: TrainConfig {
                 batch_size: 32,
                 ..TrainConfig::default()

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use nasr_data::DatasetName;
-use nasr_methods::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run};
+use nasr_methods::run::{DataConfig, RunOptions, TrainRunConfig, train_run};
+use nasr_methods::space::{NetworkSize, SpaceConfig};
 use nasr_nn::train::TrainConfig;
 
 fn data_dir() -> PathBuf {
@@ -26,13 +27,12 @@ fn small_run(seed: u64) -> TrainRunConfig {
             test_subset: Some(1000),
             validation_fraction: 0.2,
         },
-        network: NetworkSize { channels: 4, cells: 1 },
+        space: SpaceConfig::Nb201(NetworkSize { channels: 4, cells: 1 }),
         train: TrainConfig {
             epochs: 2,
             batch_size: 32,
             ..TrainConfig::default()
         },
-        ..TrainRunConfig::default()
     }
 }
 
@@ -103,7 +103,9 @@ fn bad_training_config_names_the_field() {
 #[test]
 fn a_mobilenet_architecture_trains_and_records_its_flops() {
     let config = TrainRunConfig {
-        space: nasr_methods::experiment::SpaceName::Mobilenet,
+        space: nasr_methods::space::SpaceConfig::default_of(
+            nasr_methods::space::SpaceName::Mobilenet,
+        ),
         arch: "k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6".into(),
         data: DataConfig {
             name: DatasetName::Digits,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use nasr_methods::experiment::{SearchStrategy, SpaceName};
+use nasr_methods::experiment::SearchStrategy;
+use nasr_methods::space::SpaceName;
 
 use crate::bench::BenchArgs;
 use crate::compare::CompareArgs;

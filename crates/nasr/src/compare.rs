@@ -62,7 +62,6 @@ pub fn run(args: CompareArgs, compute: nasr_nn::Compute) -> Result<()> {
         final_epochs: args.final_epochs,
         candidates: args.candidates,
         run: run_template(
-            nasr_methods::experiment::SpaceName::Nb201,
             &args.data,
             args.train_subset,
             (args.channels, args.cells),

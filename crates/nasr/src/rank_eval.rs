@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use nasr_methods::experiment::SpaceName;
 use nasr_methods::fairnas::{FairNasConfig, PathSampling};
 use nasr_methods::rank_eval::{Correlation, RankEvalConfig, rank_eval};
 use nasr_methods::rsws::RswsConfig;
 use nasr_methods::run::RunOptions;
 use nasr_methods::sampling_rank::{SamplingRankConfig, name, sampling_rank};
+use nasr_methods::space::SpaceName;
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
 
@@ -83,9 +83,8 @@ pub fn run(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
     let config = RankEvalConfig {
         supernet: RswsConfig {
             seed: args.seed,
-            space: args.space,
+            space: template.space.clone(),
             data: template.data.clone(),
-            network: template.network,
             train: train(args.supernet_epochs),
             candidates: args.archs,
             recal_batches: args.recal_batches,
@@ -205,7 +204,6 @@ fn fair_vs_uniform(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> 
 /// The training-run settings both comparisons start from.
 fn template(args: &RankEvalArgs) -> Result<nasr_methods::run::TrainRunConfig> {
     let mut template = run_template(
-        args.space,
         &args.data,
         args.train_subset,
         (args.channels, args.cells),

@@ -1,14 +1,13 @@
-//! The training settings `nasr rank-eval` and `nasr compare` start from.
+//! The training settings `nasr rank-eval` and `nasr compare` start from (NB201 networks).
 
 use anyhow::Result;
-use nasr_methods::experiment::SpaceName;
-use nasr_methods::run::{DataConfig, NetworkSize, TrainRunConfig};
+use nasr_methods::run::{DataConfig, TrainRunConfig};
+use nasr_methods::space::{NetworkSize, SpaceConfig};
 use nasr_nn::train::TrainConfig;
 
 /// Dataset and subset, network sizes (C, N), batch size and seed from the flags; everything
 /// else at its default.
 pub fn run_template(
-    space: SpaceName,
     data: &str,
     train_subset: Option<usize>,
     (channels, cells): (usize, usize),
@@ -17,13 +16,12 @@ pub fn run_template(
 ) -> Result<TrainRunConfig> {
     Ok(TrainRunConfig {
         seed,
-        space,
+        space: SpaceConfig::Nb201(NetworkSize { channels, cells }),
         data: DataConfig {
             name: data.parse()?,
             train_subset,
             ..DataConfig::default()
         },
-        network: NetworkSize { channels, cells },
         train: TrainConfig {
             batch_size,
             ..TrainConfig::default()

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use nasr_methods::experiment::SpaceName;
 use nasr_methods::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
+use nasr_methods::space::{SpaceConfig, SpaceName};
 
 use crate::cli::{DataDirArg, space_names};
 
@@ -17,8 +17,8 @@ pub struct TrainArgs {
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Search space of the architecture: nb201, mobilenet (MBConv layers; sizes from the
-    /// config file's [mobilenet] table, else the defaults for 28x28 inputs) or darts (DARTS'
-    /// evaluation network; sizes from [darts_net], --channels and --layers).
+    /// config file's [space.mobilenet] table, else the defaults for 28x28 inputs) or darts
+    /// (DARTS' evaluation network; sizes from [space.darts], --channels and --layers).
     #[arg(long, value_name = "SPACE", value_parser = space_names(&SpaceName::ALL))]
     pub space: Option<SpaceName>,
     /// Architecture in the space's canonical form, e.g. for nb201
@@ -149,7 +149,9 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         }
         None => TrainRunConfig::default(),
     };
-    set(&mut config.space, args.space);
+    if let Some(space) = args.space {
+        config.space = config.space.clone().with_name(space);
+    }
     set(&mut config.arch, args.arch.clone());
     if let Some(name) = &args.data {
         config.data.name = name.parse()?;
@@ -164,17 +166,7 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
         &mut config.data.validation_fraction,
         args.validation_fraction,
     );
-    check_depth_flag(config.space, args.cells, args.layers)?;
-    if config.space == SpaceName::Darts {
-        let network = config.darts_net.get_or_insert_default();
-        set(&mut network.channels, args.channels);
-        set(&mut network.layers, args.layers);
-        set(&mut network.auxiliary_weight, args.auxiliary_weight);
-        set(&mut network.drop_path, args.drop_path);
-    } else {
-        set(&mut config.network.channels, args.channels);
-        set(&mut config.network.cells, args.cells);
-    }
+    size_network(&mut config.space, args)?;
     set(&mut config.seed, args.seed);
     let train = &mut config.train;
     set(&mut train.epochs, args.epochs);
@@ -197,9 +189,34 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
     Ok(config)
 }
 
+/// Sets the network sizes the flags give, refusing a flag of another space: `--channels`
+/// sizes NB201 and DARTS networks, `--cells` NB201's, `--layers`, `--auxiliary-weight` and
+/// `--drop-path` the darts space's; a MobileNet network is sized by its config table.
+fn size_network(space: &mut SpaceConfig, args: &TrainArgs) -> Result<()> {
+    size_space(space, args.channels, args.cells, args.layers)?;
+    if let SpaceConfig::Darts(network) = space {
+        set(&mut network.auxiliary_weight, args.auxiliary_weight);
+        set(&mut network.drop_path, args.drop_path);
+    }
+    let darts_only = [
+        ("--auxiliary-weight", args.auxiliary_weight.is_some()),
+        ("--drop-path", args.drop_path.is_some()),
+    ];
+    if let Some((flag, _)) = darts_only.iter().find(|(_, given)| *given)
+        && space.name() != SpaceName::Darts
+    {
+        anyhow::bail!(
+            "{flag} applies to the darts space; the space here is {}",
+            space.name()
+        );
+    }
+    Ok(())
+}
+
 /// A train config: a run folder's `config.toml`, or an experiment file of method `train`.
 fn read_config(text: &str) -> Result<TrainRunConfig> {
     let mut table: toml::Table = toml::from_str(text)?;
+    nasr_methods::space::refuse_config_format_1(&table)?;
     match table.remove("method") {
         // Read from the text, so that an error points at its line.
         None => Ok(toml::from_str(text)?),
@@ -213,23 +230,43 @@ fn read_config(text: &str) -> Result<TrainRunConfig> {
     }
 }
 
-/// Refuses the depth flag of the other space: `--cells` is NB201's cells per stage, `--layers`
-/// the darts space's number of cells. Shared by `nasr train` and `nasr search`.
-pub fn check_depth_flag(
-    space: SpaceName,
+/// Sets the sizes `--channels`, `--cells` and `--layers` give: `--cells` is NB201's cells per
+/// stage, `--layers` the darts space's number of cells, and a MobileNet network is sized by
+/// its config table; a flag of another space is refused. Shared by `nasr train` and
+/// `nasr search`.
+pub fn size_space(
+    space: &mut SpaceConfig,
+    channels: Option<usize>,
     cells: Option<usize>,
     layers: Option<usize>,
 ) -> Result<()> {
-    if space == SpaceName::Darts && cells.is_some() {
+    let name = space.name();
+    if name == SpaceName::Darts && cells.is_some() {
         anyhow::bail!(
             "--cells is NB201's cells per stage; the darts space's number of cells is --layers"
         );
     }
-    if space != SpaceName::Darts && layers.is_some() {
+    if name != SpaceName::Darts && layers.is_some() {
         anyhow::bail!(
             "--layers is the darts space's number of cells (NB201's cells per stage is --cells); \
-             the space here is {space}"
+             the space here is {name}"
         );
+    }
+    match space {
+        SpaceConfig::Nb201(size) => {
+            set(&mut size.channels, channels);
+            set(&mut size.cells, cells);
+        }
+        SpaceConfig::Darts(network) => {
+            set(&mut network.channels, channels);
+            set(&mut network.layers, layers);
+        }
+        SpaceConfig::Mobilenet(_) if channels.is_some() || cells.is_some() => anyhow::bail!(
+            "--channels and --cells size nb201 networks (--channels also darts ones); a \
+             mobilenet network's channels and depths are the stages of its [space.mobilenet] \
+             table"
+        ),
+        SpaceConfig::Mobilenet(_) => {}
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ fn an_rsws_experiment_runs_from_a_file_and_from_its_run_folders_config() {
         &config,
         "method = \"rsws\"\nseed = 1\ncandidates = 5\n\
          [data]\nname = \"digits\"\ntrain_subset = 400\n\
-         [network]\nchannels = 4\ncells = 1\n\
+         [space.nb201]\nchannels = 4\ncells = 1\n\
          [train]\nepochs = 1\nbatch_size = 32\n",
     )
     .unwrap();
@@ -120,16 +120,21 @@ fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_stra
     std::fs::create_dir_all(&empty).unwrap();
     for (text, expected) in [
         (
-            "method = \"darts\"\nspace = \"mobilenet\"\n",
+            "method = \"darts\"\n[space.mobilenet]\n",
             "space mobilenet searches with strategy fairnas or spos; got darts",
         ),
         (
-            "method = \"asha\"\n[run]\nspace = \"darts\"\n",
+            "method = \"asha\"\n[run.space.darts]\n",
             "space darts searches with strategy darts; got asha",
         ),
         (
-            "method = \"rsws\"\nspace = \"darts\"\n",
+            "method = \"rsws\"\n[space.darts]\n",
             "space darts searches with strategy darts; got rsws",
+        ),
+        (
+            "method = \"fairnas\"\n[space.nb201]\n",
+            "space nb201 searches with strategy rs, rea, reinforce, nsga2, rsws, asha, hyperband \
+             or darts; got fairnas",
         ),
     ] {
         let config = dir.join("bad.toml");
@@ -293,4 +298,107 @@ fn a_batch_size_flag_leaves_a_files_evaluation_batch_size_alone() {
     let written = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(written.contains("batch_size = 32"), "{written}");
     assert!(written.contains("eval_batch_size = 100"), "{written}");
+}
+
+#[test]
+fn a_config_of_format_1_is_refused_naming_its_format_and_the_new_form() {
+    let dir = scratch("exp-format-1");
+    let empty = dir.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+    let old = format!(
+        "seed = 0\nspace = \"nb201\"\narch = \"{arch}\"\n[network]\nchannels = 4\ncells = 1\n"
+    );
+    let expected = "config format 1";
+    let new_form = "[space.nb201] with channels and cells";
+
+    // As an experiment file and as a `nasr train -c` file.
+    let file = dir.join("old.toml");
+    std::fs::write(&file, format!("method = \"train\"\n{old}")).unwrap();
+    let output = search_with(&file, &dir.join("run"), &[]);
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains(expected) && message.contains(new_form),
+        "{message}"
+    );
+    std::fs::write(&file, &old).unwrap();
+    let output = nasr()
+        .args(["train", "-c"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains(expected) && message.contains("old.toml"),
+        "{message}"
+    );
+
+    // A run folder written by an older nasr is refused as such, not as another run's.
+    let folder = dir.join("old-run");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("config.toml"), &old).unwrap();
+    let output = nasr()
+        .args([
+            "train",
+            "--arch",
+            arch,
+            "--data",
+            "sklearn-digits",
+            "--data-dir",
+        ])
+        .arg(&empty)
+        .arg("--out")
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains("was written by an older nasr") && message.contains(expected),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_size_flag_of_another_space_is_refused() {
+    let dir = scratch("exp-mobilenet-channels");
+    let output = nasr()
+        .args([
+            "train",
+            "--space",
+            "mobilenet",
+            "--arch",
+            "k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6",
+        ])
+        .args(["--channels", "4", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("[space.mobilenet]"), "{message}");
+    let output = nasr()
+        .args([
+            "train",
+            "--space",
+            "nb201",
+            "--arch",
+            "x",
+            "--drop-path",
+            "0.2",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        message.contains("--drop-path applies to the darts space"),
+        "{message}"
+    );
 }

@@ -9,6 +9,8 @@ use super::Relaxation;
 use super::alpha::argmax;
 use nasr_nn::NnError;
 
+use crate::space::SpaceConfig;
+
 /// The spaces DARTS searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,15 +22,20 @@ pub enum MixedSpace {
 }
 
 impl MixedSpace {
-    /// The space named `name` (`nb201` or `darts`).
-    pub fn parse(name: &str) -> Result<Self, NnError> {
-        match name {
-            "nb201" => Ok(Self::Nb201),
-            "darts" => Ok(Self::Darts),
-            other => Err(NnError::Config {
-                field: "space",
-                problem: format!("DARTS searches nb201 or darts, not {other:?}"),
-            }),
+    /// The space a config searches: `nb201` or `darts`.
+    pub fn of(space: &SpaceConfig) -> Result<Self, NnError> {
+        match space {
+            SpaceConfig::Nb201(_) => Ok(Self::Nb201),
+            SpaceConfig::Darts(_) => Ok(Self::Darts),
+            SpaceConfig::Mobilenet(_) => Err(Self::refused(space)),
+        }
+    }
+
+    /// The error for a space DARTS does not search.
+    pub fn refused(space: &SpaceConfig) -> NnError {
+        NnError::Config {
+            field: "space",
+            problem: format!("DARTS searches nb201 or darts, not {}", space.name()),
         }
     }
 

@@ -30,8 +30,9 @@ use nasr_search::nb201_table::{Nb201Dataset, Nb201Table};
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::{DartsOrder, SpaceName};
-use crate::run::{DataConfig, NetworkSize, RunOptions, TrainRunConfig, train_run, write_json};
+use crate::experiment::DartsOrder;
+use crate::run::{DataConfig, RunOptions, TrainRunConfig, train_run, write_json};
+use crate::space::{NetworkSize, SpaceConfig};
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
@@ -90,15 +91,12 @@ fn zero_one_loss(alpha: Tensor<2>) -> Tensor<1> {
 pub struct DartsConfig {
     /// Run seed.
     pub seed: u64,
-    /// `nb201` or `darts`.
-    pub space: SpaceName,
+    /// The space searched and its supernet's sizes: `[space.nb201]` or `[space.darts]` (input
+    /// channels and classes come from the data).
+    pub space: SpaceConfig,
     /// Data. DARTS holds out half of the training set for the architecture steps
     /// (`validation_fraction = 0.5`).
     pub data: DataConfig,
-    /// NB201 supernet sizes.
-    pub network: NetworkSize,
-    /// DARTS-space supernet sizes (input channels and classes come from the data).
-    pub darts_net: DartsNetConfig,
     /// Weight training (DARTS: SGD momentum 0.9, cosine lr from 0.025 to 0.001, weight decay
     /// 3e-4, gradient clipping at 5).
     pub train: TrainConfig,
@@ -177,18 +175,16 @@ impl Default for DartsConfig {
     fn default() -> Self {
         Self {
             seed: 0,
-            space: SpaceName::Nb201,
+            space: SpaceConfig::Nb201(NetworkSize {
+                channels: 8,
+                cells: 1,
+            }),
             data: DataConfig {
                 validation_fraction: 0.5,
                 ..DataConfig::default()
             },
-            network: NetworkSize {
-                channels: 8,
-                cells: 1,
-            },
-            darts_net: DartsNetConfig::default(),
             train: TrainConfig {
-                epochs: 10,
+                epochs: 1,
                 lr: 0.025,
                 lr_min: 0.001,
                 sgd: SgdConfig {
@@ -210,7 +206,8 @@ impl Default for DartsConfig {
     }
 }
 
-/// How the derived architecture is retrained.
+/// How the derived architecture is retrained. The network is of the searched space, sized by
+/// `network` (NB201) or `darts_net` (DARTS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrainConfig {
@@ -244,6 +241,16 @@ impl Default for RetrainConfig {
                 epochs: 1,
                 ..TrainConfig::default()
             },
+        }
+    }
+}
+
+impl RetrainConfig {
+    /// The retrained network's space: the searched one, at the retraining's sizes.
+    pub fn space_of(&self, searched: &SpaceConfig) -> SpaceConfig {
+        match searched {
+            SpaceConfig::Darts(_) => SpaceConfig::Darts(self.darts_net),
+            SpaceConfig::Nb201(_) | SpaceConfig::Mobilenet(_) => SpaceConfig::Nb201(self.network),
         }
     }
 }
@@ -308,7 +315,7 @@ pub fn darts_run(
     table: Option<&Nb201Table>,
 ) -> Result<DartsResult, NnError> {
     validate(config)?;
-    let space = MixedSpace::parse(config.space.as_str())?;
+    let space = MixedSpace::of(&config.space)?;
     crate::run::open_run_folder(config, out)?;
     let crate::run::RunData {
         parts,
@@ -332,11 +339,11 @@ pub fn darts_run(
         normalization: &normalization,
     };
     let (in_channels, classes) = (parts.train.shape.channels, parts.train.classes);
-    let (search, epochs) = match space {
-        MixedSpace::Nb201 => {
+    let (search, epochs) = match &config.space {
+        SpaceConfig::Nb201(size) => {
             let network = Nb201NetworkConfig {
-                channels: config.network.channels,
-                cells: config.network.cells,
+                channels: size.channels,
+                cells: size.cells,
                 in_channels,
                 classes,
             };
@@ -345,17 +352,18 @@ pub fn darts_run(
             })?;
             search.run(supernet, data, options)?
         }
-        MixedSpace::Darts => {
+        SpaceConfig::Darts(sizes) => {
             let network = DartsNetConfig {
                 in_channels,
                 classes,
-                ..config.darts_net
+                ..*sizes
             };
             let supernet = nasr_nn::init::seeded(&mut streams.stream("init"), || {
                 DartsSupernet::new(&network, &device)
             })?;
             search.run(supernet, data, options)?
         }
+        SpaceConfig::Mobilenet(_) => return Err(MixedSpace::refused(&config.space)),
     };
     write_json(&out.join("metrics.json"), &epochs)?;
     write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;
@@ -375,16 +383,13 @@ pub fn darts_run(
     if let Some(retrain) = &config.retrain {
         let run = TrainRunConfig {
             seed: config.seed,
-            space: config.space,
+            space: retrain.space_of(&config.space),
             arch: result.arch.clone(),
             data: DataConfig {
                 validation_fraction: retrain.validation_fraction,
                 train_subset: retrain.train_subset.or(config.data.train_subset),
                 ..config.data.clone()
             },
-            network: retrain.network,
-            mobilenet: None,
-            darts_net: Some(retrain.darts_net),
             train: retrain.train.clone(),
         };
         let metrics = train_run(&run, data_dir, &out.join("retrain"), options)?;
@@ -410,13 +415,13 @@ fn validate(config: &DartsConfig) -> Result<(), NnError> {
         return bad("alpha.lr", "must be positive".into());
     }
     config.train.validate()?;
-    if config.space == SpaceName::Darts {
-        config.darts_net.validate()?;
+    if let SpaceConfig::Darts(sizes) = &config.space {
+        sizes.validate()?;
     }
     match &config.retrain {
         Some(retrain) => {
-            if config.space == SpaceName::Darts {
-                retrain.darts_net.validate()?;
+            if let SpaceConfig::Darts(sizes) = retrain.space_of(&config.space) {
+                sizes.validate()?;
             }
             retrain.train.validate()
         }

@@ -6,7 +6,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use nasr_data::DatasetName;
 use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig};
-use nasr_methods::experiment::{DartsOrder, ExperimentConfig, SpaceName};
+use nasr_methods::experiment::{DartsOrder, ExperimentConfig};
+use nasr_methods::space::SpaceConfig;
 use nasr_search::nb201_table::Nb201Dataset;
 
 use super::SearchArgs;
@@ -224,101 +225,76 @@ fn describe(methods: &[&str]) -> String {
     }
 }
 
-/// Sets `experiment` from the flags: the given ones, and, with `defaults` (no `-c` file), every
-/// other flag of the method at its default, which is what `nasr search` always built.
-pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, defaults: bool) -> Result<()> {
+/// Sets `experiment` from the flags given; a flag left out keeps the file's value, or the
+/// method config's default, which is the default each flag's help names. `from_file`: the
+/// experiment came from a `-c` file.
+pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bool) -> Result<()> {
     check_applicable(args, experiment.method())?;
-    let space = experiment.space();
-    crate::train::check_depth_flag(space, args.training.cells, args.darts.layers)?;
-    let pick = |flag: Option<usize>, default: usize| flag.or(defaults.then_some(default));
     let (d, s, m) = (&args.training, &args.supernet, &args.multi_fidelity);
-    let seed = args.seed.or(defaults.then_some(0));
-    let data = d.data.or(defaults.then_some(DatasetName::Mnist));
-    let epochs = pick(d.epochs, 1);
-    let channels = pick(d.channels, 8);
-    let cells = pick(d.cells, 1);
-    let batch_size = pick(d.batch_size, 64);
-    let queries = pick(args.queries, 100);
-    let recal_batches = pick(s.recal_batches, 8);
+    let sizes = (d.channels, d.cells, args.darts.layers);
     match experiment {
         ExperimentConfig::Table(c) => {
             let t = &args.table;
-            set(&mut c.seed, seed);
-            set(&mut c.queries, queries);
-            set(
-                &mut c.dataset,
-                t.dataset.or(defaults.then_some(Nb201Dataset::Cifar10)),
-            );
-            if t.objective_device.is_some() {
-                c.objective_device = t.objective_device.clone();
-            }
-            if t.max_latency.is_some() {
-                c.max_latency_ms = t.max_latency;
-            }
+            set(&mut c.seed, args.seed);
+            set(&mut c.queries, args.queries);
+            set(&mut c.dataset, t.dataset);
+            set_some(&mut c.objective_device, t.objective_device.clone());
+            set_some(&mut c.max_latency_ms, t.max_latency);
         }
         ExperimentConfig::Rsws(c) => {
-            set(&mut c.seed, seed);
-            set(&mut c.data.name, data);
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
             set_some(&mut c.data.train_subset, d.train_subset);
-            set(&mut c.train.epochs, epochs);
-            set(&mut c.network.channels, channels);
-            set(&mut c.network.cells, cells);
-            set(&mut c.train.batch_size, batch_size);
-            set(&mut c.candidates, pick(s.candidates, 50));
-            set(&mut c.recal_batches, recal_batches);
+            set(&mut c.train.epochs, d.epochs);
+            size_space(&mut c.space, sizes)?;
+            set(&mut c.train.batch_size, d.batch_size);
+            set(&mut c.candidates, s.candidates);
+            set(&mut c.recal_batches, s.recal_batches);
         }
         ExperimentConfig::Asha(c) | ExperimentConfig::Hyperband(c) => {
-            set(&mut c.queries, queries);
-            set(&mut c.workers, pick(m.workers, 1));
-            set(&mut c.min_epochs, pick(m.min_epochs, 1));
-            set(&mut c.max_epochs, pick(m.max_epochs, 4));
-            set(&mut c.eta, pick(m.eta, 2));
+            set(&mut c.queries, args.queries);
+            set(&mut c.workers, m.workers);
+            set(&mut c.min_epochs, m.min_epochs);
+            set(&mut c.max_epochs, m.max_epochs);
+            set(&mut c.eta, m.eta);
             let run = &mut c.run;
-            set(&mut run.seed, seed);
-            set(&mut run.data.name, data);
+            set(&mut run.seed, args.seed);
+            set(&mut run.data.name, d.data);
             set_some(&mut run.data.train_subset, d.train_subset);
             set_some(&mut run.data.test_subset, d.test_subset);
-            set(&mut run.network.channels, channels);
-            set(&mut run.network.cells, cells);
-            set(&mut run.train.batch_size, batch_size);
+            size_space(&mut run.space, sizes)?;
+            set(&mut run.train.batch_size, d.batch_size);
         }
         ExperimentConfig::Fairnas(c) | ExperimentConfig::Spos(c) => {
-            set(&mut c.seed, seed);
-            set(&mut c.data.name, data);
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
             set_some(&mut c.data.train_subset, d.train_subset);
-            set(&mut c.train.epochs, epochs);
-            set(&mut c.train.batch_size, batch_size);
+            set(&mut c.train.epochs, d.epochs);
+            set(&mut c.train.batch_size, d.batch_size);
             // Evaluation batches follow --batch-size where no file gives them (FairNasConfig's
             // default keeps them training-sized for memory); a file's own value stands.
-            if defaults {
-                set(&mut c.train.eval_batch_size, batch_size);
+            if !from_file {
+                set(&mut c.train.eval_batch_size, d.batch_size);
             }
-            set(&mut c.queries, queries);
-            set(&mut c.recal_batches, recal_batches);
+            set(&mut c.queries, args.queries);
+            set(&mut c.recal_batches, s.recal_batches);
         }
         ExperimentConfig::Darts(c) => {
-            set(&mut c.seed, seed);
-            set(&mut c.data.name, data);
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
             set_some(&mut c.data.train_subset, d.train_subset);
             set_some(&mut c.data.test_subset, d.test_subset);
-            darts(c, &args.darts, defaults, (channels, cells, batch_size));
-            set(&mut c.train.epochs, epochs);
+            darts(c, &args.darts, sizes, d.batch_size)?;
+            set(&mut c.train.epochs, d.epochs);
         }
         ExperimentConfig::Train(c) => {
-            set(&mut c.seed, seed);
-            set(&mut c.data.name, data);
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
             set_some(&mut c.data.train_subset, d.train_subset);
             set_some(&mut c.data.test_subset, d.test_subset);
-            set(&mut c.train.epochs, epochs);
-            set(&mut c.train.batch_size, batch_size);
-            if space == SpaceName::Darts {
-                let network = c.darts_net.get_or_insert_default();
-                set(&mut network.channels, channels);
-                set(&mut network.layers, args.darts.layers);
-            } else {
-                set(&mut c.network.channels, channels);
-                set(&mut c.network.cells, cells);
-            }
+            set(&mut c.train.epochs, d.epochs);
+            set(&mut c.train.batch_size, d.batch_size);
+            size_space(&mut c.space, sizes)?;
         }
     }
     Ok(())
@@ -329,29 +305,24 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, defaults: boo
 fn darts(
     c: &mut DartsConfig,
     x: &DartsFlags,
-    defaults: bool,
-    (channels, cells, batch_size): (Option<usize>, Option<usize>, Option<usize>),
-) {
-    let pick = |flag: Option<usize>, default: usize| flag.or(defaults.then_some(default));
-    let float = |flag: Option<f64>, default: f64| flag.or(defaults.then_some(default));
-    set(&mut c.alpha.lr, float(x.alpha_lr, 3e-4));
-    let order = match x.order.or(defaults.then_some(1)) {
-        Some(1) => Some(DartsOrder::First),
-        Some(_) => Some(DartsOrder::Second),
-        None => None,
-    };
-    set(&mut c.order, order);
+    sizes: (Option<usize>, Option<usize>, Option<usize>),
+    batch_size: Option<usize>,
+) -> Result<()> {
+    set(&mut c.alpha.lr, x.alpha_lr);
+    set(
+        &mut c.order,
+        x.order.map(|order| match order {
+            1 => DartsOrder::First,
+            _ => DartsOrder::Second,
+        }),
+    );
     set_some(&mut c.xi, x.xi);
-    set(&mut c.aux_skip_beta, float(x.aux_skip_beta, 0.0));
-    if x.fair_darts || defaults {
-        c.relaxation = if x.fair_darts {
-            Relaxation::Sigmoid
-        } else {
-            Relaxation::Softmax
-        };
+    set(&mut c.aux_skip_beta, x.aux_skip_beta);
+    if x.fair_darts {
+        c.relaxation = Relaxation::Sigmoid;
     }
-    set(&mut c.zero_one_weight, float(x.zero_one_weight, 10.0));
-    match pick(x.retrain_epochs, 1) {
+    set(&mut c.zero_one_weight, x.zero_one_weight);
+    match x.retrain_epochs {
         Some(0) => c.retrain = None,
         Some(epochs) => {
             c.retrain
@@ -361,13 +332,10 @@ fn darts(
         }
         None => {}
     }
-    let layers = pick(x.layers, 5);
-    set(&mut c.network.channels, channels);
-    set(&mut c.network.cells, cells);
-    set(&mut c.darts_net.channels, channels);
-    set(&mut c.darts_net.layers, layers);
+    size_space(&mut c.space, sizes)?;
     set(&mut c.train.batch_size, batch_size);
     if let Some(retrain) = &mut c.retrain {
+        let (channels, cells, layers) = sizes;
         set_some(&mut retrain.train_subset, x.retrain_subset);
         set(&mut retrain.network.channels, channels);
         set(&mut retrain.network.cells, cells);
@@ -375,9 +343,19 @@ fn darts(
         set(&mut retrain.darts_net.layers, layers);
         set(&mut retrain.train.batch_size, batch_size);
     }
+    Ok(())
 }
 
-/// Overrides `target` when the flag (or its default) gave a value.
+/// `--channels` and `--cells` size an NB201 network, `--channels` and `--layers` a DARTS one;
+/// a flag of another space is refused.
+fn size_space(
+    space: &mut SpaceConfig,
+    (channels, cells, layers): (Option<usize>, Option<usize>, Option<usize>),
+) -> Result<()> {
+    crate::train::size_space(space, channels, cells, layers)
+}
+
+/// Overrides `target` when the flag gave a value.
 fn set<T>(target: &mut T, value: Option<T>) {
     if let Some(value) = value {
         *target = value;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nasr_methods::experiment::{ExperimentConfig, ExperimentOptions, SearchStrategy, SpaceName};
+use nasr_methods::experiment::{ExperimentConfig, ExperimentOptions, SearchStrategy};
+use nasr_methods::space::SpaceName;
 use nasr_search::TrialRecord;
 
 use crate::cli::{DataDirArg, space_names, strategy_names};
@@ -120,7 +121,7 @@ fn resolve(args: &SearchArgs) -> Result<ExperimentConfig> {
         }
         None => ExperimentConfig::new(args.strategy.unwrap_or(SearchStrategy::Rea), args.space)?,
     };
-    flags::apply(args, &mut experiment, args.config.is_none())?;
+    flags::apply(args, &mut experiment, args.config.is_some())?;
     experiment.validate()?;
     Ok(experiment)
 }

@@ -1,0 +1,201 @@
+//! The space a config names: [`SpaceName`] by name, and [`SpaceConfig`], the space with its
+//! network sizes, written in TOML as one table named by the space:
+//!
+//! ```toml
+//! [space.nb201]
+//! channels = 8
+//! cells = 1
+//! ```
+//!
+//! `[space.mobilenet]` holds a [`MobileNetConfig`] and `[space.darts]` a [`DartsNetConfig`].
+//! Configs written before this form (config format 1: `space = "nb201"` beside `[network]`,
+//! `[mobilenet]` or `[darts_net]` tables) are refused by [`refuse_config_format_1`], which
+//! says how to rewrite them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use nasr_nn::NnError;
+use nasr_nn::nets::darts::DartsNetConfig;
+use nasr_space::mobilenet::MobileNetConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::{ExperimentError, SearchStrategy, by_name};
+
+/// A search space by name: the typed form of a config's `space` (serde and
+/// [`FromStr`] names `nb201`, `mobilenet`, `darts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpaceName {
+    /// NAS-Bench-201's cell: 6 edges x 5 ops, in three stages of N cells.
+    Nb201,
+    /// ProxylessNAS/FairNAS MBConv layers: kernel x expansion, plus skip.
+    Mobilenet,
+    /// DARTS' normal and reduction cells: 14 edges x 8 ops each.
+    Darts,
+}
+
+impl SpaceName {
+    /// Every space.
+    pub const ALL: [Self; 3] = [Self::Nb201, Self::Mobilenet, Self::Darts];
+
+    /// The name in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nb201 => "nb201",
+            Self::Mobilenet => "mobilenet",
+            Self::Darts => "darts",
+        }
+    }
+
+    /// The strategies that search this space, in [`SearchStrategy::ALL`] order.
+    pub fn strategies(self) -> Vec<SearchStrategy> {
+        SearchStrategy::ALL
+            .into_iter()
+            .filter(|s| s.spaces().contains(&self))
+            .collect()
+    }
+
+    /// Refuses a strategy that does not search this space, naming those that do.
+    pub fn check(self, strategy: SearchStrategy) -> Result<(), ExperimentError> {
+        if strategy.spaces().contains(&self) {
+            Ok(())
+        } else {
+            Err(ExperimentError::Pair {
+                space: self,
+                strategy,
+            })
+        }
+    }
+}
+
+impl fmt::Display for SpaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SpaceName {
+    type Err = ExperimentError;
+
+    fn from_str(name: &str) -> Result<Self, ExperimentError> {
+        by_name("space", name, &Self::ALL, Self::as_str)
+    }
+}
+
+/// Sizes of an NB201 network or supernet (its input channels and classes come from the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSize {
+    /// Channels of the first stage (C).
+    pub channels: usize,
+    /// Cells per stage (N).
+    pub cells: usize,
+}
+
+impl Default for NetworkSize {
+    fn default() -> Self {
+        Self {
+            channels: 16,
+            cells: 5,
+        }
+    }
+}
+
+/// A space with the sizes of its networks: the one place a config says which space it trains
+/// or searches in. Each space's table holds only its own fields, so no field can belong to a
+/// space the config does not use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpaceConfig {
+    /// NAS-Bench-201 cells: C channels, N cells per stage.
+    Nb201(NetworkSize),
+    /// MobileNet layers: stem, stages, head, kernel and expansion choices (the input size,
+    /// channels and classes are taken from the data).
+    Mobilenet(MobileNetConfig),
+    /// DARTS cells: C channels, the number of cells, auxiliary head and drop-path (the input
+    /// channels and classes are taken from the data).
+    Darts(DartsNetConfig),
+}
+
+impl SpaceConfig {
+    /// The space at its default sizes.
+    pub fn default_of(name: SpaceName) -> Self {
+        match name {
+            SpaceName::Nb201 => Self::Nb201(NetworkSize::default()),
+            SpaceName::Mobilenet => Self::Mobilenet(MobileNetConfig::default()),
+            SpaceName::Darts => Self::Darts(DartsNetConfig::default()),
+        }
+    }
+
+    /// The space's name.
+    pub fn name(&self) -> SpaceName {
+        match self {
+            Self::Nb201(_) => SpaceName::Nb201,
+            Self::Mobilenet(_) => SpaceName::Mobilenet,
+            Self::Darts(_) => SpaceName::Darts,
+        }
+    }
+
+    /// The space `name`: this config if it already is that space (its sizes kept), else
+    /// that space at its default sizes.
+    pub fn with_name(self, name: SpaceName) -> Self {
+        if self.name() == name {
+            self
+        } else {
+            Self::default_of(name)
+        }
+    }
+
+    /// The NB201 sizes; a config of another space is refused, naming the method that needs
+    /// NB201.
+    pub fn nb201(&self, method: &str) -> Result<NetworkSize, NnError> {
+        match self {
+            Self::Nb201(size) => Ok(*size),
+            other => Err(other.refused(method, SpaceName::Nb201)),
+        }
+    }
+
+    /// The MobileNet sizes; a config of another space is refused, naming the method.
+    pub fn mobilenet(&self, method: &str) -> Result<&MobileNetConfig, NnError> {
+        match self {
+            Self::Mobilenet(config) => Ok(config),
+            other => Err(other.refused(method, SpaceName::Mobilenet)),
+        }
+    }
+
+    fn refused(&self, method: &str, wanted: SpaceName) -> NnError {
+        NnError::Config {
+            field: "space",
+            problem: format!(
+                "{method} runs on [space.{wanted}]; got [space.{}]",
+                self.name()
+            ),
+        }
+    }
+}
+
+/// Refuses a config table written in config format 1, where the space was a name
+/// (`space = "nb201"`) and its sizes sat in `[network]`, `[mobilenet]` or `[darts_net]`
+/// tables: read as today's format, those tables would be unknown fields, and the message
+/// would not say why. Looks at the top level and at a `[run]` table (ASHA's trial template).
+pub fn refuse_config_format_1(table: &toml::Table) -> Result<(), NnError> {
+    let old_at = |table: &toml::Table| {
+        matches!(table.get("space"), Some(toml::Value::String(_)))
+            || ["network", "mobilenet", "darts_net"]
+                .iter()
+                .any(|key| table.contains_key(*key))
+    };
+    let nested = table.get("run").and_then(toml::Value::as_table);
+    if old_at(table) || nested.is_some_and(old_at) {
+        return Err(NnError::Config {
+            field: "space",
+            problem: "is in config format 1 (nasr before typed spaces): write the space as one \
+                      table named by it, [space.nb201] with channels and cells (was space = \
+                      \"nb201\" and [network]), [space.mobilenet] with the old [mobilenet] \
+                      fields, or [space.darts] with the old [darts_net] fields"
+                .into(),
+        });
+    }
+    Ok(())
+}
