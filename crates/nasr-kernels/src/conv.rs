@@ -186,8 +186,8 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
         return y;
     }
     #[cfg(target_arch = "x86_64")]
-    if winograd::applies(g) {
-        return winograd::forward(g, x, w);
+    if let Some(set) = winograd::applies(g) {
+        return winograd::forward(set, g, x, w);
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
@@ -302,8 +302,8 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         return depthwise_backward_weight(g, x, dy);
     }
     #[cfg(target_arch = "x86_64")]
-    if winograd::applies(g) {
-        return winograd::backward_weight(g, x, dy);
+    if let Some(set) = winograd::applies(g) {
+        return winograd::backward_weight(set, g, x, dy);
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);

@@ -17,9 +17,12 @@
 //! products run in a register-blocked kernel written for that shape (few channels, many tiles),
 //! where a general gemm spends its time packing. Images are processed in chunks whose
 //! transformed tiles take about [`CHUNK_FLOATS`] floats, so they stay in cache from transform to
-//! product to inverse transform. Every phase is a function compiled for AVX-512F
-//! (`#[target_feature]`), and [`applies`] takes this route only where the kernel route is
-//! [`Route::Avx512`] (a processor with AVX-512F, and `NASR_KERNELS` not forcing another).
+//! product to inverse transform. The phases are generic over an instruction set ([`Isa`]: the
+//! product and the layout conversions, written with intrinsics in `avx512` and `avx2`), and
+//! each entry point is compiled once per set (`#[target_feature]`), so the plain Rust
+//! transforms are vectorised for it too. [`applies`] takes this route where the kernel route is
+//! [`Route::Avx512`] or [`Route::Avx2`]; the two compute the same bits, the same fused
+//! multiply-adds in the same order.
 
 use std::mem::MaybeUninit;
 
@@ -28,9 +31,11 @@ use rayon::prelude::*;
 use super::{ConvGeometry, add_in_order};
 use crate::buffers::{assume_written, uninit_vec, with_scratch};
 use crate::route::{self, Route};
-use simd::{Operand, pixels_to_planes, planes_to_pixels, product};
+use avx2::Avx2;
+use avx512::Avx512;
 
-mod simd;
+mod avx2;
+mod avx512;
 
 /// Side of an output tile.
 const TILE: usize = 4;
@@ -58,20 +63,155 @@ const G: [[f32; 3]; SIDE] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// Whether F(4x4, 3x3) computes this convolution: dense, 3x3, stride 1, no dilation, on the
-/// AVX-512 route, which this module's kernels are written for (elsewhere im2col + gemm runs,
-/// and gemm has kernels for every x86 processor). Padding is free (the copied image
-/// carries it). A single image (inference at batch 1) stays with im2col too: the work here is
-/// spread over chunks of images, so one image would run on one core, where gemm splits its
-/// product over all of them.
-pub(super) fn applies(g: &ConvGeometry) -> bool {
-    g.kernel == [3, 3]
+/// The instruction set F(4x4, 3x3) computes this convolution with, if it does: dense, 3x3,
+/// stride 1, no dilation, on the AVX-512 or AVX2 route, which this module's kernels are
+/// written for (elsewhere im2col + gemm runs, and gemm has kernels for every x86 processor).
+/// Padding is free (the copied image carries it). A single image (inference at batch 1) stays
+/// with im2col too: the work here is spread over chunks of images, so one image would run on
+/// one core, where gemm splits its product over all of them.
+pub(super) fn applies(g: &ConvGeometry) -> Option<Set> {
+    let geometry = g.kernel == [3, 3]
         && g.stride == [1, 1]
         && g.dilation == [1, 1]
         && g.groups == 1
-        && g.batch >= 2
-        && route::active() == Route::Avx512
+        && g.batch >= 2;
+    match route::active() {
+        _ if !geometry => None,
+        Route::Avx512 => Some(Set::Avx512),
+        Route::Avx2 => Some(Set::Avx2),
+        Route::Portable => None,
+    }
 }
+
+/// The instruction set the phases run on. Only [`applies`] makes one, from the active route,
+/// which the processor supports: that is what makes running the set's code sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Set {
+    /// AVX-512F.
+    Avx512,
+    /// AVX2 + FMA.
+    Avx2,
+}
+
+/// What the phases take from an instruction set. Every method is `unsafe`: the processor must
+/// have the set's instructions.
+trait Isa {
+    /// `out[r][j] (+)= Σ_s a(r, s) b[s][j]` (adding to `out` if `accumulate`) for `[rows,
+    /// depth, cols]` with `rows` a multiple of [`ROWS`] and `cols` of [`LANES`]; `b` and `out`
+    /// are row-major with `cols` columns. Blocks of sums stay in registers over the whole
+    /// depth, each element summed in order of `s` by fused multiply-adds. Written with
+    /// intrinsics because the compiler vectorises the plain loop along the rows instead, with
+    /// gathers.
+    unsafe fn product(a: Operand, b: &[f32], dims: [usize; 3], out: &mut [f32], accumulate: bool);
+
+    /// Copies `channels` planes of `pixels` floats each (NCHW, one image) to channels-last:
+    /// pixel `p`'s channels go to `dst[at(p)..]`, followed by zeros up to a whole number of
+    /// vectors of 16.
+    unsafe fn planes_to_pixels(
+        src: &[f32],
+        sizes: [usize; 2],
+        dst: &mut [f32],
+        at: impl Fn(usize) -> usize,
+    );
+
+    /// The reverse of [`Isa::planes_to_pixels`]: pixel `p`'s channels, read from
+    /// `src[at(p)..]`, go to the NCHW planes of `dst`.
+    unsafe fn pixels_to_planes(
+        src: &[f32],
+        sizes: [usize; 2],
+        dst: &mut [MaybeUninit<f32>],
+        at: impl Fn(usize) -> usize,
+    );
+}
+
+/// A left operand of [`Isa::product`]: element `(r, s)` at `r * row_step + s * depth_step`.
+struct Operand<'a> {
+    values: &'a [f32],
+    row_step: usize,
+    depth_step: usize,
+}
+
+/// Checks a product's shapes (whole register blocks, operands long enough), which every
+/// set's pointer arithmetic relies on; an empty product is done here (`true`): `out` zeroed
+/// unless `accumulate`.
+fn product_is_empty(
+    a: &Operand,
+    b: &[f32],
+    [rows, depth, cols]: [usize; 3],
+    out: &mut [f32],
+    accumulate: bool,
+) -> bool {
+    assert!(
+        rows % ROWS == 0 && cols % LANES == 0,
+        "whole register blocks"
+    );
+    assert!(b.len() >= depth * cols && out.len() >= rows * cols);
+    if depth == 0 || rows == 0 {
+        if !accumulate {
+            out[..rows * cols].fill(0.0);
+        }
+        return true;
+    }
+    let last = (rows - 1) * a.row_step + (depth - 1) * a.depth_step;
+    assert!(a.values.len() > last, "left operand too short");
+    false
+}
+
+/// `fn $name(set, args) -> ret`: runs `$phase::<I>` compiled for `set`'s target features, so
+/// that everything the phase inlines (intrinsics and plain Rust alike) is built for that set.
+macro_rules! compiled_per_set {
+    ($(#[$doc:meta])* fn $name:ident = $phase:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+        $(#[$doc])*
+        fn $name(set: Set, $($arg: $ty),*) $(-> $ret)? {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: this function's features are what the phase needs.
+                unsafe { $phase::<Avx512>($($arg),*) }
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: this function's features are what the phase needs.
+                unsafe { $phase::<Avx2>($($arg),*) }
+            }
+            match set {
+                // SAFETY: a `Set` names a set this processor has (see `Set`).
+                Set::Avx512 => unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                Set::Avx2 => unsafe { avx2($($arg),*) },
+            }
+        }
+    };
+}
+
+compiled_per_set!(
+    /// [`filter_transform`] on `set`.
+    fn transform_filters = filter_transform(plan: &Plan, w: &[f32], u: &mut [f32])
+);
+compiled_per_set!(
+    /// [`forward_phases`] on `set`.
+    fn forward_chunk_on = forward_phases(
+        plan: &Plan,
+        x: &[f32],
+        u: &[f32],
+        y: &mut [MaybeUninit<f32>],
+        buffers: ChunkBuffers<'_>,
+    )
+);
+compiled_per_set!(
+    /// [`weight_phases`] on `set`.
+    fn weight_chunk_on = weight_phases(
+        plan: &Plan,
+        x: &[f32],
+        dy: &[f32],
+        sums: &mut [f32],
+        accumulate: bool,
+        buffers: ChunkBuffers<'_>,
+    )
+);
+compiled_per_set!(
+    /// [`gradient_untransform`] on `set`.
+    fn untransformed_gradient = gradient_untransform(plan: &Plan, sums: &[f32]) -> Vec<f32>
+);
 
 /// The sizes that every step of one convolution shares.
 struct Plan {
@@ -175,48 +315,63 @@ impl Plan {
     }
 }
 
-/// `y = conv(x, w)` for a convolution that [`applies`].
-pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+/// `y = conv(x, w)` for a convolution that [`applies`], on the set it returned.
+pub(super) fn forward(set: Set, g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let plan = Plan::new(g);
     let mut y = uninit_vec(g.sizes()[1]);
     with_scratch(POINTS * plan.c_in * plan.c_out, |u| {
-        // SAFETY: `applies` checked for AVX-512F.
-        unsafe { transform_filters(&plan, w, u) };
+        transform_filters(set, &plan, w, u);
         y.par_chunks_mut(plan.out_image() * plan.images)
             .zip(x.par_chunks(plan.in_image() * plan.images))
-            .for_each(|(y_chunk, x_chunk)| forward_chunk(&plan, x_chunk, u, y_chunk));
+            .for_each(|(y_chunk, x_chunk)| forward_chunk(set, &plan, x_chunk, u, y_chunk));
     });
     // SAFETY: every chunk wrote each of its output elements.
     unsafe { assume_written(y) }
 }
 
-/// The forward of one chunk of images: copy channels-last, transform, multiply, transform
-/// back, copy back to NCHW.
-fn forward_chunk(plan: &Plan, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) {
+/// The forward of one chunk of images, in its buffers.
+fn forward_chunk(set: Set, plan: &Plan, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) {
     let images = x.len() / plan.in_image();
     let rows = plan.chunk_rows(images);
     with_chunk_buffers(plan, images, rows, |buffers| {
-        let ChunkBuffers {
-            padded,
-            inputs: v,
-            products: m,
-            tiled,
-        } = buffers;
-        // SAFETY (every call): `applies` checked for AVX-512F.
-        unsafe {
-            copy_channels_last(plan, x, padded);
-            transform_inputs(plan, padded, images, rows, v);
-            // M[ξ][t][k] = Σ_c V[ξ][t][c] U[ξ][c][k]
-            multiply_points(
-                (v, u, m),
-                [rows, plan.c_in, plan.c_out],
-                [plan.c_in, 1],
-                false,
-            );
-            inverse_transform_outputs(plan, m, images, rows, tiled);
-            copy_outputs_to_planes(plan, tiled, y);
-        }
+        forward_chunk_on(set, plan, x, u, y, buffers)
     })
+}
+
+/// Copy channels-last, transform, multiply, transform back, copy back to NCHW.
+///
+/// # Safety
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn forward_phases<I: Isa>(
+    plan: &Plan,
+    x: &[f32],
+    u: &[f32],
+    y: &mut [MaybeUninit<f32>],
+    buffers: ChunkBuffers,
+) {
+    let images = x.len() / plan.in_image();
+    let rows = plan.chunk_rows(images);
+    let ChunkBuffers {
+        padded,
+        inputs: v,
+        products: m,
+        tiled,
+    } = buffers;
+    // SAFETY (every call): the caller vouches for I's instructions.
+    unsafe {
+        copy_channels_last::<I>(plan, x, padded);
+        transform_inputs(plan, padded, images, rows, v);
+        // M[ξ][t][k] = Σ_c V[ξ][t][c] U[ξ][c][k]
+        multiply_points::<I>(
+            (v, u, m),
+            [rows, plan.c_in, plan.c_out],
+            [plan.c_in, 1],
+            false,
+        );
+        inverse_transform_outputs(plan, m, images, rows, tiled);
+        copy_outputs_to_planes::<I>(plan, tiled, y);
+    }
 }
 
 /// A chunk's working buffers, from the thread's scratch space.
@@ -262,8 +417,9 @@ fn with_chunk_buffers<R>(
 /// is fixed too, whatever the number of threads.
 const WEIGHT_PARTS: usize = 8;
 
-/// The weight gradient of a convolution that [`applies`], given its input `x` and `dy`.
-pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+/// The weight gradient of a convolution that [`applies`], on the set it returned, given its
+/// input `x` and `dy`.
+pub(super) fn backward_weight(set: Set, g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let plan = Plan::new(g);
     let product_len = POINTS * plan.c_out * plan.c_in;
     let parts = WEIGHT_PARTS.min(g.batch).max(1);
@@ -281,51 +437,68 @@ pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f3
                     .chunks(plan.in_image() * plan.images)
                     .zip(dy_part.chunks(plan.out_image() * plan.images));
                 for (index, (x_chunk, dy_chunk)) in chunks.enumerate() {
-                    weight_chunk(&plan, x_chunk, dy_chunk, sums, index > 0);
+                    weight_chunk(set, &plan, x_chunk, dy_chunk, sums, index > 0);
                 }
             });
         let (total, rest) = partial_sums.split_at_mut(product_len);
         add_in_order(total, rest.chunks(product_len));
-        // SAFETY: as in `forward`.
-        unsafe { untransformed_gradient(&plan, total) }
+        untransformed_gradient(set, &plan, total)
     })
 }
 
 /// Adds one chunk's products to `sums` (or writes them there, unless `accumulate`).
-fn weight_chunk(plan: &Plan, x: &[f32], dy: &[f32], sums: &mut [f32], accumulate: bool) {
+fn weight_chunk(set: Set, plan: &Plan, x: &[f32], dy: &[f32], sums: &mut [f32], accumulate: bool) {
     let images = x.len() / plan.in_image();
     let tiles = images * plan.tiles_per_image();
     with_chunk_buffers(plan, images, tiles, |buffers| {
-        let ChunkBuffers {
-            padded,
-            inputs: v,
-            products: dm,
-            tiled,
-        } = buffers;
-        // SAFETY (every call): `applies` checked for AVX-512F.
-        unsafe {
-            copy_channels_last(plan, x, padded);
-            transform_inputs(plan, padded, images, tiles, v);
-            copy_output_gradient(plan, dy, tiled);
-            transform_output_gradient(plan, tiled, images, dm);
-            // S[ξ][k][c] = Σ_t dM[ξ][t][k] V[ξ][t][c]
-            multiply_points(
-                (dm, v, sums),
-                [plan.c_out, tiles, plan.c_in],
-                [1, plan.c_out],
-                accumulate,
-            );
-        }
+        weight_chunk_on(set, plan, x, dy, sums, accumulate, buffers)
     });
+}
+
+/// Copy and transform the inputs and the output gradient, multiply into `sums`.
+///
+/// # Safety
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn weight_phases<I: Isa>(
+    plan: &Plan,
+    x: &[f32],
+    dy: &[f32],
+    sums: &mut [f32],
+    accumulate: bool,
+    buffers: ChunkBuffers,
+) {
+    let images = x.len() / plan.in_image();
+    let tiles = images * plan.tiles_per_image();
+    let ChunkBuffers {
+        padded,
+        inputs: v,
+        products: dm,
+        tiled,
+    } = buffers;
+    // SAFETY (every call): the caller vouches for I's instructions.
+    unsafe {
+        copy_channels_last::<I>(plan, x, padded);
+        transform_inputs(plan, padded, images, tiles, v);
+        copy_output_gradient::<I>(plan, dy, tiled);
+        transform_output_gradient(plan, tiled, images, dm);
+        // S[ξ][k][c] = Σ_t dM[ξ][t][k] V[ξ][t][c]
+        multiply_points::<I>(
+            (dm, v, sums),
+            [plan.c_out, tiles, plan.c_in],
+            [1, plan.c_out],
+            accumulate,
+        );
+    }
 }
 
 /// `U[ξ][c][k] = (G w[k][c] G^T)[ξ]`, zero in the padding channels, 16 output channels at a
 /// time.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn transform_filters(plan: &Plan, w: &[f32], u: &mut [f32]) {
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn filter_transform<I: Isa>(plan: &Plan, w: &[f32], u: &mut [f32]) {
     let g = &plan.g;
     if g.c_in != plan.c_in {
         u.fill(0.0);
@@ -363,9 +536,9 @@ unsafe fn transform_filters(plan: &Plan, w: &[f32], u: &mut [f32]) {
 /// time.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn untransformed_gradient(plan: &Plan, sums: &[f32]) -> Vec<f32> {
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn gradient_untransform<I: Isa>(plan: &Plan, sums: &[f32]) -> Vec<f32> {
     let g = &plan.g;
     let mut dw = vec![0.0f32; g.sizes()[2]];
     for k in 0..g.c_out {
@@ -398,9 +571,9 @@ unsafe fn untransformed_gradient(plan: &Plan, sums: &[f32]) -> Vec<f32> {
 /// depth_step`.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn multiply_points(
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn multiply_points<I: Isa>(
     (a, b, out): (&[f32], &[f32], &mut [f32]),
     [rows, depth, cols]: [usize; 3],
     [row_step, depth_step]: [usize; 2],
@@ -415,8 +588,8 @@ unsafe fn multiply_points(
         };
         let b = &b[xi * b_len..][..b_len];
         let out = &mut out[xi * out_len..][..out_len];
-        // SAFETY: the caller vouches for AVX-512F.
-        unsafe { product(a, b, [rows, depth, cols], out, accumulate) };
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe { I::product(a, b, [rows, depth, cols], out, accumulate) };
     }
 }
 
@@ -424,9 +597,9 @@ unsafe fn multiply_points(
 /// convolution's padding, with zeros around it and in the padding channels.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn copy_channels_last(plan: &Plan, x: &[f32], padded: &mut [f32]) {
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn copy_channels_last<I: Isa>(plan: &Plan, x: &[f32], padded: &mut [f32]) {
     let g = &plan.g;
     let [ph, pw] = plan.padded();
     let [top, left] = g.pad_begin;
@@ -446,25 +619,25 @@ unsafe fn copy_channels_last(plan: &Plan, x: &[f32], padded: &mut [f32]) {
         }
         let offsets = &plan.input_offsets;
         let sizes = [g.c_in, g.input[0] * g.input[1]];
-        // SAFETY: the caller vouches for AVX-512F.
-        unsafe { planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe { I::planes_to_pixels(image, sizes, out, |p| offsets[p]) };
     }
 }
 
 /// The chunk's outputs, channels-last over whole tiles, copied to its NCHW output `y`.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn copy_outputs_to_planes(plan: &Plan, tiled: &[f32], y: &mut [MaybeUninit<f32>]) {
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn copy_outputs_to_planes<I: Isa>(plan: &Plan, tiled: &[f32], y: &mut [MaybeUninit<f32>]) {
     let offsets = &plan.output_offsets;
     let sizes = [plan.g.c_out, plan.out_plane()];
     for (y_image, tiled_image) in y
         .chunks_mut(plan.out_image())
         .zip(tiled.chunks(plan.tiled_out_len()))
     {
-        // SAFETY: the caller vouches for AVX-512F.
-        unsafe { pixels_to_planes(tiled_image, sizes, y_image, |p| offsets[p]) };
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe { I::pixels_to_planes(tiled_image, sizes, y_image, |p| offsets[p]) };
     }
 }
 
@@ -472,9 +645,9 @@ unsafe fn copy_outputs_to_planes(plan: &Plan, tiled: &[f32], y: &mut [MaybeUnini
 /// output's edge and in the padding channels.
 ///
 /// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn copy_output_gradient(plan: &Plan, dy: &[f32], tiled: &mut [f32]) {
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn copy_output_gradient<I: Isa>(plan: &Plan, dy: &[f32], tiled: &mut [f32]) {
     if plan.output != plan.tiles.map(|t| t * TILE) {
         tiled.fill(0.0);
     }
@@ -484,18 +657,16 @@ unsafe fn copy_output_gradient(plan: &Plan, dy: &[f32], tiled: &mut [f32]) {
     {
         let offsets = &plan.output_offsets;
         let sizes = [plan.g.c_out, plan.out_plane()];
-        // SAFETY: the caller vouches for AVX-512F.
-        unsafe { planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe { I::planes_to_pixels(image, sizes, out, |p| offsets[p]) };
     }
 }
 
 /// `V[ξ][t][c] = (B^T d_t B)[ξ]` for every tile `t` of the chunk's padded images, 16 channels at
 /// a time; `rows` is the tile stride of `v` (tiles past the chunk's are left as they were).
-///
-/// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn transform_inputs(plan: &Plan, padded: &[f32], images: usize, rows: usize, v: &mut [f32]) {
+/// Inlined into a phase compiled for an instruction set, and vectorised for it.
+#[inline(always)]
+fn transform_inputs(plan: &Plan, padded: &[f32], images: usize, rows: usize, v: &mut [f32]) {
     let [_, pw] = plan.padded();
     let point_len = rows * plan.c_in;
     for t in 0..images * plan.tiles_per_image() {
@@ -526,11 +697,9 @@ unsafe fn transform_inputs(plan: &Plan, padded: &[f32], images: usize, rows: usi
 }
 
 /// `dM[ξ][t][k] = (A dY_t A^T)[ξ]`: the adjoint of the output transform, per tile.
-///
-/// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn transform_output_gradient(plan: &Plan, tiled: &[f32], images: usize, dm: &mut [f32]) {
+/// Inlined into a phase compiled for an instruction set, and vectorised for it.
+#[inline(always)]
+fn transform_output_gradient(plan: &Plan, tiled: &[f32], images: usize, dm: &mut [f32]) {
     let tiled_w = plan.tiles[1] * TILE;
     let tiles = images * plan.tiles_per_image();
     let point_len = tiles * plan.c_out;
@@ -566,11 +735,9 @@ unsafe fn transform_output_gradient(plan: &Plan, tiled: &[f32], images: usize, d
 
 /// `y_t = A^T M_t A` for every tile, written channels-last over whole tiles (`[row, col,
 /// channel]` per image).
-///
-/// # Safety
-/// The processor must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn inverse_transform_outputs(
+/// Inlined into a phase compiled for an instruction set, and vectorised for it.
+#[inline(always)]
+fn inverse_transform_outputs(
     plan: &Plan,
     m: &[f32],
     images: usize,
@@ -750,8 +917,8 @@ mod tests {
         assert!((forward - backward).abs() < 1e-5, "{forward} vs {backward}");
     }
 
-    /// On the AVX-512 route, exactly the dense 3x3 stride-1 convolutions take Winograd; on any
-    /// other route, none does.
+    /// On the AVX-512 and AVX2 routes, exactly the dense 3x3 stride-1 convolutions take
+    /// Winograd, on the route's set; on the portable route, none does.
     #[test]
     fn applies_only_to_dense_stride_one_three_by_three() {
         let g = ConvGeometry {
@@ -766,27 +933,225 @@ mod tests {
             pad_end: [1, 1],
             dilation: [1, 1],
         };
-        if route::active() != Route::Avx512 {
-            eprintln!(
-                "kernel route {}: checking that no convolution takes Winograd",
-                route::active()
-            );
-            assert!(!applies(&g));
-            return;
+        let expected = match route::active() {
+            Route::Avx512 => Set::Avx512,
+            Route::Avx2 => Set::Avx2,
+            Route::Portable => {
+                eprintln!("kernel route portable: checking that no convolution takes Winograd");
+                assert_eq!(applies(&g), None);
+                return;
+            }
+        };
+        assert_eq!(applies(&g), Some(expected));
+        for other in [
+            ConvGeometry {
+                stride: [2, 2],
+                ..g
+            },
+            ConvGeometry {
+                dilation: [2, 2],
+                ..g
+            },
+            ConvGeometry { groups: 2, ..g },
+            ConvGeometry {
+                kernel: [5, 5],
+                ..g
+            },
+            ConvGeometry { batch: 1, ..g },
+        ] {
+            assert_eq!(applies(&other), None, "{other:?}");
         }
-        assert!(applies(&g));
-        assert!(!applies(&ConvGeometry {
-            stride: [2, 2],
-            ..g
-        }));
-        assert!(!applies(&ConvGeometry {
-            dilation: [2, 2],
-            ..g
-        }));
-        assert!(!applies(&ConvGeometry { groups: 2, ..g }));
-        assert!(!applies(&ConvGeometry {
-            kernel: [5, 5],
-            ..g
-        }));
+    }
+
+    /// Whether this processor has the instructions of `route`'s set; says so when a test of
+    /// that set's building blocks skips.
+    pub(super) fn set_supported(route: Route) -> bool {
+        let supported = route.supported();
+        if !supported {
+            eprintln!("skipped: this processor cannot run the {route} route, which this test runs");
+        }
+        supported
+    }
+
+    /// Runs `check` for each instruction set this processor has, inside a function compiled
+    /// for that set.
+    fn for_each_set(mut check: impl FnMut(Set)) {
+        for (route, set) in [(Route::Avx512, Set::Avx512), (Route::Avx2, Set::Avx2)] {
+            if set_supported(route) {
+                check(set);
+            }
+        }
+    }
+
+    compiled_per_set!(
+        /// [`round_trip`] on `set`.
+        fn round_trip_on = round_trip(planes: &[f32], sizes: [usize; 3]) -> (Vec<f32>, Vec<f32>)
+    );
+
+    /// Planes to pixels (vectors of `stride` floats) and back.
+    #[inline(always)]
+    unsafe fn round_trip<I: Isa>(
+        planes: &[f32],
+        [channels, pixels, stride]: [usize; 3],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut pixel_runs = vec![f32::NAN; pixels * stride];
+        let mut back = vec![MaybeUninit::new(f32::NAN); channels * pixels];
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe {
+            I::planes_to_pixels(planes, [channels, pixels], &mut pixel_runs, |p| p * stride);
+            I::pixels_to_planes(&pixel_runs, [channels, pixels], &mut back, |p| p * stride);
+        }
+        // SAFETY: initialised above (NaN, then the copy).
+        let back = back
+            .into_iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect();
+        (pixel_runs, back)
+    }
+
+    /// Planes to pixels and back is the identity, for channel and pixel counts that are not
+    /// multiples of 16 (or of 8); the pixels' padding channels are zero.
+    #[test]
+    fn planes_to_pixels_and_back_round_trip_on_every_set() {
+        for_each_set(|set| {
+            let (channels, pixels, stride) = (21, 37, 32);
+            let planes: Vec<f32> = (0..channels * pixels).map(|i| i as f32 + 0.5).collect();
+            let (pixel_runs, back) = round_trip_on(set, &planes, [channels, pixels, stride]);
+            for p in 0..pixels {
+                for c in 0..stride {
+                    let expected = if c < channels {
+                        planes[c * pixels + p]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(
+                        pixel_runs[p * stride + c],
+                        expected,
+                        "{set:?}: pixel {p}, channel {c}"
+                    );
+                }
+            }
+            assert_eq!(back, planes, "{set:?}");
+        });
+    }
+
+    compiled_per_set!(
+        /// [`product_of`] on `set`.
+        fn product_on = product_of(
+            a: &[f32],
+            steps: [usize; 2],
+            b: &[f32],
+            dims: [usize; 3],
+            out: &mut [f32],
+            accumulate: bool,
+        )
+    );
+
+    #[inline(always)]
+    unsafe fn product_of<I: Isa>(
+        a: &[f32],
+        [row_step, depth_step]: [usize; 2],
+        b: &[f32],
+        dims: [usize; 3],
+        out: &mut [f32],
+        accumulate: bool,
+    ) {
+        let left = Operand {
+            values: a,
+            row_step,
+            depth_step,
+        };
+        // SAFETY: the caller vouches for I's instructions.
+        unsafe { I::product(left, b, dims, out, accumulate) }
+    }
+
+    /// The product against its definition, plain and accumulating, with a strided left
+    /// operand, on every set; the sets agree bit for bit.
+    #[test]
+    fn product_matches_the_definition_on_every_set() {
+        let [rows, depth, cols] = [2 * ROWS, 5, 2 * LANES];
+        let (row_step, depth_step) = (1, rows);
+        let a: Vec<f32> = (0..rows * depth)
+            .map(|i| (i % 7) as f32 * 0.3 - 1.1)
+            .collect();
+        let b: Vec<f32> = (0..depth * cols)
+            .map(|i| (i % 5) as f32 * 0.7 - 0.2)
+            .collect();
+        let mut results = Vec::new();
+        for_each_set(|set| {
+            let mut out = vec![1.0f32; rows * cols];
+            for accumulate in [false, true] {
+                let before = out.clone();
+                let dims = [rows, depth, cols];
+                product_on(
+                    set,
+                    &a,
+                    [row_step, depth_step],
+                    &b,
+                    dims,
+                    &mut out,
+                    accumulate,
+                );
+                for r in 0..rows {
+                    for j in 0..cols {
+                        let start = if accumulate {
+                            before[r * cols + j]
+                        } else {
+                            0.0
+                        };
+                        let expected = (0..depth).fold(start, |sum, s| {
+                            a[r * row_step + s * depth_step].mul_add(b[s * cols + j], sum)
+                        });
+                        assert_eq!(
+                            out[r * cols + j],
+                            expected,
+                            "{set:?}: ({r}, {j}), accumulate {accumulate}"
+                        );
+                    }
+                }
+            }
+            results.push(out);
+        });
+        assert!(results.windows(2).all(|w| w[0] == w[1]), "the sets differ");
+    }
+
+    /// Every set computes the same bytes, forward and weight gradient, on one thread and on
+    /// three, with channel counts that fill no whole vector and an image side no tile divides.
+    #[test]
+    fn every_set_gives_the_same_bytes_on_any_thread_count() {
+        let g = ConvGeometry {
+            batch: 5,
+            c_in: 19,
+            c_out: 10,
+            groups: 1,
+            input: [11, 9],
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad_begin: [1, 1],
+            pad_end: [1, 1],
+            dilation: [1, 1],
+        };
+        let [in_len, out_len, w_len] = g.sizes();
+        let x = crate::pseudo_random(in_len, 21);
+        let w = crate::pseudo_random(w_len, 22);
+        let dy = crate::pseudo_random(out_len, 23);
+        let mut results = Vec::new();
+        for_each_set(|set| {
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool");
+                let result =
+                    pool.install(|| (forward(set, &g, &x, &w), backward_weight(set, &g, &x, &dy)));
+                results.push((set, threads, result));
+            }
+        });
+        for (set, threads, result) in &results[1..] {
+            assert!(
+                result == &results[0].2,
+                "{set:?} on {threads} threads differs"
+            );
+        }
     }
 }

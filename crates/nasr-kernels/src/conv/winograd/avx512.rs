@@ -2,7 +2,7 @@
 //! conversions between NCHW planes and channels-last pixels, by 16x16 transposes in registers.
 //!
 //! Every function here is `unsafe` for one reason: the processor must have AVX-512F. They are
-//! `#[inline(always)]` so they take on the features of their caller, `run_avx512`.
+//! `#[inline(always)]` so they take on the features of their caller.
 
 use std::arch::x86_64::{
     __m512, __mmask16, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
@@ -12,44 +12,58 @@ use std::arch::x86_64::{
 };
 use std::mem::MaybeUninit;
 
-use super::{LANES, ROWS};
+use super::{Isa, LANES, Operand, ROWS, product_is_empty};
 
-/// A left operand: element `(r, s)` at `r * row_step + s * depth_step`.
-pub(super) struct Operand<'a> {
-    pub values: &'a [f32],
-    pub row_step: usize,
-    pub depth_step: usize,
+/// The AVX-512F instruction set.
+pub(super) struct Avx512;
+
+impl Isa for Avx512 {
+    /// See [`Isa::product`]: each register block of `ROWS x 16` sums stays in registers over
+    /// the whole depth: per step, one vector of `b` and `ROWS` broadcasts of `a`.
+    #[inline(always)]
+    unsafe fn product(a: Operand, b: &[f32], dims: [usize; 3], out: &mut [f32], accumulate: bool) {
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { product(a, b, dims, out, accumulate) }
+    }
+
+    #[inline(always)]
+    unsafe fn planes_to_pixels(
+        src: &[f32],
+        sizes: [usize; 2],
+        dst: &mut [f32],
+        at: impl Fn(usize) -> usize,
+    ) {
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { planes_to_pixels(src, sizes, dst, at) }
+    }
+
+    #[inline(always)]
+    unsafe fn pixels_to_planes(
+        src: &[f32],
+        sizes: [usize; 2],
+        dst: &mut [MaybeUninit<f32>],
+        at: impl Fn(usize) -> usize,
+    ) {
+        // SAFETY: the caller vouches for AVX-512F.
+        unsafe { pixels_to_planes(src, sizes, dst, at) }
+    }
 }
 
-/// `out[r][j] (+)= Σ_s a(r, s) b[s][j]` (adding to `out` if `accumulate`) for `[rows, depth, cols]` with `rows` a multiple of
-/// [`ROWS`] and `cols` of [`LANES`]; `b` and `out` are row-major with `cols` columns. Each
-/// register block of `ROWS x 16` sums stays in registers over the whole depth: per step, one
-/// vector of `b` and `ROWS` broadcasts of `a`. Written with intrinsics because the compiler
-/// vectorises the plain loop along the rows instead, with gathers.
+/// [`Isa::product`] on AVX-512F.
 ///
 /// # Safety
 /// The processor must have AVX-512F.
 #[inline(always)]
-pub(super) unsafe fn product(
+unsafe fn product(
     a: Operand,
     b: &[f32],
     [rows, depth, cols]: [usize; 3],
     out: &mut [f32],
     accumulate: bool,
 ) {
-    assert!(
-        rows % ROWS == 0 && cols % LANES == 0,
-        "whole register blocks"
-    );
-    assert!(b.len() >= depth * cols && out.len() >= rows * cols);
-    if depth == 0 || rows == 0 {
-        if !accumulate {
-            out[..rows * cols].fill(0.0);
-        }
+    if product_is_empty(&a, b, [rows, depth, cols], out, accumulate) {
         return;
     }
-    let last = (rows - 1) * a.row_step + (depth - 1) * a.depth_step;
-    assert!(a.values.len() > last, "left operand too short");
     let row_offsets: [usize; ROWS] = std::array::from_fn(|r| r * a.row_step);
     for r0 in (0..rows).step_by(ROWS) {
         for j0 in (0..cols).step_by(LANES) {
@@ -84,13 +98,12 @@ pub(super) unsafe fn product(
     }
 }
 
-/// Copies `channels` planes of `pixels` floats each (NCHW, one image) to channels-last: pixel
-/// `p`'s channels go to `dst[at(p)..]`, followed by zeros up to a whole number of vectors of 16.
+/// [`Isa::planes_to_pixels`] on AVX-512F.
 ///
 /// # Safety
 /// The processor must have AVX-512F.
 #[inline(always)]
-pub(super) unsafe fn planes_to_pixels(
+unsafe fn planes_to_pixels(
     src: &[f32],
     [channels, pixels]: [usize; 2],
     dst: &mut [f32],
@@ -121,13 +134,12 @@ pub(super) unsafe fn planes_to_pixels(
     }
 }
 
-/// The reverse of [`planes_to_pixels`]: pixel `p`'s channels, read from `src[at(p)..]`, go to
-/// the NCHW planes of `dst`.
+/// [`Isa::pixels_to_planes`] on AVX-512F.
 ///
 /// # Safety
 /// The processor must have AVX-512F.
 #[inline(always)]
-pub(super) unsafe fn pixels_to_planes(
+unsafe fn pixels_to_planes(
     src: &[f32],
     [channels, pixels]: [usize; 2],
     dst: &mut [MaybeUninit<f32>],
@@ -214,19 +226,9 @@ pub(super) unsafe fn transpose(rows: [__m512; LANES]) -> [__m512; LANES] {
 mod tests {
     use super::*;
 
-    /// These building blocks are AVX-512 code: they are tested wherever the processor has
-    /// AVX-512F, whichever route the convolutions take.
-    fn avx512() -> bool {
-        let supported = crate::route::Route::Avx512.supported();
-        if !supported {
-            eprintln!("skipped: this processor lacks AVX-512F, which this test runs");
-        }
-        supported
-    }
-
     #[test]
     fn transpose_swaps_rows_and_columns() {
-        if !avx512() {
+        if !crate::conv::winograd::tests::set_supported(crate::route::Route::Avx512) {
             return;
         }
         let values: Vec<f32> = (0..LANES * LANES).map(|i| i as f32).collect();
@@ -242,81 +244,6 @@ mod tests {
             unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *column) };
             for (r, &value) in lanes.iter().enumerate() {
                 assert_eq!(value, values[r * LANES + c], "row {r}, column {c}");
-            }
-        }
-    }
-
-    /// Planes to pixels and back is the identity, for channel and pixel counts that are not
-    /// multiples of 16; the pixels' padding channels are zero.
-    #[test]
-    fn planes_to_pixels_and_back_round_trip() {
-        if !avx512() {
-            return;
-        }
-        let (channels, pixels, stride) = (21, 37, 32);
-        let planes: Vec<f32> = (0..channels * pixels).map(|i| i as f32 + 0.5).collect();
-        let mut pixel_runs = vec![f32::NAN; pixels * stride];
-        // SAFETY: AVX-512F checked above.
-        unsafe { planes_to_pixels(&planes, [channels, pixels], &mut pixel_runs, |p| p * stride) };
-        for p in 0..pixels {
-            for c in 0..stride {
-                let expected = if c < channels {
-                    planes[c * pixels + p]
-                } else {
-                    0.0
-                };
-                assert_eq!(
-                    pixel_runs[p * stride + c],
-                    expected,
-                    "pixel {p}, channel {c}"
-                );
-            }
-        }
-        let mut back = vec![MaybeUninit::new(f32::NAN); channels * pixels];
-        // SAFETY: AVX-512F checked above.
-        unsafe { pixels_to_planes(&pixel_runs, [channels, pixels], &mut back, |p| p * stride) };
-        for (got, expected) in back.iter().zip(&planes) {
-            // SAFETY: initialised above (NaN, then the copy).
-            assert_eq!(unsafe { got.assume_init() }, *expected);
-        }
-    }
-
-    /// The product against its definition, plain and accumulating, with a strided left operand.
-    #[test]
-    fn product_matches_the_definition() {
-        if !avx512() {
-            return;
-        }
-        let [rows, depth, cols] = [2 * ROWS, 5, 2 * LANES];
-        let (row_step, depth_step) = (1, rows);
-        let a: Vec<f32> = (0..rows * depth).map(|i| (i % 7) as f32 - 3.0).collect();
-        let b: Vec<f32> = (0..depth * cols).map(|i| (i % 5) as f32 * 0.5).collect();
-        let mut out = vec![1.0f32; rows * cols];
-        for accumulate in [false, true] {
-            let before = out.clone();
-            let left = Operand {
-                values: &a,
-                row_step,
-                depth_step,
-            };
-            // SAFETY: AVX-512F checked above.
-            unsafe { product(left, &b, [rows, depth, cols], &mut out, accumulate) };
-            for r in 0..rows {
-                for j in 0..cols {
-                    let sum: f32 = (0..depth)
-                        .map(|s| a[r * row_step + s * depth_step] * b[s * cols + j])
-                        .sum();
-                    let expected = if accumulate {
-                        before[r * cols + j] + sum
-                    } else {
-                        sum
-                    };
-                    assert_eq!(
-                        out[r * cols + j],
-                        expected,
-                        "({r}, {j}), accumulate {accumulate}"
-                    );
-                }
             }
         }
     }
