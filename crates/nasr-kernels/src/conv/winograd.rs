@@ -18,7 +18,8 @@
 //! where a general gemm spends its time packing. Images are processed in chunks whose
 //! transformed tiles take about [`CHUNK_FLOATS`] floats, so they stay in cache from transform to
 //! product to inverse transform. The phases are generic over an instruction set ([`Isa`]: the
-//! product and the layout conversions, written with intrinsics in `avx512` and `avx2`), and
+//! product kernel and the register operations of the layout conversions, written with
+//! intrinsics in `avx512` and `avx2`), and
 //! each entry point is compiled once per set (`#[target_feature]`), so the plain Rust
 //! transforms are vectorised for it too. [`applies`] takes this route where the kernel route is
 //! [`Route::Avx512`] or [`Route::Avx2`]; the two compute the same bits, the same fused
@@ -93,9 +94,18 @@ pub(super) enum Set {
     Avx2,
 }
 
-/// What the phases take from an instruction set. Every method is `unsafe`: the processor must
-/// have the set's instructions.
+/// What the phases take from an instruction set: its product kernel, and the register
+/// operations the layout conversions ([`planes_to_pixels`], [`pixels_to_planes`]) are written
+/// in. Every method is `unsafe`: the processor must have the set's instructions.
 trait Isa {
+    /// Floats per register: the side of the blocks the layout conversions transpose. Divides
+    /// [`LANES`].
+    const WIDTH: usize;
+    /// A register of `WIDTH` floats.
+    type Vector: Copy;
+    /// `WIDTH` registers.
+    type Block: AsRef<[Self::Vector]> + AsMut<[Self::Vector]>;
+
     /// `out[r][j] (+)= Σ_s a(r, s) b[s][j]` (adding to `out` if `accumulate`) for `[rows,
     /// depth, cols]` with `rows` a multiple of [`ROWS`] and `cols` of [`LANES`]; `b` and `out`
     /// are row-major with `cols` columns. Blocks of sums stay in registers over the whole
@@ -104,24 +114,91 @@ trait Isa {
     /// gathers.
     unsafe fn product(a: Operand, b: &[f32], dims: [usize; 3], out: &mut [f32], accumulate: bool);
 
-    /// Copies `channels` planes of `pixels` floats each (NCHW, one image) to channels-last:
-    /// pixel `p`'s channels go to `dst[at(p)..]`, followed by zeros up to a whole number of
-    /// vectors of 16.
-    unsafe fn planes_to_pixels(
-        src: &[f32],
-        sizes: [usize; 2],
-        dst: &mut [f32],
-        at: impl Fn(usize) -> usize,
-    );
+    /// A block of zero registers.
+    unsafe fn zeros() -> Self::Block;
 
-    /// The reverse of [`Isa::planes_to_pixels`]: pixel `p`'s channels, read from
-    /// `src[at(p)..]`, go to the NCHW planes of `dst`.
-    unsafe fn pixels_to_planes(
-        src: &[f32],
-        sizes: [usize; 2],
-        dst: &mut [MaybeUninit<f32>],
-        at: impl Fn(usize) -> usize,
-    );
+    /// The `count <= WIDTH` floats at `src`, zero in the other lanes; reads no further.
+    unsafe fn load(src: *const f32, count: usize) -> Self::Vector;
+
+    /// Stores the first `count <= WIDTH` lanes of `vector` at `dst`; writes no further.
+    unsafe fn store(dst: *mut f32, count: usize, vector: Self::Vector);
+
+    /// The transpose of `block`: lane `j` of output `i` is lane `i` of row `j`.
+    unsafe fn transpose(block: Self::Block) -> Self::Block;
+}
+
+/// Copies `channels` planes of `pixels` floats each (NCHW, one image) to channels-last: pixel
+/// `p`'s channels go to `dst[at(p)..]`, followed by zeros up to a whole number of vectors of
+/// [`LANES`]. Blocks of `WIDTH` channels by `WIDTH` pixels, transposed in registers.
+///
+/// # Safety
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn planes_to_pixels<I: Isa>(
+    src: &[f32],
+    [channels, pixels]: [usize; 2],
+    dst: &mut [f32],
+    at: impl Fn(usize) -> usize,
+) {
+    assert!(src.len() >= channels * pixels);
+    // Up to whole vectors of LANES channels: the padding channels' rows are zero, and written.
+    for c0 in (0..channels.next_multiple_of(LANES)).step_by(I::WIDTH) {
+        let present = I::WIDTH.min(channels.saturating_sub(c0));
+        for p0 in (0..pixels).step_by(I::WIDTH) {
+            let count = I::WIDTH.min(pixels - p0);
+            // SAFETY: channel c0 + c < channels and pixels p0..p0 + count (the load reads no
+            // further) lie inside `src`; each target holds WIDTH floats; the caller vouches
+            // for I's instructions.
+            unsafe {
+                let mut rows = I::zeros();
+                for (c, row) in rows.as_mut().iter_mut().enumerate().take(present) {
+                    *row = I::load(src.as_ptr().add((c0 + c) * pixels + p0), count);
+                }
+                let columns = I::transpose(rows);
+                for (p, column) in columns.as_ref().iter().enumerate().take(count) {
+                    let target = &mut dst[at(p0 + p) + c0..][..I::WIDTH];
+                    I::store(target.as_mut_ptr(), I::WIDTH, *column);
+                }
+            }
+        }
+    }
+}
+
+/// The reverse of [`planes_to_pixels`]: pixel `p`'s channels, read from `src[at(p)..]`, go to
+/// the NCHW planes of `dst`.
+///
+/// # Safety
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn pixels_to_planes<I: Isa>(
+    src: &[f32],
+    [channels, pixels]: [usize; 2],
+    dst: &mut [MaybeUninit<f32>],
+    at: impl Fn(usize) -> usize,
+) {
+    assert!(dst.len() >= channels * pixels);
+    for c0 in (0..channels).step_by(I::WIDTH) {
+        let present = I::WIDTH.min(channels - c0);
+        for p0 in (0..pixels).step_by(I::WIDTH) {
+            let count = I::WIDTH.min(pixels - p0);
+            // SAFETY: each run holds WIDTH floats (c0 + WIDTH stays within the pixel's
+            // channels, padded to LANES); plane c0 + c < channels and pixels p0..p0 + count (the
+            // store writes no further) lie inside `dst`; the caller vouches for I's
+            // instructions.
+            unsafe {
+                let mut rows = I::zeros();
+                for (p, row) in rows.as_mut().iter_mut().enumerate().take(count) {
+                    let run = &src[at(p0 + p) + c0..][..I::WIDTH];
+                    *row = I::load(run.as_ptr(), I::WIDTH);
+                }
+                let columns = I::transpose(rows);
+                for (c, column) in columns.as_ref().iter().enumerate().take(present) {
+                    let target = dst.as_mut_ptr().add((c0 + c) * pixels + p0).cast::<f32>();
+                    I::store(target, count, *column);
+                }
+            }
+        }
+    }
 }
 
 /// A left operand of [`Isa::product`]: element `(r, s)` at `r * row_step + s * depth_step`.
@@ -620,7 +697,7 @@ unsafe fn copy_channels_last<I: Isa>(plan: &Plan, x: &[f32], padded: &mut [f32])
         let offsets = &plan.input_offsets;
         let sizes = [g.c_in, g.input[0] * g.input[1]];
         // SAFETY: the caller vouches for I's instructions.
-        unsafe { I::planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+        unsafe { planes_to_pixels::<I>(image, sizes, out, |p| offsets[p]) };
     }
 }
 
@@ -637,7 +714,7 @@ unsafe fn copy_outputs_to_planes<I: Isa>(plan: &Plan, tiled: &[f32], y: &mut [Ma
         .zip(tiled.chunks(plan.tiled_out_len()))
     {
         // SAFETY: the caller vouches for I's instructions.
-        unsafe { I::pixels_to_planes(tiled_image, sizes, y_image, |p| offsets[p]) };
+        unsafe { pixels_to_planes::<I>(tiled_image, sizes, y_image, |p| offsets[p]) };
     }
 }
 
@@ -658,7 +735,7 @@ unsafe fn copy_output_gradient<I: Isa>(plan: &Plan, dy: &[f32], tiled: &mut [f32
         let offsets = &plan.output_offsets;
         let sizes = [plan.g.c_out, plan.out_plane()];
         // SAFETY: the caller vouches for I's instructions.
-        unsafe { I::planes_to_pixels(image, sizes, out, |p| offsets[p]) };
+        unsafe { planes_to_pixels::<I>(image, sizes, out, |p| offsets[p]) };
     }
 }
 
@@ -998,8 +1075,8 @@ mod tests {
         let mut back = vec![MaybeUninit::new(f32::NAN); channels * pixels];
         // SAFETY: the caller vouches for I's instructions.
         unsafe {
-            I::planes_to_pixels(planes, [channels, pixels], &mut pixel_runs, |p| p * stride);
-            I::pixels_to_planes(&pixel_runs, [channels, pixels], &mut back, |p| p * stride);
+            planes_to_pixels::<I>(planes, [channels, pixels], &mut pixel_runs, |p| p * stride);
+            pixels_to_planes::<I>(&pixel_runs, [channels, pixels], &mut back, |p| p * stride);
         }
         // SAFETY: initialised above (NaN, then the copy).
         let back = back

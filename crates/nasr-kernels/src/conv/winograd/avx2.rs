@@ -1,5 +1,6 @@
-//! The AVX2 + FMA building blocks of the Winograd convolution, on the same channels-last layout
-//! as the AVX-512 ones: a vector of 16 channels is two registers of 8. The product does the same
+//! The AVX2 + FMA building blocks of the Winograd convolution (the register-blocked product, and
+//! the loads, stores and 8x8 transposes of the layout conversions), on the same channels-last
+//! layout as the AVX-512 ones: a vector of 16 channels is two registers of 8. The product does the same
 //! fused multiply-adds in the same order per output element, so this route computes what the
 //! AVX-512 route computes, bit for bit; only the register blocks are smaller (16 registers of 8
 //! lanes, against 32 of 16).
@@ -7,15 +8,13 @@
 //! Every function here is `unsafe` for one reason: the processor must have AVX2 and FMA. They
 //! are `#[inline(always)]` so they take on the features of their caller.
 
+use super::{Isa, LANES, Operand, product_is_empty};
 use std::arch::x86_64::{
     __m256, __m256i, _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_maskload_ps,
     _mm256_maskstore_ps, _mm256_permute2f128_ps, _mm256_set1_epi32, _mm256_set1_ps,
     _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps,
     _mm256_unpacklo_ps,
 };
-use std::mem::MaybeUninit;
-
-use super::{Isa, LANES, Operand, product_is_empty};
 
 /// Lanes of one register.
 const HALF: usize = 8;
@@ -27,6 +26,10 @@ const BLOCK: usize = 4;
 pub(super) struct Avx2;
 
 impl Isa for Avx2 {
+    const WIDTH: usize = HALF;
+    type Vector = __m256;
+    type Block = [__m256; HALF];
+
     /// See [`Isa::product`]: blocks of `4 x 16` sums, each a pair of registers, stay in
     /// registers over the whole depth.
     #[inline(always)]
@@ -79,72 +82,40 @@ impl Isa for Avx2 {
         }
     }
 
-    /// See [`Isa::planes_to_pixels`]: 8x8 blocks, padding channels included (their rows are
-    /// zero), so every pixel's vector is written whole.
     #[inline(always)]
-    unsafe fn planes_to_pixels(
-        src: &[f32],
-        [channels, pixels]: [usize; 2],
-        dst: &mut [f32],
-        at: impl Fn(usize) -> usize,
-    ) {
-        assert!(src.len() >= channels * pixels);
-        for c0 in (0..channels.next_multiple_of(LANES)).step_by(HALF) {
-            let present = HALF.min(channels.saturating_sub(c0));
-            for p0 in (0..pixels).step_by(HALF) {
-                let count = HALF.min(pixels - p0);
-                // SAFETY (whole block): channel c0 + c < channels and pixels p0..p0 + count (the
-                // masked load reads no further) lie inside `src`; AVX2 as vouched for.
-                let mut rows = [unsafe { _mm256_setzero_ps() }; HALF];
-                for (c, row) in rows.iter_mut().enumerate().take(present) {
-                    *row = unsafe {
-                        _mm256_maskload_ps(src.as_ptr().add((c0 + c) * pixels + p0), mask(count))
-                    };
-                }
-                // SAFETY: AVX2 as vouched for.
-                let columns = unsafe { transpose(rows) };
-                for (p, column) in columns.iter().enumerate().take(count) {
-                    let target = &mut dst[at(p0 + p) + c0..][..HALF];
-                    // SAFETY: `target` holds 8 floats.
-                    unsafe { _mm256_storeu_ps(target.as_mut_ptr(), *column) };
-                }
+    unsafe fn zeros() -> Self::Block {
+        // SAFETY: the caller vouches for AVX2.
+        [unsafe { _mm256_setzero_ps() }; HALF]
+    }
+
+    #[inline(always)]
+    unsafe fn load(src: *const f32, count: usize) -> __m256 {
+        // SAFETY: the caller vouches for `count` floats at `src` and for AVX2.
+        unsafe {
+            if count == HALF {
+                _mm256_loadu_ps(src)
+            } else {
+                _mm256_maskload_ps(src, mask(count))
             }
         }
     }
 
-    /// See [`Isa::pixels_to_planes`]: 8x8 blocks of the real channels.
     #[inline(always)]
-    unsafe fn pixels_to_planes(
-        src: &[f32],
-        [channels, pixels]: [usize; 2],
-        dst: &mut [MaybeUninit<f32>],
-        at: impl Fn(usize) -> usize,
-    ) {
-        assert!(dst.len() >= channels * pixels);
-        for c0 in (0..channels).step_by(HALF) {
-            let present = HALF.min(channels - c0);
-            for p0 in (0..pixels).step_by(HALF) {
-                let count = HALF.min(pixels - p0);
-                // SAFETY: AVX2 as vouched for.
-                let mut rows = [unsafe { _mm256_setzero_ps() }; HALF];
-                for (p, row) in rows.iter_mut().enumerate().take(count) {
-                    // c0 + 8 stays within the pixel's vector: channels are padded to 16.
-                    let run = &src[at(p0 + p) + c0..][..HALF];
-                    // SAFETY: `run` holds 8 floats; AVX2 as vouched for.
-                    *row = unsafe { _mm256_loadu_ps(run.as_ptr()) };
-                }
-                // SAFETY: AVX2 as vouched for.
-                let columns = unsafe { transpose(rows) };
-                for (c, column) in columns.iter().enumerate().take(present) {
-                    // SAFETY: plane c0 + c < channels, pixels p0..p0 + count (the mask stores no
-                    // further) lie inside `dst`.
-                    unsafe {
-                        let target = dst.as_mut_ptr().add((c0 + c) * pixels + p0).cast::<f32>();
-                        _mm256_maskstore_ps(target, mask(count), *column);
-                    }
-                }
+    unsafe fn store(dst: *mut f32, count: usize, vector: __m256) {
+        // SAFETY: the caller vouches for room for `count` floats at `dst` and for AVX2.
+        unsafe {
+            if count == HALF {
+                _mm256_storeu_ps(dst, vector)
+            } else {
+                _mm256_maskstore_ps(dst, mask(count), vector)
             }
         }
+    }
+
+    #[inline(always)]
+    unsafe fn transpose(block: Self::Block) -> Self::Block {
+        // SAFETY: the caller vouches for AVX2.
+        unsafe { transpose(block) }
     }
 }
 

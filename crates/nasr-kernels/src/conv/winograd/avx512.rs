@@ -1,23 +1,26 @@
-//! The AVX-512 building blocks of the Winograd convolution: the register-blocked product and the
-//! conversions between NCHW planes and channels-last pixels, by 16x16 transposes in registers.
+//! The AVX-512 building blocks of the Winograd convolution: the register-blocked product, and
+//! the loads, stores and 16x16 transposes that convert between NCHW planes and channels-last
+//! pixels.
 //!
 //! Every function here is `unsafe` for one reason: the processor must have AVX-512F. They are
 //! `#[inline(always)]` so they take on the features of their caller.
 
+use super::{Isa, LANES, Operand, ROWS, product_is_empty};
 use std::arch::x86_64::{
     __m512, __mmask16, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
     _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     _mm512_shuffle_f32x4, _mm512_storeu_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps,
     _mm512_unpacklo_pd, _mm512_unpacklo_ps,
 };
-use std::mem::MaybeUninit;
-
-use super::{Isa, LANES, Operand, ROWS, product_is_empty};
 
 /// The AVX-512F instruction set.
 pub(super) struct Avx512;
 
 impl Isa for Avx512 {
+    const WIDTH: usize = LANES;
+    type Vector = __m512;
+    type Block = [__m512; LANES];
+
     /// See [`Isa::product`]: each register block of `ROWS x 16` sums stays in registers over
     /// the whole depth: per step, one vector of `b` and `ROWS` broadcasts of `a`.
     #[inline(always)]
@@ -27,25 +30,39 @@ impl Isa for Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn planes_to_pixels(
-        src: &[f32],
-        sizes: [usize; 2],
-        dst: &mut [f32],
-        at: impl Fn(usize) -> usize,
-    ) {
+    unsafe fn zeros() -> Self::Block {
         // SAFETY: the caller vouches for AVX-512F.
-        unsafe { planes_to_pixels(src, sizes, dst, at) }
+        [unsafe { _mm512_setzero_ps() }; LANES]
     }
 
     #[inline(always)]
-    unsafe fn pixels_to_planes(
-        src: &[f32],
-        sizes: [usize; 2],
-        dst: &mut [MaybeUninit<f32>],
-        at: impl Fn(usize) -> usize,
-    ) {
+    unsafe fn load(src: *const f32, count: usize) -> __m512 {
+        // SAFETY: the caller vouches for `count` floats at `src` and for AVX-512F.
+        unsafe {
+            if count == LANES {
+                _mm512_loadu_ps(src)
+            } else {
+                _mm512_maskz_loadu_ps(lane_mask(count), src)
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store(dst: *mut f32, count: usize, vector: __m512) {
+        // SAFETY: the caller vouches for room for `count` floats at `dst` and for AVX-512F.
+        unsafe {
+            if count == LANES {
+                _mm512_storeu_ps(dst, vector)
+            } else {
+                _mm512_mask_storeu_ps(dst, lane_mask(count), vector)
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn transpose(block: Self::Block) -> Self::Block {
         // SAFETY: the caller vouches for AVX-512F.
-        unsafe { pixels_to_planes(src, sizes, dst, at) }
+        unsafe { transpose(block) }
     }
 }
 
@@ -98,80 +115,6 @@ unsafe fn product(
     }
 }
 
-/// [`Isa::planes_to_pixels`] on AVX-512F.
-///
-/// # Safety
-/// The processor must have AVX-512F.
-#[inline(always)]
-unsafe fn planes_to_pixels(
-    src: &[f32],
-    [channels, pixels]: [usize; 2],
-    dst: &mut [f32],
-    at: impl Fn(usize) -> usize,
-) {
-    assert!(src.len() >= channels * pixels);
-    for c0 in (0..channels).step_by(LANES) {
-        let present = LANES.min(channels - c0);
-        for p0 in (0..pixels).step_by(LANES) {
-            let count = LANES.min(pixels - p0);
-            let mask = lane_mask(count);
-            // SAFETY (whole block): channel c0 + c < channels and pixels p0..p0 + count (the
-            // masked load reads no further) lie inside `src`; AVX-512F as vouched for.
-            let mut rows = [unsafe { _mm512_setzero_ps() }; LANES];
-            for (c, row) in rows.iter_mut().enumerate().take(present) {
-                *row = unsafe {
-                    _mm512_maskz_loadu_ps(mask, src.as_ptr().add((c0 + c) * pixels + p0))
-                };
-            }
-            // SAFETY: AVX-512F as vouched for.
-            let columns = unsafe { transpose(rows) };
-            for (p, column) in columns.iter().enumerate().take(count) {
-                let target = &mut dst[at(p0 + p) + c0..][..LANES];
-                // SAFETY: `target` holds 16 floats.
-                unsafe { _mm512_storeu_ps(target.as_mut_ptr(), *column) };
-            }
-        }
-    }
-}
-
-/// [`Isa::pixels_to_planes`] on AVX-512F.
-///
-/// # Safety
-/// The processor must have AVX-512F.
-#[inline(always)]
-unsafe fn pixels_to_planes(
-    src: &[f32],
-    [channels, pixels]: [usize; 2],
-    dst: &mut [MaybeUninit<f32>],
-    at: impl Fn(usize) -> usize,
-) {
-    assert!(dst.len() >= channels * pixels);
-    for c0 in (0..channels).step_by(LANES) {
-        let present = LANES.min(channels - c0);
-        for p0 in (0..pixels).step_by(LANES) {
-            let count = LANES.min(pixels - p0);
-            // SAFETY: AVX-512F as vouched for.
-            let mut rows = [unsafe { _mm512_setzero_ps() }; LANES];
-            for (p, row) in rows.iter_mut().enumerate().take(count) {
-                let run = &src[at(p0 + p) + c0..][..LANES];
-                // SAFETY: `run` holds 16 floats; AVX-512F as vouched for.
-                *row = unsafe { _mm512_loadu_ps(run.as_ptr()) };
-            }
-            // SAFETY: AVX-512F as vouched for.
-            let columns = unsafe { transpose(rows) };
-            let mask = lane_mask(count);
-            for (c, column) in columns.iter().enumerate().take(present) {
-                // SAFETY: plane c0 + c < channels, pixels p0..p0 + count (the mask stores no
-                // further) lie inside `dst`.
-                unsafe {
-                    let target = dst.as_mut_ptr().add((c0 + c) * pixels + p0).cast::<f32>();
-                    _mm512_mask_storeu_ps(target, mask, *column);
-                }
-            }
-        }
-    }
-}
-
 /// The first `count` lanes.
 fn lane_mask(count: usize) -> __mmask16 {
     ((1u32 << count) - 1) as __mmask16
@@ -183,7 +126,7 @@ fn lane_mask(count: usize) -> __mmask16 {
 /// # Safety
 /// The processor must have AVX-512F.
 #[inline(always)]
-pub(super) unsafe fn transpose(rows: [__m512; LANES]) -> [__m512; LANES] {
+unsafe fn transpose(rows: [__m512; LANES]) -> [__m512; LANES] {
     // SAFETY: register-only intrinsics; AVX-512F as vouched for.
     unsafe {
         // Within each 128-bit quarter q, pairs[2i] = (r2i[4q], r2i+1[4q], r2i[4q+1], r2i+1[4q+1])
