@@ -46,6 +46,15 @@ impl Route {
         }
     }
 
+    /// The instructions the route needs.
+    pub fn instructions(self) -> &'static str {
+        match self {
+            Route::Avx512 => "AVX-512F, AVX2 and FMA",
+            Route::Avx2 => "AVX2 and FMA",
+            Route::Portable => "nothing beyond the build target",
+        }
+    }
+
     /// Whether this processor can run the route.
     pub fn supported(self) -> bool {
         match self {
@@ -102,7 +111,9 @@ pub enum RouteError {
     Unknown(String),
     /// The processor lacks the instructions of the route asked for.
     #[error(
-        "{ROUTE_VARIABLE}={0} asks for a route this processor cannot run (it lacks {0}); use auto or portable"
+        "{ROUTE_VARIABLE}={route} asks for a route this processor cannot run (it needs {needs}); use auto or portable",
+        route = .0,
+        needs = .0.instructions()
     )]
     Unsupported(Route),
 }
@@ -119,7 +130,8 @@ pub fn active() -> Route {
 
 #[cfg(target_arch = "x86_64")]
 fn avx512_detected() -> bool {
-    is_x86_feature_detected!("avx512f")
+    // The AVX-512 kernels are compiled with AVX2 and FMA enabled too.
+    is_x86_feature_detected!("avx512f") && avx2_detected()
 }
 
 #[cfg(not(target_arch = "x86_64"))]

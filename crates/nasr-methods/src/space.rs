@@ -178,7 +178,9 @@ impl SpaceConfig {
 /// Refuses a config table written in config format 1, where the space was a name
 /// (`space = "nb201"`) and its sizes sat in `[network]`, `[mobilenet]` or `[darts_net]`
 /// tables: read as today's format, those tables would be unknown fields, and the message
-/// would not say why. Looks at the top level and at a `[run]` table (ASHA's trial template).
+/// would not say why. Looks at the top level and at the tables that hold a method's config
+/// within a study's (`[run]`: ASHA's trial template and compare's; `[supernet]`: rank-eval's
+/// and sampling-rank's).
 pub fn refuse_config_format_1(table: &toml::Table) -> Result<(), NnError> {
     let old_at = |table: &toml::Table| {
         matches!(table.get("space"), Some(toml::Value::String(_)))
@@ -186,8 +188,10 @@ pub fn refuse_config_format_1(table: &toml::Table) -> Result<(), NnError> {
                 .iter()
                 .any(|key| table.contains_key(*key))
     };
-    let nested = table.get("run").and_then(toml::Value::as_table);
-    if old_at(table) || nested.is_some_and(old_at) {
+    let nested = ["run", "supernet"]
+        .iter()
+        .filter_map(|key| table.get(*key).and_then(toml::Value::as_table));
+    if old_at(table) || nested.into_iter().any(old_at) {
         return Err(NnError::Config {
             field: "space",
             problem: "is in config format 1 (nasr before typed spaces): write the space as one \
@@ -198,4 +202,54 @@ pub fn refuse_config_format_1(table: &toml::Table) -> Result<(), NnError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_1_is_recognised_at_the_top_and_in_a_studys_method_table() {
+        let table = |text: &str| toml::from_str::<toml::Table>(text).unwrap();
+        for old in [
+            "space = \"nb201\"",
+            "[network]\nchannels = 4",
+            "[mobilenet]\nstem_channels = 8",
+            "[run]\nspace = \"nb201\"",
+            "[supernet]\nspace = \"nb201\"\n[supernet.network]\ncells = 1",
+            "[supernet.mobilenet]\nstem_channels = 8",
+        ] {
+            let error = refuse_config_format_1(&table(old)).unwrap_err().to_string();
+            assert!(error.contains("config format 1"), "{old}: {error}");
+        }
+        for new in [
+            "[space.nb201]\ncells = 1",
+            "[run.space.darts]",
+            "[supernet.space.mobilenet]",
+        ] {
+            refuse_config_format_1(&table(new)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_space_table_reads_back_as_written_and_switches_to_defaults() {
+        let config = SpaceConfig::Nb201(NetworkSize {
+            channels: 4,
+            cells: 2,
+        });
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(toml::from_str::<SpaceConfig>(&text).unwrap(), config);
+        assert_eq!(config.clone().with_name(SpaceName::Nb201), config);
+        assert_eq!(
+            config.with_name(SpaceName::Darts),
+            SpaceConfig::Darts(DartsNetConfig::default())
+        );
+        let refused = SpaceConfig::default_of(SpaceName::Darts).nb201("rsws");
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("rsws runs on [space.nb201]; got [space.darts]")
+        );
+    }
 }

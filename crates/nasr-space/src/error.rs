@@ -40,7 +40,7 @@ pub enum SpaceError {
     BadConfig {
         /// The space's name.
         space: String,
-        /// The config field at fault (`[mobilenet] stages`, say).
+        /// The config field at fault (`[space.mobilenet] stages`, say).
         field: String,
         /// What was wrong, and what was expected.
         problem: String,

@@ -43,7 +43,8 @@ pub struct TrainArgs {
     /// Passes over the training set.
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
-    /// Channels of the first stage (C); later stages have 2C and 4C.
+    /// Channels of the first stage (C) of an nb201 or darts network; later stages have 2C and
+    /// 4C (a mobilenet network's widths are its config's stages).
     #[arg(long, value_name = "C")]
     pub channels: Option<usize>,
     /// Cells per stage (N) of NB201 (the darts space's number of cells is --layers).

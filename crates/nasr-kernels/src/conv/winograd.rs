@@ -78,20 +78,29 @@ pub(super) fn applies(g: &ConvGeometry) -> Option<Set> {
         && g.batch >= 2;
     match route::active() {
         _ if !geometry => None,
-        Route::Avx512 => Some(Set::Avx512),
-        Route::Avx2 => Some(Set::Avx2),
+        Route::Avx512 => Some(Set::AVX512),
+        Route::Avx2 => Some(Set::AVX2),
         Route::Portable => None,
     }
 }
 
-/// The instruction set the phases run on. Only [`applies`] makes one, from the active route,
-/// which the processor supports: that is what makes running the set's code sound.
+/// The instruction set the phases run on. Only this module makes one ([`applies`], from the
+/// active route, which the processor supports): that is what makes running the set's code
+/// sound, so its field is private.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Set {
-    /// AVX-512F.
+pub(super) struct Set(Kind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// AVX-512F (with AVX2 and FMA, which every AVX-512F processor has; the route checks).
     Avx512,
     /// AVX2 + FMA.
     Avx2,
+}
+
+impl Set {
+    const AVX512: Set = Set(Kind::Avx512);
+    const AVX2: Set = Set(Kind::Avx2);
 }
 
 /// What the phases take from an instruction set: its product kernel, and the register
@@ -250,11 +259,11 @@ macro_rules! compiled_per_set {
                 // SAFETY: this function's features are what the phase needs.
                 unsafe { $phase::<Avx2>($($arg),*) }
             }
-            match set {
+            match set.0 {
                 // SAFETY: a `Set` names a set this processor has (see `Set`).
-                Set::Avx512 => unsafe { avx512($($arg),*) },
+                Kind::Avx512 => unsafe { avx512($($arg),*) },
                 // SAFETY: as above.
-                Set::Avx2 => unsafe { avx2($($arg),*) },
+                Kind::Avx2 => unsafe { avx2($($arg),*) },
             }
         }
     };
@@ -878,7 +887,8 @@ fn weighted_sum<const N: usize>(weights: [f32; N], vectors: [&Lane; N]) -> Lane 
 }
 
 /// A 1-D transform of a tile's rows or columns, 16 channels at a time. A trait (not a closure)
-/// so that it is inlined into the AVX-512 code: a function passed by value ran out of line,
+/// so that it is inlined into the code compiled for each instruction set: a function passed by
+/// value ran out of line,
 /// without AVX-512 and with library calls for every fused multiply-add, eight times slower.
 trait Transform<const IN: usize, const OUT: usize> {
     fn along_axis(values: &[Lane; IN]) -> [Lane; OUT];
@@ -1011,8 +1021,8 @@ mod tests {
             dilation: [1, 1],
         };
         let expected = match route::active() {
-            Route::Avx512 => Set::Avx512,
-            Route::Avx2 => Set::Avx2,
+            Route::Avx512 => Set::AVX512,
+            Route::Avx2 => Set::AVX2,
             Route::Portable => {
                 eprintln!("kernel route portable: checking that no convolution takes Winograd");
                 assert_eq!(applies(&g), None);
@@ -1053,7 +1063,7 @@ mod tests {
     /// Runs `check` for each instruction set this processor has, inside a function compiled
     /// for that set.
     fn for_each_set(mut check: impl FnMut(Set)) {
-        for (route, set) in [(Route::Avx512, Set::Avx512), (Route::Avx2, Set::Avx2)] {
+        for (route, set) in [(Route::Avx512, Set::AVX512), (Route::Avx2, Set::AVX2)] {
             if set_supported(route) {
                 check(set);
             }

@@ -46,9 +46,10 @@ impl Isa for Avx2 {
         let row_offsets: [usize; BLOCK] = std::array::from_fn(|r| r * a.row_step);
         for r0 in (0..rows).step_by(BLOCK) {
             for j0 in (0..cols).step_by(LANES) {
-                // SAFETY: as in the AVX-512 product, every pointer stays inside its slice
-                // (`product_is_empty` checked the lengths, and BLOCK divides the rows); the
-                // caller vouches for AVX2 and FMA.
+                // SAFETY: every pointer below stays inside its slice: a(r, s) for r < rows and
+                // s < depth is at most `last` (checked by `product_is_empty`; BLOCK divides the
+                // rows); b's rows s < depth and columns j0 + 16 <= cols; out's rows r < rows.
+                // The caller vouches for AVX2 and FMA.
                 unsafe {
                     let out_block = out.as_mut_ptr().add(r0 * cols + j0);
                     let start = |r: usize, half: usize| {
@@ -60,9 +61,11 @@ impl Isa for Avx2 {
                     };
                     let mut low: [__m256; BLOCK] = std::array::from_fn(|r| start(r, 0));
                     let mut high: [__m256; BLOCK] = std::array::from_fn(|r| start(r, 1));
-                    let mut a_step = a.values.as_ptr().add(r0 * a.row_step);
-                    let mut b_row = b.as_ptr().add(j0);
-                    for _ in 0..depth {
+                    let a_block = a.values.as_ptr().add(r0 * a.row_step);
+                    for s in 0..depth {
+                        // Formed per step, so that no pointer ever points past its slice.
+                        let a_step = a_block.add(s * a.depth_step);
+                        let b_row = b.as_ptr().add(s * cols + j0);
                         let (b_low, b_high) =
                             (_mm256_loadu_ps(b_row), _mm256_loadu_ps(b_row.add(HALF)));
                         for r in 0..BLOCK {
@@ -70,8 +73,6 @@ impl Isa for Avx2 {
                             low[r] = _mm256_fmadd_ps(a_value, b_low, low[r]);
                             high[r] = _mm256_fmadd_ps(a_value, b_high, high[r]);
                         }
-                        a_step = a_step.add(a.depth_step);
-                        b_row = b_row.add(cols);
                     }
                     for r in 0..BLOCK {
                         _mm256_storeu_ps(out_block.add(r * cols), low[r]);
@@ -120,9 +121,12 @@ impl Isa for Avx2 {
 }
 
 /// The first `count` lanes (their sign bits set, as masked loads and stores read them).
+///
+/// # Safety
+/// The processor must have AVX2.
 #[inline(always)]
-fn mask(count: usize) -> __m256i {
-    // SAFETY: register-only intrinsics of AVX2, which the caller has.
+unsafe fn mask(count: usize) -> __m256i {
+    // SAFETY: register-only intrinsics of AVX2, which the caller vouches for.
     unsafe {
         _mm256_cmpgt_epi32(
             _mm256_set1_epi32(count as i32),

@@ -85,8 +85,9 @@ unsafe fn product(
     for r0 in (0..rows).step_by(ROWS) {
         for j0 in (0..cols).step_by(LANES) {
             // SAFETY: every pointer below stays inside its slice: a(r, s) for r < rows and
-            // s < depth is at most `last`; b's rows s < depth and columns j0 + 16 <= cols; out's
-            // rows r < rows. The caller vouches for AVX-512F.
+            // s < depth is at most `last` (checked by `product_is_empty`); b's rows s < depth
+            // and columns j0 + 16 <= cols; out's rows r < rows. The caller vouches for
+            // AVX-512F.
             unsafe {
                 let out_block = out.as_mut_ptr().add(r0 * cols + j0);
                 let mut sums: [__m512; ROWS] = std::array::from_fn(|r| {
@@ -96,16 +97,15 @@ unsafe fn product(
                         _mm512_setzero_ps()
                     }
                 });
-                let mut a_step = a.values.as_ptr().add(r0 * a.row_step);
-                let mut b_row = b.as_ptr().add(j0);
-                for _ in 0..depth {
-                    let b_vector = _mm512_loadu_ps(b_row);
+                let a_block = a.values.as_ptr().add(r0 * a.row_step);
+                for s in 0..depth {
+                    // Formed per step, so that no pointer ever points past its slice.
+                    let a_step = a_block.add(s * a.depth_step);
+                    let b_vector = _mm512_loadu_ps(b.as_ptr().add(s * cols + j0));
                     for (sum, offset) in sums.iter_mut().zip(row_offsets) {
                         let a_value = _mm512_set1_ps(*a_step.add(offset));
                         *sum = _mm512_fmadd_ps(a_value, b_vector, *sum);
                     }
-                    a_step = a_step.add(a.depth_step);
-                    b_row = b_row.add(cols);
                 }
                 for (r, sum) in sums.into_iter().enumerate() {
                     _mm512_storeu_ps(out_block.add(r * cols), sum);

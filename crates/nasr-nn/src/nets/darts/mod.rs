@@ -66,27 +66,32 @@ impl DartsNetConfig {
         };
         if self.channels < 2 || !self.channels.is_multiple_of(2) {
             return bad(
-                "space.darts.channels",
-                "must be an even number of at least 2 (factorized reduce halves it)",
+                "channels",
+                "of a DARTS network must be an even number of at least 2 (factorized reduce \
+                 halves it)",
             );
         }
         if self.layers < 3 {
             return bad(
-                "space.darts.layers",
-                "must be at least 3 (two of them are reduction cells)",
+                "layers",
+                "of a DARTS network must be at least 3 (two of them are reduction cells)",
             );
         }
         if self.stem_multiplier == 0 || self.in_channels == 0 || self.classes < 2 {
             return bad(
-                "space.darts",
-                "stem_multiplier, in_channels and classes must be positive (classes at least 2)",
+                "stem_multiplier",
+                "of a DARTS network, in_channels and classes must be positive (classes at \
+                 least 2)",
             );
         }
         if !(0.0..1.0).contains(&self.drop_path) {
-            return bad("space.darts.drop_path", "must be in [0, 1)");
+            return bad("drop_path", "of a DARTS network must be in [0, 1)");
         }
         if self.auxiliary_weight.is_nan() || self.auxiliary_weight < 0.0 {
-            return bad("space.darts.auxiliary_weight", "must not be negative");
+            return bad(
+                "auxiliary_weight",
+                "of a DARTS network must not be negative",
+            );
         }
         Ok(())
     }
