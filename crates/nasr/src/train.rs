@@ -194,7 +194,12 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
 /// sizes NB201 and DARTS networks, `--cells` NB201's, `--layers`, `--auxiliary-weight` and
 /// `--drop-path` the darts space's; a MobileNet network is sized by its config table.
 fn size_network(space: &mut SpaceConfig, args: &TrainArgs) -> Result<()> {
-    size_space(space, args.channels, args.cells, args.layers)?;
+    let flags = SizeFlags {
+        channels: args.channels,
+        cells: args.cells,
+        layers: args.layers,
+    };
+    size_space(space, flags)?;
     if let SpaceConfig::Darts(network) = space {
         set(&mut network.auxiliary_weight, args.auxiliary_weight);
         set(&mut network.drop_path, args.drop_path);
@@ -231,16 +236,26 @@ fn read_config(text: &str) -> Result<TrainRunConfig> {
     }
 }
 
+/// The network-size flags `nasr train` and `nasr search` share, as given.
+#[derive(Debug, Clone, Copy)]
+pub struct SizeFlags {
+    /// `--channels`: C of an NB201 or DARTS network.
+    pub channels: Option<usize>,
+    /// `--cells`: NB201's cells per stage.
+    pub cells: Option<usize>,
+    /// `--layers`: the darts space's number of cells.
+    pub layers: Option<usize>,
+}
+
 /// Sets the sizes `--channels`, `--cells` and `--layers` give: `--cells` is NB201's cells per
 /// stage, `--layers` the darts space's number of cells, and a MobileNet network is sized by
-/// its config table; a flag of another space is refused. Shared by `nasr train` and
-/// `nasr search`.
-pub fn size_space(
-    space: &mut SpaceConfig,
-    channels: Option<usize>,
-    cells: Option<usize>,
-    layers: Option<usize>,
-) -> Result<()> {
+/// its config table; a flag of another space is refused.
+pub fn size_space(space: &mut SpaceConfig, flags: SizeFlags) -> Result<()> {
+    let SizeFlags {
+        channels,
+        cells,
+        layers,
+    } = flags;
     let name = space.name();
     if name == SpaceName::Darts && cells.is_some() {
         anyhow::bail!(

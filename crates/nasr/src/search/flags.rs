@@ -2,12 +2,12 @@
 //! has one meaning and sets the fields of the methods it applies to; given with a method it does
 //! not apply to, it is refused, naming those it does.
 
+use crate::train::{SizeFlags, size_space};
 use anyhow::{Result, bail};
 use clap::Args;
 use nasr_data::DatasetName;
 use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig};
 use nasr_methods::experiment::{DartsOrder, ExperimentConfig};
-use nasr_methods::space::SpaceConfig;
 use nasr_search::nb201_table::Nb201Dataset;
 
 use super::SearchArgs;
@@ -231,7 +231,11 @@ fn describe(methods: &[&str]) -> String {
 pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bool) -> Result<()> {
     check_applicable(args, experiment.method())?;
     let (d, s, m) = (&args.training, &args.supernet, &args.multi_fidelity);
-    let sizes = (d.channels, d.cells, args.darts.layers);
+    let sizes = SizeFlags {
+        channels: d.channels,
+        cells: d.cells,
+        layers: args.darts.layers,
+    };
     match experiment {
         ExperimentConfig::Table(c) => {
             let t = &args.table;
@@ -305,7 +309,7 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
 fn darts(
     c: &mut DartsConfig,
     x: &DartsFlags,
-    sizes: (Option<usize>, Option<usize>, Option<usize>),
+    sizes: SizeFlags,
     batch_size: Option<usize>,
 ) -> Result<()> {
     set(&mut c.alpha.lr, x.alpha_lr);
@@ -335,7 +339,11 @@ fn darts(
     size_space(&mut c.space, sizes)?;
     set(&mut c.train.batch_size, batch_size);
     if let Some(retrain) = &mut c.retrain {
-        let (channels, cells, layers) = sizes;
+        let SizeFlags {
+            channels,
+            cells,
+            layers,
+        } = sizes;
         set_some(&mut retrain.train_subset, x.retrain_subset);
         set(&mut retrain.network.channels, channels);
         set(&mut retrain.network.cells, cells);
@@ -344,15 +352,6 @@ fn darts(
         set(&mut retrain.train.batch_size, batch_size);
     }
     Ok(())
-}
-
-/// `--channels` and `--cells` size an NB201 network, `--channels` and `--layers` a DARTS one;
-/// a flag of another space is refused.
-fn size_space(
-    space: &mut SpaceConfig,
-    (channels, cells, layers): (Option<usize>, Option<usize>, Option<usize>),
-) -> Result<()> {
-    crate::train::size_space(space, channels, cells, layers)
 }
 
 /// Overrides `target` when the flag gave a value.
