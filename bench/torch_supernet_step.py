@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_train_step import EDGES, OPS, ReLUConvBN, ResNetBasicblock, median, peak_rss
+from torch_train_step import (EDGES, OPS, MemoryWatch, ReLUConvBN, ResNetBasicblock, median,
+                              peak_rss)
 
 
 class SuperEdge(nn.Module):
@@ -116,6 +117,7 @@ def main():
     val_labels = torch.randint(0, a.classes, (a.batch_size,))
 
     times = []
+    memory = MemoryWatch()
     for step in range(a.warmup + a.steps):
         started = time.perf_counter()
         if a.mode == "darts1":
@@ -145,6 +147,7 @@ def main():
         "steps": a.steps,
         "median_ms": median_s * 1e3,
         "peak_rss_mib": round(peak_rss_mib, 1),
+        "memory_growth_mib": memory.growth_mib(),
     }
     if a.json:
         print(json.dumps(report))

@@ -55,6 +55,34 @@ def peak_rss():
     return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
 
 
+class MemoryWatch:
+    """Growth of resident memory from construction (the peak is reset then) to the peak, from
+    Linux's /proc/self/status: what the timed steps add, without the libraries loaded at import."""
+
+    def __init__(self):
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+        self.start = self.status("VmRSS:")
+
+    @staticmethod
+    def status(field):
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(field):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def growth_mib(self):
+        peak = self.status("VmHWM:")
+        return None if peak is None or self.start is None else (peak - self.start) / 1024
+
+
 class ReLUConvBN(nn.Sequential):
     def __init__(self, c_in, c_out, kernel, stride):
         super().__init__(
@@ -163,6 +191,7 @@ def main():
     if a.infer:
         model.eval()
     times = []
+    memory = MemoryWatch()
     for step in range(a.warmup + a.steps):
         started = time.perf_counter()
         if a.infer:
@@ -204,13 +233,14 @@ def main():
             "median_ms": median_ms,
             "min_ms": min_ms,
             "peak_rss_mib": round(peak_rss_mib, 1),
+            "memory_growth_mib": memory.growth_mib(),
         }))
     else:
         print(
             f"{'inference' if a.infer else 'train step'}, NB201 C={a.channels} N={a.cells}, batch {a.batch_size}x{a.in_channels}"
             f"x{a.resolution}x{a.resolution}, {n_params} parameters, {a.threads} threads: "
             f"median {median_ms:.1f} ms, min {min_ms:.1f} ms over {n} steps, "
-            f"peak RSS {peak_rss_mib:.0f} MiB"
+            f"peak RSS {peak_rss_mib:.0f} MiB, memory growth {memory.growth_mib():.0f} MiB"
         )
 
 

@@ -15,7 +15,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension}
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 
-use super::batch_norm::{self, NormGeometry};
+use super::batch_norm::{self, Clamp, NormGeometry};
 use super::conv::{self, ConvGeometry};
 use super::pool::{self, PoolGeometry};
 
@@ -30,16 +30,19 @@ pub trait NasrKernels: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
-    /// Training-mode BatchNorm of `[batch, channels, h, w]` with the batch's statistics:
-    /// `(output, mean, biased variance)`. The statistics carry no gradient.
+    /// Training-mode BatchNorm of `[batch, channels, h, w]` with the batch's statistics, its
+    /// output clipped by `clamp`: `(output, mean, biased variance)`. The statistics carry no
+    /// gradient.
     fn nasr_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// Inference-mode BatchNorm of `[batch, channels, h, w]` with given statistics.
+    /// Inference-mode BatchNorm of `[batch, channels, h, w]` with given statistics, its output
+    /// clipped by `clamp`.
     fn nasr_batch_norm_eval(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -47,6 +50,7 @@ pub trait NasrKernels: Backend {
         mean: FloatTensor<Self>,
         variance: FloatTensor<Self>,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> FloatTensor<Self>;
 
     /// Average pooling of `[batch, channels, h, w]` with the same padding on both sides of an
@@ -114,10 +118,15 @@ impl NasrKernels for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         if !is_f32(&[&x, &gamma, &beta]) {
             let stats = Flex::batch_norm_train(x, gamma, beta, epsilon);
-            return (stats.output, stats.mean, stats.variance);
+            return (
+                clamped::<Flex>(stats.output, clamp),
+                stats.mean,
+                stats.variance,
+            );
         }
         let shape = dims4(&x);
         let g = norm_geometry(shape);
@@ -126,8 +135,14 @@ impl NasrKernels for Flex {
             gamma.to_contiguous(),
             beta.to_contiguous(),
         );
-        let (y, mean, variance) =
-            batch_norm::train_forward(&g, values(&x), values(&gamma), values(&beta), epsilon);
+        let (y, mean, variance) = batch_norm::train_forward(
+            &g,
+            values(&x),
+            values(&gamma),
+            values(&beta),
+            epsilon,
+            clamp,
+        );
         (tensor(y, shape), vector(mean), vector(variance))
     }
 
@@ -138,9 +153,11 @@ impl NasrKernels for Flex {
         mean: FlexTensor,
         variance: FlexTensor,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> FlexTensor {
         if !is_f32(&[&x, &gamma, &beta, &mean, &variance]) {
-            return Flex::batch_norm(x, gamma, beta, mean, variance, epsilon);
+            let y = Flex::batch_norm(x, gamma, beta, mean, variance, epsilon);
+            return clamped::<Flex>(y, clamp);
         }
         let shape = dims4(&x);
         let [x, gamma, beta, mean, variance] =
@@ -155,6 +172,7 @@ impl NasrKernels for Flex {
                 values(&variance),
             ],
             epsilon,
+            clamp,
         );
         tensor(y, shape)
     }
@@ -173,6 +191,14 @@ impl NasrKernels for Flex {
         let [out_h, out_w] = p.conv.output();
         let y = pool::forward(&p, values(&x.to_contiguous()));
         tensor(y, [p.conv.batch, p.conv.c_in, out_h, out_w])
+    }
+}
+
+/// `y` clipped by `clamp` through burn's own op, where nasr's kernels do not run.
+fn clamped<B: Backend>(y: FloatTensor<B>, clamp: Option<Clamp>) -> FloatTensor<B> {
+    match clamp {
+        Some(Clamp { min, max }) => B::float_clamp(y, min.into(), max.into()),
+        None => y,
     }
 }
 
@@ -238,12 +264,24 @@ fn vector(values: Vec<f32>) -> FlexTensor {
 }
 
 /// The backward step of [`NasrKernels::nasr_batch_norm_train`]: gradients of the input, gamma
-/// and beta, from the input, gamma and the batch statistics.
+/// and beta, from the input, gamma and the batch statistics; through the clamp first, from the
+/// clipped output, where there is one.
 #[derive(Debug)]
 struct BatchNormBackward;
 
+/// What [`BatchNormBackward`] keeps: the input's and gamma's checkpoints, the batch mean and
+/// variance, epsilon, and the clipped output with its clamp.
+type BatchNormState = (
+    NodeId,
+    NodeId,
+    FlexTensor,
+    FlexTensor,
+    f64,
+    Option<(FlexTensor, Clamp)>,
+);
+
 impl Backward<Flex, 3> for BatchNormBackward {
-    type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
+    type State = BatchNormState;
 
     fn backward(
         self,
@@ -252,8 +290,14 @@ impl Backward<Flex, 3> for BatchNormBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [x_parent, gamma_parent, beta_parent] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let (x_id, gamma_id, mean, variance, epsilon) = ops.state;
+        let mut dy = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let (x_id, gamma_id, mean, variance, epsilon, clamped) = ops.state;
+        if let Some((y, clamp)) = clamped {
+            if !dy.is_unique() {
+                dy = tensor(values(&dy).to_vec(), dims4(&dy));
+            }
+            clamp.mask_gradient(dy.storage_mut::<f32>(), values(&y.to_contiguous()));
+        }
         let x = checkpointer
             .retrieve_node_output::<FlexTensor>(x_id)
             .to_contiguous();
@@ -346,16 +390,22 @@ impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         if !is_f32(&[x.primitive(), gamma.primitive(), beta.primitive()]) {
             let stats = Self::batch_norm_train(x, gamma, beta, epsilon);
-            return (stats.output, stats.mean, stats.variance);
+            return (
+                clamped::<Self>(stats.output, clamp),
+                stats.mean,
+                stats.variance,
+            );
         }
         let (y, mean, variance) = Flex::nasr_batch_norm_train(
             x.primitive().clone(),
             gamma.primitive().clone(),
             beta.primitive().clone(),
             epsilon,
+            clamp,
         );
         let output = match BatchNormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
@@ -365,7 +415,15 @@ impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_id = prep.checkpoint(&x);
                 let gamma_id = prep.checkpoint(&gamma);
-                let state = (x_id, gamma_id, mean.clone(), variance.clone(), epsilon);
+                let output = clamp.map(|clamp| (y.clone(), clamp));
+                let state = (
+                    x_id,
+                    gamma_id,
+                    mean.clone(),
+                    variance.clone(),
+                    epsilon,
+                    output,
+                );
                 prep.finish(state, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
@@ -382,8 +440,12 @@ impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
         mean: FloatTensor<Self>,
         variance: FloatTensor<Self>,
         epsilon: f64,
+        clamp: Option<Clamp>,
     ) -> FloatTensor<Self> {
-        Self::batch_norm(x, gamma, beta, mean, variance, epsilon)
+        clamped::<Self>(
+            Self::batch_norm(x, gamma, beta, mean, variance, epsilon),
+            clamp,
+        )
     }
 
     fn nasr_avg_pool2d(

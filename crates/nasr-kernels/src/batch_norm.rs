@@ -4,6 +4,10 @@
 //!
 //! Per-channel sums run in `f64`, one channel per task, in a fixed order: the results do not
 //! depend on the number of threads.
+//!
+//! A [`Clamp`] after the normalisation (ReLU6 in MBConv blocks) runs inside the same pass, and
+//! its gradient mask inside the backward's: a separate clamp would be two more passes over
+//! memory and one more tensor held for the backward.
 
 use rayon::prelude::*;
 
@@ -40,6 +44,59 @@ impl NormGeometry {
     }
 }
 
+/// Clipping of BatchNorm's output to `[min, max]`, fused into its passes: ReLU6 is
+/// [`Clamp::RELU6`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clamp {
+    /// Lower bound.
+    pub min: f32,
+    /// Upper bound.
+    pub max: f32,
+}
+
+impl Clamp {
+    /// ReLU6: `min(max(x, 0), 6)`.
+    pub const RELU6: Clamp = Clamp { min: 0.0, max: 6.0 };
+
+    /// `v` clipped to the bounds; NaN stays NaN (as PyTorch's clamp keeps it), so a diverged
+    /// step still shows in the loss.
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        if v < self.min {
+            self.min
+        } else if v > self.max {
+            self.max
+        } else {
+            v
+        }
+    }
+
+    /// Whether the gradient passes at clipped output `y`: strictly inside the bounds, as
+    /// PyTorch's ReLU6 (hardtanh) backward decides from its input. An output strictly inside
+    /// the bounds came from an input strictly inside them, so the output alone decides.
+    #[inline(always)]
+    fn passes(self, y: f32) -> bool {
+        y > self.min && y < self.max
+    }
+
+    /// Zeroes `dy` wherever the clamp's output `y` was clipped: the gradient through the clamp.
+    pub fn mask_gradient(self, dy: &mut [f32], y: &[f32]) {
+        assert_eq!(
+            dy.len(),
+            y.len(),
+            "a gradient of another shape than the output"
+        );
+        dy.par_chunks_mut(1 << 14)
+            .zip(y.par_chunks(1 << 14))
+            .for_each(|(d, y)| {
+                // A select, not a branch: it vectorises.
+                for (d, &y) in d.iter_mut().zip(y) {
+                    *d = if self.passes(y) { *d } else { 0.0 };
+                }
+            });
+    }
+}
+
 /// Accumulator lanes: sixteen independent f32 sums vectorise, where one sum would wait on the
 /// previous add at every element.
 const LANES: usize = 16;
@@ -67,13 +124,14 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     total
 }
 
-/// Training-mode statistics and output: `(y, mean, biased variance)`.
+/// Training-mode statistics and output: `(y, mean, biased variance)`, `y` clipped by `clamp`.
 pub fn train_forward(
     g: &NormGeometry,
     x: &[f32],
     gamma: &[f32],
     beta: &[f32],
     epsilon: f64,
+    clamp: Option<Clamp>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     // Two passes per channel, the second over centred values: no cancellation between
     // E[x^2] and E[x]^2. The channel's planes are still in cache for the second.
@@ -87,31 +145,33 @@ pub fn train_forward(
         })
         .into_iter()
         .unzip();
-    let y = normalise(g, x, gamma, beta, &mean, &variance, epsilon);
+    let y = normalise(g, x, [gamma, beta], [&mean, &variance], epsilon, clamp);
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
     (y, to_f32(mean), to_f32(variance))
 }
 
-/// Inference-mode output with given statistics.
+/// Inference-mode output with given statistics, clipped by `clamp`.
 pub fn inference(
     g: &NormGeometry,
     x: &[f32],
     [gamma, beta, mean, variance]: [&[f32]; 4],
     epsilon: f64,
+    clamp: Option<Clamp>,
 ) -> Vec<f32> {
     let widen = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<_>>();
-    normalise(g, x, gamma, beta, &widen(mean), &widen(variance), epsilon)
+    let statistics = [&widen(mean)[..], &widen(variance)[..]];
+    normalise(g, x, [gamma, beta], statistics, epsilon, clamp)
 }
 
-/// `y = (x - mean) / sqrt(variance + epsilon) * gamma + beta`, one plane per task.
+/// `y = (x - mean) / sqrt(variance + epsilon) * gamma + beta`, clipped by `clamp`, one plane
+/// per task.
 fn normalise(
     g: &NormGeometry,
     x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    mean: &[f64],
-    variance: &[f64],
+    [gamma, beta]: [&[f32]; 2],
+    [mean, variance]: [&[f64]; 2],
     epsilon: f64,
+    clamp: Option<Clamp>,
 ) -> Vec<f32> {
     let (scale, shift): (Vec<f32>, Vec<f32>) = (0..g.channels)
         .map(|c| {
@@ -125,8 +185,17 @@ fn normalise(
         .enumerate()
         .for_each(|(plane, (out, input))| {
             let (a, b) = (scale[plane % g.channels], shift[plane % g.channels]);
-            for (o, &i) in out.iter_mut().zip(input) {
-                o.write(i * a + b);
+            match clamp {
+                Some(clamp) => {
+                    for (o, &i) in out.iter_mut().zip(input) {
+                        o.write(clamp.apply(i * a + b));
+                    }
+                }
+                None => {
+                    for (o, &i) in out.iter_mut().zip(input) {
+                        o.write(i * a + b);
+                    }
+                }
             }
         });
     // SAFETY: every plane of `y` was written in full above.
@@ -134,7 +203,8 @@ fn normalise(
 }
 
 /// The gradients `(dx, dgamma, dbeta)` of training-mode BatchNorm, given its input, `gamma`,
-/// the batch statistics it used and the output gradient `dy`.
+/// the batch statistics it used and the gradient `dy` of its output (before any clamp: see
+/// [`Clamp::mask_gradient`]).
 pub fn train_backward(
     g: &NormGeometry,
     x: &[f32],
@@ -204,7 +274,7 @@ mod tests {
     };
 
     fn loss(x: &[f32], gamma: &[f32], beta: &[f32], probe: &[f32]) -> f64 {
-        let (y, _, _) = train_forward(&G, x, gamma, beta, 1e-5);
+        let (y, _, _) = train_forward(&G, x, gamma, beta, 1e-5, None);
         y.iter()
             .zip(probe)
             .map(|(y, p)| *y as f64 * *p as f64)
@@ -214,7 +284,7 @@ mod tests {
     #[test]
     fn the_output_has_zero_mean_and_unit_variance_per_channel_before_the_affine() {
         let x = values(120, 1);
-        let (y, mean, variance) = train_forward(&G, &x, &[1.0; 4], &[0.0; 4], 0.0);
+        let (y, mean, variance) = train_forward(&G, &x, &[1.0; 4], &[0.0; 4], 0.0, None);
         for c in 0..4 {
             let channel: Vec<f32> = (0..3)
                 .flat_map(|b| y[(b * 4 + c) * 10..][..10].to_vec())
@@ -233,11 +303,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_clamp_clips_lets_nan_through_and_masks_clipped_gradients() {
+        let clamp = Clamp::RELU6;
+        let ys: Vec<f32> = [-1.0, 0.0, 3.0, 6.0, 7.5, f32::NAN]
+            .into_iter()
+            .map(|v| clamp.apply(v))
+            .collect();
+        assert_eq!(&ys[..5], &[0.0, 0.0, 3.0, 6.0, 6.0]);
+        assert!(ys[5].is_nan(), "NaN must stay NaN");
+        let mut dy = vec![1.0; 5];
+        clamp.mask_gradient(&mut dy, &ys[..5]);
+        assert_eq!(dy, [0.0, 0.0, 1.0, 0.0, 0.0]);
+    }
+
     /// Each gradient against a central difference of <probe, y>.
     #[test]
     fn gradients_match_central_differences() {
         let (x, gamma, beta, probe) = (values(120, 2), values(4, 3), values(4, 4), values(120, 5));
-        let (_, mean, variance) = train_forward(&G, &x, &gamma, &beta, 1e-5);
+        let (_, mean, variance) = train_forward(&G, &x, &gamma, &beta, 1e-5, None);
         let (dx, dgamma, dbeta) = train_backward(&G, &x, [&gamma, &mean, &variance], 1e-5, &probe);
         let h = 1e-2f32;
         let check = |analytic: f32, bump: &dyn Fn(f32) -> f64, what: &str| {

@@ -13,6 +13,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::backend::NasrKernels;
+use crate::batch_norm::Clamp;
 
 /// A 2-D convolution: burn's `Conv2d`, computed by nasr's kernels.
 #[derive(Module, Debug)]
@@ -158,6 +159,16 @@ impl BatchNorm {
     /// # Panics
     /// If `x` has another number of channels than the layer normalises.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_clamped(x, None)
+    }
+
+    /// [`BatchNorm::forward`] with its output clipped by `clamp` in the same pass (ReLU6 after
+    /// an MBConv block's BatchNorms is [`Clamp::RELU6`]), and the clamp's gradient taken in
+    /// BatchNorm's backward pass.
+    ///
+    /// # Panics
+    /// If `x` has another number of channels than the layer normalises.
+    pub fn forward_clamped(&self, x: Tensor<4>, clamp: Option<Clamp>) -> Tensor<4> {
         let [channels] = self.gamma.dims();
         assert_eq!(
             x.dims()[1],
@@ -167,7 +178,11 @@ impl BatchNorm {
         );
         let device = x.device();
         if !on_flex(&x) {
-            return self.as_burn().forward(x);
+            let y = self.as_burn().forward(x);
+            return match clamp {
+                Some(Clamp { min, max }) => y.clamp(min, max),
+                None => y,
+            };
         }
         if !(device.is_autodiff() && self.training.is_enabled()) {
             let statistic = |running: Tensor<1>| running.to_device(&device).into_dispatch();
@@ -178,6 +193,7 @@ impl BatchNorm {
                 statistic(self.running_mean.value()),
                 statistic(self.running_var.value()),
                 self.epsilon,
+                clamp,
             ));
         }
         let (y, mean, variance) = <Dispatch as NasrKernels>::nasr_batch_norm_train(
@@ -185,6 +201,7 @@ impl BatchNorm {
             self.gamma.val().into_dispatch(),
             self.beta.val().into_dispatch(),
             self.epsilon,
+            clamp,
         );
         let update = |running: Tensor<1>, batch| {
             let batch = Tensor::<1>::from_dispatch(batch).detach();

@@ -23,6 +23,7 @@ pub mod layers;
 pub mod pool;
 pub mod route;
 
+pub use batch_norm::Clamp;
 pub use layers::{AvgPool2d, BatchNorm, Conv2d};
 
 /// `len` deterministic pseudo-random values in [-1, 1], different per `seed`: test inputs for

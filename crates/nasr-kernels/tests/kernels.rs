@@ -195,6 +195,67 @@ fn batch_norm_matches_burns_output_gradients_and_running_statistics() {
     assert_close("evaluation output", burn.5, ours.5);
 }
 
+/// BatchNorm with its ReLU6 fused (one pass, the clamp's gradient in BatchNorm's backward)
+/// against burn's BatchNorm followed by burn's clamp.
+#[test]
+fn batch_norm_with_a_fused_relu6_matches_burns_batch_norm_then_clamp() {
+    use nasr_kernels::Clamp;
+
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let x = input([6, 4, 5, 7], &device).mul_scalar(3.0).add_scalar(1.5);
+    let probe = input([6, 4, 5, 7], &device);
+    // Scales up to 4, so that outputs are clipped at both 0 and 6.
+    let gamma = Tensor::<1>::from_floats([0.5, 4.0, -1.0, 3.0], &device);
+    let beta = Tensor::<1>::from_floats([0.1, 2.0, 0.3, -0.5], &device);
+    let run = |ours: bool| {
+        let bn: BatchNorm = BatchNormConfig::new(4).init(&device);
+        let bn = BatchNorm {
+            gamma: bn.gamma.map(|_| gamma.clone().require_grad()),
+            beta: bn.beta.map(|_| beta.clone().require_grad()),
+            ..bn
+        };
+        let x = x.clone().detach().require_grad();
+        let forward = |bn: &BatchNorm, x: Tensor<4>| {
+            if ours {
+                nasr_kernels::BatchNorm::from(bn.clone()).forward_clamped(x, Some(Clamp::RELU6))
+            } else {
+                bn.forward(x).clamp(0.0, 6.0)
+            }
+        };
+        let y = forward(&bn, x.clone());
+        let grads = (y.clone() * probe.clone()).sum().backward();
+        let evaluated = forward(&bn.clone().valid(), x.clone().inner());
+        (
+            y.inner(),
+            x.grad(&grads).expect("input gradient"),
+            bn.gamma.val().grad(&grads).expect("gamma gradient"),
+            bn.beta.val().grad(&grads).expect("beta gradient"),
+            evaluated,
+        )
+    };
+    let (burn, ours) = (run(false), run(true));
+    let clipped = burn
+        .0
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .fold([0, 0], |[low, high], &v| {
+            [low + (v == 0.0) as usize, high + (v == 6.0) as usize]
+        });
+    assert!(
+        clipped[0] > 0 && clipped[1] > 0,
+        "clipped at 0 and 6: {clipped:?}"
+    );
+    assert_close("output", burn.0, ours.0);
+    assert_close("input gradient", burn.1, ours.1);
+    assert_close("gamma gradient", burn.2, ours.2);
+    assert_close("beta gradient", burn.3, ours.3);
+    assert_close("evaluation output", burn.4, ours.4);
+}
+
 #[test]
 fn average_pools_match_burns_output_and_gradient() {
     use burn::nn::pool::AvgPool2dConfig;

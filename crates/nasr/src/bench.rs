@@ -1,16 +1,18 @@
-//! `nasr bench`: train-step, supernet-step and nb201.
+//! `nasr bench`: train-step, supernet-step, infer, eval, ops and nb201.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use nasr_methods::bench::memory::peak_mib;
 use nasr_methods::bench::{
-    BENCH_OPS, SupernetStepMode, TrainStepBench, median, time_inference, time_op,
-    time_supernet_steps, time_train_steps,
+    BENCH_OPS, BenchNetwork, StepTimes, SupernetStepMode, TrainStepBench, time_evaluation,
+    time_inference, time_op, time_supernet_steps, time_train_steps,
 };
 use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
+use nasr_space::mobilenet::MobileNetConfig;
 
 use crate::cli::DataDirArg;
 
@@ -25,29 +27,61 @@ pub struct BenchArgs {
 /// `nasr bench` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Time one training step (forward, backward, SGD update) of the NB201 network on random data.
+    /// Time one training step (forward, backward, SGD update) of a network on random data, and
+    /// the memory the steps add.
     TrainStep {
         #[command(flatten)]
-        sizes: StepSizes,
-        /// Untimed warm-up steps.
-        #[arg(long, default_value_t = 3)]
-        warmup: usize,
-        /// Timed steps (the median is reported).
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
+        network: NetworkArgs,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        timing: Timing,
     },
-    /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
-    Nb201(Nb201BenchArgs),
-    /// Time inference of the NB201 network (forward only, evaluation mode) on random data.
+    /// Time one step of a supernet on random data, and the memory the steps add.
+    SupernetStep {
+        /// path (one sampled path), fair (FairNAS's m strictly fair paths, one update), mixed
+        /// (DARTS' weight step over all ops), darts1 / darts2 (a whole first- / second-order
+        /// DARTS step: alpha step, then weight step). mixed and darts run on nb201 only.
+        #[arg(long, default_value = "mixed", value_parser = SupernetStepMode::ALL.map(SupernetStepMode::name))]
+        mode: String,
+        #[command(flatten)]
+        network: NetworkArgs,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// Time inference of a network (forward only, evaluation mode) on a random batch.
     Infer {
         #[command(flatten)]
-        sizes: StepSizes,
-        /// Untimed runs first.
-        #[arg(long, default_value_t = 3)]
+        network: NetworkArgs,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// Time evaluation passes of a network over a dataset's test set (evaluation mode, as
+    /// `nasr train` scores its test set), e.g. the 10,000 MNIST test images.
+    Eval {
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// Dataset whose test set is evaluated.
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        /// Images per evaluation batch.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Untimed passes first.
+        #[arg(long, default_value_t = 1)]
         warmup: usize,
-        /// Timed runs (the median is reported).
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
+        /// Timed passes (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data_dir: DataDirArg,
     },
     /// Time forward + backward of single ops (convolutions, BatchNorm, pooling, elementwise)
     /// on random input: where a training step's time goes.
@@ -58,6 +92,9 @@ pub enum BenchCommand {
         /// Shapes as CHANNELSxSIZE, comma-separated (NB201 C=16 N=5 on 32x32: 16x32, 32x16, 64x8).
         #[arg(long, default_value = "16x32,32x16,64x8", value_delimiter = ',')]
         shapes: Vec<String>,
+        /// Ops, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',', value_parser = BENCH_OPS)]
+        ops: Vec<String>,
         /// Untimed runs first.
         #[arg(long, default_value_t = 2)]
         warmup: usize,
@@ -68,42 +105,56 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Time one step of the NB201 supernet on random data, and report this process's peak
-    /// memory (run each mode in its own process to compare memory).
-    SupernetStep {
-        /// path (one sampled path), mixed (DARTS' weight step over all ops), darts1 / darts2
-        /// (a whole first- / second-order DARTS step: alpha step, then weight step).
-        #[arg(long, default_value = "mixed", value_parser = ["path", "mixed", "darts1", "darts2"])]
-        mode: String,
-        #[command(flatten)]
-        sizes: StepSizes,
-        /// Untimed warm-up steps.
-        #[arg(long, default_value_t = 2)]
-        warmup: usize,
-        /// Timed steps (the median is reported).
-        #[arg(long, default_value_t = 10)]
-        steps: usize,
-    },
+    /// Compare search strategies on the NAS-Bench-201 table: R independent runs of Q queries.
+    Nb201(Nb201BenchArgs),
 }
 
-/// Network and batch sizes of the step benchmarks (NB201 at C=16, N=5 on 3x32x32 by default).
+/// The network a step benchmark times: NB201 at C=16, N=5 by default, or a MobileNet-space
+/// network.
 #[derive(Debug, Args)]
-pub struct StepSizes {
-    /// Channels of the first stage (C).
-    #[arg(long, default_value_t = 16)]
-    pub channels: usize,
-    /// Cells per stage (N).
-    #[arg(long, default_value_t = 5)]
-    pub cells: usize,
+pub struct NetworkArgs {
+    /// Space of the network: nb201 or mobilenet.
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet"])]
+    pub space: String,
+    /// Architecture in the space's canonical form. Default: nb201's convolution-heavy cell;
+    /// for mobilenet the layers cycle k3_e3, k5_e6, k7_e3, k3_e6, k5_e3, k7_e6.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// NB201: channels of the first stage (C). Default 16.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// NB201: cells per stage (N). Default 5.
+    #[arg(long)]
+    pub cells: Option<usize>,
+    /// MobileNet: the space's sizes as a TOML file of `[space.mobilenet]`'s fields (e.g.
+    /// bench/mobilenet_wide.toml). Default: the default MobileNet space (28x28x1).
+    #[arg(long, value_name = "FILE.toml")]
+    pub mobilenet_config: Option<PathBuf>,
+}
+
+/// The random input batch of a step benchmark.
+#[derive(Debug, Args)]
+pub struct InputArgs {
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Input height and width.
-    #[arg(long, default_value_t = 32)]
-    pub resolution: usize,
-    /// Input channels.
+    /// Input height and width. Default: 32 for nb201, the config's input_size for mobilenet.
+    #[arg(long)]
+    pub resolution: Option<usize>,
+    /// Input channels. Default: 3 for nb201, the config's in_channels for mobilenet.
+    #[arg(long)]
+    pub in_channels: Option<usize>,
+}
+
+/// How many steps a benchmark runs, and how it reports.
+#[derive(Debug, Args)]
+pub struct Timing {
+    /// Untimed warm-up steps.
     #[arg(long, default_value_t = 3)]
-    pub in_channels: usize,
+    pub warmup: usize,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -154,115 +205,142 @@ pub struct Nb201BenchArgs {
 pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
     match args.command {
         BenchCommand::Nb201(args) => nb201(args),
-        BenchCommand::Infer {
-            sizes,
-            warmup,
-            steps,
+        BenchCommand::TrainStep {
+            network,
+            input,
+            timing,
         } => {
-            let bench = step_bench(&sizes, warmup, steps);
+            let bench = step_bench(&network, &input, &timing)?;
+            let times = time_train_steps(&bench, compute)?;
+            report("train-step", &bench, &times, &timing, serde_json::json!({}))
+        }
+        BenchCommand::SupernetStep {
+            mode,
+            network,
+            input,
+            timing,
+        } => {
+            let bench = step_bench(&network, &input, &timing)?;
+            let step_mode = SupernetStepMode::ALL
+                .into_iter()
+                .find(|m| m.name() == mode)
+                .context("--mode")?;
+            let times = time_supernet_steps(&bench, step_mode, compute)?;
+            let extra = serde_json::json!({ "mode": mode });
+            report(
+                &format!("supernet-step ({mode})"),
+                &bench,
+                &times,
+                &timing,
+                extra,
+            )
+        }
+        BenchCommand::Infer {
+            network,
+            input,
+            timing,
+        } => {
+            let bench = step_bench(&network, &input, &timing)?;
             let times = time_inference(&bench, compute)?;
-            let median_ms = median(&times).as_secs_f64() * 1e3;
-            if sizes.json {
-                let report = serde_json::json!({
-                    "bench": "infer",
-                    "framework": "nasr (burn flex)",
-                    "config": bench,
-                    "median_ms": median_ms,
-                    "peak_rss_mib": peak_rss_mib(),
-                    "kernel_route": kernel_route(),
-                });
-                println!("{report}");
-            } else {
-                println!(
-                    "inference, {}: median {median_ms:.2} ms over {} runs",
-                    describe(&bench),
-                    times.len()
+            report("infer", &bench, &times, &timing, serde_json::json!({}))
+        }
+        BenchCommand::Eval {
+            network,
+            dataset,
+            batch_size,
+            warmup,
+            passes,
+            json,
+            data_dir,
+        } => {
+            let name: nasr_data::DatasetName = dataset.parse()?;
+            let data = nasr_data::load(name, &data_dir.resolve())
+                .with_context(|| format!("loading {name}"))?;
+            let shape = data.test.shape;
+            if shape.height != shape.width {
+                bail!(
+                    "{name}: the benchmarks take square images, got {}x{}",
+                    shape.height,
+                    shape.width
                 );
             }
-            Ok(())
+            let input = InputArgs {
+                batch_size,
+                resolution: Some(shape.height),
+                in_channels: Some(shape.channels),
+            };
+            let timing = Timing {
+                warmup,
+                steps: passes,
+                json,
+            };
+            let mut bench = step_bench(&network, &input, &timing)?;
+            bench.classes = data.test.classes;
+            let normalization = data.train.channel_stats();
+            let evaluation = time_evaluation(&bench, &data.test, &normalization, compute)?;
+            let extra = serde_json::json!({
+                "dataset": name.as_str(),
+                "images": data.test.len(),
+                "accuracy": evaluation.accuracy,
+            });
+            let what = format!("evaluation of {} {name} test images", data.test.len());
+            report(&what, &bench, &evaluation.passes, &timing, extra)
         }
         BenchCommand::Ops {
             batch_size,
             shapes,
+            ops: chosen,
             warmup,
             steps,
             json,
-        } => ops(batch_size, &shapes, [warmup, steps], json, compute),
-        BenchCommand::SupernetStep {
-            mode,
-            sizes,
-            warmup,
-            steps,
-        } => {
-            let bench = step_bench(&sizes, warmup, steps);
-            let step_mode = match mode.as_str() {
-                "path" => SupernetStepMode::Path,
-                "mixed" => SupernetStepMode::Mixed,
-                "darts1" => SupernetStepMode::DartsFirstOrder,
-                _ => SupernetStepMode::DartsSecondOrder,
-            };
-            let times = time_supernet_steps(&bench, step_mode, compute)?;
-            let median_ms = median(&times).as_secs_f64() * 1e3;
-            let peak = peak_rss_mib();
-            if sizes.json {
-                let report = serde_json::json!({
-                    "bench": "supernet-step",
-                    "mode": mode,
-                    "channels": bench.channels,
-                    "cells": bench.cells,
-                    "batch": [bench.batch_size, bench.in_channels, bench.resolution, bench.resolution],
-                    "steps": bench.steps,
-                    "median_ms": median_ms,
-                    "peak_rss_mib": peak,
-                    "kernel_route": kernel_route(),
-                });
-                println!("{report}");
-            } else {
-                println!(
-                    "supernet step ({mode}), {}: median {median_ms:.1} ms over {} steps, peak memory {}",
-                    describe(&bench),
-                    times.len(),
-                    peak.map_or("unknown".into(), |p| format!("{p:.0} MiB"))
-                );
-            }
-            Ok(())
-        }
-        BenchCommand::TrainStep {
-            sizes,
-            warmup,
-            steps,
-        } => {
-            let bench = step_bench(&sizes, warmup, steps);
-            let times = time_train_steps(&bench, compute)?;
-            let median_ms = median(&times).as_secs_f64() * 1e3;
-            let min_ms = times.iter().min().map_or(0.0, |t| t.as_secs_f64() * 1e3);
-            if sizes.json {
-                let report = serde_json::json!({
-                    "bench": "train-step",
-                    "framework": "nasr (burn flex)",
-                    "config": bench,
-                    "median_ms": median_ms,
-                    "min_ms": min_ms,
-                    "peak_rss_mib": peak_rss_mib(),
-                    "kernel_route": kernel_route(),
-                });
-                println!("{report}");
-            } else {
-                println!(
-                    "train step, {}: median {median_ms:.1} ms, min {min_ms:.1} ms over {} steps",
-                    describe(&bench),
-                    times.len()
-                );
-            }
-            Ok(())
-        }
+        } => ops(batch_size, &shapes, &chosen, [warmup, steps], json, compute),
     }
 }
 
-/// `nasr bench ops`: every op of `BENCH_OPS` at every shape.
+/// Prints a step benchmark's result: a line of text, or one JSON object with `extra`'s fields.
+fn report(
+    what: &str,
+    bench: &TrainStepBench,
+    times: &StepTimes,
+    timing: &Timing,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let median_ms = times.median().as_secs_f64() * 1e3;
+    let min_ms = times.min().as_secs_f64() * 1e3;
+    if timing.json {
+        let mut report = serde_json::json!({
+            "bench": what.split_whitespace().next().unwrap_or(what),
+            "framework": "nasr (burn flex)",
+            "config": bench,
+            "median_ms": median_ms,
+            "min_ms": min_ms,
+            "memory_growth_mib": times.memory_growth_mib,
+            "params": times.params,
+            "peak_rss_mib": peak_mib(),
+            "kernel_route": kernel_route(),
+        });
+        if let (Some(report), serde_json::Value::Object(extra)) = (report.as_object_mut(), extra) {
+            report.extend(extra);
+        }
+        println!("{report}");
+    } else {
+        let memory = times
+            .memory_growth_mib
+            .map_or("unknown".into(), |m| format!("{m:.0} MiB"));
+        println!(
+            "{what}, {}: median {median_ms:.1} ms, min {min_ms:.1} ms over {} runs; memory growth {memory}",
+            describe(bench),
+            times.times.len()
+        );
+    }
+    Ok(())
+}
+
+/// `nasr bench ops`: every chosen op (all of `BENCH_OPS` when none is) at every shape.
 fn ops(
     batch: usize,
     shapes: &[String],
+    chosen: &[String],
     [warmup, steps]: [usize; 2],
     json: bool,
     compute: nasr_nn::Compute,
@@ -274,6 +352,11 @@ fn ops(
         Ok((c.trim().parse()?, s.trim().parse()?))
     };
     let shapes = shapes.iter().map(parse).collect::<Result<Vec<_>>>()?;
+    let ops: Vec<&str> = if chosen.is_empty() {
+        BENCH_OPS.to_vec()
+    } else {
+        chosen.iter().map(String::as_str).collect()
+    };
     if !json {
         println!("forward + backward, batch {batch}, median of {steps} runs (ms)");
         print!("{:<14}", "op");
@@ -282,7 +365,7 @@ fn ops(
         }
         println!();
     }
-    for op in BENCH_OPS {
+    for op in ops {
         if !json {
             print!("{op:<14}");
         }
@@ -306,12 +389,16 @@ fn ops(
     Ok(())
 }
 
-/// "NB201 C=16 N=5, batch 64x3x32x32".
+/// "NB201 C=16 N=5, batch 64x3x32x32, kernel route avx512".
 fn describe(bench: &TrainStepBench) -> String {
+    let network = match &bench.network {
+        BenchNetwork::Nb201 {
+            channels, cells, ..
+        } => format!("NB201 C={channels} N={cells}"),
+        BenchNetwork::MobileNet { arch, .. } => format!("MobileNet {arch}"),
+    };
     format!(
-        "NB201 C={} N={}, batch {}x{}x{}x{}, kernel route {}",
-        bench.channels,
-        bench.cells,
+        "{network}, batch {}x{}x{}x{}, kernel route {}",
         bench.batch_size,
         bench.in_channels,
         bench.resolution,
@@ -325,26 +412,62 @@ fn kernel_route() -> &'static str {
     nasr_kernels::route::active().name()
 }
 
-/// The benchmark of `sizes`, with at least one timed step.
-fn step_bench(sizes: &StepSizes, warmup: usize, steps: usize) -> TrainStepBench {
-    TrainStepBench {
-        channels: sizes.channels,
-        cells: sizes.cells,
-        batch_size: sizes.batch_size,
-        resolution: sizes.resolution,
-        in_channels: sizes.in_channels,
-        warmup,
-        steps: steps.max(1),
-        ..TrainStepBench::default()
-    }
+/// The benchmark of the flags, with at least one timed step.
+fn step_bench(network: &NetworkArgs, input: &InputArgs, timing: &Timing) -> Result<TrainStepBench> {
+    let defaults = TrainStepBench::default();
+    let (network, [resolution, in_channels]) = match network.space.as_str() {
+        "mobilenet" => {
+            if network.channels.is_some() || network.cells.is_some() {
+                bail!(
+                    "--channels and --cells size nb201; mobilenet's sizes come from --mobilenet-config"
+                );
+            }
+            let config = match &network.mobilenet_config {
+                Some(path) => read_mobilenet_config(path)?,
+                None => MobileNetConfig::default(),
+            };
+            let input = [config.input_size, config.in_channels];
+            (BenchNetwork::mobilenet(config, network.arch.clone()), input)
+        }
+        _ => {
+            if network.mobilenet_config.is_some() {
+                bail!(
+                    "--mobilenet-config sizes the mobilenet space; nb201 takes --channels and --cells"
+                );
+            }
+            let BenchNetwork::Nb201 {
+                arch,
+                channels,
+                cells,
+            } = BenchNetwork::nb201()
+            else {
+                unreachable!("nb201() is an NB201 network")
+            };
+            let network = BenchNetwork::Nb201 {
+                arch: network.arch.clone().unwrap_or(arch),
+                channels: network.channels.unwrap_or(channels),
+                cells: network.cells.unwrap_or(cells),
+            };
+            (network, [defaults.resolution, defaults.in_channels])
+        }
+    };
+    Ok(TrainStepBench {
+        network,
+        batch_size: input.batch_size,
+        resolution: input.resolution.unwrap_or(resolution),
+        in_channels: input.in_channels.unwrap_or(in_channels),
+        warmup: timing.warmup,
+        steps: timing.steps.max(1),
+        ..defaults
+    })
 }
 
-/// Peak resident memory of this process in MiB (Linux `VmHWM`), if the system reports it.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+/// A MobileNet space's sizes from a TOML file of `[space.mobilenet]`'s fields.
+fn read_mobilenet_config(path: &Path) -> Result<MobileNetConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{}: not a MobileNet space config", path.display()))
 }
 
 /// `nasr bench nb201`: every strategy, `runs` times, then statistics, JSON and a plot.

@@ -5,14 +5,15 @@
 use burn::module::Module;
 use burn::nn::BatchNormConfig;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{BatchNorm, Conv2d};
+use nasr_kernels::{BatchNorm, Clamp, Conv2d};
 use nasr_space::mobilenet::LayerShape;
 
 use super::{CandidateOp, ConvShape};
 
-/// min(max(x, 0), 6).
-pub fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
+/// ReLU6 (`min(max(x, 0), 6)`) of `bn(x)`, computed in BatchNorm's own pass (forward and
+/// backward): every ReLU6 of the MobileNet space follows a BatchNorm.
+pub fn bn_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    bn.forward_clamped(x, Some(Clamp::RELU6))
 }
 
 /// A bias-free `k`x`k` (odd) convolution with "same" padding.
@@ -77,9 +78,9 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
-            h = relu6(bn.forward(expand.forward(h)));
+            h = bn_relu6(bn, expand.forward(h));
         }
-        h = relu6(self.depthwise_bn.forward(self.depthwise.forward(h)));
+        h = bn_relu6(&self.depthwise_bn, self.depthwise.forward(h));
         h = self.project_bn.forward(self.project.forward(h));
         if self.residual { h + x } else { h }
     }
