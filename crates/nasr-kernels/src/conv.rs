@@ -9,8 +9,8 @@
 //!   fast); the input gradient of a stride-1 convolution is the forward of `dy` by the flipped
 //!   kernel, and of a strided one `W^T dy` folded back (col2im);
 //! - depthwise convolutions (one input and one output channel per group) run direct loops on a
-//!   zero-padded copy of each plane, so the inner loops have no padding checks; strided input
-//!   gradients use per-tap bounds instead.
+//!   zero-padded copy of each plane split by column phase, in register blocks of output columns
+//!   ([`depthwise`]).
 //!
 //! Work is spread over images (or planes) with rayon. Sums across images are taken in a fixed
 //! order over fixed chunks, so results do not depend on the number of threads.
@@ -23,6 +23,7 @@ use gemm::{Parallelism, gemm};
 use super::buffers::{as_uninit, assume_written, uninit_vec, with_scratch};
 use rayon::prelude::*;
 
+mod depthwise;
 #[cfg(target_arch = "x86_64")]
 mod winograd;
 
@@ -181,9 +182,7 @@ const IMAGES_PER_CHUNK: usize = 4;
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let [_, out_len, _] = g.sizes();
     if g.is_depthwise() {
-        let mut y = vec![0.0f32; out_len];
-        depthwise_forward(g, x, w, &mut y);
-        return y;
+        return depthwise::forward(g, x, w);
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(set) = winograd::applies(g) {
@@ -223,12 +222,11 @@ pub fn backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     if let Some((transposed, flipped)) = input_gradient_as_convolution(g, w) {
         return forward(&transposed, dy, &flipped);
     }
+    if g.is_depthwise() {
+        return depthwise::backward_input(g, w, dy);
+    }
     let [in_len, _, _] = g.sizes();
     let mut dx = vec![0.0f32; in_len];
-    if g.is_depthwise() {
-        depthwise_backward_input(g, w, dy, &mut dx);
-        return dx;
-    }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
     let pointwise = g.is_pointwise();
@@ -299,7 +297,7 @@ fn input_gradient_as_convolution(g: &ConvGeometry, w: &[f32]) -> Option<(ConvGeo
 pub fn backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let [_, _, weight_len] = g.sizes();
     if g.is_depthwise() {
-        return depthwise_backward_weight(g, x, dy);
+        return depthwise::backward_weight(g, x, dy);
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(set) = winograd::applies(g) {
@@ -611,187 +609,6 @@ fn for_each_tap_row(
     for oy in tap.rows.clone() {
         visit(oy, tap.input_row(g, oy), tap.cols.clone(), first);
     }
-}
-
-/// The depthwise forward, plane by plane: each input plane is first copied into a zero-padded
-/// scratch plane, so every kernel tap of every output row is one plain multiply-add over a
-/// contiguous (or strided) run, without bounds to work out.
-fn depthwise_forward(g: &ConvGeometry, x: &[f32], w: &[f32], y: &mut [f32]) {
-    let [out_h, out_w] = g.output();
-    let [_, padded_w] = g.padded();
-    let padded_len = g.padded()[0] * padded_w;
-    // With stride 1, output row oy and the padded row it starts on are `padded_w` apart, so
-    // the whole plane can be computed as one run on a grid `padded_w` wide (its extra columns
-    // are discarded): one long multiply-add per tap instead of one per tap and row.
-    let wide = g.stride == [1, 1];
-    let wide_len = if wide { out_h * padded_w } else { 0 };
-    y.par_chunks_mut(g.out_plane())
-        .zip(x.par_chunks(g.in_plane()))
-        .enumerate()
-        .for_each(|(plane, (y_plane, x_plane))| {
-            let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
-            with_scratch(padded_len + wide_len, |scratch| {
-                let (padded, grid) = scratch.split_at_mut(padded_len);
-                pad_plane(g, x_plane, padded);
-                if wide {
-                    // The last row's extra columns would read past the plane: leave them out.
-                    let run = wide_len - (padded_w - out_w);
-                    grid.fill(0.0);
-                    for (tap, &weight) in weights.iter().enumerate() {
-                        let start = tap_offset(g, tap);
-                        multiply_add(&mut grid[..run], weight, &padded[start..], 1);
-                    }
-                    for (out, row) in y_plane.chunks_mut(out_w).zip(grid.chunks(padded_w)) {
-                        out.copy_from_slice(&row[..out_w]);
-                    }
-                    return;
-                }
-                for oy in 0..out_h {
-                    let out = &mut y_plane[oy * out_w..][..out_w];
-                    for (tap, &weight) in weights.iter().enumerate() {
-                        let window = padded_window(g, padded, oy, tap);
-                        multiply_add(out, weight, window, g.stride[1]);
-                    }
-                }
-            })
-        });
-}
-
-/// Where kernel tap `tap` starts in a padded plane: its row and column offsets, flattened.
-fn tap_offset(g: &ConvGeometry, tap: usize) -> usize {
-    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-    ky * g.dilation[0] * g.padded()[1] + kx * g.dilation[1]
-}
-
-/// `out[n] += weight * row[n * stride]`.
-fn multiply_add(out: &mut [f32], weight: f32, row: &[f32], stride: usize) {
-    if stride == 1 {
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o += weight * v;
-        }
-    } else {
-        for (o, &v) in out.iter_mut().zip(row.iter().step_by(stride)) {
-            *o += weight * v;
-        }
-    }
-}
-
-/// `sums[n] += grad[n] * row[n * stride]`.
-fn multiply_add_rows(sums: &mut [f32], grad: &[f32], row: &[f32], stride: usize) {
-    if stride == 1 {
-        for ((s, &d), &v) in sums.iter_mut().zip(grad).zip(row) {
-            *s += d * v;
-        }
-    } else {
-        for ((s, &d), &v) in sums.iter_mut().zip(grad).zip(row.iter().step_by(stride)) {
-            *s += d * v;
-        }
-    }
-}
-
-/// The padded-plane pixels that output row `oy` reads through kernel tap `tap`, starting at
-/// the first output column's pixel.
-fn padded_window<'a>(g: &ConvGeometry, padded: &'a [f32], oy: usize, tap: usize) -> &'a [f32] {
-    let (ky, kx) = (tap / g.kernel[1], tap % g.kernel[1]);
-    let width = g.padded()[1];
-    let row = oy * g.stride[0] + ky * g.dilation[0];
-    &padded[row * width + kx * g.dilation[1]..(row + 1) * width]
-}
-
-/// Copies `plane` into the middle of `padded` (`padded()` in size) and zeroes the border.
-fn pad_plane(g: &ConvGeometry, plane: &[f32], padded: &mut [f32]) {
-    let [in_h, in_w] = g.input;
-    let width = g.padded()[1];
-    let [top, left] = g.pad_begin;
-    padded[..top * width].fill(0.0);
-    padded[(top + in_h) * width..].fill(0.0);
-    for (row, source) in padded[top * width..]
-        .chunks_mut(width)
-        .zip(plane.chunks(in_w))
-    {
-        row[..left].fill(0.0);
-        row[left..left + in_w].copy_from_slice(source);
-        row[left + in_w..].fill(0.0);
-    }
-}
-
-fn depthwise_backward_input(g: &ConvGeometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let taps = g.taps_in_image();
-    let [_, out_w] = g.output();
-    let in_w = g.input[1];
-    let sx = g.stride[1];
-    dx.par_chunks_mut(g.in_plane())
-        .zip(dy.par_chunks(g.out_plane()))
-        .enumerate()
-        .for_each(|(plane, (dx_plane, dy_plane))| {
-            let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
-            for (tap, &weight) in taps.iter().zip(weights) {
-                for_each_tap_row(g, tap, |oy, iy, cols, first| {
-                    let grad = &dy_plane[oy * out_w..][cols.clone()];
-                    let row = &mut dx_plane[iy * in_w..(iy + 1) * in_w];
-                    if sx == 1 {
-                        for (i, d) in row[first..].iter_mut().zip(grad) {
-                            *i += weight * d;
-                        }
-                    } else {
-                        for (n, d) in grad.iter().enumerate() {
-                            row[first + n * sx] += weight * d;
-                        }
-                    }
-                });
-            }
-        });
-}
-
-fn depthwise_backward_weight(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let [out_h, out_w] = g.output();
-    let [_, padded_w] = g.padded();
-    let padded_len = g.padded()[0] * padded_w;
-    // As in the forward: with stride 1 each tap is one long run on a grid `padded_w` wide,
-    // where dy's extra columns are zero.
-    let wide = g.stride == [1, 1];
-    let row_len = if wide {
-        out_h * padded_w - (padded_w - out_w)
-    } else {
-        out_w
-    };
-    let mut dw = vec![0.0f32; g.c_out * g.taps()];
-    dw.par_chunks_mut(g.taps())
-        .enumerate()
-        .for_each(|(channel, dw_channel)| {
-            // Per tap, products accumulate element-wise into a row of partial sums, which
-            // vectorises (one running sum would wait on every add); each row is summed once at
-            // the end, so the order of the sum is fixed.
-            let mut partial = vec![0.0f32; g.taps() * row_len];
-            with_scratch(padded_len + if wide { row_len } else { 0 }, |scratch| {
-                let (padded, grid) = scratch.split_at_mut(padded_len);
-                for image in 0..g.batch {
-                    let plane = image * g.c_in + channel;
-                    pad_plane(g, &x[plane * g.in_plane()..][..g.in_plane()], padded);
-                    let dy_plane = &dy[plane * g.out_plane()..][..g.out_plane()];
-                    if wide {
-                        grid.fill(0.0);
-                        for (row, grad) in grid.chunks_mut(padded_w).zip(dy_plane.chunks(out_w)) {
-                            row[..out_w].copy_from_slice(grad);
-                        }
-                        for (tap, sums) in partial.chunks_mut(row_len).enumerate() {
-                            multiply_add_rows(sums, grid, &padded[tap_offset(g, tap)..], 1);
-                        }
-                        continue;
-                    }
-                    for (oy, grad) in dy_plane.chunks(out_w).enumerate().take(out_h) {
-                        for (tap, sums) in partial.chunks_mut(row_len).enumerate() {
-                            let window = padded_window(g, padded, oy, tap);
-                            multiply_add_rows(sums, grad, window, g.stride[1]);
-                        }
-                    }
-                }
-            });
-            for (dw_tap, sums) in dw_channel.iter_mut().zip(partial.chunks(row_len)) {
-                *dw_tap = sums.iter().sum();
-            }
-        });
-    dw
 }
 
 #[cfg(test)]

@@ -128,6 +128,43 @@ pub fn active() -> Route {
     *ACTIVE.get_or_init(|| Route::from_env().unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// Defines `fn $name(args) -> ret` that runs `$body(args)` compiled for the active route: with
+/// AVX-512F, AVX2 and FMA enabled on `avx512`, AVX2 and FMA on `avx2`, the build target's
+/// instructions on `portable` (and off x86). `$body` must be `#[inline(always)]`, so that each
+/// version gets its own copy, which the compiler vectorises with that version's instructions.
+///
+/// Plain Rust loops compute the same bytes in every version: the compiler forms no fused
+/// multiply-add and reorders no float sum unless asked to, so wider registers only do more of
+/// the same elementwise work at once.
+macro_rules! compiled_per_route {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+        $(#[$doc])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                match $crate::route::active() {
+                    // SAFETY: the active route is one this processor supports (`active` refuses
+                    // any other), and each version enables only its route's instructions.
+                    $crate::route::Route::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::route::Route::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::route::Route::Portable => {}
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use compiled_per_route;
+
 #[cfg(target_arch = "x86_64")]
 fn avx512_detected() -> bool {
     // The AVX-512 kernels are compiled with AVX2 and FMA enabled too.
