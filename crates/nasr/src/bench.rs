@@ -212,7 +212,14 @@ pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
         } => {
             let bench = step_bench(&network, &input, &timing)?;
             let times = time_train_steps(&bench, compute)?;
-            report("train-step", &bench, &times, &timing, serde_json::json!({}))
+            report(
+                "train-step",
+                "train step",
+                &bench,
+                &times,
+                &timing,
+                serde_json::json!({}),
+            )
         }
         BenchCommand::SupernetStep {
             mode,
@@ -228,7 +235,8 @@ pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
             let times = time_supernet_steps(&bench, step_mode, compute)?;
             let extra = serde_json::json!({ "mode": mode });
             report(
-                &format!("supernet-step ({mode})"),
+                "supernet-step",
+                &format!("supernet step ({mode})"),
                 &bench,
                 &times,
                 &timing,
@@ -242,7 +250,14 @@ pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
         } => {
             let bench = step_bench(&network, &input, &timing)?;
             let times = time_inference(&bench, compute)?;
-            report("infer", &bench, &times, &timing, serde_json::json!({}))
+            report(
+                "infer",
+                "inference",
+                &bench,
+                &times,
+                &timing,
+                serde_json::json!({}),
+            )
         }
         BenchCommand::Eval {
             network,
@@ -284,7 +299,7 @@ pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
                 "accuracy": evaluation.accuracy,
             });
             let what = format!("evaluation of {} {name} test images", data.test.len());
-            report(&what, &bench, &evaluation.passes, &timing, extra)
+            report("eval", &what, &bench, &evaluation.passes, &timing, extra)
         }
         BenchCommand::Ops {
             batch_size,
@@ -297,8 +312,10 @@ pub fn run(args: BenchArgs, compute: nasr_nn::Compute) -> Result<()> {
     }
 }
 
-/// Prints a step benchmark's result: a line of text, or one JSON object with `extra`'s fields.
+/// Prints a step benchmark's result: a line of text saying `what` was timed, or one JSON object
+/// (`"bench": name`) with `extra`'s fields.
 fn report(
+    name: &str,
     what: &str,
     bench: &TrainStepBench,
     times: &StepTimes,
@@ -309,7 +326,7 @@ fn report(
     let min_ms = times.min().as_secs_f64() * 1e3;
     if timing.json {
         let mut report = serde_json::json!({
-            "bench": what.split_whitespace().next().unwrap_or(what),
+            "bench": name,
             "framework": "nasr (burn flex)",
             "config": bench,
             "median_ms": median_ms,
