@@ -11,7 +11,10 @@
 
 use rayon::prelude::*;
 
+use std::mem::MaybeUninit;
+
 use super::buffers::{assume_written, uninit_vec};
+use super::route;
 
 /// The sizes of one BatchNorm input: `[batch, channels, plane]`, `plane` being height times
 /// width.
@@ -88,12 +91,7 @@ impl Clamp {
         );
         dy.par_chunks_mut(1 << 14)
             .zip(y.par_chunks(1 << 14))
-            .for_each(|(d, y)| {
-                // A select, not a branch: it vectorises.
-                for (d, &y) in d.iter_mut().zip(y) {
-                    *d = if self.passes(y) { *d } else { 0.0 };
-                }
-            });
+            .for_each(|(d, y)| mask_chunk(d, y, self));
     }
 }
 
@@ -103,6 +101,7 @@ const LANES: usize = 16;
 
 /// `sum(f(a[i], b[i]))` over two planes, in f32 lanes within blocks of 256 elements and in f64
 /// across blocks, so large planes keep their precision.
+#[inline(always)]
 fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut total = 0.0f64;
     for (a, b) in a.chunks(256).zip(b.chunks(256)) {
@@ -124,6 +123,110 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     total
 }
 
+// The passes below, compiled per kernel route: each is the same arithmetic in the same order on
+// every route (explicit lanes, no fused multiply-adds), so every route gives the same bytes.
+
+route::compiled_per_route!(
+    /// [`channel_moments_body`] on the active route.
+    fn channel_moments = channel_moments_body(g: &NormGeometry, x: &[f32], c: usize) -> (f64, f64)
+);
+
+/// Channel `c`'s mean and biased variance: two passes, the second over centred values, so
+/// that E[x^2] and E[x]^2 do not cancel. The channel's planes are still in cache for the second.
+#[inline(always)]
+fn channel_moments_body(g: &NormGeometry, x: &[f32], c: usize) -> (f64, f64) {
+    let planes = || g.planes(x, c);
+    let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / g.count();
+    let m = mean as f32;
+    let squares = planes().map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)));
+    (mean, squares.sum::<f64>() / g.count())
+}
+
+route::compiled_per_route!(
+    /// [`affine_plane_body`] on the active route.
+    fn affine_plane = affine_plane_body(
+        out: &mut [MaybeUninit<f32>],
+        input: &[f32],
+        scale_shift: [f32; 2],
+        clamp: Option<Clamp>,
+    )
+);
+
+/// `out = input * a + b` for one plane, clipped by `clamp`.
+#[inline(always)]
+fn affine_plane_body(
+    out: &mut [MaybeUninit<f32>],
+    input: &[f32],
+    [a, b]: [f32; 2],
+    clamp: Option<Clamp>,
+) {
+    match clamp {
+        Some(clamp) => {
+            for (o, &i) in out.iter_mut().zip(input) {
+                o.write(clamp.apply(i * a + b));
+            }
+        }
+        None => {
+            for (o, &i) in out.iter_mut().zip(input) {
+                o.write(i * a + b);
+            }
+        }
+    }
+}
+
+route::compiled_per_route!(
+    /// [`gradient_sums_body`] on the active route.
+    fn gradient_sums = gradient_sums_body(
+        g: &NormGeometry,
+        dy: &[f32],
+        x: &[f32],
+        c: usize,
+        mean: f32,
+    ) -> (f64, f64)
+);
+
+/// Channel `c`'s `sum(dy)` and `sum(dy * (x - mean))`.
+#[inline(always)]
+fn gradient_sums_body(g: &NormGeometry, dy: &[f32], x: &[f32], c: usize, mean: f32) -> (f64, f64) {
+    let (mut s, mut p) = (0.0, 0.0);
+    for (d, x) in g.planes(dy, c).zip(g.planes(x, c)) {
+        s += lane_sum(d, d, |v, _| v);
+        p += lane_sum(d, x, |d, x| d * (x - mean));
+    }
+    (s, p)
+}
+
+route::compiled_per_route!(
+    /// [`gradient_plane_body`] on the active route.
+    fn gradient_plane = gradient_plane_body(
+        out: &mut [MaybeUninit<f32>],
+        xs: &[f32],
+        ds: &[f32],
+        coefficients: [f32; 3],
+    )
+);
+
+/// `out = dy * a + x * b + c` for one plane.
+#[inline(always)]
+fn gradient_plane_body(out: &mut [MaybeUninit<f32>], xs: &[f32], ds: &[f32], [a, b, c]: [f32; 3]) {
+    for ((o, &x), &d) in out.iter_mut().zip(xs).zip(ds) {
+        o.write(d * a + x * b + c);
+    }
+}
+
+route::compiled_per_route!(
+    /// [`mask_chunk_body`] on the active route.
+    fn mask_chunk = mask_chunk_body(dy: &mut [f32], y: &[f32], clamp: Clamp)
+);
+
+/// Zeroes `dy` where `clamp` clipped `y`: a select, not a branch, so that it vectorises.
+#[inline(always)]
+fn mask_chunk_body(dy: &mut [f32], y: &[f32], clamp: Clamp) {
+    for (d, &y) in dy.iter_mut().zip(y) {
+        *d = if clamp.passes(y) { *d } else { 0.0 };
+    }
+}
+
 /// Training-mode statistics and output: `(y, mean, biased variance)`, `y` clipped by `clamp`.
 pub fn train_forward(
     g: &NormGeometry,
@@ -133,16 +236,8 @@ pub fn train_forward(
     epsilon: f64,
     clamp: Option<Clamp>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    // Two passes per channel, the second over centred values: no cancellation between
-    // E[x^2] and E[x]^2. The channel's planes are still in cache for the second.
     let (mean, variance): (Vec<f64>, Vec<f64>) = g
-        .per_channel(|c| {
-            let planes = || g.planes(x, c);
-            let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / g.count();
-            let m = mean as f32;
-            let squares = planes().map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)));
-            (mean, squares.sum::<f64>() / g.count())
-        })
+        .per_channel(|c| channel_moments(g, x, c))
         .into_iter()
         .unzip();
     let y = normalise(g, x, [gamma, beta], [&mean, &variance], epsilon, clamp);
@@ -185,18 +280,7 @@ fn normalise(
         .enumerate()
         .for_each(|(plane, (out, input))| {
             let (a, b) = (scale[plane % g.channels], shift[plane % g.channels]);
-            match clamp {
-                Some(clamp) => {
-                    for (o, &i) in out.iter_mut().zip(input) {
-                        o.write(clamp.apply(i * a + b));
-                    }
-                }
-                None => {
-                    for (o, &i) in out.iter_mut().zip(input) {
-                        o.write(i * a + b);
-                    }
-                }
-            }
+            affine_plane(out, input, [a, b], clamp);
         });
     // SAFETY: every plane of `y` was written in full above.
     unsafe { assume_written(y) }
@@ -219,12 +303,7 @@ pub fn train_backward(
     // Per channel: dbeta = sum(dy) and dgamma = sum(dy * x_hat) = inv_std * sum(dy * (x - mean)).
     let (dbeta, dgamma): (Vec<f64>, Vec<f64>) = g
         .per_channel(|c| {
-            let m = mean[c];
-            let (mut s, mut p) = (0.0, 0.0);
-            for (d, x) in g.planes(dy, c).zip(g.planes(x, c)) {
-                s += lane_sum(d, d, |v, _| v);
-                p += lane_sum(d, x, |d, x| d * (x - m));
-            }
+            let (s, p) = gradient_sums(g, dy, x, c, mean[c]);
             (s, inv_std[c] * p)
         })
         .into_iter()
@@ -244,10 +323,7 @@ pub fn train_backward(
         .zip(x.par_chunks(g.plane).zip(dy.par_chunks(g.plane)))
         .enumerate()
         .for_each(|(plane, (out, (xs, ds)))| {
-            let [a, b, c] = coefficients[plane % g.channels];
-            for ((o, &x), &d) in out.iter_mut().zip(xs).zip(ds) {
-                o.write(d * a + x * b + c);
-            }
+            gradient_plane(out, xs, ds, coefficients[plane % g.channels]);
         });
     // SAFETY: every plane of `dx` was written in full above.
     let dx = unsafe { assume_written(dx) };
