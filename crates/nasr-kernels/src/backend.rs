@@ -30,6 +30,16 @@ pub trait NasrKernels: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
 
+    /// `clamp(conv2d(x, weight) + shift)`, `shift` one value per output channel: a convolution
+    /// with BatchNorm (and a clamp) folded in, for inference. No gradient on the plain device.
+    fn nasr_conv2d_folded(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        clamp: Option<Clamp>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
     /// Training-mode BatchNorm of `[batch, channels, h, w]` with the batch's statistics, its
     /// output clipped by `clamp`: `(output, mean, biased variance)`. The statistics carry no
     /// gradient.
@@ -110,6 +120,31 @@ impl NasrKernels for Flex {
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let [out_h, out_w] = g.output();
         let y = conv::forward(&g, values(&x), values(&weight));
+        tensor(y, [g.batch, g.c_out, out_h, out_w])
+    }
+
+    fn nasr_conv2d_folded(
+        x: FlexTensor,
+        weight: FlexTensor,
+        shift: FlexTensor,
+        clamp: Option<Clamp>,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        if !is_f32(&[&x, &weight, &shift]) {
+            return clamped::<Flex>(Flex::conv2d(x, weight, Some(shift), options), clamp);
+        }
+        let g = geometry(&x, &weight, &options);
+        let (x, weight, shift) = (
+            x.to_contiguous(),
+            weight.to_contiguous(),
+            shift.to_contiguous(),
+        );
+        let [out_h, out_w] = g.output();
+        let epilogue = conv::Epilogue {
+            shift: values(&shift),
+            clamp,
+        };
+        let y = conv::forward_with(&g, values(&x), values(&weight), Some(epilogue));
         tensor(y, [g.batch, g.c_out, out_h, out_w])
     }
 
@@ -358,6 +393,18 @@ impl Backward<Flex, 2> for Conv2dBackward {
 }
 
 impl<C: CheckpointStrategy> NasrKernels for Autodiff<Flex, C> {
+    /// Inference under autodiff is rare (evaluation runs on the plain device): burn's
+    /// differentiable convolution and clamp serve.
+    fn nasr_conv2d_folded(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        clamp: Option<Clamp>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        clamped::<Self>(Self::conv2d(x, weight, Some(shift), options), clamp)
+    }
+
     fn nasr_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -64,14 +64,10 @@ impl Clamp {
     /// `v` clipped to the bounds; NaN stays NaN (as PyTorch's clamp keeps it), so a diverged
     /// step still shows in the loss.
     #[inline(always)]
-    fn apply(self, v: f32) -> f32 {
-        if v < self.min {
-            self.min
-        } else if v > self.max {
-            self.max
-        } else {
-            v
-        }
+    pub(crate) fn apply(self, v: f32) -> f32 {
+        // Two selects, not nested branches: they vectorise.
+        let v = if v < self.min { self.min } else { v };
+        if v > self.max { self.max } else { v }
     }
 
     /// Whether the gradient passes at clipped output `y`: strictly inside the bounds, as

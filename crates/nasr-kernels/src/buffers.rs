@@ -21,6 +21,15 @@ pub(super) unsafe fn assume_written(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
     unsafe { Vec::from_raw_parts(ptr.cast::<f32>(), len, capacity) }
 }
 
+/// The floats `values` holds once every element is written.
+///
+/// # Safety
+/// Every element must have been written.
+pub(super) unsafe fn assume_written_slice(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: same layout; the caller vouches for initialisation.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), values.len()) }
+}
+
 /// `slice` as possibly uninitialised memory, for a destination that is only ever written f32s.
 pub(super) fn as_uninit(slice: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: same layout; callers only write f32s through the result (gemm does), so

@@ -20,7 +20,9 @@ use std::ops::Range;
 
 use gemm::{Parallelism, gemm};
 
-use super::buffers::{as_uninit, assume_written, uninit_vec, with_scratch};
+use super::batch_norm::Clamp;
+use super::buffers::{as_uninit, assume_written, assume_written_slice, uninit_vec, with_scratch};
+use super::route;
 use rayon::prelude::*;
 
 mod depthwise;
@@ -180,13 +182,72 @@ const IMAGES_PER_CHUNK: usize = 4;
 
 /// `y = conv(x, w)`, all NCHW, without bias.
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    forward_with(g, x, w, None)
+}
+
+/// What a convolution's forward applies to each output as it writes it: a shift per output
+/// channel, then an optional clamp. With the weights scaled by BatchNorm's `gamma / std`, this
+/// is BatchNorm (and the ReLU6 after it) folded into the convolution for inference.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    /// Added to every output of channel `c`: `shift[c]`.
+    pub shift: &'a [f32],
+    /// Applied after the shift.
+    pub clamp: Option<Clamp>,
+}
+
+impl Epilogue<'_> {
+    /// Applies the epilogue to whole output planes, plane `p` being of channel `p % channels`.
+    fn apply_to_planes(&self, y: &mut [f32], plane: usize, channels: usize) {
+        y.par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(index, values)| {
+                finish_plane(values, self.shift[index % channels], self.clamp)
+            });
+    }
+}
+
+route::compiled_per_route!(
+    /// [`finish_plane_body`] on the active route.
+    pub(crate) fn finish_plane = finish_plane_body(values: &mut [f32], shift: f32, clamp: Option<Clamp>)
+);
+
+/// Every value of one output plane with `shift` added and `clamp` applied, in place.
+#[inline(always)]
+fn finish_plane_body(values: &mut [f32], shift: f32, clamp: Option<Clamp>) {
+    match clamp {
+        Some(clamp) => values.iter_mut().for_each(|v| *v = clamp.apply(*v + shift)),
+        None => values.iter_mut().for_each(|v| *v += shift),
+    }
+}
+
+/// `y = epilogue(conv(x, w))`: [`forward`] with each output finished by `epilogue` while it is
+/// still in cache (the depthwise and im2col routes apply it per plane or image; the Winograd
+/// route in one pass after).
+pub fn forward_with(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    epilogue: Option<Epilogue<'_>>,
+) -> Vec<f32> {
     let [_, out_len, _] = g.sizes();
+    if let Some(e) = &epilogue {
+        assert_eq!(
+            e.shift.len(),
+            g.c_out,
+            "an epilogue shift per output channel"
+        );
+    }
     if g.is_depthwise() {
-        return depthwise::forward(g, x, w);
+        return depthwise::forward(g, x, w, epilogue);
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(set) = winograd::applies(g) {
-        return winograd::forward(set, g, x, w);
+        let mut y = winograd::forward(set, g, x, w);
+        if let Some(e) = epilogue {
+            e.apply_to_planes(&mut y, g.out_plane(), g.c_out);
+        }
+        return y;
     }
     let (in_image, out_image) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
     let parallelism = inner_parallelism(g);
@@ -211,7 +272,14 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                         parallelism,
                     );
                 }
-            })
+            });
+            if let Some(e) = &epilogue {
+                // SAFETY: the group products above wrote the whole image.
+                let image = unsafe { assume_written_slice(y_image) };
+                for (channel, plane) in image.chunks_mut(g.out_plane()).enumerate() {
+                    finish_plane(plane, e.shift[channel], e.clamp);
+                }
+            }
         });
     // SAFETY: the loop above wrote all `out_len` elements; MaybeUninit<f32> has f32's layout.
     unsafe { assume_written(y) }

@@ -305,3 +305,46 @@ fn average_pools_match_burns_output_and_gradient() {
         assert_close(&format!("{what} input gradient"), burn.1, ours.1);
     }
 }
+
+/// In evaluation, BatchNorm (and a clamp) folded into the preceding convolution gives what the
+/// convolution, then BatchNorm with its running statistics, then the clamp give: for the
+/// depthwise, im2col (1x1, strided 3x3 with a bias) and Winograd (3x3 stride 1) routes.
+#[test]
+fn batch_norm_folded_into_a_convolution_matches_the_unfolded_layers() {
+    use nasr_kernels::{Clamp, conv_batch_norm};
+
+    let device = Device::flex();
+    device.seed(7);
+    let depthwise = conv(16, 16, 5).with_groups(16);
+    let strided = conv(16, 8, 3).with_stride([2, 2]).with_bias(true);
+    for (what, config) in [
+        ("depthwise 5x5", depthwise),
+        ("pointwise", conv(16, 24, 1)),
+        ("strided 3x3 with bias", strided),
+        ("3x3", conv(16, 16, 3)),
+    ] {
+        let conv = nasr_kernels::Conv2d::from(config.init(&device));
+        let [c_out, _, _, _] = conv.weight.dims();
+        let bn: BatchNorm = BatchNormConfig::new(c_out).init(&device);
+        // Running statistics and affine parameters away from their initial values.
+        let per_channel = |seed: u64, scale: f32, offset: f32| {
+            uniform([1, 1, 1, c_out], seed, &device)
+                .reshape([c_out])
+                .mul_scalar(scale)
+                .add_scalar(offset)
+        };
+        let bn = nasr_kernels::BatchNorm::from(BatchNorm {
+            gamma: bn.gamma.map(|_| per_channel(11, 2.0, 0.5)),
+            beta: bn.beta.map(|_| per_channel(12, 1.0, 1.0)),
+            running_mean: burn::module::RunningState::new(per_channel(13, 0.5, 0.0)),
+            running_var: burn::module::RunningState::new(per_channel(14, 0.4, 0.6)),
+            ..bn
+        });
+        let x = input([3, 16, 9, 9], &device).mul_scalar(2.0);
+        for clamp in [None, Some(Clamp::RELU6)] {
+            let unfolded = bn.forward_clamped(conv.forward(x.clone()), clamp);
+            let folded = conv_batch_norm(&conv, &bn, x.clone(), clamp);
+            assert_close(&format!("{what}, clamp {clamp:?}"), unfolded, folded);
+        }
+    }
+}

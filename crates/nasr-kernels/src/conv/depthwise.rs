@@ -19,8 +19,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::ConvGeometry;
-use crate::buffers::{assume_written, uninit_vec, with_scratch};
+use super::{ConvGeometry, Epilogue};
+use crate::buffers::{assume_written, assume_written_slice, uninit_vec, with_scratch};
 use crate::route;
 
 /// Output columns computed together: one AVX-512 register, two AVX2 ones.
@@ -98,19 +98,32 @@ impl Phases {
     }
 }
 
-/// `y = conv(x, w)` for a depthwise geometry.
-pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+/// `y = epilogue(conv(x, w))` for a depthwise geometry.
+pub(super) fn forward(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    epilogue: Option<Epilogue<'_>>,
+) -> Vec<f32> {
     let phases = Phases::of(g);
     let mut y = uninit_vec(g.sizes()[1]);
     y.par_chunks_mut(g.out_plane())
         .zip(x.par_chunks(g.in_plane()))
         .enumerate()
         .for_each(|(plane, (y_plane, x_plane))| {
-            let weights = &w[(plane % g.c_in) * g.taps()..][..g.taps()];
+            let channel = plane % g.c_in;
+            let weights = &w[channel * g.taps()..][..g.taps()];
             with_scratch(phases.len(), |scratch| {
                 phases.fill(g, x_plane, scratch);
                 plane_forward(g, &phases, weights, scratch, y_plane);
-            })
+            });
+            if let Some(e) = &epilogue {
+                // SAFETY: `plane_forward` wrote the whole plane.
+                let plane = unsafe { assume_written_slice(y_plane) };
+                // A second pass while the plane is in cache: folded into the block loop, it
+                // stops the compiler from vectorising the loop's sums.
+                super::finish_plane(plane, e.shift[channel], e.clamp);
+            }
         });
     // SAFETY: `plane_forward` writes every element of every plane.
     unsafe { assume_written(y) }

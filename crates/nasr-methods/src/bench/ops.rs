@@ -76,7 +76,7 @@ fn op_forward(
             let bn = nasr_kernels::BatchNorm::from(
                 burn::nn::BatchNormConfig::new(channels).init(device),
             );
-            Box::new(move |x| nasr_nn::ops::mbconv::bn_relu6(&bn, x))
+            Box::new(move |x| bn.forward_clamped(x, Some(nasr_kernels::Clamp::RELU6)))
         }
         "avg_pool3x3" => {
             let pool = nasr_nn::ops::avg_pool_3x3();

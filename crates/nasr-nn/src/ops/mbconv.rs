@@ -5,15 +5,17 @@
 use burn::module::Module;
 use burn::nn::BatchNormConfig;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::{BatchNorm, Clamp, Conv2d};
+use nasr_kernels::{BatchNorm, Clamp, Conv2d, conv_batch_norm};
 use nasr_space::mobilenet::LayerShape;
 
 use super::{CandidateOp, ConvShape};
 
-/// ReLU6 (`min(max(x, 0), 6)`) of `bn(x)`, computed in BatchNorm's own pass (forward and
-/// backward): every ReLU6 of the MobileNet space follows a BatchNorm.
-pub fn bn_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    bn.forward_clamped(x, Some(Clamp::RELU6))
+/// ReLU6 (`min(max(x, 0), 6)`) of `bn(conv(x))`: in training computed in BatchNorm's own pass
+/// (forward and backward), in evaluation with BatchNorm and the clamp folded into the
+/// convolution ([`conv_batch_norm`]). Every ReLU6 of the MobileNet space follows a
+/// convolution and its BatchNorm.
+pub fn conv_bn_relu6(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    conv_batch_norm(conv, bn, x, Some(Clamp::RELU6))
 }
 
 /// A bias-free `k`x`k` (odd) convolution with "same" padding.
@@ -78,10 +80,10 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
-            h = bn_relu6(bn, expand.forward(h));
+            h = conv_bn_relu6(expand, bn, h);
         }
-        h = bn_relu6(&self.depthwise_bn, self.depthwise.forward(h));
-        h = self.project_bn.forward(self.project.forward(h));
+        h = conv_bn_relu6(&self.depthwise, &self.depthwise_bn, h);
+        h = conv_batch_norm(&self.project, &self.project_bn, h, None);
         if self.residual { h + x } else { h }
     }
 }

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor};
 use nasr_kernels::{BatchNorm, Conv2d};
 use nasr_space::mobilenet::MobileNetSpace;
 
-use crate::ops::mbconv::{bn_relu6, conv};
+use crate::ops::mbconv::{conv, conv_bn_relu6};
 
 /// Stem, head and classifier around the searchable layers (shared by network and supernet).
 #[derive(Module, Debug)]
@@ -52,9 +52,9 @@ impl MobileNetSkeleton {
         x: Tensor<4>,
         layers: impl FnOnce(Tensor<4>) -> Tensor<4>,
     ) -> Tensor<2> {
-        let x = bn_relu6(&self.stem_bn, self.stem_conv.forward(x));
+        let x = conv_bn_relu6(&self.stem_conv, &self.stem_bn, x);
         let x = layers(x);
-        let x = bn_relu6(&self.head_bn, self.head_conv.forward(x));
+        let x = conv_bn_relu6(&self.head_conv, &self.head_bn, x);
         let [batch, channels, _, _] = x.dims();
         self.classifier
             .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
