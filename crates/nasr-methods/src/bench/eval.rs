@@ -42,13 +42,32 @@ pub struct EvaluationTimes {
 
 /// Wall time of each timed evaluation pass of `bench`'s network over `dataset`, in batches of
 /// `bench.batch_size`: what `nasr train` does with the test set ([`nasr_nn::eval::evaluate`]:
-/// batching and normalising the images included). `bench`'s input shape must be the data's.
+/// batching and normalising the images included). A network of another input shape than the
+/// data's is refused.
 pub fn time_evaluation(
     bench: &TrainStepBench,
     dataset: &Dataset,
     normalization: &Normalization,
     compute: nasr_nn::Compute,
 ) -> Result<EvaluationTimes, NnError> {
+    let shape = dataset.shape;
+    if [shape.channels, shape.height, shape.width]
+        != [bench.in_channels, bench.resolution, bench.resolution]
+    {
+        return Err(NnError::Config {
+            field: "bench",
+            problem: format!(
+                "the network takes {}x{}x{} images; {} has {}x{}x{}",
+                bench.in_channels,
+                bench.resolution,
+                bench.resolution,
+                dataset.name,
+                shape.channels,
+                shape.height,
+                shape.width
+            ),
+        });
+    }
     let device = compute.eval_device();
     let mut accuracy = 0.0;
     let size = bench.batch_size;
