@@ -94,29 +94,70 @@ impl Clamp {
 /// Accumulator lanes: sixteen independent f32 sums vectorise, where one sum would wait on the
 /// previous add at every element.
 const LANES: usize = 16;
+/// Vectors of lanes summed side by side: four independent adds in flight, where one vector's
+/// adds would wait on each other.
+const ACCUMULATORS: usize = 4;
+/// Elements summed in f32 before their lanes are added to the f64 totals.
+const BLOCK: usize = 256;
 
-/// `sum(f(a[i], b[i]))` over two planes, in f32 lanes within blocks of 256 elements and in f64
-/// across blocks, so large planes keep their precision.
+/// `Σ f(a[i], b[i])` over two planes, for each of the `N` values `f` returns: in f32 lanes
+/// within blocks of [`BLOCK`] elements and in f64 lanes across blocks, so large planes keep
+/// their precision. The order of the sums is fixed by the plane's length alone.
 #[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    let mut total = 0.0f64;
-    for (a, b) in a.chunks(256).zip(b.chunks(256)) {
-        let mut lanes = [0.0f32; LANES];
-        let (whole_a, whole_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-        let rest: f32 = whole_a
-            .remainder()
-            .iter()
-            .zip(whole_b.remainder())
-            .map(|(&x, &y)| f(x, y))
-            .sum();
-        for (ca, cb) in whole_a.zip(whole_b) {
-            for i in 0..LANES {
-                lanes[i] += f(ca[i], cb[i]);
+fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f64; N] {
+    let mut totals = [[0.0f64; LANES]; N];
+    let mut rest = [0.0f64; N];
+    for (a, b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let mut sums = [[[0.0f32; LANES]; ACCUMULATORS]; N];
+        let (wide_a, wide_b) = (
+            a.chunks_exact(LANES * ACCUMULATORS),
+            b.chunks_exact(LANES * ACCUMULATORS),
+        );
+        let (tail_a, tail_b) = (wide_a.remainder(), wide_b.remainder());
+        for (ca, cb) in wide_a.zip(wide_b) {
+            for k in 0..ACCUMULATORS {
+                for i in 0..LANES {
+                    let values = f(ca[k * LANES + i], cb[k * LANES + i]);
+                    for (sum, value) in sums.iter_mut().zip(values) {
+                        sum[k][i] += value;
+                    }
+                }
             }
         }
-        total += lanes.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
+        let (narrow_a, narrow_b) = (tail_a.chunks_exact(LANES), tail_b.chunks_exact(LANES));
+        for (&x, &y) in narrow_a.remainder().iter().zip(narrow_b.remainder()) {
+            for (r, value) in rest.iter_mut().zip(f(x, y)) {
+                *r += value as f64;
+            }
+        }
+        for (ca, cb) in narrow_a.zip(narrow_b) {
+            for i in 0..LANES {
+                let values = f(ca[i], cb[i]);
+                for (sum, value) in sums.iter_mut().zip(values) {
+                    sum[0][i] += value;
+                }
+            }
+        }
+        for (total, [s0, s1, s2, s3]) in totals.iter_mut().zip(sums) {
+            for i in 0..LANES {
+                total[i] += ((s0[i] + s1[i]) + (s2[i] + s3[i])) as f64;
+            }
+        }
     }
-    total
+    let mut out = rest;
+    for (o, total) in out.iter_mut().zip(totals) {
+        for lane in total {
+            *o += lane;
+        }
+    }
+    out
+}
+
+/// `Σ f(a[i], b[i])`: [`lane_sums`] of one value.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let [sum] = lane_sums(a, b, |x, y| [f(x, y)]);
+    sum
 }
 
 // The passes below, compiled per kernel route: each is the same arithmetic in the same order on
@@ -131,11 +172,19 @@ route::compiled_per_route!(
 /// that E[x^2] and E[x]^2 do not cancel. The channel's planes are still in cache for the second.
 #[inline(always)]
 fn channel_moments_body(g: &NormGeometry, x: &[f32], c: usize) -> (f64, f64) {
-    let planes = || g.planes(x, c);
-    let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / g.count();
+    // Plain loops, not `map(..).sum()`: the fold of that adapter was compiled out of line,
+    // without the route's instructions.
+    let mut sum = 0.0;
+    for plane in g.planes(x, c) {
+        sum += lane_sum(plane, plane, |v, _| v);
+    }
+    let mean = sum / g.count();
     let m = mean as f32;
-    let squares = planes().map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)));
-    (mean, squares.sum::<f64>() / g.count())
+    let mut squares = 0.0;
+    for plane in g.planes(x, c) {
+        squares += lane_sum(plane, plane, |v, _| (v - m) * (v - m));
+    }
+    (mean, squares / g.count())
 }
 
 route::compiled_per_route!(
@@ -186,8 +235,9 @@ route::compiled_per_route!(
 fn gradient_sums_body(g: &NormGeometry, dy: &[f32], x: &[f32], c: usize, mean: f32) -> (f64, f64) {
     let (mut s, mut p) = (0.0, 0.0);
     for (d, x) in g.planes(dy, c).zip(g.planes(x, c)) {
-        s += lane_sum(d, d, |v, _| v);
-        p += lane_sum(d, x, |d, x| d * (x - mean));
+        let [plane_s, plane_p] = lane_sums(d, x, |d, x| [d, d * (x - mean)]);
+        s += plane_s;
+        p += plane_p;
     }
     (s, p)
 }

@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod allocator;
 pub mod backend;
 pub mod batch_norm;
 mod buffers;

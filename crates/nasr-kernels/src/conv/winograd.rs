@@ -121,7 +121,17 @@ trait Isa {
     /// depth, each element summed in order of `s` by fused multiply-adds. Written with
     /// intrinsics because the compiler vectorises the plain loop along the rows instead, with
     /// gathers.
-    unsafe fn product(a: Operand, b: &[f32], dims: [usize; 3], out: &mut [f32], accumulate: bool);
+    ///
+    /// `ROW_STEP` is `a`'s row step where the caller knows it at compile time (then the rows'
+    /// offsets are constants of the instructions, not a chain of pointer additions per step),
+    /// 0 where it does not; see [`Operand::row_step`].
+    unsafe fn product<const ROW_STEP: usize>(
+        a: Operand,
+        b: &[f32],
+        dims: [usize; 3],
+        out: &mut [f32],
+        accumulate: bool,
+    );
 
     /// A block of zero registers.
     unsafe fn zeros() -> Self::Block;
@@ -215,6 +225,19 @@ struct Operand<'a> {
     values: &'a [f32],
     row_step: usize,
     depth_step: usize,
+}
+
+impl Operand<'_> {
+    /// The row step: `KNOWN` (a constant) unless that is 0.
+    #[inline(always)]
+    fn row_step<const KNOWN: usize>(&self) -> usize {
+        if KNOWN == 0 {
+            self.row_step
+        } else {
+            debug_assert_eq!(self.row_step, KNOWN);
+            KNOWN
+        }
+    }
 }
 
 /// Checks a product's shapes (whole register blocks, operands long enough), which every
@@ -654,12 +677,36 @@ unsafe fn gradient_untransform<I: Isa>(plan: &Plan, sums: &[f32]) -> Vec<f32> {
 
 /// The 36 products of a chunk, one per point `ξ` of the transformed tile: `out[ξ] (+)= a[ξ] b[ξ]`
 /// for `[rows, depth, cols]` matrices, `a[ξ]`'s element `(r, s)` at `r * row_step + s *
-/// depth_step`.
+/// depth_step`. The row steps the convolutions have (1 for the weight gradient, the channels
+/// for the forward) are passed to the kernel as constants.
 ///
 /// # Safety
 /// The processor must have `I`'s instructions.
 #[inline(always)]
 unsafe fn multiply_points<I: Isa>(
+    operands: (&[f32], &[f32], &mut [f32]),
+    dims: [usize; 3],
+    steps: [usize; 2],
+    accumulate: bool,
+) {
+    // SAFETY (every arm): the caller vouches for I's instructions.
+    unsafe {
+        match steps[0] {
+            1 => multiply_points_with::<I, 1>(operands, dims, steps, accumulate),
+            16 => multiply_points_with::<I, 16>(operands, dims, steps, accumulate),
+            32 => multiply_points_with::<I, 32>(operands, dims, steps, accumulate),
+            64 => multiply_points_with::<I, 64>(operands, dims, steps, accumulate),
+            _ => multiply_points_with::<I, 0>(operands, dims, steps, accumulate),
+        }
+    }
+}
+
+/// [`multiply_points`] with the row step `ROW_STEP` if it is not 0.
+///
+/// # Safety
+/// The processor must have `I`'s instructions.
+#[inline(always)]
+unsafe fn multiply_points_with<I: Isa, const ROW_STEP: usize>(
     (a, b, out): (&[f32], &[f32], &mut [f32]),
     [rows, depth, cols]: [usize; 3],
     [row_step, depth_step]: [usize; 2],
@@ -675,7 +722,7 @@ unsafe fn multiply_points<I: Isa>(
         let b = &b[xi * b_len..][..b_len];
         let out = &mut out[xi * out_len..][..out_len];
         // SAFETY: the caller vouches for I's instructions.
-        unsafe { I::product(a, b, [rows, depth, cols], out, accumulate) };
+        unsafe { I::product::<ROW_STEP>(a, b, [rows, depth, cols], out, accumulate) };
     }
 }
 
@@ -1143,13 +1190,20 @@ mod tests {
         out: &mut [f32],
         accumulate: bool,
     ) {
-        let left = Operand {
+        let left = || Operand {
             values: a,
             row_step,
             depth_step,
         };
+        // The row step as a constant gives the same bits as the step known at run time only.
+        assert_eq!(row_step, 1, "the tests' left operands are row-contiguous");
+        let mut known = out.to_vec();
         // SAFETY: the caller vouches for I's instructions.
-        unsafe { I::product(left, b, dims, out, accumulate) }
+        unsafe {
+            I::product::<1>(left(), b, dims, &mut known, accumulate);
+            I::product::<0>(left(), b, dims, out, accumulate);
+        }
+        assert_eq!(known, out, "constant against run-time row step");
     }
 
     /// The product against its definition, plain and accumulating, with a strided left

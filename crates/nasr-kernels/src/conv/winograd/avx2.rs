@@ -33,7 +33,7 @@ impl Isa for Avx2 {
     /// See [`Isa::product`]: blocks of `4 x 16` sums, each a pair of registers, stay in
     /// registers over the whole depth.
     #[inline(always)]
-    unsafe fn product(
+    unsafe fn product<const ROW_STEP: usize>(
         a: Operand,
         b: &[f32],
         [rows, depth, cols]: [usize; 3],
@@ -43,7 +43,8 @@ impl Isa for Avx2 {
         if product_is_empty(&a, b, [rows, depth, cols], out, accumulate) {
             return;
         }
-        let row_offsets: [usize; BLOCK] = std::array::from_fn(|r| r * a.row_step);
+        let row_step = a.row_step::<ROW_STEP>();
+        let row_offsets: [usize; BLOCK] = std::array::from_fn(|r| r * row_step);
         for r0 in (0..rows).step_by(BLOCK) {
             for j0 in (0..cols).step_by(LANES) {
                 // SAFETY: every pointer below stays inside its slice: a(r, s) for r < rows and
@@ -61,7 +62,7 @@ impl Isa for Avx2 {
                     };
                     let mut low: [__m256; BLOCK] = std::array::from_fn(|r| start(r, 0));
                     let mut high: [__m256; BLOCK] = std::array::from_fn(|r| start(r, 1));
-                    let a_block = a.values.as_ptr().add(r0 * a.row_step);
+                    let a_block = a.values.as_ptr().add(r0 * row_step);
                     for s in 0..depth {
                         // Formed per step, so that no pointer ever points past its slice.
                         let a_step = a_block.add(s * a.depth_step);
