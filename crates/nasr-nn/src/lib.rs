@@ -7,6 +7,7 @@
 //! - [`nets`]: one folder per space, its network and its supernet side by side;
 //! - [`train`]: the trainer, whose step returns its loss; SGD and Adam; schedules; checkpoints;
 //! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
+//! - [`latency`]: latency lookup tables and end-to-end latency, measured on this machine;
 //! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
 //!
 //! Models run where a [`Compute`] says, passed to every function that makes tensors (no
@@ -18,6 +19,7 @@
 mod error;
 pub mod eval;
 pub mod init;
+pub mod latency;
 pub mod nets;
 pub mod ops;
 pub mod params;

@@ -27,6 +27,15 @@ pub enum SearchError {
         /// What was wrong.
         problem: String,
     },
+    /// A latency table has no entry for a block an architecture needs.
+    #[error(
+        "the latency table has no entry {key:?}: it was measured for another space or sizes \
+         (measure one for this space with `nasr latency measure`)"
+    )]
+    LatencyKey {
+        /// The missing key.
+        key: String,
+    },
     /// The experiment store failed.
     #[error("experiment store {path}: {problem}")]
     Store {

@@ -480,7 +480,7 @@ fn step_bench(network: &NetworkArgs, input: &InputArgs, timing: &Timing) -> Resu
 }
 
 /// A MobileNet space's sizes from a TOML file of `[space.mobilenet]`'s fields.
-fn read_mobilenet_config(path: &Path) -> Result<MobileNetConfig> {
+pub(crate) fn read_mobilenet_config(path: &Path) -> Result<MobileNetConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text)

@@ -77,6 +77,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure speed.
     Bench(BenchArgs),
+    /// Measure a latency lookup table of a MobileNet space on this machine, or check one.
+    Latency(crate::latency::LatencyArgs),
     /// Draw a run's records as SVG charts.
     Plot(PlotArgs),
 }

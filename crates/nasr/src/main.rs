@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod data;
 mod demo;
+mod latency;
 mod plot;
 mod rank_eval;
 mod search;
@@ -47,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(args) => compare::run(args, compute),
         Command::Demo(args) => demo::run(args, compute),
         Command::Bench(args) => bench::run(args, compute),
+        Command::Latency(args) => latency::run(args, compute),
         Command::Plot(args) => plot::run(args),
     };
     match result {

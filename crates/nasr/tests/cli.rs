@@ -243,3 +243,45 @@ fn a_device_this_build_lacks_is_refused_by_its_feature() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `nasr latency measure` writes a table that `nasr latency check` reads and scores; a table
+/// with an entry taken out is refused, naming the entry.
+#[test]
+fn a_latency_table_is_measured_checked_and_a_missing_entry_named() {
+    let dir = scratch("latency");
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = dir.join("table.json");
+    let measure = nasr()
+        .args(["latency", "measure", "--repeats", "3", "--warmup", "1"])
+        .args(["--fit-archs", "2", "--out"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(measure.status.success(), "{}", stderr(&measure));
+    let check = nasr()
+        .args(["latency", "check", "--archs", "4", "--repeats", "3", "--warmup", "1"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("4 architectures") && report.contains("Kendall tau"),
+        "{report}"
+    );
+    // Take out one block's entry: every architecture that uses it can no longer be predicted.
+    let text = std::fs::read_to_string(&table).unwrap();
+    let key = "expanded_conv-input:28x28x8-output:28x28x8-expand:3-kernel:3-stride:1-idskip:1";
+    assert!(text.contains(key), "{text}");
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["entries"].as_object_mut().unwrap().remove(key);
+    std::fs::write(&table, value.to_string()).unwrap();
+    let check = nasr()
+        .args(["latency", "check", "--archs", "30", "--repeats", "1", "--warmup", "0"])
+        .arg(&table)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(stderr(&check).contains(key), "{}", stderr(&check));
+    assert!(!stderr(&check).contains("panicked"), "{}", stderr(&check));
+}

@@ -52,9 +52,21 @@ impl MobileNetSkeleton {
         x: Tensor<4>,
         layers: impl FnOnce(Tensor<4>) -> Tensor<4>,
     ) -> Tensor<2> {
-        let x = conv_bn_relu6(&self.stem_conv, &self.stem_bn, x);
-        let x = layers(x);
-        let x = conv_bn_relu6(&self.head_conv, &self.head_bn, x);
+        self.logits(self.head(layers(self.stem(x))))
+    }
+
+    /// The stem: 3x3 conv, BatchNorm, ReLU6.
+    pub(crate) fn stem(&self, x: Tensor<4>) -> Tensor<4> {
+        conv_bn_relu6(&self.stem_conv, &self.stem_bn, x)
+    }
+
+    /// The head: 1x1 conv, BatchNorm, ReLU6.
+    pub(crate) fn head(&self, x: Tensor<4>) -> Tensor<4> {
+        conv_bn_relu6(&self.head_conv, &self.head_bn, x)
+    }
+
+    /// Global average pooling and the classifier.
+    pub(crate) fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         let [batch, channels, _, _] = x.dims();
         self.classifier
             .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))

@@ -1,0 +1,243 @@
+//! `nasr latency`: measure a latency lookup table of a MobileNet space on this machine, and check
+//! its predictions against end-to-end measurements of random architectures.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use nasr_nn::Compute;
+use nasr_nn::latency::{self, Protocol};
+use nasr_search::latency::{LatencyTable, PredictionQuality};
+use nasr_space::mobilenet::{MobileNetConfig, MobileNetSpace};
+use nasr_space::{Arch, SeedStreams, Space};
+
+/// Flags of `nasr latency`.
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LatencyCommand,
+}
+
+/// `nasr latency` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LatencyCommand {
+    /// Measure the latency of every block of a MobileNet space (stem, each layer's candidates at
+    /// their input shapes, head, classifier) in evaluation mode, and fit a per-network overhead
+    /// on random architectures: a table for hardware-aware search on this machine.
+    Measure(MeasureArgs),
+    /// Predicted (the table's sums) against measured end-to-end latency of random
+    /// architectures: mean relative error, RMSE and Kendall tau.
+    Check(CheckArgs),
+}
+
+/// How each latency is timed.
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: usize,
+    /// Untimed passes before the timed ones.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
+    /// Timed passes; each figure is their median.
+    #[arg(long, default_value_t = 30)]
+    pub repeats: usize,
+    /// Threads the kernels run on. One by default: at batch 1 the networks are too small to
+    /// split, and two threads make each figure depend on whether the second one was awake
+    /// (a table measured on two predicted 30 random networks 17% off, on one 4% off).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+impl ProtocolArgs {
+    fn protocol(&self) -> Result<Protocol> {
+        anyhow::ensure!(self.batch_size > 0, "--batch-size must be positive");
+        anyhow::ensure!(self.repeats > 0, "--repeats must be positive");
+        Ok(Protocol {
+            batch_size: self.batch_size,
+            warmup: self.warmup,
+            repeats: self.repeats,
+        })
+    }
+}
+
+/// Flags of `nasr latency measure`.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// The space's sizes: a TOML file of `[space.mobilenet]`'s fields (default: the MobileNet
+    /// space's defaults).
+    #[arg(long, value_name = "FILE.toml")]
+    pub mobilenet_config: Option<PathBuf>,
+    /// Timing.
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Random architectures the per-network overhead is fitted on (0: none).
+    #[arg(long, default_value_t = 10)]
+    pub fit_archs: usize,
+    /// Seed of the architectures the overhead is fitted on.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The table file to write.
+    #[arg(long, default_value = "latency.json")]
+    pub out: PathBuf,
+}
+
+/// Flags of `nasr latency check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A table written by `nasr latency measure`.
+    pub table: PathBuf,
+    /// Random architectures to measure.
+    #[arg(long, default_value_t = 30)]
+    pub archs: usize,
+    /// Seed of the architectures (keep it apart from the table's fitting seed).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Images per forward pass (default: the table's).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Untimed passes before the timed ones.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
+    /// Timed passes per architecture.
+    #[arg(long, default_value_t = 30)]
+    pub repeats: usize,
+    /// Threads the kernels run on (default: the table's).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print each architecture's predicted and measured latency too.
+    #[arg(long)]
+    pub details: bool,
+}
+
+/// Runs `nasr latency`.
+pub fn run(args: LatencyArgs, compute: Compute) -> Result<()> {
+    match args.command {
+        LatencyCommand::Measure(args) => measure(args, compute),
+        LatencyCommand::Check(args) => check(args, compute),
+    }
+}
+
+/// Runs the kernels on `threads` threads from here on (rayon's global pool, built once).
+fn use_threads(threads: usize) -> Result<()> {
+    anyhow::ensure!(threads > 0, "--threads must be positive");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("setting up the kernels' threads")
+}
+
+/// A bar of `total` steps named `what`.
+fn bar(total: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// `count` random architectures of `space` from `seed`'s stream `name`.
+fn random_archs(space: &MobileNetSpace, seed: u64, name: &str, count: usize) -> Vec<Arch> {
+    let mut rng = SeedStreams::new(seed).stream(name);
+    (0..count).map(|_| space.sample(&mut rng)).collect()
+}
+
+fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
+    let config = match &args.mobilenet_config {
+        Some(path) => crate::bench::read_mobilenet_config(path)?,
+        None => MobileNetConfig::default(),
+    };
+    let space = MobileNetSpace::new(config)?;
+    let protocol = args.protocol.protocol()?;
+    use_threads(args.protocol.threads)?;
+    let progress = bar(0, "blocks");
+    let mut table = latency::measure_table(&space, protocol, compute, |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })?;
+    progress.finish_and_clear();
+    let archs = random_archs(&space, args.seed, "latency-fit", args.fit_archs);
+    let progress = bar(archs.len(), "overhead");
+    latency::fit_overhead(&mut table, &space, &archs, protocol, compute, |done, _| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    table.save(&args.out)?;
+    let m = &table.machine;
+    println!(
+        "{} entries at batch {} on {} ({} route, {} threads), overhead {:.4} ms per network \
+         (fitted on {} architectures): {}",
+        table.entries.len(),
+        table.batch_size,
+        m.cpu,
+        m.kernel_route,
+        m.threads,
+        table.overhead_ms,
+        table.overhead_fitted_on,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn check(args: CheckArgs, compute: Compute) -> Result<()> {
+    let table = LatencyTable::load(&args.table)?;
+    use_threads(args.threads.unwrap_or(table.machine.threads))?;
+    let here = latency::this_machine(compute);
+    for difference in table.machine.differences(&here) {
+        eprintln!(
+            "warning: {} was measured on another machine ({difference}): its figures may not \
+             hold here",
+            args.table.display()
+        );
+    }
+    let space = table.space()?;
+    let protocol = Protocol {
+        batch_size: args.batch_size.unwrap_or(table.batch_size),
+        warmup: args.warmup,
+        repeats: args.repeats.max(1),
+    };
+    if protocol.batch_size != table.batch_size {
+        eprintln!(
+            "warning: {} was measured at batch {}, checked at batch {}",
+            args.table.display(),
+            table.batch_size,
+            protocol.batch_size
+        );
+    }
+    let archs = random_archs(&space, args.seed, "latency-check", args.archs);
+    let progress = bar(archs.len(), "networks");
+    let (mut predicted, mut measured) = (Vec::new(), Vec::new());
+    for arch in &archs {
+        predicted.push(table.predict(&space, arch)?);
+        measured.push(latency::measure_network(&space, arch, protocol, compute)?);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if args.details {
+        for ((arch, p), m) in archs.iter().zip(&predicted).zip(&measured) {
+            println!(
+                "{}  predicted {p:.4} ms  measured {m:.4} ms",
+                space.format(arch)
+            );
+        }
+    }
+    let quality = PredictionQuality::of(&predicted, &measured);
+    let mean = measured.iter().sum::<f64>() / measured.len().max(1) as f64;
+    println!(
+        "{} architectures at batch {} (mean measured {mean:.3} ms): mean relative error {:.1}%, \
+         RMSE {:.4} ms, Kendall tau {:.3} (overhead {:.4} ms from {} other architectures)",
+        archs.len(),
+        protocol.batch_size,
+        quality.mean_relative_error * 100.0,
+        quality.rmse_ms,
+        quality.kendall_tau,
+        table.overhead_ms,
+        table.overhead_fitted_on,
+    );
+    Ok(())
+}
