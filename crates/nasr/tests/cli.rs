@@ -259,7 +259,8 @@ fn a_latency_table_is_measured_checked_and_a_missing_entry_named() {
         .unwrap();
     assert!(measure.status.success(), "{}", stderr(&measure));
     let check = nasr()
-        .args(["latency", "check", "--archs", "4", "--repeats", "3", "--warmup", "1"])
+        .args(["latency", "check", "--archs", "4"])
+        .args(["--repeats", "3", "--warmup", "1"])
         .arg(&table)
         .output()
         .unwrap();
@@ -277,7 +278,8 @@ fn a_latency_table_is_measured_checked_and_a_missing_entry_named() {
     value["entries"].as_object_mut().unwrap().remove(key);
     std::fs::write(&table, value.to_string()).unwrap();
     let check = nasr()
-        .args(["latency", "check", "--archs", "30", "--repeats", "1", "--warmup", "0"])
+        .args(["latency", "check", "--archs", "30"])
+        .args(["--repeats", "1", "--warmup", "0"])
         .arg(&table)
         .output()
         .unwrap();
