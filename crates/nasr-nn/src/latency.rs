@@ -197,6 +197,26 @@ pub fn measure_network(
     Ok(median_ms(protocol, || finish(network.forward(x.clone()))))
 }
 
+/// Each of `archs`: the table's prediction and the end-to-end measurement, in milliseconds.
+/// `progress(done, total)` is called after each.
+pub fn predicted_and_measured(
+    table: &LatencyTable,
+    space: &MobileNetSpace,
+    archs: &[Arch],
+    protocol: Protocol,
+    compute: Compute,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(Vec<f64>, Vec<f64>), NnError> {
+    let mut predicted = Vec::with_capacity(archs.len());
+    let mut measured = Vec::with_capacity(archs.len());
+    for (i, arch) in archs.iter().enumerate() {
+        predicted.push(table.predict(space, arch).map_err(latency_error)?);
+        measured.push(measure_network(space, arch, protocol, compute)?);
+        progress(i + 1, archs.len());
+    }
+    Ok((predicted, measured))
+}
+
 /// Measures `archs` end to end and sets `table`'s overhead to the mean gap between those
 /// measurements and the table's sums. Returns the measurements.
 pub fn fit_overhead(
@@ -205,16 +225,11 @@ pub fn fit_overhead(
     archs: &[Arch],
     protocol: Protocol,
     compute: Compute,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<Vec<f64>, NnError> {
     table.overhead_ms = 0.0;
-    let mut predicted = Vec::with_capacity(archs.len());
-    let mut measured = Vec::with_capacity(archs.len());
-    for (i, arch) in archs.iter().enumerate() {
-        predicted.push(table.predict(space, arch).map_err(latency_error)?);
-        measured.push(measure_network(space, arch, protocol, compute)?);
-        progress(i + 1, archs.len());
-    }
+    let (predicted, measured) =
+        predicted_and_measured(table, space, archs, protocol, compute, progress)?;
     table.fit_overhead(&predicted, &measured);
     Ok(measured)
 }

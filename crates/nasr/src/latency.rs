@@ -211,12 +211,10 @@ fn check(args: CheckArgs, compute: Compute) -> Result<()> {
     }
     let archs = random_archs(&space, args.seed, "latency-check", args.archs);
     let progress = bar(archs.len(), "networks");
-    let (mut predicted, mut measured) = (Vec::new(), Vec::new());
-    for arch in &archs {
-        predicted.push(table.predict(&space, arch)?);
-        measured.push(latency::measure_network(&space, arch, protocol, compute)?);
-        progress.inc(1);
-    }
+    let (predicted, measured) =
+        latency::predicted_and_measured(&table, &space, &archs, protocol, compute, |done, _| {
+            progress.set_position(done as u64)
+        })?;
     progress.finish_and_clear();
     if args.details {
         for ((arch, p), m) in archs.iter().zip(&predicted).zip(&measured) {
