@@ -3,6 +3,12 @@
 //! end-to-end latency of whole networks to check its predictions against. Every pass runs in
 //! evaluation mode on the plain device (no autodiff; BatchNorm folded into its convolution),
 //! on random input, after untimed warm-up passes; an entry is the median of the timed ones.
+//!
+//! Everything measured together is timed in interleaved rounds ([`interleaved_medians`]):
+//! a shared machine drifts over seconds (frequency, a neighbour's load), and timing one block or
+//! network after another would turn that drift into differences between them. On the 2-core
+//! development machine, two back-to-back checks of the same 30 networks timed one after another
+//! ranked them alike with Kendall tau 0.59-0.69 only.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -26,6 +32,10 @@ pub struct Protocol {
     pub warmup: usize,
     /// Timed passes; the figure is their median.
     pub repeats: usize,
+    /// Rounds the timed passes are spread over: each round times every item of a measurement
+    /// in turn (one untimed pass, then its share of the repeats), so that drift of the machine
+    /// falls on all items alike.
+    pub rounds: usize,
 }
 
 /// This machine as a table records it: processor, kernel route, threads, backend.
@@ -56,25 +66,48 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The median wall time of `protocol.repeats` calls of `pass` after `protocol.warmup` untimed
-/// ones, in milliseconds.
-fn median_ms(protocol: Protocol, mut pass: impl FnMut()) -> f64 {
-    for _ in 0..protocol.warmup {
-        pass();
-    }
-    let mut times: Vec<f64> = (0..protocol.repeats.max(1))
-        .map(|_| {
-            let started = Instant::now();
+/// The median wall time of each of `passes`, in milliseconds, measured in interleaved rounds:
+/// `protocol.warmup` untimed calls of each first, then `protocol.rounds` rounds in which each
+/// pass in turn is called once untimed (its caches warm again after the others ran) and then
+/// timed for its share of `protocol.repeats`. `progress(done, total)` follows the rounds.
+pub fn interleaved_medians(
+    protocol: Protocol,
+    passes: &mut [&mut dyn FnMut()],
+    mut progress: impl FnMut(usize, usize),
+) -> Vec<f64> {
+    for pass in passes.iter_mut() {
+        for _ in 0..protocol.warmup {
             pass();
-            started.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let n = times.len();
+        }
+    }
+    let rounds = protocol.rounds.clamp(1, protocol.repeats.max(1));
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(protocol.repeats); passes.len()];
+    for round in 0..rounds {
+        // Round r times repeats * (r + 1) / rounds - repeats * r / rounds passes: all of
+        // `repeats` over the rounds, spread as evenly as they divide.
+        let share = protocol.repeats.max(1) * (round + 1) / rounds
+            - protocol.repeats.max(1) * round / rounds;
+        for (pass, times) in passes.iter_mut().zip(&mut times) {
+            pass();
+            for _ in 0..share {
+                let started = Instant::now();
+                pass();
+                times.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        progress(round + 1, rounds);
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
     if n % 2 == 1 {
-        times[n / 2]
+        values[n / 2]
     } else {
-        (times[n / 2 - 1] + times[n / 2]) / 2.0
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 
@@ -94,58 +127,56 @@ fn input(
     crate::init::normal_tensor([batch, channels, size, size], rng, device)
 }
 
-/// Measures the table of `space`: every distinct key once. `progress(done, total)` is called
-/// after each entry. The overhead is left at 0 (see [`fit_overhead`]).
+/// Measures the table of `space`: every distinct key, all timed together in interleaved
+/// rounds. `progress(done, total)` follows the rounds. The overhead is left at 0 (see
+/// [`fit_overhead`]).
 pub fn measure_table(
     space: &MobileNetSpace,
     protocol: Protocol,
     compute: Compute,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<LatencyTable, NnError> {
     let device = compute.eval_device();
     let mut rng = SeedStreams::new(0).stream("latency-input");
     let b = protocol.batch_size;
     let config = space.config();
     let skeleton = MobileNetSkeleton::new(space, &device);
-    let layer_keys = distinct_layer_keys(space);
-    let total = fixed_keys(space).len() + layer_keys.len();
-    let mut entries = BTreeMap::new();
     let [stem_key, head_key, logits_key] = fixed_keys(space);
     let (last_size, last_channels) = space
         .layers()
         .last()
         .map(|l| (l.size_out(), l.c_out))
         .expect("a space has layers");
+    let blocks: Vec<(String, MbConv, Tensor<4>)> = distinct_layer_keys(space)
+        .into_iter()
+        .map(|(key, (layer, kernel, expansion))| {
+            let shape = space.layers()[layer];
+            let block = MbConv::new(&shape, kernel, expansion, &device);
+            (
+                key,
+                block,
+                input(b, shape.c_in, shape.size_in, &mut rng, &device),
+            )
+        })
+        .collect();
+    let stem_input = input(b, config.in_channels, config.input_size, &mut rng, &device);
+    let head_input = input(b, last_channels, last_size, &mut rng, &device);
+    let logits_input = input(b, config.head_channels, last_size, &mut rng, &device);
 
-    let x = input(b, config.in_channels, config.input_size, &mut rng, &device);
-    entries.insert(
-        stem_key,
-        median_ms(protocol, || finish(skeleton.stem(x.clone()))),
-    );
-    progress(entries.len(), total);
-    for (key, (layer, kernel, expansion)) in layer_keys {
-        let shape = space.layers()[layer];
-        let block = MbConv::new(&shape, kernel, expansion, &device);
-        let x = input(b, shape.c_in, shape.size_in, &mut rng, &device);
-        entries.insert(
-            key,
-            median_ms(protocol, || finish(block.forward(x.clone()))),
-        );
-        progress(entries.len(), total);
-    }
-    let x = input(b, last_channels, last_size, &mut rng, &device);
-    entries.insert(
-        head_key,
-        median_ms(protocol, || finish(skeleton.head(x.clone()))),
-    );
-    progress(entries.len(), total);
-    let x = input(b, config.head_channels, last_size, &mut rng, &device);
-    entries.insert(
-        logits_key,
-        median_ms(protocol, || finish(skeleton.logits(x.clone()))),
-    );
-    progress(entries.len(), total);
+    let mut stem = || finish(skeleton.stem(stem_input.clone()));
+    let mut head = || finish(skeleton.head(head_input.clone()));
+    let mut logits = || finish(skeleton.logits(logits_input.clone()));
+    let mut block_passes: Vec<_> = blocks
+        .iter()
+        .map(|(_, block, x)| move || finish(block.forward(x.clone())))
+        .collect();
+    let mut passes: Vec<&mut dyn FnMut()> = vec![&mut stem, &mut head, &mut logits];
+    passes.extend(block_passes.iter_mut().map(|pass| pass as &mut dyn FnMut()));
+    let times = interleaved_medians(protocol, &mut passes, progress);
 
+    let keys = [stem_key, head_key, logits_key]
+        .into_iter()
+        .chain(blocks.into_iter().map(|(key, _, _)| key));
     Ok(LatencyTable {
         format: TABLE_FORMAT,
         nasr_version: env!("CARGO_PKG_VERSION").into(),
@@ -154,7 +185,8 @@ pub fn measure_table(
         batch_size: b,
         warmup: protocol.warmup,
         repeats: protocol.repeats,
-        entries,
+        rounds: protocol.rounds,
+        entries: keys.zip(times).collect(),
         overhead_ms: 0.0,
         overhead_fitted_on: 0,
     })
@@ -175,16 +207,21 @@ fn distinct_layer_keys(space: &MobileNetSpace) -> BTreeMap<String, (usize, usize
     keys
 }
 
-/// The end-to-end latency of `arch`'s network (random weights: latency does not depend on
-/// them), in milliseconds.
-pub fn measure_network(
+/// The end-to-end latency of each of `archs`' networks (random weights: latency does not
+/// depend on them), timed together in interleaved rounds, in milliseconds. `progress(done,
+/// total)` follows the rounds.
+pub fn measure_networks(
     space: &MobileNetSpace,
-    arch: &Arch,
+    archs: &[Arch],
     protocol: Protocol,
     compute: Compute,
-) -> Result<f64, NnError> {
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<f64>, NnError> {
     let device = compute.eval_device();
-    let network = MobileNetNetwork::new(space, arch, &device)?;
+    let networks = archs
+        .iter()
+        .map(|arch| MobileNetNetwork::new(space, arch, &device))
+        .collect::<Result<Vec<_>, _>>()?;
     let c = space.config();
     let mut rng = SeedStreams::new(0).stream("latency-input");
     let x = input(
@@ -194,26 +231,32 @@ pub fn measure_network(
         &mut rng,
         &device,
     );
-    Ok(median_ms(protocol, || finish(network.forward(x.clone()))))
+    let mut network_passes: Vec<_> = networks
+        .iter()
+        .map(|network| || finish(network.forward(x.clone())))
+        .collect();
+    let mut passes: Vec<&mut dyn FnMut()> = network_passes
+        .iter_mut()
+        .map(|pass| pass as &mut dyn FnMut())
+        .collect();
+    Ok(interleaved_medians(protocol, &mut passes, progress))
 }
 
 /// Each of `archs`: the table's prediction and the end-to-end measurement, in milliseconds.
-/// `progress(done, total)` is called after each.
+/// `progress(done, total)` follows the measurement's rounds.
 pub fn predicted_and_measured(
     table: &LatencyTable,
     space: &MobileNetSpace,
     archs: &[Arch],
     protocol: Protocol,
     compute: Compute,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<(Vec<f64>, Vec<f64>), NnError> {
-    let mut predicted = Vec::with_capacity(archs.len());
-    let mut measured = Vec::with_capacity(archs.len());
-    for (i, arch) in archs.iter().enumerate() {
-        predicted.push(table.predict(space, arch).map_err(latency_error)?);
-        measured.push(measure_network(space, arch, protocol, compute)?);
-        progress(i + 1, archs.len());
-    }
+    let predicted = archs
+        .iter()
+        .map(|arch| table.predict(space, arch).map_err(latency_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    let measured = measure_networks(space, archs, protocol, compute, progress)?;
     Ok((predicted, measured))
 }
 
@@ -268,6 +311,27 @@ mod tests {
         .unwrap()
     }
 
+    /// Every pass runs its warm-up, one untimed call per round and its timed repeats, in
+    /// interleaved order; each gets one median.
+    #[test]
+    fn interleaved_rounds_call_each_pass_as_the_protocol_says() {
+        let protocol = Protocol {
+            batch_size: 1,
+            warmup: 2,
+            repeats: 7,
+            rounds: 3,
+        };
+        let order = std::cell::RefCell::new(Vec::new());
+        let mut a = || order.borrow_mut().push('a');
+        let mut b = || order.borrow_mut().push('b');
+        let medians = interleaved_medians(protocol, &mut [&mut a, &mut b], |_, _| {});
+        assert_eq!(medians.len(), 2);
+        assert!(medians.iter().all(|&ms| ms >= 0.0));
+        let order: String = order.into_inner().into_iter().collect();
+        // Warm-up, then rounds of 2, 2 and 3 timed calls, each after one untimed call.
+        assert_eq!(order, "aabb".to_owned() + "aaabbb" + "aaabbb" + "aaaabbbb");
+    }
+
     /// Every key the predictions of the space's architectures need is measured, each a
     /// positive time, and the table predicts any architecture.
     #[test]
@@ -276,13 +340,17 @@ mod tests {
         let protocol = Protocol {
             batch_size: 1,
             warmup: 1,
-            repeats: 3,
+            repeats: 4,
+            rounds: 2,
         };
-        let mut calls = 0;
-        let table = measure_table(&space, protocol, Compute::Cpu, |_, _| calls += 1).unwrap();
+        let mut rounds = Vec::new();
+        let table = measure_table(&space, protocol, Compute::Cpu, |done, total| {
+            rounds.push((done, total))
+        })
+        .unwrap();
         // 2 residual layers share their keys: 6 blocks, plus 6 of the strided layer, + 3 fixed.
         assert_eq!(table.entries.len(), 6 + 6 + 3, "{:?}", table.entries.keys());
-        assert_eq!(calls, table.entries.len());
+        assert_eq!(rounds, [(1, 2), (2, 2)]);
         assert!(table.entries.values().all(|&ms| ms > 0.0));
         let mut rng = SeedStreams::new(1).stream("archs");
         for _ in 0..5 {

@@ -76,6 +76,10 @@ pub struct LatencyTable {
     pub warmup: usize,
     /// Timed passes per entry; an entry is their median.
     pub repeats: usize,
+    /// Interleaved rounds the timed passes were spread over (every entry timed in turn each
+    /// round); 1 in tables that timed one entry after another.
+    #[serde(default = "one_round")]
+    pub rounds: usize,
     /// Milliseconds per key (the median of `repeats` evaluation-mode forwards).
     pub entries: BTreeMap<String, f64>,
     /// Milliseconds a whole network takes beyond the sum of its blocks' entries (allocation and
@@ -193,6 +197,10 @@ impl LatencyTable {
         std::fs::write(&partial, text + "\n").map_err(|e| file(e.to_string()))?;
         std::fs::rename(&partial, path).map_err(|e| file(e.to_string()))
     }
+}
+
+fn one_round() -> usize {
+    1
 }
 
 /// The key of the stem, head and classifier of `space`, in that order.
@@ -324,6 +332,7 @@ mod tests {
             batch_size: 1,
             warmup: 1,
             repeats: 1,
+            rounds: 1,
             entries,
             overhead_ms: 0.0,
             overhead_fitted_on: 0,

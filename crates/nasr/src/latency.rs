@@ -42,8 +42,12 @@ pub struct ProtocolArgs {
     #[arg(long, default_value_t = 10)]
     pub warmup: usize,
     /// Timed passes; each figure is their median.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 100)]
     pub repeats: usize,
+    /// Rounds the timed passes are spread over, every block timed in turn in each, so that the
+    /// machine's drift over the measurement falls on all blocks alike.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
     /// Threads the kernels run on. One by default: at batch 1 the networks are too small to
     /// split, and two threads make each figure depend on whether the second one was awake
     /// (a table measured on two predicted 30 random networks 17% off, on one 4% off).
@@ -55,10 +59,12 @@ impl ProtocolArgs {
     fn protocol(&self) -> Result<Protocol> {
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be positive");
         anyhow::ensure!(self.repeats > 0, "--repeats must be positive");
+        anyhow::ensure!(self.rounds > 0, "--rounds must be positive");
         Ok(Protocol {
             batch_size: self.batch_size,
             warmup: self.warmup,
             repeats: self.repeats,
+            rounds: self.rounds,
         })
     }
 }
@@ -74,7 +80,7 @@ pub struct MeasureArgs {
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Random architectures the per-network overhead is fitted on (0: none).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     pub fit_archs: usize,
     /// Seed of the architectures the overhead is fitted on.
     #[arg(long, default_value_t = 0)]
@@ -102,8 +108,11 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 10)]
     pub warmup: usize,
     /// Timed passes per architecture.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 100)]
     pub repeats: usize,
+    /// Rounds the timed passes are spread over, every network timed in turn in each.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: usize,
     /// Threads the kernels run on (default: the table's).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -155,14 +164,14 @@ fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
     let space = MobileNetSpace::new(config)?;
     let protocol = args.protocol.protocol()?;
     use_threads(args.protocol.threads)?;
-    let progress = bar(0, "blocks");
+    let progress = bar(protocol.rounds, "blocks (rounds)");
     let mut table = latency::measure_table(&space, protocol, compute, |done, total| {
         progress.set_length(total as u64);
         progress.set_position(done as u64);
     })?;
     progress.finish_and_clear();
     let archs = random_archs(&space, args.seed, "latency-fit", args.fit_archs);
-    let progress = bar(archs.len(), "overhead");
+    let progress = bar(protocol.rounds, "overhead (rounds)");
     latency::fit_overhead(&mut table, &space, &archs, protocol, compute, |done, _| {
         progress.set_position(done as u64)
     })?;
@@ -200,6 +209,7 @@ fn check(args: CheckArgs, compute: Compute) -> Result<()> {
         batch_size: args.batch_size.unwrap_or(table.batch_size),
         warmup: args.warmup,
         repeats: args.repeats.max(1),
+        rounds: args.rounds.max(1),
     };
     if protocol.batch_size != table.batch_size {
         eprintln!(
@@ -210,7 +220,7 @@ fn check(args: CheckArgs, compute: Compute) -> Result<()> {
         );
     }
     let archs = random_archs(&space, args.seed, "latency-check", args.archs);
-    let progress = bar(archs.len(), "networks");
+    let progress = bar(protocol.rounds, "networks (rounds)");
     let (predicted, measured) =
         latency::predicted_and_measured(&table, &space, &archs, protocol, compute, |done, _| {
             progress.set_position(done as u64)
