@@ -169,7 +169,7 @@ pub fn train_run(
     // Parse the architecture first, so that a bad string fails before anything is written.
     match &config.space {
         SpaceConfig::Nb201(_) => drop(Nb201Space::new().parse(&config.arch)?),
-        SpaceConfig::Mobilenet(sizes) => {
+        SpaceConfig::Mobilenet(sizes) | SpaceConfig::Proxyless(sizes) => {
             drop(MobileNetSpace::new(sizes.clone())?.parse(&config.arch)?)
         }
         SpaceConfig::Darts(sizes) => {
@@ -237,7 +237,7 @@ pub fn train_run(
                 run.train_with(model, &mut forward)?,
             )
         }
-        SpaceConfig::Mobilenet(sizes) => {
+        SpaceConfig::Mobilenet(sizes) | SpaceConfig::Proxyless(sizes) => {
             let space = MobileNetSpace::new(MobileNetConfig {
                 input_size: shape.height,
                 in_channels: shape.channels,

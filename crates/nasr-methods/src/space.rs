@@ -29,21 +29,25 @@ use crate::experiment::{ExperimentError, SearchStrategy, by_name};
 pub enum SpaceName {
     /// NAS-Bench-201's cell: 6 edges x 5 ops, in three stages of N cells.
     Nb201,
-    /// ProxylessNAS/FairNAS MBConv layers: kernel x expansion, plus skip.
+    /// ProxylessNAS/FairNAS MBConv layers: kernel x expansion (FairNAS's space: no skip).
     Mobilenet,
+    /// ProxylessNAS's MBConv layers scaled to MNIST: 13 layers, `skip` on the 8 residual ones
+    /// ([`MobileNetConfig::proxyless`]).
+    Proxyless,
     /// DARTS' normal and reduction cells: 14 edges x 8 ops each.
     Darts,
 }
 
 impl SpaceName {
     /// Every space.
-    pub const ALL: [Self; 3] = [Self::Nb201, Self::Mobilenet, Self::Darts];
+    pub const ALL: [Self; 4] = [Self::Nb201, Self::Mobilenet, Self::Proxyless, Self::Darts];
 
     /// The name in configs and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Nb201 => "nb201",
             Self::Mobilenet => "mobilenet",
+            Self::Proxyless => "proxyless",
             Self::Darts => "darts",
         }
     }
@@ -113,6 +117,9 @@ pub enum SpaceConfig {
     /// MobileNet layers: stem, stages, head, kernel and expansion choices (the input size,
     /// channels and classes are taken from the data).
     Mobilenet(MobileNetConfig),
+    /// MobileNet layers at ProxylessNAS's preset ([`MobileNetConfig::proxyless`]): the same
+    /// fields as `[space.mobilenet]`, other defaults.
+    Proxyless(MobileNetConfig),
     /// DARTS cells: C channels, the number of cells, auxiliary head and drop-path (the input
     /// channels and classes are taken from the data).
     Darts(DartsNetConfig),
@@ -124,6 +131,7 @@ impl SpaceConfig {
         match name {
             SpaceName::Nb201 => Self::Nb201(NetworkSize::default()),
             SpaceName::Mobilenet => Self::Mobilenet(MobileNetConfig::default()),
+            SpaceName::Proxyless => Self::Proxyless(MobileNetConfig::proxyless()),
             SpaceName::Darts => Self::Darts(DartsNetConfig::default()),
         }
     }
@@ -133,6 +141,7 @@ impl SpaceConfig {
         match self {
             Self::Nb201(_) => SpaceName::Nb201,
             Self::Mobilenet(_) => SpaceName::Mobilenet,
+            Self::Proxyless(_) => SpaceName::Proxyless,
             Self::Darts(_) => SpaceName::Darts,
         }
     }
@@ -156,10 +165,11 @@ impl SpaceConfig {
         }
     }
 
-    /// The MobileNet sizes; a config of another space is refused, naming the method.
+    /// The MobileNet sizes (of `[space.mobilenet]` or `[space.proxyless]`); a config of
+    /// another space is refused, naming the method.
     pub fn mobilenet(&self, method: &str) -> Result<&MobileNetConfig, NnError> {
         match self {
-            Self::Mobilenet(config) => Ok(config),
+            Self::Mobilenet(config) | Self::Proxyless(config) => Ok(config),
             other => Err(other.refused(method, SpaceName::Mobilenet)),
         }
     }

@@ -81,6 +81,33 @@ impl Default for MobileNetConfig {
     }
 }
 
+impl MobileNetConfig {
+    /// The `proxyless` space: ProxylessNAS's layout scaled to 28x28 MNIST on a CPU. Five
+    /// stages of widths 16, 24, 32, 48, 64 with 3, 3, 3, 3, 1 layers and first strides 2, 2, 1,
+    /// 2, 1 (ProxylessNAS: 24 ... 320, 4, 4, 4, 4, 4, 1 layers, strides 2, 2, 2, 1, 2, 1), after
+    /// an 8-channel stem at stride 1; 13 searchable layers, of which the 8 with an identity
+    /// shortcut also offer `skip` (ProxylessNAS's Zero); head 128 channels.
+    pub fn proxyless() -> Self {
+        let stage = |channels, layers, stride| Stage {
+            channels,
+            layers,
+            stride,
+        };
+        Self {
+            stages: vec![
+                stage(16, 3, 2),
+                stage(24, 3, 2),
+                stage(32, 3, 1),
+                stage(48, 3, 2),
+                stage(64, 1, 1),
+            ],
+            head_channels: 128,
+            allow_skip: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// The choice of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerChoice {
@@ -423,6 +450,19 @@ mod tests {
         // k3_e3 on 8 -> 8 (hidden 24): expand 8*24 + 2*24, depthwise 9*24 + 2*24, project 24*8 + 2*8.
         assert_eq!(with.params - without.params, 192 + 48 + 216 + 48 + 192 + 16);
         assert!(with.flops > without.flops);
+    }
+
+    #[test]
+    fn the_proxyless_preset_has_at_least_12_layers_and_skip_where_they_are_residual() {
+        let space = MobileNetSpace::new(MobileNetConfig::proxyless()).unwrap();
+        let options: Vec<usize> = space.decisions().iter().map(|d| d.options.len()).collect();
+        assert_eq!(options.len(), 13);
+        assert_eq!(
+            options.iter().filter(|&&n| n == 7).count(),
+            8,
+            "{options:?}"
+        );
+        assert_eq!(space.layers().last().unwrap().size_out(), 4);
     }
 
     #[test]

@@ -277,12 +277,16 @@ pub fn size_space(space: &mut SpaceConfig, flags: SizeFlags) -> Result<()> {
             set(&mut network.channels, channels);
             set(&mut network.layers, layers);
         }
-        SpaceConfig::Mobilenet(_) if channels.is_some() || cells.is_some() => anyhow::bail!(
-            "--channels and --cells size nb201 networks (--channels also darts ones); a \
+        SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_)
+            if channels.is_some() || cells.is_some() =>
+        {
+            anyhow::bail!(
+                "--channels and --cells size nb201 networks (--channels also darts ones); a \
              mobilenet network's channels and depths are the stages of its [space.mobilenet] \
              table"
-        ),
-        SpaceConfig::Mobilenet(_) => {}
+            )
+        }
+        SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {}
     }
     Ok(())
 }

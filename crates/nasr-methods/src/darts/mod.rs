@@ -250,7 +250,9 @@ impl RetrainConfig {
     pub fn space_of(&self, searched: &SpaceConfig) -> SpaceConfig {
         match searched {
             SpaceConfig::Darts(_) => SpaceConfig::Darts(self.darts_net),
-            SpaceConfig::Nb201(_) | SpaceConfig::Mobilenet(_) => SpaceConfig::Nb201(self.network),
+            SpaceConfig::Nb201(_) | SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {
+                SpaceConfig::Nb201(self.network)
+            }
         }
     }
 }
@@ -363,7 +365,9 @@ pub fn darts_run(
             })?;
             search.run(supernet, data, options)?
         }
-        SpaceConfig::Mobilenet(_) => return Err(MixedSpace::refused(&config.space)),
+        SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {
+            return Err(MixedSpace::refused(&config.space));
+        }
     };
     write_json(&out.join("metrics.json"), &epochs)?;
     write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;

@@ -76,15 +76,24 @@ impl MbConv {
         }
     }
 
-    /// `[batch, c_in, s, s]` -> `[batch, c_out, ceil(s / stride), ...]`.
+    /// `[batch, c_in, s, s]` -> `[batch, c_out, ceil(s / stride), ...]`: the branch, plus the
+    /// input where the block is residual.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut h = x.clone();
+        if self.residual {
+            self.branch(x.clone()) + x
+        } else {
+            self.branch(x)
+        }
+    }
+
+    /// The block without its shortcut: expansion, depthwise, projection.
+    pub fn branch(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut h = x;
         if let (Some(expand), Some(bn)) = (&self.expand, &self.expand_bn) {
             h = conv_bn_relu6(expand, bn, h);
         }
         h = conv_bn_relu6(&self.depthwise, &self.depthwise_bn, h);
-        h = conv_batch_norm(&self.project, &self.project_bn, h, None);
-        if self.residual { h + x } else { h }
+        conv_batch_norm(&self.project, &self.project_bn, h, None)
     }
 }
 

@@ -4,14 +4,18 @@
 //!   costs, in time and memory, one network's step.
 //! - [`Mode::Mixed`]: DARTS' continuous relaxation, every op of an edge weighted by its row of
 //!   the architecture weights.
+//! - Gated ([`gated`]): ProxylessNAS's binary gates, per layer the active op of a pair of
+//!   candidates with its gate, the other computed only for its gate's gradient; a step costs
+//!   about one path's memory. Chain-structured spaces only ([`GatedSupernet`]).
 //!
-//! Every edge or layer is a [`MixedOp`], which runs in either mode; a space's supernet (in
-//! `nets/`) maps the [`Mode`] onto its edges. [`bn`] recalibrates BatchNorm along a path, the
-//! evaluation step of every weight-sharing method; [`extract`] copies a path's weights out
-//! under a standalone network's names.
+//! Every edge or layer is a [`MixedOp`], which runs in each mode ([`EdgeMode`]); a space's
+//! supernet (in `nets/`) maps the [`Mode`] onto its edges. [`bn`] recalibrates BatchNorm along a
+//! path, the evaluation step of every weight-sharing method; [`extract`] copies a path's weights
+//! out under a standalone network's names.
 
 pub mod bn;
 pub mod extract;
+pub mod gated;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -21,6 +25,7 @@ use nasr_space::Arch;
 use crate::ops::{CandidateOp, CandidateOps};
 
 pub use bn::{RecalBatches, path_accuracy, recalibrate_bn};
+pub use gated::{GatePair, Gates};
 
 /// How a supernet runs.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +47,8 @@ pub struct MixedWeights<'a> {
     pub aux_skip: f64,
 }
 
-/// What one edge (or layer) runs: option `k` alone, or every option weighted by row `row`.
+/// What one edge (or layer) runs: option `k` alone, every option weighted by row `row`, or a
+/// gated pair.
 #[derive(Debug, Clone, Copy)]
 pub enum EdgeMode<'a> {
     /// Option `k` of the edge's decision alone.
@@ -54,11 +60,24 @@ pub enum EdgeMode<'a> {
         /// The edge's row.
         row: usize,
     },
+    /// The active option of `pair` times its gate, plus the other's output (computed without
+    /// autodiff) times its gate; the gates are row `row` of `values`.
+    Gated {
+        /// The layer's pair.
+        pair: GatePair,
+        /// `[layers, 2]` gate values.
+        values: &'a Tensor<2>,
+        /// The layer's row.
+        row: usize,
+    },
 }
 
 /// A candidate op that can sit on a supernet edge.
 pub trait EdgeOp: CandidateOp {
-    /// Applies the op; `None` for the zero op.
+    /// Applies the op; `None` for the zero op. For a block with an identity shortcut (MBConv)
+    /// this is the block's own branch, without the shortcut: the supernet adds the shortcut
+    /// around the mixed op, as ProxylessNAS's `MobileInvertedResidualBlock` does, so that
+    /// weights and gates scale the branch only, and skipping a layer leaves the shortcut.
     fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>>;
     /// Whether the op is the space's `skip_connect` (at any stride), which DARTS-'s auxiliary
     /// skip weights up.
@@ -86,6 +105,35 @@ impl<O: EdgeOp> MixedOp<O> {
         match mode {
             EdgeMode::Path(option) => self.ops.get(option)?.apply(x),
             EdgeMode::Mixed { weights, row } => self.forward_mixed(weights, row, x),
+            EdgeMode::Gated { pair, values, row } => self.forward_gated(pair, values, row, x),
+        }
+    }
+
+    /// ProxylessNAS's gated op (`full_v2`): `g_a * o_a(x) + g_k * o_k`, with `o_k` the other
+    /// option's output on the detached input, itself detached, so that its activations are not
+    /// kept and no gradient reaches `x` or the weights through it; `dL/dg_k = <o_k, dL/dy>`
+    /// all the same. A skip option (no op) has a zero output.
+    fn forward_gated(
+        &self,
+        pair: GatePair,
+        values: &Tensor<2>,
+        row: usize,
+        x: Tensor<4>,
+    ) -> Option<Tensor<4>> {
+        let gate = |slot: usize| scalar_at(values, row, slot);
+        let active = self
+            .ops
+            .get(pair.active_option())
+            .and_then(|op| op.apply(x.clone()))
+            .map(|out| out * gate(pair.active));
+        let inactive = self
+            .ops
+            .get(pair.inactive_option())
+            .and_then(|op| op.apply(x.detach()))
+            .map(|out| out.detach() * gate(1 - pair.active));
+        match (active, inactive) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
         }
     }
 
@@ -125,6 +173,12 @@ pub trait MixedSupernet: Module {
     /// Logits with every edge a weighted sum of its ops: `weights` has alpha's shape (one row
     /// per edge); `aux_skip` adds DARTS-'s auxiliary skip to every edge (0 disables it).
     fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2>;
+}
+
+/// A supernet run with ProxylessNAS's binary gates: what its architecture step needs.
+pub trait GatedSupernet: PathSupernet {
+    /// Logits with every layer gated by its pair in `gates` (one pair per layer).
+    fn forward_gated(&self, gates: Gates<'_>, x: Tensor<4>) -> Tensor<2>;
 }
 
 /// A supernet run one path at a time: what weight-sharing evaluation needs of it.

@@ -78,7 +78,7 @@ mod tests {
     use super::*;
     use crate::params::parameter_count;
     use nasr_space::mobilenet::{MobileNetConfig, Stage};
-    use nasr_space::{Arch, Space};
+    use nasr_space::{Arch, SeedStreams, Space};
 
     fn space(allow_skip: bool) -> MobileNetSpace {
         MobileNetSpace::new(MobileNetConfig {
@@ -178,6 +178,104 @@ mod tests {
                 .try_to_vec()
                 .unwrap();
             assert_eq!(from_supernet, from_standalone, "{}", space.format(&arch));
+        }
+    }
+
+    /// ProxylessNAS's `full_v2` gate gradients (the active op with autodiff, the other's
+    /// output detached) equal the `full` ones: every op of every layer run with autodiff,
+    /// weighted by one-hot gates (the mixed mode).
+    #[test]
+    fn full_v2_gate_gradients_equal_full_gate_gradients() {
+        use crate::supernet::{GatePair, GatedSupernet, Gates, MixedSupernet};
+        use burn::nn::loss::CrossEntropyLossConfig;
+        use burn::tensor::{Int, TensorData};
+
+        let device = crate::Compute::Cpu.train_device();
+        let space = space(true);
+        let supernet = crate::init::seeded(&mut SeedStreams::new(7).stream("init"), || {
+            Ok::<_, crate::NnError>(MobileNetSupernet::new(&space, &device))
+        })
+        .unwrap()
+        .no_grad();
+        let x = crate::init::normal_tensor(
+            [4, 1, 9, 9],
+            &mut SeedStreams::new(8).stream("input"),
+            &device,
+        );
+        let labels =
+            Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 4, 7, 2], [4]), &device);
+        let loss = CrossEntropyLossConfig::new().init(&device);
+        let options = |layer: usize| space.decisions()[layer].options.len();
+        let columns = (0..space.layers().len()).map(options).max().unwrap();
+        let mut rng = <rand_chacha::ChaCha12Rng as rand::SeedableRng>::seed_from_u64(9);
+        for round in 0..4 {
+            let pairs: Vec<GatePair> = (0..space.layers().len())
+                .map(|layer| {
+                    let alpha: Vec<f32> = (0..options(layer))
+                        .map(|i| (i as f32 * 0.3).sin())
+                        .collect();
+                    GatePair::draw(&alpha, &mut rng)
+                })
+                .collect();
+            let values: Vec<f32> = pairs.iter().flat_map(|p| p.values()).collect();
+            let gates = Tensor::<2>::from_data(TensorData::new(values, [pairs.len(), 2]), &device)
+                .require_grad();
+            let gated = loss.forward(
+                supernet.forward_gated(
+                    Gates {
+                        pairs: &pairs,
+                        values: &gates,
+                    },
+                    x.clone(),
+                ),
+                labels.clone(),
+            );
+            let gated_grads: Vec<f32> = gates
+                .grad(&gated.backward())
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+
+            let mut one_hot = vec![0f32; pairs.len() * columns];
+            for (layer, pair) in pairs.iter().enumerate() {
+                one_hot[layer * columns + pair.active_option()] = 1.0;
+            }
+            let weights =
+                Tensor::<2>::from_data(TensorData::new(one_hot, [pairs.len(), columns]), &device)
+                    .require_grad();
+            let full = loss.forward(
+                supernet.forward_mixed(&weights, 0.0, x.clone()),
+                labels.clone(),
+            );
+            assert_eq!(
+                gated.clone().into_scalar::<f32>(),
+                full.clone().into_scalar::<f32>(),
+                "round {round}: the same forward"
+            );
+            let full_grads: Vec<f32> = weights
+                .grad(&full.backward())
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            for (layer, pair) in pairs.iter().enumerate() {
+                for slot in 0..2 {
+                    let option = pair.options[slot];
+                    let is_skip = space.decisions()[layer].options[option] == "skip";
+                    // Zero's output is 0, and so is its gate's gradient.
+                    let expected = if is_skip {
+                        0.0
+                    } else {
+                        full_grads[layer * columns + option]
+                    };
+                    let got = gated_grads[layer * 2 + slot];
+                    assert!(
+                        (got - expected).abs() <= 1e-5 * expected.abs().max(1e-3),
+                        "round {round} layer {layer} option {option}: {got} against {expected}"
+                    );
+                }
+            }
         }
     }
 

@@ -1,4 +1,7 @@
-//! The single-path supernet of a MobileNet space: every candidate block of every layer.
+//! The supernet of a MobileNet space: every candidate block of every layer, run one path at a
+//! time, mixed (every block of a layer weighted, DARTS-style) or gated (ProxylessNAS). Each
+//! layer's blocks contribute their branch; a residual layer adds its input around the mixed
+//! op, so that `skip` (no block) leaves the identity.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -11,11 +14,14 @@ use crate::NnError;
 use crate::ops::mbconv::MbConv;
 use crate::params::{load_named, named_tensors};
 use crate::supernet::extract::path_tensors;
-use crate::supernet::{EdgeMode, EdgeOp, MixedOp, PathSupernet};
+use crate::supernet::{
+    EdgeMode, EdgeOp, GatedSupernet, Gates, MixedOp, MixedSupernet, MixedWeights, PathSupernet,
+};
 
 impl EdgeOp for MbConv {
+    /// The branch: the layer adds the shortcut (see [`EdgeOp::apply`]).
     fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>> {
-        Some(self.forward(x))
+        Some(self.branch(x))
     }
 
     fn is_skip(&self) -> bool {
@@ -31,6 +37,8 @@ pub struct MobileNetSupernet {
     /// Every candidate block of each searchable layer, in the layer's option order; a skip
     /// option (always the last) holds none.
     pub layers: Vec<MixedOp<MbConv>>,
+    /// Whether each layer adds its input to its output (stride 1, same width).
+    pub residual: Vec<bool>,
 }
 
 impl MobileNetSupernet {
@@ -56,6 +64,11 @@ impl MobileNetSupernet {
         Self {
             skeleton: MobileNetSkeleton::new(space, device),
             layers,
+            residual: space
+                .layers()
+                .iter()
+                .map(|shape| shape.residual())
+                .collect(),
         }
     }
 
@@ -84,14 +97,48 @@ impl MobileNetSupernet {
 
     /// Logits of the path `arch`; a skip option passes the input through.
     pub fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        self.forward(|layer| EdgeMode::Path(arch.choices[layer]), x)
+    }
+
+    /// Logits with each layer in the mode `mode(layer)`: its mixed op's output, plus the
+    /// layer's input where it is residual.
+    fn forward<'a>(&self, mode: impl Fn(usize) -> EdgeMode<'a>, x: Tensor<4>) -> Tensor<2> {
         self.skeleton.forward(x, |mut x| {
-            for (layer, &option) in self.layers.iter().zip(&arch.choices) {
-                if let Some(out) = layer.forward(EdgeMode::Path(option), x.clone()) {
-                    x = out;
-                }
+            for (index, (layer, &residual)) in self.layers.iter().zip(&self.residual).enumerate() {
+                let branch = layer.forward(mode(index), x.clone());
+                x = match branch {
+                    Some(out) if residual => out + x,
+                    Some(out) => out,
+                    // Only a residual layer offers skip.
+                    None => x,
+                };
             }
             x
         })
+    }
+}
+
+impl MixedSupernet for MobileNetSupernet {
+    /// `weights`: `[layers, options]`, columns in each layer's option order (a layer with fewer
+    /// options ignores the extra columns; skip's column adds nothing). `aux_skip` does nothing
+    /// here: skip is the shortcut, which every residual layer adds anyway.
+    fn forward_mixed(&self, weights: &Tensor<2>, aux_skip: f64, x: Tensor<4>) -> Tensor<2> {
+        let weights = MixedWeights { weights, aux_skip };
+        self.forward(|row| EdgeMode::Mixed { weights, row }, x)
+    }
+}
+
+impl GatedSupernet for MobileNetSupernet {
+    fn forward_gated(&self, gates: Gates<'_>, x: Tensor<4>) -> Tensor<2> {
+        let values = gates.values;
+        self.forward(
+            |row| EdgeMode::Gated {
+                pair: gates.pairs[row],
+                values,
+                row,
+            },
+            x,
+        )
     }
 }
 
