@@ -282,11 +282,11 @@ impl PredictionQuality {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use nasr_space::mobilenet::{MobileNetConfig, Stage};
 
-    fn space() -> MobileNetSpace {
+    pub(crate) fn space() -> MobileNetSpace {
         MobileNetSpace::new(MobileNetConfig {
             stages: vec![
                 Stage {
@@ -307,7 +307,7 @@ mod tests {
     }
 
     /// A table whose every entry of `space` is given by `value(key)`.
-    fn table(space: &MobileNetSpace, value: impl Fn(&str) -> f64) -> LatencyTable {
+    pub(crate) fn table(space: &MobileNetSpace, value: impl Fn(&str) -> f64) -> LatencyTable {
         let mut entries = BTreeMap::new();
         for key in fixed_keys(space) {
             entries.insert(key.clone(), value(&key));

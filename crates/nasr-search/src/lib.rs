@@ -16,6 +16,7 @@ mod evaluator;
 pub mod evolution;
 pub mod experiment;
 pub mod fair;
+pub mod hardware_loss;
 pub mod latency;
 mod metrics;
 pub mod nb201_table;

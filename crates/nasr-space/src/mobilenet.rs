@@ -303,21 +303,32 @@ impl MobileNetSpace {
 
     /// Parameters and multiply-adds of `arch` (which must be in the space).
     pub fn cost(&self, arch: &Arch) -> ModelCost {
+        arch.choices
+            .iter()
+            .enumerate()
+            .fold(self.fixed_cost(), |total, (layer, &option)| {
+                total + self.block_cost(layer, option)
+            })
+    }
+
+    /// What every architecture has: the stem, the head conv and the classifier.
+    pub fn fixed_cost(&self) -> ModelCost {
         let c = &self.config;
         let stem_size = c.input_size.div_ceil(c.stem_stride);
-        let mut total = conv_bn(c.in_channels, c.stem_channels, 3, 1, stem_size);
-        for (index, shape) in self.layers.iter().enumerate() {
-            total = total + self.layer_cost(shape, self.choice(index, arch.choices[index]));
-        }
+        let stem = conv_bn(c.in_channels, c.stem_channels, 3, 1, stem_size);
         let last = self.layers.last().expect("a space has layers");
-        let size = last.size_out();
-        total = total + conv_bn(last.c_out, c.head_channels, 1, 1, size);
+        let head = conv_bn(last.c_out, c.head_channels, 1, 1, last.size_out());
         let classifier = (c.head_channels * c.classes) as u64;
-        total
+        stem + head
             + ModelCost {
                 params: classifier + c.classes as u64,
                 flops: classifier,
             }
+    }
+
+    /// Parameters and multiply-adds of option `option` of layer `layer` (0 for skip).
+    pub fn block_cost(&self, layer: usize, option: usize) -> ModelCost {
+        self.layer_cost(&self.layers[layer], self.choice(layer, option))
     }
 
     /// One MBConv: 1x1 expansion + BN, kxk depthwise (strided) + BN, 1x1 projection + BN; the
