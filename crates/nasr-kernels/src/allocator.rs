@@ -9,7 +9,8 @@ const MMAP_THRESHOLD: i32 = 32 << 20;
 /// step allocates and frees the same tensor sizes over and over; a fresh mapping costs a page
 /// fault and a cleared page per 4 KiB on first touch, about 8% of an NB201 step and half the
 /// time of an elementwise op on a 4 MiB tensor (`nasr bench ops`). The peak memory stays the
-/// same; the resident memory stays at its peak instead of shrinking between steps.
+/// same; the resident memory stays at its peak instead of shrinking between steps. All threads
+/// share one heap.
 ///
 /// Process-wide: a binary calls it once, first thing (the `nasr` command does). On other C
 /// libraries than glibc it does nothing.
@@ -20,5 +21,9 @@ pub fn reuse_freed_memory() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         // Never give the top of the heap back: the next step wants it again.
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        // One heap for every thread: tensors are made on one pool worker and freed on
+        // another, and per-thread heaps would each keep their own freed blocks (an NB201 step
+        // grew memory by 546 MiB with them, 508 MiB with one).
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }

@@ -13,6 +13,7 @@
 //! | `asha`, `hyperband` | [`MultiFidelityConfig`] (`strategy` implied) | standalone training (nb201) |
 //! | `fairnas`, `spos` | [`FairNasConfig`] (`sampling` implied) | supernet + NSGA-II (mobilenet) |
 //! | `darts` | [`DartsConfig`] | differentiable search (nb201, darts) |
+//! | `proxyless` | [`ProxylessConfig`] | binary-gated path search with a latency loss (proxyless, mobilenet) |
 //! | `train` | [`TrainRunConfig`] | one architecture from scratch (any space) |
 //!
 //! ```
@@ -58,12 +59,13 @@ use thiserror::Error;
 use crate::darts::{DartsConfig, DartsResult, darts_run};
 use crate::fairnas::{FairNasConfig, FrontMember, PathSampling, fairnas_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
+use crate::proxyless::{ProxylessConfig, ProxylessResult, proxyless_run};
 use crate::rsws::{RswsConfig, RswsResult, rsws_run};
 use crate::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
 use crate::space::{SpaceConfig, SpaceName, refuse_config_format_1};
 
 /// The `method` tags of [`ExperimentConfig`], in its order.
-pub const METHODS: [&str; 8] = [
+pub const METHODS: [&str; 9] = [
     "table",
     "rsws",
     "asha",
@@ -71,6 +73,7 @@ pub const METHODS: [&str; 8] = [
     "fairnas",
     "spos",
     "darts",
+    "proxyless",
     "train",
 ];
 
@@ -170,11 +173,13 @@ pub enum SearchStrategy {
     Spos,
     /// DARTS: differentiable search, derivation, retraining.
     Darts,
+    /// ProxylessNAS: binary-gated path search with a latency loss, derivation, retraining.
+    Proxyless,
 }
 
 impl SearchStrategy {
     /// Every strategy.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Rs,
         Self::Rea,
         Self::Reinforce,
@@ -185,6 +190,7 @@ impl SearchStrategy {
         Self::Fairnas,
         Self::Spos,
         Self::Darts,
+        Self::Proxyless,
     ];
 
     /// The name in configs and on the command line.
@@ -200,6 +206,7 @@ impl SearchStrategy {
             Self::Fairnas => "fairnas",
             Self::Spos => "spos",
             Self::Darts => "darts",
+            Self::Proxyless => "proxyless",
         }
     }
 
@@ -210,6 +217,7 @@ impl SearchStrategy {
             // written for the MobileNet layers.
             Self::Fairnas | Self::Spos => &[SpaceName::Mobilenet],
             Self::Darts => &[SpaceName::Nb201, SpaceName::Darts],
+            Self::Proxyless => &[SpaceName::Proxyless, SpaceName::Mobilenet],
             // The table covers NB201 only, and RSWS and ASHA train NB201 networks.
             _ => &[SpaceName::Nb201],
         }
@@ -248,7 +256,7 @@ impl SearchStrategy {
             }
             Self::Fairnas => Some(("sampling", "strict_fair")),
             Self::Spos => Some(("sampling", "uniform")),
-            Self::Rsws | Self::Darts => None,
+            Self::Rsws | Self::Darts | Self::Proxyless => None,
         }
     }
 }
@@ -337,6 +345,8 @@ pub enum ExperimentConfig {
     Spos(FairNasConfig),
     /// DARTS on the NB201 or DARTS space.
     Darts(DartsConfig),
+    /// ProxylessNAS on a MobileNet space.
+    Proxyless(ProxylessConfig),
     /// One architecture trained from scratch.
     Train(TrainRunConfig),
 }
@@ -390,6 +400,8 @@ pub enum ExperimentResult {
     FairNas(Vec<FrontMember>),
     /// DARTS's derived architecture and its retraining.
     Darts(DartsResult),
+    /// ProxylessNAS's derived network: latency predicted and measured, its retraining.
+    Proxyless(ProxylessResult),
     /// A training run's metrics.
     Train(RunMetrics),
 }
@@ -416,6 +428,7 @@ impl ExperimentConfig {
                 Self::Fairnas(FairNasConfig::default())
             }
             SearchStrategy::Darts => Self::Darts(DartsConfig::default()),
+            SearchStrategy::Proxyless => Self::Proxyless(ProxylessConfig::default()),
         }
         .with_strategy(strategy)?;
         config.set_space(space)?;
@@ -501,6 +514,7 @@ impl ExperimentConfig {
             "fairnas" => Self::Fairnas(read_table(table)?),
             "spos" => Self::Spos(read_table(table)?),
             "darts" => Self::Darts(read_table(table)?),
+            "proxyless" => Self::Proxyless(read_table(table)?),
             "train" => Self::Train(read_table(table)?),
             other => {
                 return Err(ExperimentError::Config {
@@ -521,6 +535,7 @@ impl ExperimentConfig {
             Self::Fairnas(_) => "fairnas",
             Self::Spos(_) => "spos",
             Self::Darts(_) => "darts",
+            Self::Proxyless(_) => "proxyless",
             Self::Train(_) => "train",
         }
     }
@@ -535,6 +550,7 @@ impl ExperimentConfig {
             Self::Fairnas(_) => SearchStrategy::Fairnas,
             Self::Spos(_) => SearchStrategy::Spos,
             Self::Darts(_) => SearchStrategy::Darts,
+            Self::Proxyless(_) => SearchStrategy::Proxyless,
             Self::Train(_) => return None,
         })
     }
@@ -547,6 +563,7 @@ impl ExperimentConfig {
             Self::Asha(c) | Self::Hyperband(c) => c.run.space.name(),
             Self::Fairnas(c) | Self::Spos(c) => c.space.name(),
             Self::Darts(c) => c.space.name(),
+            Self::Proxyless(c) => c.space.name(),
             Self::Train(c) => c.space.name(),
         }
     }
@@ -585,7 +602,8 @@ impl ExperimentConfig {
                 Self::Spos(c)
             }
             (config @ Self::Rsws(_), SearchStrategy::Rsws)
-            | (config @ Self::Darts(_), SearchStrategy::Darts) => config,
+            | (config @ Self::Darts(_), SearchStrategy::Darts)
+            | (config @ Self::Proxyless(_), SearchStrategy::Proxyless) => config,
             _ => return Err(other()),
         })
     }
@@ -603,6 +621,7 @@ impl ExperimentConfig {
             Self::Asha(c) | Self::Hyperband(c) => retyped(&mut c.run.space),
             Self::Fairnas(c) | Self::Spos(c) => retyped(&mut c.space),
             Self::Darts(c) => retyped(&mut c.space),
+            Self::Proxyless(c) => retyped(&mut c.space),
             Self::Train(c) => retyped(&mut c.space),
             // The table is NB201's, checked above.
             Self::Table(_) => {}
@@ -700,6 +719,9 @@ impl ExperimentConfig {
             Self::Darts(config) => {
                 let table = Nb201Table::load(data_dir).ok();
                 ExperimentResult::Darts(darts_run(config, data_dir, out, &run, table.as_ref())?)
+            }
+            Self::Proxyless(config) => {
+                ExperimentResult::Proxyless(proxyless_run(config, data_dir, out, &run)?)
             }
             Self::Train(config) => ExperimentResult::Train(train_run(config, data_dir, out, &run)?),
         })

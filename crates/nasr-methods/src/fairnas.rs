@@ -97,12 +97,30 @@ impl MobileNetProblem {
         config: &FairNasConfig,
         data_dir: &std::path::Path,
     ) -> Result<Self, nasr_nn::NnError> {
-        let sizes = config.space.mobilenet("fairnas")?;
+        Self::load(
+            &config.space,
+            &config.data,
+            config.seed,
+            data_dir,
+            "fairnas",
+        )
+    }
+
+    /// Loads and splits `data` with the run seed `seed`, and sizes `space` (a MobileNet space
+    /// of `method`) to fit the data.
+    pub fn load(
+        space: &crate::space::SpaceConfig,
+        data: &crate::run::DataConfig,
+        seed: u64,
+        data_dir: &std::path::Path,
+        method: &str,
+    ) -> Result<Self, nasr_nn::NnError> {
+        let sizes = space.mobilenet(method)?;
         let crate::run::RunData {
             parts,
             normalization,
             ..
-        } = crate::run::RunData::load(&config.data, config.seed, data_dir)?;
+        } = crate::run::RunData::load(data, seed, data_dir)?;
         let shape = parts.train.shape;
         let space = nasr_space::MobileNetSpace::new(nasr_space::mobilenet::MobileNetConfig {
             input_size: shape.height,
@@ -125,6 +143,26 @@ impl MobileNetProblem {
         config: &FairNasConfig,
         compute: nasr_nn::Compute,
     ) -> nasr_nn::eval::SupernetEvaluator<'a, nasr_nn::nets::mobilenet::MobileNetSupernet> {
+        self.path_evaluator(
+            supernet,
+            nasr_nn::eval::supernet::PathEvaluation {
+                batch_size: config.train.batch_size,
+                recal_batches: config.recal_batches,
+                eval_batch_size: config.train.eval_batch_size,
+                compute,
+            },
+            config.seed,
+        )
+    }
+
+    /// The weight-sharing evaluator of paths of `supernet` under `evaluation`, drawing its
+    /// recalibration batches from the run seed `seed`'s streams.
+    pub fn path_evaluator<'a>(
+        &'a self,
+        supernet: &'a nasr_nn::nets::mobilenet::MobileNetSupernet,
+        evaluation: nasr_nn::eval::supernet::PathEvaluation,
+        seed: u64,
+    ) -> nasr_nn::eval::SupernetEvaluator<'a, nasr_nn::nets::mobilenet::MobileNetSupernet> {
         nasr_nn::eval::SupernetEvaluator::new(
             supernet,
             &self.space,
@@ -133,13 +171,8 @@ impl MobileNetProblem {
                 valid: &self.parts.valid,
                 normalization: &self.normalization,
             },
-            nasr_nn::eval::supernet::PathEvaluation {
-                batch_size: config.train.batch_size,
-                recal_batches: config.recal_batches,
-                eval_batch_size: config.train.eval_batch_size,
-                compute,
-            },
-            SeedStreams::new(config.seed),
+            evaluation,
+            SeedStreams::new(seed),
         )
         .with_costs(&self.space)
     }

@@ -8,6 +8,8 @@
 //! - [`fairnas`]: strictly fair supernet training on the MobileNet space, NSGA-II over it;
 //! - [`path_steps`]: the single-path training steps (uniform, strictly fair) and validation path;
 //! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
+//! - [`proxyless`]: ProxylessNAS (binary gates, `two` mode, a latency loss from a measured
+//!   table) on the MobileNet spaces;
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
 //! - studies: [`compare`] (methods at equal budget over seeds), [`rank_eval`] and
 //!   [`sampling_rank`] (how well a supernet ranks);
@@ -22,6 +24,7 @@ pub mod experiment;
 pub mod fairnas;
 pub mod multi_fidelity;
 pub mod path_steps;
+pub mod proxyless;
 pub mod rank_eval;
 pub mod rsws;
 pub mod run;

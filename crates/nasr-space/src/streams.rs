@@ -33,6 +33,13 @@ impl SeedStreams {
         rng.set_stream(fnv1a(name.as_bytes()));
         rng
     }
+
+    /// Streams of their own for one phase of a run (a warm-up before the search), rooted at
+    /// the first draw of this run's stream `name`: the phase's `data-order/0` is not the
+    /// run's.
+    pub fn phase(&self, name: &str) -> SeedStreams {
+        SeedStreams::new(rand::RngCore::next_u64(&mut self.stream(name)))
+    }
 }
 
 /// One stream per epoch, `<prefix>/<epoch>`, for a consumer called step by step (path

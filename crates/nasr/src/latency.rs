@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use nasr_methods::space::{SpaceConfig, SpaceName};
 use nasr_nn::Compute;
 use nasr_nn::latency::{self, Protocol};
 use nasr_search::latency::{LatencyTable, PredictionQuality};
-use nasr_space::mobilenet::{MobileNetConfig, MobileNetSpace};
+use nasr_space::mobilenet::MobileNetSpace;
+
+use crate::cli::space_names;
 use nasr_space::{Arch, SeedStreams, Space};
 
 /// Flags of `nasr latency`.
@@ -72,8 +75,12 @@ impl ProtocolArgs {
 /// Flags of `nasr latency measure`.
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
-    /// The space's sizes: a TOML file of `[space.mobilenet]`'s fields (default: the MobileNet
-    /// space's defaults).
+    /// The space at its preset sizes: mobilenet (FairNAS's, no skip) or proxyless
+    /// (ProxylessNAS's, 13 layers with skip), both for 28x28 MNIST.
+    #[arg(long, default_value = "mobilenet", value_parser = space_names(&[SpaceName::Mobilenet, SpaceName::Proxyless]), conflicts_with = "mobilenet_config")]
+    pub space: SpaceName,
+    /// The space's sizes instead: a TOML file of `[space.mobilenet]`'s fields (e.g.
+    /// spaces/proxyless-imagenet.toml).
     #[arg(long, value_name = "FILE.toml")]
     pub mobilenet_config: Option<PathBuf>,
     /// Timing.
@@ -98,6 +105,9 @@ pub struct CheckArgs {
     /// Random architectures to measure.
     #[arg(long, default_value_t = 30)]
     pub archs: usize,
+    /// Check these architectures instead of random ones (e.g. a search's derived network).
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub given: Vec<String>,
     /// Seed of the architectures (keep it apart from the table's fitting seed).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -124,18 +134,23 @@ pub struct CheckArgs {
 /// Runs `nasr latency`.
 pub fn run(args: LatencyArgs, compute: Compute) -> Result<()> {
     match args.command {
-        LatencyCommand::Measure(args) => measure(args, compute),
+        LatencyCommand::Measure(args) => {
+            let threads = args.protocol.threads;
+            on_threads(threads, || measure(args, compute))
+        }
         LatencyCommand::Check(args) => check(args, compute),
     }
 }
 
-/// Runs the kernels on `threads` threads from here on (rayon's global pool, built once).
-fn use_threads(threads: usize) -> Result<()> {
+/// Runs `work` on a worker of a pool of `threads` threads, so that the kernels split their
+/// work over that many and start it without handing it to another thread (see `main`).
+fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     anyhow::ensure!(threads > 0, "--threads must be positive");
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .build_global()
-        .context("setting up the kernels' threads")
+        .build()
+        .context("setting up the kernels' threads")?
+        .install(work)
 }
 
 /// A bar of `total` steps named `what`.
@@ -159,11 +174,12 @@ fn random_archs(space: &MobileNetSpace, seed: u64, name: &str, count: usize) -> 
 fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
     let config = match &args.mobilenet_config {
         Some(path) => crate::bench::read_mobilenet_config(path)?,
-        None => MobileNetConfig::default(),
+        None => SpaceConfig::default_of(args.space)
+            .mobilenet("nasr latency")?
+            .clone(),
     };
     let space = MobileNetSpace::new(config)?;
     let protocol = args.protocol.protocol()?;
-    use_threads(args.protocol.threads)?;
     let progress = bar(protocol.rounds, "blocks (rounds)");
     let mut table = latency::measure_table(&space, protocol, compute, |done, total| {
         progress.set_length(total as u64);
@@ -195,7 +211,11 @@ fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
 
 fn check(args: CheckArgs, compute: Compute) -> Result<()> {
     let table = LatencyTable::load(&args.table)?;
-    use_threads(args.threads.unwrap_or(table.machine.threads))?;
+    let threads = args.threads.unwrap_or(table.machine.threads);
+    on_threads(threads, || check_on_threads(args, table, compute))
+}
+
+fn check_on_threads(args: CheckArgs, table: LatencyTable, compute: Compute) -> Result<()> {
     let here = latency::this_machine(compute);
     for difference in table.machine.differences(&here) {
         eprintln!(
@@ -219,7 +239,14 @@ fn check(args: CheckArgs, compute: Compute) -> Result<()> {
             protocol.batch_size
         );
     }
-    let archs = random_archs(&space, args.seed, "latency-check", args.archs);
+    let archs = if args.given.is_empty() {
+        random_archs(&space, args.seed, "latency-check", args.archs)
+    } else {
+        args.given
+            .iter()
+            .map(|text| space.parse(text))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let progress = bar(protocol.rounds, "networks (rounds)");
     let (predicted, measured) =
         latency::predicted_and_measured(&table, &space, &archs, protocol, compute, |done, _| {

@@ -86,7 +86,7 @@ pub fn argmax(values: &[f64]) -> usize {
 }
 
 /// A standard normal draw (Box-Muller), so that alpha's start depends only on the stream.
-fn standard_normal(rng: &mut dyn RngCore) -> f64 {
+pub(crate) fn standard_normal(rng: &mut dyn RngCore) -> f64 {
     let uniform = |rng: &mut dyn RngCore| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let u1 = uniform(rng).max(f64::MIN_POSITIVE);
     let u2 = uniform(rng);

@@ -11,7 +11,7 @@
 //! `metrics.json` (supernet epochs), `alphas.jsonl` (one record per epoch), `best.json`, and
 //! `retrain/` (a training run of the derived architecture from scratch).
 
-mod alpha;
+pub(crate) mod alpha;
 mod derive;
 pub mod hypergradient;
 

@@ -81,8 +81,8 @@ pub fn softmax(values: &[f32]) -> Vec<f64> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
-/// An index drawn from `probabilities` (which sum to 1).
-fn draw(probabilities: &[f64], rng: &mut dyn RngCore) -> usize {
+/// An index drawn from `probabilities` (which sum to 1), by one uniform draw from `rng`.
+pub fn draw(probabilities: &[f64], rng: &mut dyn RngCore) -> usize {
     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let mut cumulative = 0.0;
     for (i, &p) in probabilities.iter().enumerate() {

@@ -8,6 +8,8 @@ use clap::Args;
 use nasr_data::DatasetName;
 use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig};
 use nasr_methods::experiment::{DartsOrder, ExperimentConfig};
+use nasr_methods::proxyless::ProxylessConfig;
+use nasr_search::hardware_loss::{CostKind, CostLoss};
 use nasr_search::nb201_table::Nb201Dataset;
 
 use super::SearchArgs;
@@ -90,6 +92,45 @@ pub struct MultiFidelityFlags {
     pub workers: Option<usize>,
 }
 
+/// ProxylessNAS: the hardware term, the architecture steps, the warm-up.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "ProxylessNAS")]
+pub struct ProxylessFlags {
+    /// A latency table measured on this machine for the searched space (`nasr latency measure
+    /// --mobilenet-config`); the derived network's latency is predicted from it and measured
+    /// end to end with its protocol.
+    #[arg(long, value_name = "FILE")]
+    pub latency_table: Option<std::path::PathBuf>,
+    /// ProxylessNAS's soft latency target T in ms (needs --latency-table).
+    #[arg(long, value_name = "MS", conflicts_with_all = ["target_flops", "target_params"])]
+    pub target_latency: Option<f64>,
+    /// A multiply-add target instead of latency.
+    #[arg(long, value_name = "N", conflicts_with = "target_params")]
+    pub target_flops: Option<f64>,
+    /// A parameter-count target instead of latency.
+    #[arg(long, value_name = "N")]
+    pub target_params: Option<f64>,
+    /// How the expected cost E enters the loss: mul#log (alpha * CE * (log E / log T)^beta,
+    /// latency in microseconds) or add#linear (CE + lambda * (E - T) / T) [default: mul#log].
+    #[arg(long, value_name = "FORM", value_parser = ["mul#log", "add#linear"])]
+    pub latency_loss: Option<String>,
+    /// mul#log's alpha [default: 0.2].
+    #[arg(long, value_name = "A")]
+    pub latency_alpha: Option<f64>,
+    /// mul#log's beta [default: 0.3].
+    #[arg(long, value_name = "B")]
+    pub latency_beta: Option<f64>,
+    /// add#linear's lambda [default: 0.1].
+    #[arg(long, value_name = "L")]
+    pub latency_lambda: Option<f64>,
+    /// Weight steps per architecture step [default: 5].
+    #[arg(long, value_name = "K")]
+    pub arch_every: Option<usize>,
+    /// Weight-only epochs on uniform paths before the search [default: 1].
+    #[arg(long, value_name = "E")]
+    pub warmup_epochs: Option<usize>,
+}
+
 /// DARTS: the architecture step, the darts space's depth, the retraining.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "DARTS")]
@@ -136,21 +177,25 @@ const TRAINING: &[&str] = &[
     "fairnas",
     "spos",
     "darts",
+    "proxyless",
     "train",
 ];
 const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "train"];
 const MULTI_FIDELITY: &[&str] = &["asha", "hyperband"];
 const DARTS: &[&str] = &["darts"];
+const PROXYLESS: &[&str] = &["proxyless"];
+const GRADIENT: &[&str] = &["darts", "proxyless"];
 
 /// Which methods each given flag applies to; the first flag given to a method outside its
 /// list is refused.
 fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
-    let (t, d, s, m, x) = (
+    let (t, d, s, m, x, p) = (
         &args.table,
         &args.training,
         &args.supernet,
         &args.multi_fidelity,
         &args.darts,
+        &args.proxyless,
     );
     let flags: &[(&str, bool, &[&str])] = &[
         (
@@ -172,7 +217,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--epochs",
             d.epochs.is_some(),
-            &["rsws", "fairnas", "spos", "darts", "train"],
+            &["rsws", "fairnas", "spos", "darts", "proxyless", "train"],
         ),
         ("--channels", d.channels.is_some(), NB201_NETWORK),
         ("--cells", d.cells.is_some(), NB201_NETWORK),
@@ -181,7 +226,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--recal-batches",
             s.recal_batches.is_some(),
-            &["rsws", "fairnas", "spos"],
+            &["rsws", "fairnas", "spos", "proxyless"],
         ),
         ("--min-epochs", m.min_epochs.is_some(), MULTI_FIDELITY),
         ("--max-epochs", m.max_epochs.is_some(), MULTI_FIDELITY),
@@ -189,12 +234,22 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--workers", m.workers.is_some(), MULTI_FIDELITY),
         ("--order", x.order.is_some(), DARTS),
         ("--layers", x.layers.is_some(), &["darts", "train"]),
-        ("--alpha-lr", x.alpha_lr.is_some(), DARTS),
+        ("--alpha-lr", x.alpha_lr.is_some(), GRADIENT),
         ("--xi", x.xi.is_some(), DARTS),
         ("--aux-skip-beta", x.aux_skip_beta.is_some(), DARTS),
         ("--fair-darts", x.fair_darts, DARTS),
         ("--zero-one-weight", x.zero_one_weight.is_some(), DARTS),
-        ("--retrain-epochs", x.retrain_epochs.is_some(), DARTS),
+        ("--retrain-epochs", x.retrain_epochs.is_some(), GRADIENT),
+        ("--latency-table", p.latency_table.is_some(), PROXYLESS),
+        ("--target-latency", p.target_latency.is_some(), PROXYLESS),
+        ("--target-flops", p.target_flops.is_some(), PROXYLESS),
+        ("--target-params", p.target_params.is_some(), PROXYLESS),
+        ("--latency-loss", p.latency_loss.is_some(), PROXYLESS),
+        ("--latency-alpha", p.latency_alpha.is_some(), PROXYLESS),
+        ("--latency-beta", p.latency_beta.is_some(), PROXYLESS),
+        ("--latency-lambda", p.latency_lambda.is_some(), PROXYLESS),
+        ("--arch-every", p.arch_every.is_some(), PROXYLESS),
+        ("--warmup-epochs", p.warmup_epochs.is_some(), PROXYLESS),
         ("--retrain-subset", x.retrain_subset.is_some(), DARTS),
     ];
     for &(flag, given, methods) in flags {
@@ -291,6 +346,18 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
             darts(c, &args.darts, sizes, d.batch_size)?;
             set(&mut c.train.epochs, d.epochs);
         }
+        ExperimentConfig::Proxyless(c) => {
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set_some(&mut c.data.test_subset, d.test_subset);
+            set(&mut c.train.epochs, d.epochs);
+            set(&mut c.train.batch_size, d.batch_size);
+            set(&mut c.recal_batches, s.recal_batches);
+            set(&mut c.alpha.lr, args.darts.alpha_lr);
+            set(&mut c.retrain_epochs, args.darts.retrain_epochs);
+            proxyless(c, &args.proxyless)?;
+        }
         ExperimentConfig::Train(c) => {
             set(&mut c.seed, args.seed);
             set(&mut c.data.name, d.data);
@@ -351,6 +418,49 @@ fn darts(
         set(&mut retrain.darts_net.layers, layers);
         set(&mut retrain.train.batch_size, batch_size);
     }
+    Ok(())
+}
+
+/// The ProxylessNAS flags: the target sets the cost it counts; the loss form's own
+/// coefficients apply to that form.
+fn proxyless(c: &mut ProxylessConfig, p: &ProxylessFlags) -> Result<()> {
+    set_some(&mut c.latency_table, p.latency_table.clone());
+    for (target, cost) in [
+        (p.target_latency, CostKind::Latency),
+        (p.target_flops, CostKind::Flops),
+        (p.target_params, CostKind::Params),
+    ] {
+        if target.is_some() {
+            c.target = target;
+            c.cost = cost;
+        }
+    }
+    match p.latency_loss.as_deref() {
+        Some("add#linear") => c.loss = CostLoss::ADD_LINEAR,
+        Some(_) => c.loss = CostLoss::MUL_LOG,
+        None => {}
+    }
+    match &mut c.loss {
+        CostLoss::MulLog { alpha, beta } => {
+            set(alpha, p.latency_alpha);
+            set(beta, p.latency_beta);
+            if p.latency_lambda.is_some() {
+                bail!(
+                    "--latency-lambda is add#linear's; mul#log takes --latency-alpha and --latency-beta"
+                );
+            }
+        }
+        CostLoss::AddLinear { lambda } => {
+            set(lambda, p.latency_lambda);
+            if p.latency_alpha.is_some() || p.latency_beta.is_some() {
+                bail!(
+                    "--latency-alpha and --latency-beta are mul#log's; add#linear takes --latency-lambda"
+                );
+            }
+        }
+    }
+    set(&mut c.arch_every, p.arch_every);
+    set(&mut c.warmup_epochs, p.warmup_epochs);
     Ok(())
 }
 

@@ -63,6 +63,8 @@ pub struct SearchArgs {
     pub multi_fidelity: flags::MultiFidelityFlags,
     #[command(flatten)]
     pub darts: flags::DartsFlags,
+    #[command(flatten)]
+    pub proxyless: flags::ProxylessFlags,
 }
 
 pub fn run(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {

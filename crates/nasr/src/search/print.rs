@@ -1,5 +1,6 @@
 //! What `nasr search` prints for each method's result.
 
+use nasr_search::hardware_loss::CostKind;
 use std::path::Path;
 
 use anyhow::Result;
@@ -132,6 +133,33 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
                 println!(
                     "retrained from scratch: test accuracy {accuracy:.4} ({parameters} parameters)"
                 );
+            }
+            println!(
+                "run folder {} (alphas.jsonl, best.json, retrain/)",
+                out.display()
+            );
+        }
+        (_, ExperimentResult::Proxyless(result)) => {
+            println!("derived {}", result.arch);
+            let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.4} ms"));
+            match (result.target, result.cost) {
+                (Some(target), CostKind::Latency) => println!("latency target {target} ms"),
+                (Some(target), cost) => println!("target {target} {}", cost.unit()),
+                (None, _) => println!("no hardware target (accuracy alone)"),
+            }
+            println!(
+                "latency: predicted {}, measured {} ({} multiply-adds, {} parameters)",
+                ms(result.predicted_latency_ms),
+                ms(result.measured_latency_ms),
+                result.flops,
+                result.params
+            );
+            println!(
+                "supernet validation accuracy of the derived path {:.4}",
+                result.supernet_valid_accuracy
+            );
+            if let Some(accuracy) = result.retrain_test_accuracy {
+                println!("retrained from scratch: test accuracy {accuracy:.4}");
             }
             println!(
                 "run folder {} (alphas.jsonl, best.json, retrain/)",
