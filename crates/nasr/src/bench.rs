@@ -113,8 +113,9 @@ pub enum BenchCommand {
 /// network.
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
-    /// Space of the network: nb201 or mobilenet.
-    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet"])]
+    /// Space of the network: nb201, mobilenet, or proxyless (the MobileNet space at
+    /// ProxylessNAS's preset, with skip).
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet", "proxyless"])]
     pub space: String,
     /// Architecture in the space's canonical form. Default: nb201's convolution-heavy cell;
     /// for mobilenet the layers cycle k3_e3, k5_e6, k7_e3, k3_e6, k5_e3, k7_e6.
@@ -433,7 +434,7 @@ fn kernel_route() -> &'static str {
 fn step_bench(network: &NetworkArgs, input: &InputArgs, timing: &Timing) -> Result<TrainStepBench> {
     let defaults = TrainStepBench::default();
     let (network, [resolution, in_channels]) = match network.space.as_str() {
-        "mobilenet" => {
+        "mobilenet" | "proxyless" => {
             if network.channels.is_some() || network.cells.is_some() {
                 bail!(
                     "--channels and --cells size nb201; mobilenet's sizes come from --mobilenet-config"
@@ -441,6 +442,7 @@ fn step_bench(network: &NetworkArgs, input: &InputArgs, timing: &Timing) -> Resu
             }
             let config = match &network.mobilenet_config {
                 Some(path) => read_mobilenet_config(path)?,
+                None if network.space == "proxyless" => MobileNetConfig::proxyless(),
                 None => MobileNetConfig::default(),
             };
             let input = [config.input_size, config.in_channels];

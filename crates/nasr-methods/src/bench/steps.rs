@@ -54,6 +54,9 @@ pub enum SupernetStepMode {
     DartsFirstOrder,
     /// A whole second-order DARTS step (unrolled alpha gradient), then the weight step.
     DartsSecondOrder,
+    /// ProxylessNAS's architecture step (`two` mode, `full_v2` gate gradients, the alpha
+    /// update) on a MobileNet supernet; the weights are not updated.
+    Gated,
 }
 
 impl SupernetStepMode {
@@ -65,22 +68,25 @@ impl SupernetStepMode {
             Self::Mixed => "mixed",
             Self::DartsFirstOrder => "darts1",
             Self::DartsSecondOrder => "darts2",
+            Self::Gated => "gated",
         }
     }
 
     /// Every mode, in [`SupernetStepMode::name`] order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Path,
         Self::StrictFair,
         Self::Mixed,
         Self::DartsFirstOrder,
         Self::DartsSecondOrder,
+        Self::Gated,
     ];
 }
 
 /// Wall time of each timed step of the supernet of `bench`'s space in `mode` (the network's
 /// `arch` is not used: paths are sampled, or all ops run). The path modes run on every space's
-/// supernet, the mixed and DARTS modes on NB201's.
+/// supernet, the mixed mode on NB201's and MobileNet's, the DARTS modes on NB201's and the
+/// gated mode on MobileNet's.
 pub fn time_supernet_steps(
     bench: &TrainStepBench,
     mode: SupernetStepMode,
@@ -95,11 +101,22 @@ pub fn time_supernet_steps(
         BuiltSupernet::MobileNet(model, space) if path_mode => {
             time_path_steps(model, &space, mode, bench, &device)
         }
+        BuiltSupernet::Nb201(_, _) if mode == SupernetStepMode::Gated => Err(NnError::Config {
+            field: "mode",
+            problem: "gated runs on the mobilenet supernet (ProxylessNAS's layers)".into(),
+        }),
         BuiltSupernet::Nb201(model, _) => time_mixed_steps(model, mode, bench, &device),
+        BuiltSupernet::MobileNet(model, space) if mode == SupernetStepMode::Mixed => {
+            time_mobilenet_mixed_steps(model, &space, bench, &device)
+        }
+        BuiltSupernet::MobileNet(model, space) if mode == SupernetStepMode::Gated => {
+            time_gated_steps(model, &space, bench, &device)
+        }
         BuiltSupernet::MobileNet(..) => Err(NnError::Config {
             field: "mode",
             problem: format!(
-                "{} runs on the nb201 supernet only; the mobilenet supernet runs modes path and fair",
+                "{} runs on the nb201 supernet only; the mobilenet supernet runs modes path, \
+                 fair, mixed and gated",
                 mode.name()
             ),
         }),
@@ -176,6 +193,80 @@ fn time_mixed_steps(
             model.forward_mixed(&weights, 0.0, images.clone()),
             labels.clone(),
         )
+    })
+}
+
+/// The MobileNet supernet's mixed weight step: every block of every layer, weighted by the
+/// softmax of fixed random alphas (what a DARTS-style search of the space would run).
+fn time_mobilenet_mixed_steps(
+    model: nasr_nn::nets::mobilenet::MobileNetSupernet,
+    space: &nasr_space::MobileNetSpace,
+    bench: &TrainStepBench,
+    device: &Device,
+) -> Result<StepTimes, NnError> {
+    use nasr_nn::supernet::MixedSupernet;
+
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (images, labels) = random_batch(bench, "train", device);
+    let columns = space
+        .decisions()
+        .iter()
+        .map(|d| d.options.len())
+        .max()
+        .unwrap_or(1);
+    let weights = burn::tensor::activation::softmax(
+        crate::darts::Alphas::new(
+            space.decisions().len(),
+            columns,
+            &mut SeedStreams::new(0).stream("alpha-init"),
+        )
+        .tensor(device),
+        1,
+    );
+    timed_steps(model, bench, device, |model, _| {
+        loss_fn.forward(
+            model.forward_mixed(&weights, 0.0, images.clone()),
+            labels.clone(),
+        )
+    })
+}
+
+/// ProxylessNAS's architecture steps on the MobileNet supernet, with their memory.
+fn time_gated_steps(
+    model: nasr_nn::nets::mobilenet::MobileNetSupernet,
+    space: &nasr_space::MobileNetSpace,
+    bench: &TrainStepBench,
+    device: &Device,
+) -> Result<StepTimes, NnError> {
+    use crate::proxyless::{LayerAlphas, arch_step};
+
+    let (images, labels) = random_batch(bench, "valid", device);
+    let options: Vec<usize> = space.decisions().iter().map(|d| d.options.len()).collect();
+    let mut alphas = LayerAlphas::new(&options, &mut SeedStreams::new(0).stream("alpha-init"));
+    let adam = crate::proxyless::ProxylessConfig::default().alpha;
+    let mut gates = SeedStreams::new(0).stream("gates");
+    let mut times = Vec::with_capacity(bench.steps);
+    let memory = MemoryWatch::start();
+    for step in 0..bench.warmup + bench.steps {
+        let started = Instant::now();
+        arch_step(
+            &model,
+            space,
+            &mut alphas,
+            None,
+            &adam,
+            images.clone(),
+            labels.clone(),
+            &mut gates,
+        );
+        if step >= bench.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(StepTimes {
+        times,
+        memory_growth_mib: memory.growth_mib(),
+        params: nasr_nn::params::parameter_count(&model),
     })
 }
 

@@ -305,7 +305,11 @@ fn load_table(
             ),
         });
     }
-    let here = nasr_nn::latency::this_machine(nasr_nn::Compute::Cpu);
+    // The derived network is measured on the table's thread count, whatever this process's.
+    let here = nasr_search::latency::Machine {
+        threads: table.machine.threads,
+        ..nasr_nn::latency::this_machine(nasr_nn::Compute::Cpu)
+    };
     for difference in table.machine.differences(&here) {
         eprintln!(
             "warning: {} was measured on another machine ({difference}): its figures may not \
