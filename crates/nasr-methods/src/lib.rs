@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod alpha_checkpoint;
 pub mod bench;
 pub mod compare;
 pub mod darts;

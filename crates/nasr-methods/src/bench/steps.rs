@@ -245,10 +245,7 @@ fn time_gated_steps(
     let mut alphas = LayerAlphas::new(&options, &mut SeedStreams::new(0).stream("alpha-init"));
     let adam = crate::proxyless::ProxylessConfig::default().alpha;
     let mut gates = SeedStreams::new(0).stream("gates");
-    let mut times = Vec::with_capacity(bench.steps);
-    let memory = MemoryWatch::start();
-    for step in 0..bench.warmup + bench.steps {
-        let started = Instant::now();
+    let (times, memory_growth_mib) = timed(bench, device, |_| {
         arch_step(
             &model,
             space,
@@ -259,13 +256,11 @@ fn time_gated_steps(
             labels.clone(),
             &mut gates,
         );
-        if step >= bench.warmup {
-            times.push(started.elapsed());
-        }
-    }
+        Ok(())
+    })?;
     Ok(StepTimes {
         times,
-        memory_growth_mib: memory.growth_mib(),
+        memory_growth_mib,
         params: nasr_nn::params::parameter_count(&model),
     })
 }
@@ -285,29 +280,46 @@ fn summed_loss(
 /// Times `bench.steps` steps after `bench.warmup` untimed ones: each takes the loss of
 /// `loss_of(model, step)`, its gradients, and an SGD update at lr 0.01.
 fn timed_steps<M: Module>(
-    mut model: M,
+    model: M,
     bench: &TrainStepBench,
     device: &Device,
     mut loss_of: impl FnMut(&M, usize) -> Tensor<1>,
 ) -> Result<StepTimes, NnError> {
     let mut sgd = Sgd::new(SgdConfig::default());
-    let mut times = Vec::with_capacity(bench.steps);
-    let memory = MemoryWatch::start();
-    for step in 0..bench.warmup + bench.steps {
-        let started = Instant::now();
+    let mut current = Some(model);
+    let (times, memory_growth_mib) = timed(bench, device, |step| {
+        let model = current.take().expect("put back every step");
         let loss = loss_of(&model, step);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         // The grad-norm read in `step` waits for the backward pass; on the eager CPU backend
         // the update is done when it returns, and `wait_for` covers queued GPU work.
-        model = sgd.step(model, grads, 0.01).0;
+        current = Some(sgd.step(model, grads, 0.01).0);
+        Ok(())
+    })?;
+    let model = current.expect("put back every step");
+    Ok(StepTimes {
+        times,
+        memory_growth_mib,
+        params: nasr_nn::params::parameter_count(&model),
+    })
+}
+
+/// Runs `step(i)` for `bench.warmup` untimed steps, then `bench.steps` timed ones, each
+/// waiting for `device`; returns the timed steps' wall times and the memory they all added.
+fn timed(
+    bench: &TrainStepBench,
+    device: &Device,
+    mut step: impl FnMut(usize) -> Result<(), NnError>,
+) -> Result<(Vec<std::time::Duration>, Option<f64>), NnError> {
+    let mut times = Vec::with_capacity(bench.steps);
+    let memory = MemoryWatch::start();
+    for i in 0..bench.warmup + bench.steps {
+        let started = Instant::now();
+        step(i)?;
         wait_for(device)?;
-        if step >= bench.warmup {
+        if i >= bench.warmup {
             times.push(started.elapsed());
         }
     }
-    Ok(StepTimes {
-        times,
-        memory_growth_mib: memory.growth_mib(),
-        params: nasr_nn::params::parameter_count(&model),
-    })
+    Ok((times, memory.growth_mib()))
 }

@@ -37,7 +37,6 @@ use nasr_nn::NnError;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::nb201::Nb201Supernet;
-use nasr_nn::params::write_atomically;
 use nasr_nn::supernet::MixedSupernet;
 use nasr_nn::train::optim::SgdConfig;
 use nasr_nn::train::{TrainConfig, TrainData, TrainStep, Trainer, to_tensors};
@@ -278,12 +277,7 @@ pub struct AlphaRecord {
     pub aux_skip_beta: f64,
 }
 
-/// The alpha side of a search, saved with each epoch's checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct AlphaCheckpoint {
-    alphas: Alphas,
-    log: Vec<AlphaRecord>,
-}
+type AlphaCheckpoint = crate::alpha_checkpoint::AlphaCheckpoint<Alphas, AlphaRecord>;
 
 /// The outcome of a search (`best.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -370,7 +364,7 @@ pub fn darts_run(
         }
     };
     write_json(&out.join("metrics.json"), &epochs)?;
-    write_alpha_log(&out.join("alphas.jsonl"), &search.log)?;
+    crate::alpha_checkpoint::write_json_lines(&out.join("alphas.jsonl"), &search.log)?;
     let derived = space.derive(&config.relaxation.values(&search.alphas), config.relaxation);
     let mut result = DartsResult {
         space: space.name().into(),
@@ -509,25 +503,12 @@ impl<'a> Search<'a> {
         Ok((state.into_inner(), epochs))
     }
 
-    fn checkpoint_path(&self, epochs: usize) -> PathBuf {
-        self.checkpoints
-            .join(format!("alphas-epoch-{epochs:03}.json"))
-    }
-
     /// Continues from the alpha checkpoint of `epochs` completed epochs (none at 0).
     fn resume(&mut self, epochs: usize) -> Result<(), NnError> {
-        if epochs == 0 {
-            return Ok(());
+        if let Some(checkpoint) = AlphaCheckpoint::load(&self.checkpoints, epochs)? {
+            self.alphas = checkpoint.alphas;
+            self.log = checkpoint.log;
         }
-        let path = self.checkpoint_path(epochs);
-        let text = std::fs::read_to_string(&path).map_err(|e| NnError::io(&path, e))?;
-        let checkpoint: AlphaCheckpoint =
-            serde_json::from_str(&text).map_err(|e| NnError::Checkpoint {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
-        self.alphas = checkpoint.alphas;
-        self.log = checkpoint.log;
         Ok(())
     }
 
@@ -648,10 +629,7 @@ impl<'a> Search<'a> {
             alphas: alphas.clone(),
             log: self.log.clone(),
         };
-        let json = serde_json::to_vec(&checkpoint).expect("alphas serialise");
-        std::fs::create_dir_all(&self.checkpoints)
-            .map_err(|e| NnError::io(&self.checkpoints, e))?;
-        write_atomically(&self.checkpoint_path(epoch + 1), &json)?;
+        checkpoint.save(&self.checkpoints, epoch + 1)?;
         Ok(self.accuracy(model, alphas))
     }
 
@@ -674,14 +652,6 @@ impl<'a> Search<'a> {
 fn normalised_entropy(weights: &[f64]) -> f64 {
     let total: f64 = weights.iter().sum();
     entropy(&weights.iter().map(|w| w / total).collect::<Vec<_>>())
-}
-
-fn write_alpha_log(path: &Path, log: &[AlphaRecord]) -> Result<(), NnError> {
-    let text: String = log
-        .iter()
-        .map(|record| serde_json::to_string(record).expect("records serialise") + "\n")
-        .collect();
-    write_atomically(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -22,7 +22,6 @@ use nasr_nn::NnError;
 use nasr_nn::eval::supernet::PathEvaluation;
 use nasr_nn::latency::{Protocol, latency_error, measure_networks};
 use nasr_nn::nets::mobilenet::MobileNetSupernet;
-use nasr_nn::params::write_atomically;
 use nasr_nn::supernet::gated::draw;
 use nasr_nn::train::optim::{AdamConfig, SgdConfig};
 use nasr_nn::train::{
@@ -164,12 +163,7 @@ pub struct ProxylessResult {
     pub retrain_test_accuracy: Option<f64>,
 }
 
-/// The alpha side of a search, saved with each epoch's checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct AlphaCheckpoint {
-    alphas: LayerAlphas,
-    log: Vec<ProxylessEpoch>,
-}
+type AlphaCheckpoint = crate::alpha_checkpoint::AlphaCheckpoint<LayerAlphas, ProxylessEpoch>;
 
 /// Runs the search into `out`, derives the network, retrains it and measures its latency.
 pub fn proxyless_run(
@@ -203,7 +197,7 @@ pub fn proxyless_run(
     let search = Search::new(config, &problem, hardware, out);
     let (supernet, search, epochs) = search.run(supernet, data, options)?;
     write_json(&out.join("metrics.json"), &epochs)?;
-    write_epochs(&out.join("alphas.jsonl"), &search.log)?;
+    crate::alpha_checkpoint::write_json_lines(&out.join("alphas.jsonl"), &search.log)?;
 
     let arch = search.alphas.derive();
     let space = &problem.space;
@@ -506,25 +500,12 @@ impl<'a> Search<'a> {
         Ok((supernet, state.into_inner(), epochs))
     }
 
-    fn checkpoint_path(&self, epochs: usize) -> PathBuf {
-        self.checkpoints
-            .join(format!("alphas-epoch-{epochs:03}.json"))
-    }
-
     /// Continues from the alpha checkpoint of `epochs` completed epochs (none at 0).
     fn resume(&mut self, epochs: usize) -> Result<(), NnError> {
-        if epochs == 0 {
-            return Ok(());
+        if let Some(checkpoint) = AlphaCheckpoint::load(&self.checkpoints, epochs)? {
+            self.alphas = checkpoint.alphas;
+            self.log = checkpoint.log;
         }
-        let path = self.checkpoint_path(epochs);
-        let text = std::fs::read_to_string(&path).map_err(|e| NnError::io(&path, e))?;
-        let checkpoint: AlphaCheckpoint =
-            serde_json::from_str(&text).map_err(|e| NnError::Checkpoint {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
-        self.alphas = checkpoint.alphas;
-        self.log = checkpoint.log;
         Ok(())
     }
 
@@ -632,19 +613,7 @@ impl<'a> Search<'a> {
             alphas: self.alphas.clone(),
             log: self.log.clone(),
         };
-        let json = serde_json::to_vec(&checkpoint).expect("alphas serialise");
-        std::fs::create_dir_all(&self.checkpoints)
-            .map_err(|e| NnError::io(&self.checkpoints, e))?;
-        write_atomically(&self.checkpoint_path(epoch + 1), &json)?;
+        checkpoint.save(&self.checkpoints, epoch + 1)?;
         Ok(evaluator(self.config, self.problem, model, options).accuracy(&derived))
     }
-}
-
-/// The epochs' records as JSON lines.
-fn write_epochs(path: &Path, log: &[ProxylessEpoch]) -> Result<(), NnError> {
-    let text: String = log
-        .iter()
-        .map(|record| serde_json::to_string(record).expect("records serialise") + "\n")
-        .collect();
-    write_atomically(path, text.as_bytes())
 }
