@@ -2,7 +2,7 @@
 //! 1x1 expansion + BN + ReLU6, kxk depthwise (strided) + BN + ReLU6, 1x1 projection + BN, plus
 //! the input when the layer is residual.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::BatchNormConfig;
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::{BatchNorm, Clamp, Conv2d, conv_batch_norm};
@@ -74,6 +74,17 @@ impl MbConv {
             kernel,
             expansion,
         }
+    }
+
+    /// The block with its projection BatchNorm's scale at 0 (Goyal et al.'s "zero gamma"), so
+    /// that a residual block starts as the identity. A supernet's residual blocks start so:
+    /// with every block at full scale, each step's random path is a different deep network
+    /// and single-path training barely moves (measured on the proxyless space, nasr and
+    /// PyTorch alike: 17-18% training accuracy after 200 steps on MNIST, 25-26% with it).
+    pub fn with_zero_last_gamma(mut self) -> Self {
+        let gamma = self.project_bn.gamma.val();
+        self.project_bn.gamma = Param::from_tensor(gamma.zeros_like());
+        self
     }
 
     /// `[batch, c_in, s, s]` -> `[batch, c_out, ceil(s / stride), ...]`: the branch, plus the

@@ -42,7 +42,8 @@ pub struct MobileNetSupernet {
 }
 
 impl MobileNetSupernet {
-    /// The supernet of `space`.
+    /// The supernet of `space`; its residual blocks start as the identity
+    /// ([`MbConv::with_zero_last_gamma`]).
     pub fn new(space: &MobileNetSpace, device: &Device) -> Self {
         let layers = space
             .layers()
@@ -53,7 +54,12 @@ impl MobileNetSupernet {
                     (0..space.decisions()[index].options.len())
                         .filter_map(|option| match space.choice(index, option) {
                             LayerChoice::MbConv { kernel, expansion } => {
-                                Some(MbConv::new(shape, kernel, expansion, device))
+                                let block = MbConv::new(shape, kernel, expansion, device);
+                                Some(if shape.residual() {
+                                    block.with_zero_last_gamma()
+                                } else {
+                                    block
+                                })
                             }
                             LayerChoice::Skip => None,
                         })
