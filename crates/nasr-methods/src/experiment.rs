@@ -57,7 +57,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
 use crate::darts::{DartsConfig, DartsResult, darts_run};
-use crate::fairnas::{FairNasConfig, FrontMember, PathSampling, fairnas_run};
+use crate::fairnas::{FairNasConfig, FairNasResult, PathSampling, fairnas_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
 use crate::proxyless::{ProxylessConfig, ProxylessResult, proxyless_run};
 use crate::rsws::{RswsConfig, RswsResult, rsws_run};
@@ -360,14 +360,52 @@ impl<'de> Deserialize<'de> for ExperimentConfig {
     }
 }
 
-/// One method's config from its table; toml's error names the key path of a field that fails
-/// to read (`in train.epochs`).
-fn read_table<T: DeserializeOwned>(table: toml::Table) -> Result<T, ExperimentError> {
-    toml::Value::Table(table)
+/// One method's config from its table, laid over the config's default ([`overlay`]); toml's
+/// error names the key path of a field that fails to read (`in train.epochs`).
+fn read_table<T: DeserializeOwned + Serialize + Default>(
+    table: toml::Table,
+) -> Result<T, ExperimentError> {
+    let mut config = match toml::Value::try_from(T::default()) {
+        Ok(toml::Value::Table(defaults)) => defaults,
+        _ => toml::Table::new(),
+    };
+    // A space the file names lays its fields over that space's own defaults (`[space.proxyless]`
+    // over ProxylessNAS's preset), whichever space the method defaults to.
+    let named_space = match table.get("space") {
+        Some(toml::Value::Table(space)) if space.len() == 1 => space.keys().next(),
+        _ => None,
+    };
+    if let Some(name) = named_space.and_then(|name| name.parse::<SpaceName>().ok())
+        && let Ok(space) = toml::Value::try_from(SpaceConfig::default_of(name))
+    {
+        config.insert("space".into(), space);
+    }
+    overlay(&mut config, table);
+    toml::Value::Table(config)
         .try_into()
         .map_err(|e: toml::de::Error| {
             ExperimentError::Toml(e.to_string().trim_end().replace('\n', " "))
         })
+}
+
+/// `file` laid over `defaults` key by key, nested tables merged, so that a `[train]` table
+/// setting only `epochs` keeps the method's other training defaults (ProxylessNAS's Nesterov
+/// and label smoothing), not those of a bare `TrainConfig`. A table naming another variant of
+/// an enum than the default's (`[space.mobilenet]` over `[space.proxyless]`, `[loss.add_linear]`
+/// over `[loss.mul_log]`: one key each, different) replaces it.
+fn overlay(defaults: &mut toml::Table, file: toml::Table) {
+    for (key, value) in file {
+        match (defaults.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(given))
+                if !(base.len() == 1 && given.len() == 1 && base.keys().ne(given.keys())) =>
+            {
+                overlay(base, given)
+            }
+            (_, value) => {
+                defaults.insert(key, value);
+            }
+        }
+    }
 }
 
 /// Options of a run that do not change its results.
@@ -397,7 +435,7 @@ pub enum ExperimentResult {
     /// ASHA's or Hyperband's summary, best trial included.
     MultiFidelity(MultiFidelitySummary),
     /// FairNAS's or SPOS's Pareto front (supernet accuracy against multiply-adds).
-    FairNas(Vec<FrontMember>),
+    FairNas(FairNasResult),
     /// DARTS's derived architecture and its retraining.
     Darts(DartsResult),
     /// ProxylessNAS's derived network: latency predicted and measured, its retraining.
@@ -755,6 +793,49 @@ mod tests {
                 config.validate().unwrap();
             }
         }
+    }
+
+    #[test]
+    fn a_partial_nested_table_keeps_the_methods_own_defaults_and_another_variant_replaces() {
+        let text = "method = \"proxyless\"\n[train]\nepochs = 5\n[loss.add_linear]\nlambda = 2.0\n\
+                    [space.proxyless]\nallow_skip = false\n";
+        let ExperimentConfig::Proxyless(config) = ExperimentConfig::from_toml(text, None).unwrap()
+        else {
+            panic!("a proxyless config");
+        };
+        let defaults = ProxylessConfig::default();
+        assert_eq!(config.train.epochs, 5);
+        // ProxylessNAS's training settings, not a bare TrainConfig's.
+        assert_eq!(
+            config.train,
+            nasr_nn::train::TrainConfig {
+                epochs: 5,
+                ..defaults.train
+            }
+        );
+        assert_eq!(
+            config.loss,
+            nasr_search::hardware_loss::CostLoss::AddLinear { lambda: 2.0 }
+        );
+        let layout = config.space.mobilenet("proxyless").unwrap();
+        assert!(!layout.allow_skip);
+        assert_eq!(
+            layout.stages,
+            defaults.space.mobilenet("proxyless").unwrap().stages
+        );
+        // A training run defaults to NB201; naming the proxyless space gives its preset.
+        let text = "method = \"train\"\narch = \"x\"\n[space.proxyless]\nhead_channels = 96\n";
+        let ExperimentConfig::Train(config) = ExperimentConfig::from_toml(text, None).unwrap()
+        else {
+            panic!("a training config");
+        };
+        assert_eq!(
+            config.space,
+            SpaceConfig::Proxyless(nasr_space::mobilenet::MobileNetConfig {
+                head_channels: 96,
+                ..nasr_space::mobilenet::MobileNetConfig::proxyless()
+            })
+        );
     }
 
     #[test]
