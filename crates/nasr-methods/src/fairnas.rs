@@ -45,6 +45,12 @@ pub struct FairNasConfig {
     pub population: usize,
     /// Training batches that recalibrate BatchNorm before each evaluation.
     pub recal_batches: usize,
+    /// A table measured by `nasr latency measure` for this space's layers: NSGA-II then
+    /// minimises the table's predicted latency (metric `latency_ms`) instead of multiply-adds.
+    pub latency_table: Option<std::path::PathBuf>,
+    /// A latency budget in ms (needs `latency_table`): slower architectures are infeasible, and
+    /// the most accurate one within it is the run's pick (`best.json`).
+    pub max_latency_ms: Option<f64>,
 }
 
 impl Default for FairNasConfig {
@@ -64,6 +70,8 @@ impl Default for FairNasConfig {
             queries: 100,
             population: 12,
             recal_batches: 8,
+            latency_table: None,
+            max_latency_ms: None,
         }
     }
 }
@@ -79,6 +87,30 @@ pub struct FrontMember {
     pub flops: u64,
     /// Trained parameters.
     pub params: u64,
+    /// The latency table's prediction in ms (when the run has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// The outcome of a FairNAS or SPOS run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FairNasResult {
+    /// The Pareto front of accuracy against multiply-adds, or latency with a table.
+    pub front: Vec<FrontMember>,
+    /// With a latency budget, the most accurate architecture evaluated within it (`best.json`).
+    pub pick: Option<BudgetPick>,
+}
+
+/// The most accurate architecture within a latency budget.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BudgetPick {
+    /// The architecture, its supernet accuracy and its costs.
+    #[serde(flatten)]
+    pub member: FrontMember,
+    /// The budget, in ms.
+    pub max_latency_ms: f64,
+    /// Its latency measured end to end here with the table's protocol, in ms.
+    pub measured_latency_ms: f64,
 }
 
 /// The data and space of a MobileNet supernet run, prepared from a [`FairNasConfig`].
@@ -235,20 +267,32 @@ impl MobileNetProblem {
 }
 
 /// Trains the MobileNet supernet (strictly fair or uniform), then runs NSGA-II over it for
-/// accuracy and multiply-adds, and writes `config.toml`, `metrics.json` (supernet epochs),
-/// `supernet.safetensors`, `trials.jsonl` and `front.json` into `out`. Returns the front.
+/// accuracy and multiply-adds (or, with a latency table, the table's latency, optionally
+/// bounded), and writes `config.toml`, `metrics.json` (supernet epochs),
+/// `supernet.safetensors`, `trials.jsonl`, `front.json` and, with a budget, `best.json` into
+/// `out`.
 pub fn fairnas_run(
     config: &FairNasConfig,
     data_dir: &std::path::Path,
     out: &std::path::Path,
     options: &crate::run::RunOptions,
-) -> Result<Vec<FrontMember>, nasr_nn::NnError> {
+) -> Result<FairNasResult, nasr_nn::NnError> {
     use nasr_search::Strategy;
     use nasr_space::Space;
 
-    config.train.validate()?;
+    validate(config)?;
     crate::run::open_run_folder(config, out)?;
     let problem = MobileNetProblem::prepare(config, data_dir)?;
+    let table = config
+        .latency_table
+        .as_deref()
+        .map(|path| crate::latency_table::load_run_table(path, &problem.space, out))
+        .transpose()?;
+    let table_costs = table
+        .as_ref()
+        .map(|table| nasr_search::latency::TableCosts::new(&problem.space, table))
+        .transpose()
+        .map_err(nasr_nn::latency::latency_error)?;
     let (supernet, epochs) = problem.train_supernet(config, out, options)?;
     nasr_nn::params::save_safetensors(
         &nasr_nn::params::named_tensors(&supernet),
@@ -256,21 +300,34 @@ pub fn fairnas_run(
     )?;
     crate::run::write_json(&out.join("metrics.json"), &epochs)?;
 
+    let cost_metric = if table.is_some() {
+        "latency_ms"
+    } else {
+        "flops"
+    };
     let objectives = vec![
         nasr_search::nsga2::Objective::maximize("accuracy"),
-        nasr_search::nsga2::Objective::minimize("flops"),
+        nasr_search::nsga2::Objective::minimize(cost_metric),
     ];
+    let mut goal = nasr_search::Goal::maximize("accuracy");
+    if let Some(max) = config.max_latency_ms {
+        goal = goal.with_bound("latency_ms", max);
+    }
     let policy = nasr_search::nsga2::Nsga2::new(objectives.clone(), config.population)?;
     let shared_space: std::sync::Arc<dyn Space + Send + Sync> =
         std::sync::Arc::new(problem.space.clone());
     let streams = SeedStreams::new(config.seed);
     let mut search = nasr_search::Search::new(
         shared_space,
-        nasr_search::Goal::maximize("accuracy"),
+        goal,
         policy,
         rand::RngCore::next_u64(&mut streams.stream("nsga2")),
     );
     let evaluator = problem.evaluator(&supernet, config, options.compute);
+    let evaluator = match &table_costs {
+        Some(costs) => evaluator.with_costs(costs),
+        None => evaluator,
+    };
     nasr_search::store::drive(&mut search, evaluator, None, config.queries, &mut |_| {})?;
     let trials: String = search
         .book()
@@ -279,15 +336,46 @@ pub fn fairnas_run(
         .map(|t| serde_json::to_string(t).expect("trials serialise") + "\n")
         .collect();
     nasr_nn::params::write_atomically(&out.join("trials.jsonl"), trials.as_bytes())?;
+    let member = |record: &nasr_search::TrialRecord| FrontMember {
+        arch: problem.space.format(&record.arch),
+        supernet_valid_accuracy: record.metrics["accuracy"],
+        flops: record.metrics["flops"] as u64,
+        params: record.metrics["params"] as u64,
+        latency_ms: record.metrics.get("latency_ms").copied(),
+    };
     let front: Vec<FrontMember> = nasr_search::nsga2::pareto_front(search.book(), &objectives)
         .into_iter()
-        .map(|record| FrontMember {
-            arch: problem.space.format(&record.arch),
-            supernet_valid_accuracy: record.metrics["accuracy"],
-            flops: record.metrics["flops"] as u64,
-            params: record.metrics["params"] as u64,
-        })
+        .map(member)
         .collect();
     crate::run::write_json(&out.join("front.json"), &front)?;
-    Ok(front)
+    let pick = match (&table, config.max_latency_ms, search.book().best()) {
+        (Some(table), Some(max_latency_ms), Some(best)) => {
+            let measured_latency_ms =
+                crate::latency_table::measure_like(table, &problem.space, &best.arch, options)?;
+            let pick = BudgetPick {
+                member: member(best),
+                max_latency_ms,
+                measured_latency_ms,
+            };
+            crate::run::write_json(&out.join("best.json"), &pick)?;
+            Some(pick)
+        }
+        _ => None,
+    };
+    Ok(FairNasResult { front, pick })
+}
+
+fn validate(config: &FairNasConfig) -> Result<(), nasr_nn::NnError> {
+    config.train.validate()?;
+    match config.max_latency_ms {
+        Some(_) if config.latency_table.is_none() => Err(nasr_nn::NnError::Config {
+            field: "max_latency_ms",
+            problem: "needs latency_table (--latency-table), the table that prices latency".into(),
+        }),
+        Some(max) if !(max.is_finite() && max > 0.0) => Err(nasr_nn::NnError::Config {
+            field: "max_latency_ms",
+            problem: format!("must be a positive number of milliseconds, got {max}"),
+        }),
+        _ => Ok(()),
+    }
 }

@@ -23,6 +23,7 @@ pub mod compare;
 pub mod darts;
 pub mod experiment;
 pub mod fairnas;
+pub mod latency_table;
 pub mod multi_fidelity;
 pub mod path_steps;
 pub mod proxyless;

@@ -147,7 +147,9 @@ fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
         recal_batches: 2,
         ..FairNasConfig::default()
     };
-    let front = fairnas_run(&config, &data_dir, &out, &RunOptions::default()).unwrap();
+    let front = fairnas_run(&config, &data_dir, &out, &RunOptions::default())
+        .unwrap()
+        .front;
     assert!(!front.is_empty());
     for a in &front {
         for b in &front {
@@ -229,4 +231,108 @@ fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identicall
         std::fs::read(out.join("sampling_rank.json")).unwrap(),
         first
     );
+}
+
+#[test]
+fn a_latency_budget_bounds_the_front_and_picks_the_most_accurate_architecture_within_it() {
+    use std::collections::BTreeMap;
+
+    use nasr_methods::fairnas::{FairNasConfig, fairnas_run};
+    use nasr_methods::run::{DataConfig, RunOptions};
+    use nasr_search::latency::{LatencyTable, Machine, TABLE_FORMAT, fixed_keys, layer_key};
+    use nasr_space::Space;
+    use nasr_space::mobilenet::{MobileNetConfig, MobileNetSpace};
+
+    let data_dir = nasr_data::test_data_dir(&["sklearn-digits"]);
+    let out = std::env::temp_dir().join(format!("nasr-fairnas-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    // The space the run builds from the digits, and a table of made-up but distinct figures
+    // (a block costs its key's length in microseconds): the test is about the budget, not
+    // about timing this machine.
+    let space = MobileNetSpace::new(MobileNetConfig {
+        input_size: 8,
+        ..MobileNetConfig::default()
+    })
+    .unwrap();
+    let mut entries = BTreeMap::new();
+    let mut keys: Vec<String> = fixed_keys(&space).into();
+    for (layer, decision) in space.decisions().iter().enumerate() {
+        keys.extend((0..decision.options.len()).filter_map(|o| layer_key(&space, layer, o)));
+    }
+    for key in keys {
+        let ms = key.len() as f64 * 1e-3 * if key.contains("expand:6") { 2.0 } else { 1.0 };
+        entries.insert(key, ms);
+    }
+    let table = LatencyTable {
+        format: TABLE_FORMAT,
+        nasr_version: "test".into(),
+        machine: Machine {
+            cpu: "test".into(),
+            kernel_route: "portable".into(),
+            threads: 1,
+            backend: "flex".into(),
+        },
+        space: space.config().clone(),
+        batch_size: 1,
+        warmup: 1,
+        repeats: 3,
+        rounds: 1,
+        entries,
+        overhead_ms: 0.0,
+        overhead_fitted_on: 0,
+    };
+    let table_path = out.join("table.json");
+    table.save(&table_path).unwrap();
+    let mut rng = SeedStreams::new(7).stream("budget");
+    let mut predicted: Vec<f64> = (0..21)
+        .map(|_| table.predict(&space, &space.sample(&mut rng)).unwrap())
+        .collect();
+    predicted.sort_by(f64::total_cmp);
+    let budget = predicted[10];
+
+    let run_dir = out.join("run");
+    let config = FairNasConfig {
+        data: DataConfig {
+            name: nasr_data::DatasetName::Digits,
+            validation_fraction: 0.2,
+            ..DataConfig::default()
+        },
+        train: TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            eval_batch_size: 64,
+            ..TrainConfig::default()
+        },
+        queries: 12,
+        population: 4,
+        recal_batches: 2,
+        latency_table: Some(table_path),
+        max_latency_ms: Some(budget),
+        ..FairNasConfig::default()
+    };
+    let result = fairnas_run(&config, &data_dir, &run_dir, &RunOptions::default()).unwrap();
+    assert!(!result.front.is_empty());
+    for member in &result.front {
+        let latency = member.latency_ms.unwrap();
+        assert!(
+            latency <= budget,
+            "{} at {latency} ms over {budget}",
+            member.arch
+        );
+        let arch = space.parse(&member.arch).unwrap();
+        assert!((table.predict(&space, &arch).unwrap() - latency).abs() < 1e-12);
+    }
+    let pick = result.pick.expect("a pick within the budget");
+    let best_accuracy = result
+        .front
+        .iter()
+        .map(|m| m.supernet_valid_accuracy)
+        .fold(0.0, f64::max);
+    assert_eq!(pick.member.supernet_valid_accuracy, best_accuracy);
+    assert!(pick.measured_latency_ms > 0.0);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("best.json")).unwrap()).unwrap();
+    assert_eq!(written["arch"], pick.member.arch.as_str());
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -125,6 +125,16 @@ impl LatencyTable {
         }
     }
 
+    /// Whether the table was measured for the layers of `space`: the same sizes, with or
+    /// without skip (skip costs nothing, so one table serves a layout both ways).
+    pub fn measured_for(&self, space: &MobileNetConfig) -> bool {
+        let same_skip = MobileNetConfig {
+            allow_skip: space.allow_skip,
+            ..self.space.clone()
+        };
+        same_skip == *space
+    }
+
     /// The predicted latency of `arch`: its blocks' entries plus the fitted overhead.
     pub fn predict(&self, space: &MobileNetSpace, arch: &Arch) -> Result<f64, SearchError> {
         space.check(arch).map_err(|e| SearchError::Config {
@@ -196,6 +206,38 @@ impl LatencyTable {
         let partial = path.with_extension("json.partial");
         std::fs::write(&partial, text + "\n").map_err(|e| file(e.to_string()))?;
         std::fs::rename(&partial, path).map_err(|e| file(e.to_string()))
+    }
+}
+
+/// A table's predicted latency as a cost model, beside the space's own parameter and
+/// multiply-add counts: metric `latency_ms` of the searches that bound or minimise latency.
+pub struct TableCosts<'a> {
+    space: &'a MobileNetSpace,
+    table: &'a LatencyTable,
+}
+
+impl<'a> TableCosts<'a> {
+    /// The costs of `space`'s architectures under `table`, or an error naming the first key
+    /// of `space` that the table lacks.
+    pub fn new(space: &'a MobileNetSpace, table: &'a LatencyTable) -> Result<Self, SearchError> {
+        table.fixed_ms(space)?;
+        for (layer, decision) in space.decisions().iter().enumerate() {
+            for option in 0..decision.options.len() {
+                table.layer_ms(space, layer, option)?;
+            }
+        }
+        Ok(Self { space, table })
+    }
+}
+
+impl crate::cost::CostModel for TableCosts<'_> {
+    /// Every key is known to be there ([`TableCosts::new`]); an architecture of another space
+    /// gets no latency, which a search counts as infeasible.
+    fn cost(&self, arch: &Arch) -> crate::cost::Cost {
+        crate::cost::Cost {
+            latency_ms: self.table.predict(self.space, arch).ok(),
+            ..crate::cost::CostModel::cost(self.space, arch)
+        }
     }
 }
 
@@ -384,6 +426,40 @@ pub(crate) mod tests {
             .predict(&space, &Arch::new(vec![0, 0, 1]))
             .unwrap_err();
         assert!(error.to_string().contains(&key), "{error}");
+    }
+
+    #[test]
+    fn table_costs_add_the_prediction_to_the_space_counts_and_need_every_key() {
+        use crate::cost::CostModel;
+        let space = space();
+        let mut table = table(&space, |key| key.len() as f64 / 100.0);
+        let arch = Arch::new(vec![0, 2, 5]);
+        let cost = TableCosts::new(&space, &table).unwrap().cost(&arch);
+        let counted = space.cost(&arch);
+        assert_eq!(cost.flops, Some(counted.flops));
+        assert_eq!(cost.params, Some(counted.params));
+        assert_eq!(cost.latency_ms, Some(table.predict(&space, &arch).unwrap()));
+        let key = layer_key(&space, 2, 4).unwrap();
+        table.entries.remove(&key);
+        let error = TableCosts::new(&space, &table).err().unwrap().to_string();
+        assert!(error.contains(&key), "{error}");
+    }
+
+    #[test]
+    fn a_table_serves_its_layout_with_and_without_skip_but_no_other_sizes() {
+        let space = space();
+        let table = table(&space, |_| 1.0);
+        assert!(table.measured_for(space.config()));
+        let no_skip = MobileNetConfig {
+            allow_skip: false,
+            ..space.config().clone()
+        };
+        assert!(table.measured_for(&no_skip));
+        let wider = MobileNetConfig {
+            head_channels: space.config().head_channels + 1,
+            ..space.config().clone()
+        };
+        assert!(!table.measured_for(&wider));
     }
 
     #[test]

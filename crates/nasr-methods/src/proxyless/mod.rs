@@ -20,7 +20,7 @@ use burn::tensor::{Int, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_nn::NnError;
 use nasr_nn::eval::supernet::PathEvaluation;
-use nasr_nn::latency::{Protocol, latency_error, measure_networks};
+use nasr_nn::latency::latency_error;
 use nasr_nn::nets::mobilenet::MobileNetSupernet;
 use nasr_nn::supernet::gated::draw;
 use nasr_nn::train::optim::{AdamConfig, SgdConfig};
@@ -33,6 +33,7 @@ use nasr_space::{Arch, EpochStream, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
 use crate::fairnas::MobileNetProblem;
+use crate::latency_table::{load_run_table, measure_like};
 use crate::run::{DataConfig, RunOptions, TrainRunConfig, train_run, write_json};
 use crate::space::{SpaceConfig, SpaceName};
 pub use alpha::LayerAlphas;
@@ -270,51 +271,17 @@ fn validate(config: &ProxylessConfig) -> Result<(), NnError> {
     Ok(())
 }
 
-/// The latency table of the run: the run folder's copy when resuming, else the configured one,
-/// checked against the space and copied into the folder.
+/// The run's latency table (see [`load_run_table`]), if one is configured.
 fn load_table(
     config: &ProxylessConfig,
     problem: &MobileNetProblem,
     out: &Path,
 ) -> Result<Option<LatencyTable>, NnError> {
-    let Some(path) = &config.latency_table else {
-        return Ok(None);
-    };
-    let copy = out.join("latency.json");
-    let source = if copy.exists() {
-        copy.as_path()
-    } else {
-        path.as_path()
-    };
-    let table = LatencyTable::load(source).map_err(latency_error)?;
-    if &table.space != problem.space.config() {
-        return Err(NnError::Config {
-            field: "latency_table",
-            problem: format!(
-                "{} was measured for another space than this search's ({:?} against {:?}): \
-                 measure one with `nasr latency measure --mobilenet-config` of this space",
-                source.display(),
-                table.space,
-                problem.space.config()
-            ),
-        });
-    }
-    // The derived network is measured on the table's thread count, whatever this process's.
-    let here = nasr_search::latency::Machine {
-        threads: table.machine.threads,
-        ..nasr_nn::latency::this_machine(nasr_nn::Compute::Cpu)
-    };
-    for difference in table.machine.differences(&here) {
-        eprintln!(
-            "warning: {} was measured on another machine ({difference}): its figures may not \
-             hold here",
-            source.display()
-        );
-    }
-    if !copy.exists() {
-        table.save(&copy).map_err(latency_error)?;
-    }
-    Ok(Some(table))
+    config
+        .latency_table
+        .as_deref()
+        .map(|path| load_run_table(path, &problem.space, out))
+        .transpose()
 }
 
 /// The hardware term of a configured target: costs in the loss's units (latency in us).
@@ -393,38 +360,6 @@ fn evaluator<'a>(
         },
         config.seed,
     )
-}
-
-/// `arch`'s end-to-end latency measured as `table` was: its batch size, protocol and threads.
-fn measure_like(
-    table: &LatencyTable,
-    space: &nasr_space::MobileNetSpace,
-    arch: &Arch,
-    options: &RunOptions,
-) -> Result<f64, NnError> {
-    let protocol = Protocol {
-        batch_size: table.batch_size,
-        warmup: table.warmup,
-        repeats: table.repeats,
-        rounds: table.rounds,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(table.machine.threads.max(1))
-        .build()
-        .map_err(|e| NnError::Config {
-            field: "latency_table",
-            problem: format!("cannot start {} threads: {e}", table.machine.threads),
-        })?;
-    let measured = pool.install(|| {
-        measure_networks(
-            space,
-            std::slice::from_ref(arch),
-            protocol,
-            options.compute,
-            |_, _| {},
-        )
-    })?;
-    Ok(measured[0])
 }
 
 /// The architecture side of a running search.

@@ -32,7 +32,8 @@ pub struct PathEvaluation {
 }
 
 /// Scores supernet paths: metric `accuracy` (validation accuracy in [0, 1] after BN
-/// recalibration) and, given a cost model, `flops` and `params`.
+/// recalibration) and, given a cost model, `flops`, `params` and `latency_ms` (those it
+/// knows).
 ///
 /// The recalibration batches of an architecture come from stream `recal/<arch>` of the run
 /// seed: they depend only on the seed and the architecture, so evaluating an architecture twice
@@ -65,7 +66,7 @@ impl<'a, S: PathSupernet> SupernetEvaluator<'a, S> {
         }
     }
 
-    /// Also report the `flops` and `params` that `costs` gives.
+    /// Also report the `flops`, `params` and `latency_ms` that `costs` gives.
     pub fn with_costs(mut self, costs: &'a (dyn CostModel + Sync)) -> Self {
         self.costs = Some(costs);
         self
@@ -107,6 +108,9 @@ impl<S: PathSupernet> Evaluator for SupernetEvaluator<'_, S> {
             }
             if let Some(params) = cost.params {
                 metrics.insert("params".into(), params as f64);
+            }
+            if let Some(latency) = cost.latency_ms {
+                metrics.insert("latency_ms".into(), latency);
             }
         }
         Ok(metrics)

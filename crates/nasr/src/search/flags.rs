@@ -27,7 +27,8 @@ pub struct TableFlags {
     /// Latency device setting of the table (e.g. pixel3, gold_6226, 2080ti_32).
     #[arg(long, value_name = "DEV")]
     pub objective_device: Option<String>,
-    /// Latency budget in ms on --objective-device; slower architectures never count as best.
+    /// Latency budget in ms, on --objective-device (table strategies) or as --latency-table
+    /// predicts it (fairnas, spos); slower architectures never count as best.
     #[arg(long, value_name = "MS")]
     pub max_latency: Option<f64>,
 }
@@ -97,8 +98,8 @@ pub struct MultiFidelityFlags {
 #[command(next_help_heading = "ProxylessNAS")]
 pub struct ProxylessFlags {
     /// A latency table measured on this machine for the searched space (`nasr latency measure
-    /// --mobilenet-config`); the derived network's latency is predicted from it and measured
-    /// end to end with its protocol.
+    /// --space ...`); the found network's latency is predicted from it and measured end to end
+    /// with its protocol (proxyless; fairnas and spos: NSGA-II minimises its latency).
     #[arg(long, value_name = "FILE")]
     pub latency_table: Option<std::path::PathBuf>,
     /// ProxylessNAS's soft latency target T in ms (needs --latency-table).
@@ -206,7 +207,11 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--evaluator", t.evaluator.is_some(), TABLE),
         ("--dataset", t.dataset.is_some(), TABLE),
         ("--objective-device", t.objective_device.is_some(), TABLE),
-        ("--max-latency", t.max_latency.is_some(), TABLE),
+        (
+            "--max-latency",
+            t.max_latency.is_some(),
+            &["table", "fairnas", "spos"],
+        ),
         ("--data", d.data.is_some(), TRAINING),
         ("--train-subset", d.train_subset.is_some(), TRAINING),
         (
@@ -240,7 +245,11 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--fair-darts", x.fair_darts, DARTS),
         ("--zero-one-weight", x.zero_one_weight.is_some(), DARTS),
         ("--retrain-epochs", x.retrain_epochs.is_some(), GRADIENT),
-        ("--latency-table", p.latency_table.is_some(), PROXYLESS),
+        (
+            "--latency-table",
+            p.latency_table.is_some(),
+            &["fairnas", "spos", "proxyless"],
+        ),
         ("--target-latency", p.target_latency.is_some(), PROXYLESS),
         ("--target-flops", p.target_flops.is_some(), PROXYLESS),
         ("--target-params", p.target_params.is_some(), PROXYLESS),
@@ -337,6 +346,8 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
             }
             set(&mut c.queries, args.queries);
             set(&mut c.recal_batches, s.recal_batches);
+            set_some(&mut c.latency_table, args.proxyless.latency_table.clone());
+            set_some(&mut c.max_latency_ms, args.table.max_latency);
         }
         ExperimentConfig::Darts(c) => {
             set(&mut c.seed, args.seed);
