@@ -274,5 +274,30 @@ fn check_on_threads(args: CheckArgs, table: LatencyTable, compute: Compute) -> R
         table.overhead_ms,
         table.overhead_fitted_on,
     );
+    let [q1, q2, q3] = quartiles(&predicted);
+    println!(
+        "predicted latency of these architectures: quartiles {q1:.4} / {q2:.4} / {q3:.4} ms \
+         (e.g. a tight and a loose --target-latency)"
+    );
     Ok(())
+}
+
+/// The 25th, 50th and 75th percentile of `values` (nearest rank), NaN when empty.
+fn quartiles(values: &[f64]) -> [f64; 3] {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    [0.25, 0.5, 0.75].map(|q| {
+        let rank = (q * sorted.len() as f64).ceil() as usize;
+        sorted.get(rank.max(1) - 1).copied().unwrap_or(f64::NAN)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quartiles_are_nearest_rank_percentiles() {
+        let values: Vec<f64> = (1..=8).rev().map(f64::from).collect();
+        assert_eq!(super::quartiles(&values), [2.0, 4.0, 6.0]);
+        assert!(super::quartiles(&[]).iter().all(|q| q.is_nan()));
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
 use nasr_methods::darts::AlphaRecord;
+use nasr_methods::proxyless::{ProxylessConfig, ProxylessEpoch};
 use nasr_search::bench::BenchResult;
 use nasr_space::darts::DARTS_OPS;
 use nasr_space::nb201::{NB201_EDGES, NB201_OPS};
@@ -21,9 +22,10 @@ pub struct PlotArgs {
 /// The charts `nasr plot` draws.
 #[derive(Debug, Subcommand)]
 pub enum PlotCommand {
-    /// softmax(alpha) of every edge against epochs, from a DARTS run's alphas.jsonl.
+    /// softmax(alpha) of every edge (DARTS) or layer (ProxylessNAS) against epochs, from a
+    /// run's alphas.jsonl.
     Alphas {
-        /// The DARTS run folder.
+        /// The DARTS or ProxylessNAS run folder.
         run: PathBuf,
         /// Where to write the SVG (default: RUN/alphas.svg).
         #[arg(long, value_name = "FILE")]
@@ -49,87 +51,197 @@ pub fn run(args: PlotArgs) -> Result<()> {
             let path = run.join("alphas.jsonl");
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
-                    "reading {} (is {} a DARTS run?)",
+                    "reading {} (is {} a DARTS or ProxylessNAS run?)",
                     path.display(),
                     run.display()
                 )
             })?;
-            let records = text
+            let lines: Vec<(usize, &str)> = text
                 .lines()
                 .enumerate()
-                .map(|(i, line)| {
-                    serde_json::from_str::<AlphaRecord>(line)
-                        .with_context(|| format!("{} line {}", path.display(), i + 1))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            if records.is_empty() {
+                .filter(|(_, line)| !line.trim().is_empty())
+                .collect();
+            let Some(&(_, first)) = lines.first() else {
                 anyhow::bail!("{} holds no epochs yet", path.display());
-            }
+            };
+            let parse = |(i, line): &(usize, &str)| -> Result<serde_json::Value> {
+                serde_json::from_str(line)
+                    .with_context(|| format!("{} line {}", path.display(), i + 1))
+            };
+            let chart = if parse(&(0, first))?.get("probabilities").is_some() {
+                let records = lines
+                    .iter()
+                    .map(|l| Ok(serde_json::from_value::<ProxylessEpoch>(parse(l)?)?))
+                    .collect::<Result<Vec<_>>>()
+                    .with_context(|| format!("reading {}", path.display()))?;
+                AlphaChart::proxyless(&records, &layer_options(&run)?)?
+            } else {
+                let records = lines
+                    .iter()
+                    .map(|l| Ok(serde_json::from_value::<AlphaRecord>(parse(l)?)?))
+                    .collect::<Result<Vec<_>>>()
+                    .with_context(|| format!("reading {}", path.display()))?;
+                AlphaChart::darts(&records)?
+            };
             let out = out.unwrap_or_else(|| run.join("alphas.svg"));
-            alphas(&records, &out)?;
+            alphas(&chart, &out)?;
             println!("wrote {}", out.display());
             Ok(())
         }
     }
 }
 
-/// The op weights against epochs: one panel per edge, one line per op. The space is told by
-/// the shape of the weights: 6 x 5 is NB201, 28 x 8 the DARTS space (normal cell, then reduce).
-pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
+/// The option names of every layer of a ProxylessNAS run's space, from its `config.toml`.
+fn layer_options(run: &Path) -> Result<Vec<Vec<String>>> {
+    use nasr_space::Space;
+    let path = run.join("config.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (the run's space)", path.display()))?;
+    let config: ProxylessConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: not a ProxylessNAS config", path.display()))?;
+    let space = nasr_space::MobileNetSpace::new(config.space.mobilenet("proxyless")?.clone())?;
+    Ok(space
+        .decisions()
+        .iter()
+        .map(|d| d.options.clone())
+        .collect())
+}
+
+/// What an alphas chart draws: a title, one panel per edge or layer (its title and its
+/// options' names), and each epoch's weights (rows by panel, columns by option).
+pub struct AlphaChart {
+    /// The chart's title.
+    pub title: String,
+    /// Each panel's title and option names.
+    pub panels: Vec<(String, Vec<String>)>,
+    /// Panels per (row, column).
+    pub grid: (usize, usize),
+    /// Pixels.
+    pub size: (u32, u32),
+    /// Each epoch (from 1) with its weights.
+    pub epochs: Vec<(usize, Vec<Vec<f64>>)>,
+}
+
+impl AlphaChart {
+    /// A DARTS run's op weights; the space is told by their shape: 6 x 5 is NB201, 28 x 8 the
+    /// DARTS space (normal cell, then reduce).
+    pub fn darts(records: &[AlphaRecord]) -> Result<Self> {
+        let first = &records[0].weights;
+        let (rows, columns) = (first.len(), first.first().map_or(0, Vec::len));
+        let names = |ops: &[&str]| ops.iter().map(|op| op.to_string()).collect::<Vec<_>>();
+        let (panels, grid, size): (Vec<(String, Vec<String>)>, _, _) = match (rows, columns) {
+            (6, 5) => (
+                NB201_EDGES
+                    .iter()
+                    .map(|(to, from)| (format!("edge {from} -> {to}"), names(&NB201_OPS)))
+                    .collect(),
+                (2, 3),
+                (1200, 700),
+            ),
+            (28, 8) => (
+                darts_edge_names()
+                    .into_iter()
+                    .map(|edge| (edge, names(&DARTS_OPS)))
+                    .collect(),
+                (4, 7),
+                (2100, 1200),
+            ),
+            _ => anyhow::bail!(
+                "alphas.jsonl holds {rows} x {columns} weights: not NB201 (6 x 5) or DARTS (28 x 8)"
+            ),
+        };
+        Ok(Self {
+            title: "DARTS: op weights per edge".into(),
+            panels,
+            grid,
+            size,
+            epochs: records
+                .iter()
+                .map(|r| (r.epoch, r.weights.clone()))
+                .collect(),
+        })
+    }
+
+    /// A ProxylessNAS run's path probabilities, one panel per layer of options `options`.
+    pub fn proxyless(records: &[ProxylessEpoch], options: &[Vec<String>]) -> Result<Self> {
+        let rows: Vec<usize> = records[0].probabilities.iter().map(Vec::len).collect();
+        let expected: Vec<usize> = options.iter().map(Vec::len).collect();
+        if rows != expected {
+            anyhow::bail!(
+                "alphas.jsonl holds layers of {rows:?} options, the run's space {expected:?}"
+            );
+        }
+        let columns = options.len().clamp(1, 5);
+        let grid = (options.len().div_ceil(columns), columns);
+        Ok(Self {
+            title: "ProxylessNAS: path probabilities per layer".into(),
+            panels: options
+                .iter()
+                .enumerate()
+                .map(|(layer, names)| (format!("layer {layer}"), names.clone()))
+                .collect(),
+            grid,
+            size: (300 * grid.1 as u32 + 100, 260 * grid.0 as u32 + 60),
+            epochs: records
+                .iter()
+                .map(|r| (r.epoch, r.probabilities.clone()))
+                .collect(),
+        })
+    }
+}
+
+/// The weights against epochs: one panel per edge or layer, one line per option, from the
+/// uniform start at epoch 0.
+pub fn alphas(chart: &AlphaChart, path: &Path) -> Result<()> {
     let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
-    let first = &records[0].weights;
-    let AlphaLayout {
-        ops,
-        panels,
-        grid,
-        size,
-    } = AlphaLayout::of(first.len(), first[0].len())?;
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    let root = SVGBackend::new(path, chart.size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| error(&e))?;
     let root = root
-        .titled("DARTS: op weights per edge", ("sans-serif", 22))
+        .titled(&chart.title, ("sans-serif", 22))
         .map_err(|e| error(&e))?;
-    let epochs = records.len() as f64;
-    let start = records[0].weights[0].iter().sum::<f64>() / ops.len() as f64;
-    for ((edge, title), panel) in panels
+    let epochs = chart.epochs.len() as f64;
+    for (index, ((title, ops), panel)) in chart
+        .panels
         .iter()
+        .zip(root.split_evenly(chart.grid).iter())
         .enumerate()
-        .zip(root.split_evenly(grid).iter())
     {
-        let mut chart = ChartBuilder::on(panel)
+        let mut plot = ChartBuilder::on(panel)
             .caption(title, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(40)
             .build_cartesian_2d(0f64..epochs.max(1.0), 0f64..1f64)
             .map_err(|e| error(&e))?;
-        chart
-            .configure_mesh()
+        plot.configure_mesh()
             .x_desc("epoch")
-            .x_labels((records.len() + 1).min(11))
+            .x_labels((chart.epochs.len() + 1).min(11))
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| error(&e))?;
+        // Epoch 0 is the near-uniform start: the mean of the first epoch's weights (1/n under
+        // softmax; Fair DARTS's sigmoids start near 1/2).
+        let start = chart.epochs[0].1[index].iter().sum::<f64>() / ops.len() as f64;
         for (op, name) in ops.iter().enumerate() {
             let color = COLORS[op % COLORS.len()];
-            // Epoch 0 is the near-uniform start.
             let points: Vec<(f64, f64)> = std::iter::once((0.0, start))
                 .chain(
-                    records
+                    chart
+                        .epochs
                         .iter()
-                        .map(|r| (r.epoch as f64, r.weights[edge][op])),
+                        .map(|(epoch, weights)| (*epoch as f64, weights[index][op])),
                 )
                 .collect();
             let style = color.stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(points, style))
+            plot.draw_series(LineSeries::new(points, style))
                 .map_err(|e| error(&e))?
-                .label(*name)
+                .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
         }
-        if edge == 0 {
-            chart
-                .configure_series_labels()
+        // A legend on the first panel of each distinct option list (ProxylessNAS's residual
+        // layers add skip).
+        if !chart.panels[..index].iter().any(|(_, earlier)| earlier == ops) {
+            plot.configure_series_labels()
                 .position(SeriesLabelPosition::UpperLeft)
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
@@ -140,39 +252,6 @@ pub fn alphas(records: &[AlphaRecord], path: &Path) -> Result<()> {
     }
     root.present().map_err(|e| error(&e))?;
     Ok(())
-}
-
-/// The panels of an alphas chart, by the shape of the weights.
-struct AlphaLayout {
-    ops: &'static [&'static str],
-    panels: Vec<String>,
-    grid: (usize, usize),
-    size: (u32, u32),
-}
-
-impl AlphaLayout {
-    fn of(rows: usize, columns: usize) -> Result<Self> {
-        match (rows, columns) {
-            (6, 5) => Ok(Self {
-                ops: &NB201_OPS,
-                panels: NB201_EDGES
-                    .iter()
-                    .map(|(to, from)| format!("edge {from} -> {to}"))
-                    .collect(),
-                grid: (2, 3),
-                size: (1200, 700),
-            }),
-            (28, 8) => Ok(Self {
-                ops: &DARTS_OPS,
-                panels: darts_edge_names(),
-                grid: (4, 7),
-                size: (2100, 1200),
-            }),
-            _ => anyhow::bail!(
-                "alphas.jsonl holds {rows} x {columns} weights: not NB201 (6 x 5) or DARTS (28 x 8)"
-            ),
-        }
-    }
 }
 
 /// "normal: node 2 <- 0", ... for the 14 edges of each DARTS cell.
@@ -265,8 +344,8 @@ pub fn best_so_far(results: &[BenchResult], optimum: f64, title: &str, path: &Pa
     Ok(())
 }
 
-/// Accuracy against multiply-adds (millions) of a Pareto front, as points joined in FLOP order.
-pub fn pareto(points: &[(f64, f64)], title: &str, path: &Path) -> Result<()> {
+/// Accuracy against a cost (named by `x_desc`) of a Pareto front, as points joined in cost order.
+pub fn pareto(points: &[(f64, f64)], title: &str, x_desc: &str, path: &Path) -> Result<()> {
     let error = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
     let (x_max, (y_min, y_max)) = points
         .iter()
@@ -287,7 +366,7 @@ pub fn pareto(points: &[(f64, f64)], title: &str, path: &Path) -> Result<()> {
         .map_err(|e| error(&e))?;
     chart
         .configure_mesh()
-        .x_desc("multiply-adds (millions)")
+        .x_desc(x_desc)
         .y_desc("supernet validation accuracy")
         .draw()
         .map_err(|e| error(&e))?;
