@@ -240,7 +240,10 @@ pub fn alphas(chart: &AlphaChart, path: &Path) -> Result<()> {
         }
         // A legend on the first panel of each distinct option list (ProxylessNAS's residual
         // layers add skip).
-        if !chart.panels[..index].iter().any(|(_, earlier)| earlier == ops) {
+        if !chart.panels[..index]
+            .iter()
+            .any(|(_, earlier)| earlier == ops)
+        {
             plot.configure_series_labels()
                 .position(SeriesLabelPosition::UpperLeft)
                 .background_style(WHITE.mix(0.8))

@@ -15,7 +15,14 @@ fn a_proxyless_search_runs_from_the_command_line_and_its_alphas_are_plotted() {
         .args(["--data", "sklearn-digits", "--target-flops", "20000"])
         .args(["--latency-loss", "add#linear", "--latency-lambda", "2"])
         .args(["--epochs", "2", "--warmup-epochs", "1", "--arch-every", "1"])
-        .args(["--alpha-lr", "0.05", "--retrain-epochs", "0", "--recal-batches", "2"])
+        .args([
+            "--alpha-lr",
+            "0.05",
+            "--retrain-epochs",
+            "0",
+            "--recal-batches",
+            "2",
+        ])
         .args(["--seed", "0", "--no-progress", "--out"])
         .arg(&out)
         .output()
@@ -31,15 +38,17 @@ fn a_proxyless_search_runs_from_the_command_line_and_its_alphas_are_plotted() {
         serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
     assert!(stdout.contains(best["arch"].as_str().unwrap()), "{stdout}");
 
-    let status = nasr()
-        .args(["plot", "alphas"])
-        .arg(&out)
-        .status()
-        .unwrap();
+    let status = nasr().args(["plot", "alphas"]).arg(&out).status().unwrap();
     assert!(status.success());
     let svg = std::fs::read_to_string(out.join("alphas.svg")).unwrap();
     // 13 layers; the residual ones offer skip.
-    assert!(svg.contains("ProxylessNAS") && svg.contains("layer 12"), "no layer panels");
-    assert!(svg.contains("k7_e6") && svg.contains("skip"), "no option names");
+    assert!(
+        svg.contains("ProxylessNAS") && svg.contains("layer 12"),
+        "no layer panels"
+    );
+    assert!(
+        svg.contains("k7_e6") && svg.contains("skip"),
+        "no option names"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
