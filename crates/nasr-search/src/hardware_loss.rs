@@ -200,6 +200,22 @@ mod tests {
     use super::*;
     use crate::latency::tests::{space, table};
 
+    /// mul#log is `alpha / (log T)^beta` times `CE (log E)^beta`: the target and alpha only
+    /// scale the loss, so under a scale-free optimiser (Adam) they do not change the search.
+    /// add#linear's target sets the latency's weight against the cross-entropy (lambda / T).
+    #[test]
+    fn mul_log_targets_only_scale_the_loss_and_add_linear_targets_weigh_latency() {
+        let (ce, expected) = (2.1, 2150.0);
+        let (d_ce, d_e) = CostLoss::MUL_LOG.partials(ce, expected, 2030.0);
+        let (d_ce2, d_e2) = CostLoss::MUL_LOG.partials(ce, expected, 2470.0);
+        assert!(((d_e / d_ce) - (d_e2 / d_ce2)).abs() < 1e-12 * (d_e / d_ce).abs());
+        assert!((d_ce / d_ce2 - 1.0).abs() > 1e-3, "the scale does change");
+        let linear = CostLoss::AddLinear { lambda: 0.1 };
+        let (l_ce, l_e) = linear.partials(ce, expected, 2030.0);
+        let (l_ce2, l_e2) = linear.partials(ce, expected, 2470.0);
+        assert!(((l_e / l_ce) / (l_e2 / l_ce2) - 2470.0 / 2030.0).abs() < 1e-12);
+    }
+
     /// Each key's latency: its length in ms, so that every block differs.
     fn lengths() -> (MobileNetSpace, LayerCosts, LatencyTable) {
         let space = space();

@@ -48,6 +48,19 @@ impl Goal {
             .all(|(name, max)| metrics.get(name).is_some_and(|v| v <= max))
     }
 
+    /// How far `metrics` break the bounds: the sum of each bound's relative excess
+    /// (`(value - max) / |max|` where positive), 0 when feasible, `None` when a bounded metric
+    /// is missing.
+    pub fn violation(&self, metrics: &Metrics) -> Option<f64> {
+        self.bounds
+            .iter()
+            .map(|(name, max)| {
+                let value = metrics.get(name)?;
+                Some(((value - max) / max.abs().max(f64::MIN_POSITIVE)).max(0.0))
+            })
+            .sum()
+    }
+
     /// The score to maximise, or `None` when the metrics are infeasible or lack the objective.
     pub fn score(&self, metrics: &Metrics) -> Option<f64> {
         if self.feasible(metrics) {

@@ -86,7 +86,10 @@ impl Nsga2 {
         oriented(&self.objectives, &record.metrics)
     }
 
-    /// Front rank and crowding distance of each trial in `ids` (ranks from 0).
+    /// Front rank and crowding distance of each trial in `ids` (ranks from 0), with Deb's
+    /// constrained domination: every feasible trial ranks before every infeasible one, and
+    /// infeasible ones rank by how far they break the goal's bounds, so that a population
+    /// with no feasible member is still pulled toward the bounds.
     fn rank(&self, book: &TrialBook, ids: &[TrialId]) -> Vec<(usize, f64)> {
         let values: Vec<Option<Vec<f64>>> = ids
             .iter()
@@ -105,7 +108,29 @@ impl Nsga2 {
                 ranking[feasible[member]] = (rank, distance);
             }
         }
+        let violations: Vec<(usize, f64)> = (0..ids.len())
+            .filter(|&i| values[i].is_none())
+            .map(|i| (i, self.violation(book, ids[i])))
+            .collect();
+        let mut levels: Vec<f64> = violations.iter().map(|&(_, v)| v).collect();
+        levels.sort_by(f64::total_cmp);
+        levels.dedup();
+        for (i, violation) in violations {
+            let level = levels.partition_point(|&l| l < violation);
+            ranking[i] = (fronts.len() + level, 0.0);
+        }
         ranking
+    }
+
+    /// How far a trial breaks the goal's bounds; infinite for a failed trial, one missing a
+    /// metric, or one that meets the bounds but lacks an objective.
+    fn violation(&self, book: &TrialBook, id: TrialId) -> f64 {
+        book.get(id)
+            .filter(|r| r.state == crate::TrialState::Complete)
+            .filter(|r| oriented(&self.objectives, &r.metrics).is_some())
+            .and_then(|r| book.goal().violation(&r.metrics))
+            .filter(|&v| v > 0.0)
+            .unwrap_or(f64::INFINITY)
     }
 
     /// Binary tournament: lower rank wins, then larger crowding distance.
@@ -297,5 +322,38 @@ mod tests {
         let d = crowding_distances(&points, &fronts[0]);
         assert!(d[0].is_infinite() && d[1].is_infinite());
         assert!((d[2] - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn infeasible_trials_rank_after_feasible_ones_by_how_far_they_break_the_bound() {
+        let goal = crate::Goal::maximize("accuracy").with_bound("latency_ms", 2.0);
+        // (accuracy, latency): one feasible, three over the bound by 50%, 100% and 25%.
+        let trials: Vec<TrialRecord> = [(0.1, 1.5), (0.9, 3.0), (0.8, 4.0), (0.7, 2.5)]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (accuracy, latency))| TrialRecord {
+                id: i as TrialId,
+                arch: nasr_space::Arch::new(vec![i]),
+                fidelity: Fidelity::Full,
+                state: crate::TrialState::Complete,
+                metrics: Metrics::from([
+                    ("accuracy".to_string(), accuracy),
+                    ("latency_ms".to_string(), latency),
+                ]),
+                error: None,
+            })
+            .collect();
+        let ids: Vec<TrialId> = trials.iter().map(|t| t.id).collect();
+        let book = TrialBook::from_trials(goal, trials).unwrap();
+        let nsga2 = Nsga2::new(
+            vec![
+                Objective::maximize("accuracy"),
+                Objective::minimize("latency_ms"),
+            ],
+            4,
+        )
+        .unwrap();
+        let ranks: Vec<usize> = nsga2.rank(&book, &ids).iter().map(|r| r.0).collect();
+        assert_eq!(ranks, vec![0, 2, 3, 1]);
     }
 }
