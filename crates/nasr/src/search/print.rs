@@ -78,66 +78,7 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
         (
             ExperimentConfig::Fairnas(config) | ExperimentConfig::Spos(config),
             ExperimentResult::FairNas(result),
-        ) => {
-            let latency = config.latency_table.is_some();
-            let mut front = result.front.clone();
-            front.sort_by(|a, b| cost_of(a, latency).total_cmp(&cost_of(b, latency)));
-            println!(
-                "Pareto front: {} architectures (supernet validation accuracy vs {})",
-                front.len(),
-                if latency {
-                    "the table's latency"
-                } else {
-                    "multiply-adds"
-                }
-            );
-            for member in &front {
-                let latency = member
-                    .latency_ms
-                    .map_or(String::new(), |ms| format!("  {ms:.4} ms"));
-                println!(
-                    "  {:>10} MACs  {:>7} params{latency}  acc {:.4}  {}",
-                    member.flops, member.params, member.supernet_valid_accuracy, member.arch
-                );
-            }
-            let points: Vec<(f64, f64)> = front
-                .iter()
-                .map(|m| (cost_of(m, latency), m.supernet_valid_accuracy))
-                .collect();
-            let svg = out.join("front.svg");
-            crate::plot::pareto(
-                &points,
-                &format!("{} on the MobileNet space", experiment.method()),
-                if latency {
-                    "predicted latency (ms)"
-                } else {
-                    "multiply-adds (millions)"
-                },
-                &svg,
-            )?;
-            match (&result.pick, config.max_latency_ms) {
-                (Some(pick), _) => {
-                    println!(
-                        "pick within {} ms: {}",
-                        pick.max_latency_ms, pick.member.arch
-                    );
-                    println!(
-                        "  latency: predicted {:.4} ms, measured {:.4} ms; supernet accuracy {:.4}",
-                        pick.member.latency_ms.unwrap_or(f64::NAN),
-                        pick.measured_latency_ms,
-                        pick.member.supernet_valid_accuracy
-                    );
-                }
-                (None, Some(max)) => println!("no architecture evaluated fits within {max} ms"),
-                (None, None) => {}
-            }
-            println!(
-                "retrain one with: nasr train --space {} --arch ARCH --data {} ...",
-                config.space.name(),
-                config.data.name
-            );
-            println!("run folder {} (front.json, front.svg)", out.display());
-        }
+        ) => fairnas(config, result, experiment.method(), out)?,
         (_, ExperimentResult::Darts(result)) => {
             match result.index {
                 Some(index) => println!(
@@ -203,6 +144,75 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
             experiment.method()
         ),
     }
+    Ok(())
+}
+
+/// A FairNAS or SPOS run: its front (against multiply-adds, or the table's latency), the pick
+/// within a latency budget, and the front's chart `front.svg`.
+fn fairnas(
+    config: &nasr_methods::fairnas::FairNasConfig,
+    result: &nasr_methods::fairnas::FairNasResult,
+    method: &str,
+    out: &Path,
+) -> Result<()> {
+    let latency = config.latency_table.is_some();
+    let mut front = result.front.clone();
+    front.sort_by(|a, b| cost_of(a, latency).total_cmp(&cost_of(b, latency)));
+    println!(
+        "Pareto front: {} architectures (supernet validation accuracy vs {})",
+        front.len(),
+        if latency {
+            "the table's latency"
+        } else {
+            "multiply-adds"
+        }
+    );
+    for member in &front {
+        let latency = member
+            .latency_ms
+            .map_or(String::new(), |ms| format!("  {ms:.4} ms"));
+        println!(
+            "  {:>10} MACs  {:>7} params{latency}  acc {:.4}  {}",
+            member.flops, member.params, member.supernet_valid_accuracy, member.arch
+        );
+    }
+    let points: Vec<(f64, f64)> = front
+        .iter()
+        .map(|m| (cost_of(m, latency), m.supernet_valid_accuracy))
+        .collect();
+    let svg = out.join("front.svg");
+    crate::plot::pareto(
+        &points,
+        &format!("{method} on the MobileNet space"),
+        if latency {
+            "predicted latency (ms)"
+        } else {
+            "multiply-adds (millions)"
+        },
+        &svg,
+    )?;
+    match (&result.pick, config.max_latency_ms) {
+        (Some(pick), _) => {
+            println!(
+                "pick within {} ms: {}",
+                pick.max_latency_ms, pick.member.arch
+            );
+            println!(
+                "  latency: predicted {:.4} ms, measured {:.4} ms; supernet accuracy {:.4}",
+                pick.member.latency_ms.unwrap_or(f64::NAN),
+                pick.measured_latency_ms,
+                pick.member.supernet_valid_accuracy
+            );
+        }
+        (None, Some(max)) => println!("no architecture evaluated fits within {max} ms"),
+        (None, None) => {}
+    }
+    println!(
+        "retrain one with: nasr train --space {} --arch ARCH --data {} ...",
+        config.space.name(),
+        config.data.name
+    );
+    println!("run folder {} (front.json, front.svg)", out.display());
     Ok(())
 }
 
