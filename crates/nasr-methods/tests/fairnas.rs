@@ -281,6 +281,7 @@ fn a_latency_budget_bounds_the_front_and_picks_the_most_accurate_architecture_wi
         entries,
         overhead_ms: 0.0,
         overhead_fitted_on: 0,
+        block_overhead_ms: 0.0,
     };
     let table_path = out.join("table.json");
     table.save(&table_path).unwrap();

@@ -189,6 +189,7 @@ pub fn measure_table(
         entries: keys.zip(times).collect(),
         overhead_ms: 0.0,
         overhead_fitted_on: 0,
+        block_overhead_ms: 0.0,
     })
 }
 
@@ -260,8 +261,8 @@ pub fn predicted_and_measured(
     Ok((predicted, measured))
 }
 
-/// Measures `archs` end to end and sets `table`'s overhead to the mean gap between those
-/// measurements and the table's sums. Returns the measurements.
+/// Measures `archs` end to end and fits `table`'s overheads (per network and per block) to the
+/// gaps between those measurements and the table's sums. Returns the measurements.
 pub fn fit_overhead(
     table: &mut LatencyTable,
     space: &MobileNetSpace,
@@ -270,10 +271,14 @@ pub fn fit_overhead(
     compute: Compute,
     progress: impl FnMut(usize, usize),
 ) -> Result<Vec<f64>, NnError> {
-    table.overhead_ms = 0.0;
+    (table.overhead_ms, table.block_overhead_ms) = (0.0, 0.0);
     let (predicted, measured) =
         predicted_and_measured(table, space, archs, protocol, compute, progress)?;
-    table.fit_overhead(&predicted, &measured);
+    let blocks: Vec<usize> = archs
+        .iter()
+        .map(|arch| LatencyTable::blocks(space, arch))
+        .collect();
+    table.fit_overhead(&predicted, &blocks, &measured);
     Ok(measured)
 }
 

@@ -88,6 +88,11 @@ pub struct LatencyTable {
     pub overhead_ms: f64,
     /// Architectures the overhead was fitted on.
     pub overhead_fitted_on: usize,
+    /// Milliseconds each block of a network takes beyond its entry, fitted with
+    /// `overhead_ms` on architectures of varied depth: negative where a block timed alone pays
+    /// a per-call cost it does not pay inside a network. 0 in tables that predate it.
+    #[serde(default)]
+    pub block_overhead_ms: f64,
 }
 
 impl LatencyTable {
@@ -112,7 +117,8 @@ impl LatencyTable {
         fixed_keys(space).iter().map(|key| self.entry(key)).sum()
     }
 
-    /// Option `option` of layer `layer`: its block's entry, 0 for `skip`.
+    /// Option `option` of layer `layer`: its block's entry plus the per-block overhead, 0 for
+    /// `skip`.
     pub fn layer_ms(
         &self,
         space: &MobileNetSpace,
@@ -120,7 +126,7 @@ impl LatencyTable {
         option: usize,
     ) -> Result<f64, SearchError> {
         match layer_key(space, layer, option) {
-            Some(key) => self.entry(&key),
+            Some(key) => Ok(self.entry(&key)? + self.block_overhead_ms),
             None => Ok(0.0),
         }
     }
@@ -148,22 +154,45 @@ impl LatencyTable {
         Ok(total)
     }
 
-    /// Fits the per-network overhead as the mean of `measured - predicted` over architectures
-    /// (least squares for a constant term), the predictions made without any overhead.
-    pub fn fit_overhead(&mut self, predicted_without: &[f64], measured: &[f64]) {
+    /// Fits the overheads by least squares: `measured - predicted = overhead + blocks *
+    /// block_overhead` over architectures with `blocks` blocks each, the predictions made
+    /// without either overhead. Architectures all of one depth fit the constant alone.
+    pub fn fit_overhead(&mut self, predicted_without: &[f64], blocks: &[usize], measured: &[f64]) {
         assert_eq!(predicted_without.len(), measured.len(), "paired figures");
+        assert_eq!(blocks.len(), measured.len(), "paired figures");
         let n = measured.len();
         self.overhead_fitted_on = n;
-        self.overhead_ms = if n == 0 {
-            0.0
-        } else {
-            measured
+        (self.overhead_ms, self.block_overhead_ms) = (0.0, 0.0);
+        if n == 0 {
+            return;
+        }
+        let gaps: Vec<f64> = measured
+            .iter()
+            .zip(predicted_without)
+            .map(|(m, p)| m - p)
+            .collect();
+        let depths: Vec<f64> = blocks.iter().map(|&b| b as f64).collect();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
+        let (mean_gap, mean_depth) = (mean(&gaps), mean(&depths));
+        let spread: f64 = depths.iter().map(|d| (d - mean_depth).powi(2)).sum();
+        if spread > 0.0 {
+            let covariance: f64 = depths
                 .iter()
-                .zip(predicted_without)
-                .map(|(m, p)| m - p)
-                .sum::<f64>()
-                / n as f64
-        };
+                .zip(&gaps)
+                .map(|(d, g)| (d - mean_depth) * (g - mean_gap))
+                .sum();
+            self.block_overhead_ms = covariance / spread;
+        }
+        self.overhead_ms = mean_gap - self.block_overhead_ms * mean_depth;
+    }
+
+    /// The blocks `arch` runs: its layers that are not `skip`.
+    pub fn blocks(space: &MobileNetSpace, arch: &Arch) -> usize {
+        arch.choices
+            .iter()
+            .enumerate()
+            .filter(|&(layer, &option)| layer_key(space, layer, option).is_some())
+            .count()
     }
 
     /// Reads a table, refusing another format version by name.
@@ -378,6 +407,7 @@ pub(crate) mod tests {
             entries,
             overhead_ms: 0.0,
             overhead_fitted_on: 0,
+            block_overhead_ms: 0.0,
         }
     }
 
@@ -468,10 +498,41 @@ pub(crate) mod tests {
         let mut table = table(&space, |_| 1.0);
         let arch = Arch::new(vec![0, 0, 0]);
         let without = table.predict(&space, &arch).unwrap();
-        table.fit_overhead(&[1.0, 2.0, 3.0], &[1.5, 2.5, 4.0]);
+        table.fit_overhead(&[1.0, 2.0, 3.0], &[3, 3, 3], &[1.5, 2.5, 4.0]);
         assert!((table.overhead_ms - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(table.block_overhead_ms, 0.0, "one depth fits no slope");
         assert_eq!(table.overhead_fitted_on, 3);
         assert!((table.predict(&space, &arch).unwrap() - without - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_per_block_overhead_is_fitted_on_varied_depths_and_skip_pays_none() {
+        let space = space();
+        let mut table = table(&space, |_| 1.0);
+        let skip = space.decisions()[1].options.len() - 1;
+        let (deep, shallow) = (Arch::new(vec![0, 0, 0]), Arch::new(vec![0, skip, 0]));
+        assert_eq!(LatencyTable::blocks(&space, &deep), 3);
+        assert_eq!(LatencyTable::blocks(&space, &shallow), 2);
+        let (deep_ms, shallow_ms) = (
+            table.predict(&space, &deep).unwrap(),
+            table.predict(&space, &shallow).unwrap(),
+        );
+        // Each block runs 0.06 ms faster in a network than alone; the network pays 0.5 ms.
+        let measured = |ms: f64, blocks: f64| ms + 0.5 - 0.06 * blocks;
+        table.fit_overhead(
+            &[deep_ms, shallow_ms, deep_ms],
+            &[3, 2, 3],
+            &[
+                measured(deep_ms, 3.0),
+                measured(shallow_ms, 2.0),
+                measured(deep_ms, 3.0),
+            ],
+        );
+        assert!((table.overhead_ms - 0.5).abs() < 1e-12);
+        assert!((table.block_overhead_ms + 0.06).abs() < 1e-12);
+        let predicted = table.predict(&space, &shallow).unwrap();
+        assert!((predicted - measured(shallow_ms, 2.0)).abs() < 1e-12);
+        assert_eq!(table.layer_ms(&space, 1, skip).unwrap(), 0.0);
     }
 
     #[test]

@@ -289,6 +289,30 @@ impl MobileNetSpace {
         &self.layers
     }
 
+    /// An architecture that skips each layer offering skip with probability `skip_probability`
+    /// and draws every other layer's block uniformly (a uniform draw skips one layer in seven:
+    /// its networks are all about as deep).
+    pub fn sample_with_skip(&self, skip_probability: f64, rng: &mut dyn rand::RngCore) -> Arch {
+        use rand::Rng;
+        let choices = self
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(layer, decision)| {
+                let blocks: Vec<usize> = (0..decision.options.len())
+                    .filter(|&option| self.choice(layer, option) != LayerChoice::Skip)
+                    .collect();
+                let offers_skip = blocks.len() < decision.options.len();
+                if offers_skip && rng.random_bool(skip_probability.clamp(0.0, 1.0)) {
+                    decision.options.len() - 1
+                } else {
+                    blocks[rng.random_range(0..blocks.len())]
+                }
+            })
+            .collect();
+        Arch::new(choices)
+    }
+
     /// What layer `layer` does under option `option`.
     pub fn choice(&self, layer: usize, option: usize) -> LayerChoice {
         let per_kernel = self.config.expansions.len();
@@ -404,6 +428,26 @@ mod tests {
     use super::*;
 
     /// 8x8x1 input, stem 4 channels, one stage of two layers at 8 channels, stride 2 then 1.
+    #[test]
+    fn sampling_at_a_skip_probability_sets_the_depth() {
+        let space = tiny(true);
+        let mut rng = <rand_chacha::ChaCha12Rng as rand::SeedableRng>::seed_from_u64(3);
+        let skips = |arch: &Arch| {
+            (0..arch.choices.len())
+                .filter(|&l| space.choice(l, arch.choices[l]) == LayerChoice::Skip)
+                .count()
+        };
+        for _ in 0..20 {
+            assert_eq!(skips(&space.sample_with_skip(0.0, &mut rng)), 0);
+            let all = space.sample_with_skip(1.0, &mut rng);
+            let offering = (0..all.choices.len())
+                .filter(|&l| space.decisions()[l].options.iter().any(|o| o == "skip"))
+                .count();
+            assert_eq!(skips(&all), offering);
+            space.check(&all).unwrap();
+        }
+    }
+
     fn tiny(allow_skip: bool) -> MobileNetSpace {
         MobileNetSpace::new(MobileNetConfig {
             input_size: 8,

@@ -86,7 +86,8 @@ pub struct MeasureArgs {
     /// Timing.
     #[command(flatten)]
     pub protocol: ProtocolArgs,
-    /// Random architectures the per-network overhead is fitted on (0: none).
+    /// Architectures of varied depth the per-network and per-block overheads are fitted on
+    /// (0: none).
     #[arg(long, default_value_t = 20)]
     pub fit_archs: usize,
     /// Seed of the architectures the overhead is fitted on.
@@ -171,6 +172,17 @@ fn random_archs(space: &MobileNetSpace, seed: u64, name: &str, count: usize) -> 
     (0..count).map(|_| space.sample(&mut rng)).collect()
 }
 
+/// `count` architectures of `space` from `seed`'s stream `name`, of varied depth: the k-th
+/// skips each layer that offers skip with probability k / (count - 1), so that the per-block
+/// overhead can be told from the per-network one.
+fn varied_depth_archs(space: &MobileNetSpace, seed: u64, name: &str, count: usize) -> Vec<Arch> {
+    let mut rng = SeedStreams::new(seed).stream(name);
+    let last = count.saturating_sub(1).max(1) as f64;
+    (0..count)
+        .map(|k| space.sample_with_skip(k as f64 / last, &mut rng))
+        .collect()
+}
+
 fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
     let config = match &args.mobilenet_config {
         Some(path) => crate::bench::read_mobilenet_config(path)?,
@@ -186,7 +198,7 @@ fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
         progress.set_position(done as u64);
     })?;
     progress.finish_and_clear();
-    let archs = random_archs(&space, args.seed, "latency-fit", args.fit_archs);
+    let archs = varied_depth_archs(&space, args.seed, "latency-fit", args.fit_archs);
     let progress = bar(protocol.rounds, "overhead (rounds)");
     latency::fit_overhead(&mut table, &space, &archs, protocol, compute, |done, _| {
         progress.set_position(done as u64)
@@ -196,13 +208,14 @@ fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
     let m = &table.machine;
     println!(
         "{} entries at batch {} on {} ({} route, {} threads), overhead {:.4} ms per network \
-         (fitted on {} architectures): {}",
+         and {:.4} ms per block (fitted on {} architectures of varied depth): {}",
         table.entries.len(),
         table.batch_size,
         m.cpu,
         m.kernel_route,
         m.threads,
         table.overhead_ms,
+        table.block_overhead_ms,
         table.overhead_fitted_on,
         args.out.display()
     );
