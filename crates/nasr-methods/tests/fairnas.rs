@@ -122,22 +122,16 @@ fn a_fairly_trained_supernet_learns_digits() {
     assert!(epochs[2].train_loss < epochs[0].train_loss);
 }
 
-#[test]
-fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
-    use nasr_methods::fairnas::{FairNasConfig, fairnas_run};
-    use nasr_methods::run::{DataConfig, RunOptions};
-
-    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
-    let out = std::env::temp_dir().join(format!("nasr-fairnas-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let config = FairNasConfig {
-        data: DataConfig {
+/// A small FairNAS search on scikit-learn's digits: `epochs` supernet epochs, 12 queries.
+fn digits_fairnas(epochs: usize) -> nasr_methods::fairnas::FairNasConfig {
+    nasr_methods::fairnas::FairNasConfig {
+        data: nasr_methods::run::DataConfig {
             name: nasr_data::DatasetName::Digits,
             validation_fraction: 0.2,
-            ..DataConfig::default()
+            ..nasr_methods::run::DataConfig::default()
         },
         train: TrainConfig {
-            epochs: 2,
+            epochs,
             batch_size: 32,
             eval_batch_size: 64,
             ..TrainConfig::default()
@@ -145,8 +139,19 @@ fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
         queries: 12,
         population: 4,
         recal_batches: 2,
-        ..FairNasConfig::default()
-    };
+        ..nasr_methods::fairnas::FairNasConfig::default()
+    }
+}
+
+#[test]
+fn a_fairnas_search_returns_a_front_of_non_dominated_mobilenet_architectures() {
+    use nasr_methods::fairnas::fairnas_run;
+    use nasr_methods::run::RunOptions;
+
+    let data_dir = nasr_data::test_data_dir(&["mnist", "sklearn-digits"]);
+    let out = std::env::temp_dir().join(format!("nasr-fairnas-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let config = digits_fairnas(2);
     let front = fairnas_run(&config, &data_dir, &out, &RunOptions::default())
         .unwrap()
         .front;
@@ -235,11 +240,9 @@ fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identicall
 
 #[test]
 fn a_latency_budget_bounds_the_front_and_picks_the_most_accurate_architecture_within_it() {
-    use std::collections::BTreeMap;
-
     use nasr_methods::fairnas::{FairNasConfig, fairnas_run};
-    use nasr_methods::run::{DataConfig, RunOptions};
-    use nasr_search::latency::{LatencyTable, Machine, TABLE_FORMAT, fixed_keys, layer_key};
+    use nasr_methods::run::RunOptions;
+    use nasr_search::latency::{LatencyTable, Machine, TABLE_FORMAT, space_keys};
     use nasr_space::Space;
     use nasr_space::mobilenet::{MobileNetConfig, MobileNetSpace};
 
@@ -255,15 +258,13 @@ fn a_latency_budget_bounds_the_front_and_picks_the_most_accurate_architecture_wi
         ..MobileNetConfig::default()
     })
     .unwrap();
-    let mut entries = BTreeMap::new();
-    let mut keys: Vec<String> = fixed_keys(&space).into();
-    for (layer, decision) in space.decisions().iter().enumerate() {
-        keys.extend((0..decision.options.len()).filter_map(|o| layer_key(&space, layer, o)));
-    }
-    for key in keys {
-        let ms = key.len() as f64 * 1e-3 * if key.contains("expand:6") { 2.0 } else { 1.0 };
-        entries.insert(key, ms);
-    }
+    let entries = space_keys(&space)
+        .into_iter()
+        .map(|key| {
+            let ms = key.len() as f64 * 1e-3 * if key.contains("expand:6") { 2.0 } else { 1.0 };
+            (key, ms)
+        })
+        .collect();
     let table = LatencyTable {
         format: TABLE_FORMAT,
         nasr_version: "test".into(),
@@ -294,23 +295,9 @@ fn a_latency_budget_bounds_the_front_and_picks_the_most_accurate_architecture_wi
 
     let run_dir = out.join("run");
     let config = FairNasConfig {
-        data: DataConfig {
-            name: nasr_data::DatasetName::Digits,
-            validation_fraction: 0.2,
-            ..DataConfig::default()
-        },
-        train: TrainConfig {
-            epochs: 1,
-            batch_size: 32,
-            eval_batch_size: 64,
-            ..TrainConfig::default()
-        },
-        queries: 12,
-        population: 4,
-        recal_batches: 2,
         latency_table: Some(table_path),
         max_latency_ms: Some(budget),
-        ..FairNasConfig::default()
+        ..digits_fairnas(1)
     };
     let result = fairnas_run(&config, &data_dir, &run_dir, &RunOptions::default()).unwrap();
     assert!(!result.front.is_empty());

@@ -249,11 +249,8 @@ impl<'a> TableCosts<'a> {
     /// The costs of `space`'s architectures under `table`, or an error naming the first key
     /// of `space` that the table lacks.
     pub fn new(space: &'a MobileNetSpace, table: &'a LatencyTable) -> Result<Self, SearchError> {
-        table.fixed_ms(space)?;
-        for (layer, decision) in space.decisions().iter().enumerate() {
-            for option in 0..decision.options.len() {
-                table.layer_ms(space, layer, option)?;
-            }
+        for key in space_keys(space) {
+            table.entry(&key)?;
         }
         Ok(Self { space, table })
     }
@@ -302,6 +299,21 @@ pub fn fixed_keys(space: &MobileNetSpace) -> [String; 3] {
             s = last_size
         ),
     ]
+}
+
+/// Every key a table of `space` holds: the stem, head and classifier, then each layer's
+/// blocks in layer and option order (a shape repeated across layers once).
+pub fn space_keys(space: &MobileNetSpace) -> Vec<String> {
+    let mut keys: Vec<String> = fixed_keys(space).into();
+    for (layer, decision) in space.decisions().iter().enumerate() {
+        for key in (0..decision.options.len()).filter_map(|option| layer_key(space, layer, option))
+        {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// The key of an MBConv block of `kernel` and `expansion` at `shape`.
@@ -379,17 +391,13 @@ pub(crate) mod tests {
 
     /// A table whose every entry of `space` is given by `value(key)`.
     pub(crate) fn table(space: &MobileNetSpace, value: impl Fn(&str) -> f64) -> LatencyTable {
-        let mut entries = BTreeMap::new();
-        for key in fixed_keys(space) {
-            entries.insert(key.clone(), value(&key));
-        }
-        for (layer, decision) in space.decisions().iter().enumerate() {
-            for option in 0..decision.options.len() {
-                if let Some(key) = layer_key(space, layer, option) {
-                    entries.insert(key.clone(), value(&key));
-                }
-            }
-        }
+        let entries = space_keys(space)
+            .into_iter()
+            .map(|key| {
+                let ms = value(&key);
+                (key, ms)
+            })
+            .collect();
         LatencyTable {
             format: TABLE_FORMAT,
             nasr_version: "test".into(),
