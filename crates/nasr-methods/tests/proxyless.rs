@@ -89,15 +89,8 @@ fn a_tight_target_pulls_the_expected_and_the_derived_cost_down() {
         space.cost(&space.parse(&tight.arch).unwrap()).flops,
         tight.flops
     );
-    let expected: Vec<f64> = std::fs::read_to_string(out.join("alphas.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let record: serde_json::Value = serde_json::from_str(line).unwrap();
-            record["expected_cost"].as_f64().unwrap()
-        })
-        .collect();
-    let uniform = flops.iter().sum::<u64>() as f64 / flops.len() as f64;
+    let expected = expected_by_epoch(&out);
+    let uniform = mean(&flops);
     assert!(
         expected[1] < expected[0] && expected[0] < uniform,
         "E[flops] by epoch {expected:?}, about {uniform} under uniform p"
@@ -111,6 +104,50 @@ fn a_tight_target_pulls_the_expected_and_the_derived_cost_down() {
         &scratch("free"),
     );
     assert_eq!(free.target, None);
+}
+
+/// TuNAS's absolute form pushes the cost up towards a target above it, where ProxylessNAS's
+/// forms would still pull it down: E rises over the search, and the derived network costs more
+/// than three in four random ones.
+#[test]
+fn the_absolute_form_pushes_the_cost_up_to_a_target_above_it() {
+    let space = digits_space();
+    let flops = random_flops(&space);
+    let out = scratch("abs");
+    let config = ProxylessConfig {
+        loss: CostLoss::AddAbs { lambda: 2.0 },
+        ..config(flops[195] as f64)
+    };
+    let high = run(&config, &out);
+    assert!(
+        high.flops > flops[150],
+        "derived {} with {} multiply-adds; a quarter of random ones have more than {}",
+        high.arch,
+        high.flops,
+        flops[150]
+    );
+    let expected = expected_by_epoch(&out);
+    let uniform = mean(&flops);
+    assert!(
+        expected[1] > expected[0] && expected[0] > uniform,
+        "E[flops] by epoch {expected:?}, about {uniform} under uniform p"
+    );
+}
+
+/// `expected_cost` of each line of the run's `alphas.jsonl` (one per search epoch).
+fn expected_by_epoch(out: &Path) -> Vec<f64> {
+    std::fs::read_to_string(out.join("alphas.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["expected_cost"].as_f64().unwrap()
+        })
+        .collect()
+}
+
+fn mean(values: &[u64]) -> f64 {
+    values.iter().sum::<u64>() as f64 / values.len() as f64
 }
 
 #[test]

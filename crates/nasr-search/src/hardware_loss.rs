@@ -1,6 +1,7 @@
 //! ProxylessNAS's hardware term (Cai, Zhu and Han, ICLR 2019; its code's `expected_latency` and
 //! loss forms): the expected cost of a supernet whose layers choose options with probabilities,
-//! and the two ways the code adds it to the cross-entropy.
+//! and the two ways the code adds it to the cross-entropy, plus TuNAS's absolute form, the one
+//! that holds a target from both sides.
 //!
 //! E[cost] = fixed + sum over layers of sum_j p_j cost(option j), linear in each layer's p;
 //! skip costs 0. Its gradient with respect to a layer's architecture parameters is the softmax
@@ -139,6 +140,14 @@ pub enum CostLoss {
         /// Weight of the relative excess.
         lambda: f64,
     },
+    /// `add#abs`: `CE + lambda * |E - T| / T`, the absolute-value reward of TuNAS (Bender et
+    /// al., CVPR 2020). ProxylessNAS's two forms pull E down at every E, so the target only
+    /// weighs the pull; this one pushes E up when it is under the target, so the searched
+    /// cost settles near T wherever the accuracy signal is too weak to hold it there.
+    AddAbs {
+        /// Weight of the relative distance from the target.
+        lambda: f64,
+    },
 }
 
 impl CostLoss {
@@ -150,6 +159,9 @@ impl CostLoss {
 
     /// ProxylessNAS's `add#linear` at its code's default.
     pub const ADD_LINEAR: Self = Self::AddLinear { lambda: 0.1 };
+
+    /// TuNAS's absolute form at add#linear's weight.
+    pub const ADD_ABS: Self = Self::AddAbs { lambda: 0.1 };
 
     /// Refuses a target the form cannot use: `mul#log` needs `log T > 0` (T above 1 in the
     /// cost's unit; a latency target in microseconds), both forms a positive T.
@@ -177,6 +189,7 @@ impl CostLoss {
         match *self {
             Self::MulLog { alpha, beta } => alpha * ce * (expected.ln() / target.ln()).powf(beta),
             Self::AddLinear { lambda } => ce + lambda * (expected - target) / target,
+            Self::AddAbs { lambda } => ce + lambda * (expected - target).abs() / target,
         }
     }
 
@@ -191,6 +204,8 @@ impl CostLoss {
                 (d_ce, d_expected)
             }
             Self::AddLinear { lambda } => (1.0, lambda / target),
+            // At E = T the loss has a kink; 0 there (no pull), as for any subgradient choice.
+            Self::AddAbs { lambda } => (1.0, lambda * (expected - target).signum() / target),
         }
     }
 }
@@ -280,21 +295,31 @@ mod tests {
     }
 
     #[test]
-    fn both_loss_forms_reduce_to_the_cross_entropy_at_the_target() {
+    fn every_loss_form_reduces_to_the_cross_entropy_at_the_target() {
         let (ce, target) = (1.7, 950.0);
         assert!((CostLoss::MUL_LOG.value(ce, target, target) - 0.2 * ce).abs() < 1e-12);
         assert!((CostLoss::ADD_LINEAR.value(ce, target, target) - ce).abs() < 1e-12);
+        assert!((CostLoss::ADD_ABS.value(ce, target, target) - ce).abs() < 1e-12);
         // Slower than the target costs more, faster less.
         for form in [CostLoss::MUL_LOG, CostLoss::ADD_LINEAR] {
             assert!(form.value(ce, 1.2 * target, target) > form.value(ce, target, target));
             assert!(form.value(ce, 0.8 * target, target) < form.value(ce, target, target));
         }
+        // The absolute form costs the same distance on either side, and pulls towards T.
+        let abs = CostLoss::ADD_ABS;
+        let (over, under) = (
+            abs.value(ce, 1.2 * target, target),
+            abs.value(ce, 0.8 * target, target),
+        );
+        assert!((over - under).abs() < 1e-12 && over > ce);
+        assert!(abs.partials(ce, 1.2 * target, target).1 > 0.0);
+        assert!(abs.partials(ce, 0.8 * target, target).1 < 0.0);
     }
 
     #[test]
     fn the_partials_are_the_losss_derivatives() {
         let (ce, expected, target) = (0.9, 1300.0, 1000.0);
-        for form in [CostLoss::MUL_LOG, CostLoss::ADD_LINEAR] {
+        for form in [CostLoss::MUL_LOG, CostLoss::ADD_LINEAR, CostLoss::ADD_ABS] {
             let (d_ce, d_expected) = form.partials(ce, expected, target);
             let h = 1e-6;
             let numeric_ce = (form.value(ce + h, expected, target)

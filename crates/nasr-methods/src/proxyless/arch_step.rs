@@ -20,7 +20,7 @@ use super::alpha::LayerAlphas;
 pub struct HardwareTerm {
     /// Each layer option's cost.
     pub costs: LayerCosts,
-    /// `mul#log` or `add#linear`.
+    /// `mul#log`, `add#linear` or `add#abs`.
     pub loss: CostLoss,
     /// The target T, in the costs' unit.
     pub target: f64,

@@ -3,8 +3,9 @@
 //! `arch_every` weight steps, an architecture step on a held-out batch runs the supernet with
 //! binary gates in the `two` mode ([`arch_step`]) and moves alpha along the gates' gradient and
 //! the pull of the expected latency (from a table measured on this machine by `nasr latency`),
-//! entering the loss as `mul#log` or `add#linear` against a target. The derived network (each
-//! layer's most probable block) is retrained from scratch and its latency measured end to end.
+//! entering the loss as `mul#log`, `add#linear` or TuNAS's `add#abs` against a target. The
+//! derived network (each layer's most probable block) is retrained from scratch and its
+//! latency measured end to end.
 //!
 //! Run folder: `config.toml`, `latency.json` (the table used, copied), `warmup/` (the
 //! weight-only epochs' checkpoints), `checkpoints/` (weights, momentum and

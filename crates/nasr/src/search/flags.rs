@@ -112,8 +112,9 @@ pub struct ProxylessFlags {
     #[arg(long, value_name = "N")]
     pub target_params: Option<f64>,
     /// How the expected cost E enters the loss: mul#log (alpha * CE * (log E / log T)^beta,
-    /// latency in microseconds) or add#linear (CE + lambda * (E - T) / T) [default: mul#log].
-    #[arg(long, value_name = "FORM", value_parser = ["mul#log", "add#linear"])]
+    /// latency in microseconds), add#linear (CE + lambda * (E - T) / T), or TuNAS's add#abs
+    /// (CE + lambda * |E - T| / T, which also pushes up under T) [default: mul#log].
+    #[arg(long, value_name = "FORM", value_parser = ["mul#log", "add#linear", "add#abs"])]
     pub latency_loss: Option<String>,
     /// mul#log's alpha [default: 0.2].
     #[arg(long, value_name = "A")]
@@ -121,7 +122,7 @@ pub struct ProxylessFlags {
     /// mul#log's beta [default: 0.3].
     #[arg(long, value_name = "B")]
     pub latency_beta: Option<f64>,
-    /// add#linear's lambda [default: 0.1].
+    /// add#linear's and add#abs's lambda [default: 0.1].
     #[arg(long, value_name = "L")]
     pub latency_lambda: Option<f64>,
     /// Weight steps per architecture step [default: 5].
@@ -448,6 +449,7 @@ fn proxyless(c: &mut ProxylessConfig, p: &ProxylessFlags) -> Result<()> {
     }
     match p.latency_loss.as_deref() {
         Some("add#linear") => c.loss = CostLoss::ADD_LINEAR,
+        Some("add#abs") => c.loss = CostLoss::ADD_ABS,
         Some(_) => c.loss = CostLoss::MUL_LOG,
         None => {}
     }
@@ -457,15 +459,17 @@ fn proxyless(c: &mut ProxylessConfig, p: &ProxylessFlags) -> Result<()> {
             set(beta, p.latency_beta);
             if p.latency_lambda.is_some() {
                 bail!(
-                    "--latency-lambda is add#linear's; mul#log takes --latency-alpha and --latency-beta"
+                    "--latency-lambda is add#linear's and add#abs's; mul#log takes --latency-alpha \
+                     and --latency-beta"
                 );
             }
         }
-        CostLoss::AddLinear { lambda } => {
+        CostLoss::AddLinear { lambda } | CostLoss::AddAbs { lambda } => {
             set(lambda, p.latency_lambda);
             if p.latency_alpha.is_some() || p.latency_beta.is_some() {
                 bail!(
-                    "--latency-alpha and --latency-beta are mul#log's; add#linear takes --latency-lambda"
+                    "--latency-alpha and --latency-beta are mul#log's; add#linear and add#abs \
+                     take --latency-lambda"
                 );
             }
         }
