@@ -113,6 +113,44 @@ impl Conv2d {
     }
 }
 
+/// `x` convolved by `weight` (`[channels_out, channels_in / groups, k, k]`, odd `k`) with
+/// "same" padding and no bias, as [`Conv2d::forward`] computes it: for a weight computed rather
+/// than stored, such as an elastic layer's channel prefix or transformed kernel. Gradients flow
+/// into whatever computed `weight`.
+///
+/// # Panics
+/// If `x` has another number of channels than `weight` and `groups` take.
+pub fn conv2d_same(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
+    let [_, channels, height, width] = x.dims();
+    let [_, per_group, kh, kw] = weight.dims();
+    assert_eq!(
+        channels,
+        per_group * groups,
+        "a convolution of {} input channels given an input of shape {:?}",
+        per_group * groups,
+        x.dims()
+    );
+    let options = ConvOptions::new_with_padding(
+        [stride; 2],
+        padding_pairs(
+            &PaddingConfig2d::Same,
+            [height, width],
+            [kh, kw],
+            [stride; 2],
+        ),
+        [1, 1],
+        groups,
+    );
+    if !on_flex(&x) {
+        return burn::tensor::module::conv2d(x, weight, None, options);
+    }
+    Tensor::<4>::from_dispatch(<Dispatch as NasrKernels>::nasr_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        options,
+    ))
+}
+
 /// `clamp(bn(conv(x)))`, `clamp` optional. In evaluation (BatchNorm with its running
 /// statistics) on the CPU, BatchNorm is folded into the convolution: the weights of output
 /// channel `c` scaled by `gamma[c] / sqrt(var[c] + eps)`, and `beta[c] - mean[c] * scale` (plus

@@ -65,6 +65,9 @@ enum Draw {
     FanIn(usize),
     /// Every value this constant (BatchNorm's scale 1 and shift 0).
     Constant(f32),
+    /// The identity matrix (the kernel transforms of an elastic depthwise layer, as OFA
+    /// starts them).
+    Identity,
 }
 
 struct Initialize<'a> {
@@ -89,9 +92,18 @@ impl Initialize<'_> {
     fn draw_for(&mut self, shape: &[usize]) -> Draw {
         let (field, container) = self.path.last().cloned().unwrap_or_default();
         let layer = self.layer_path();
+        if self
+            .path
+            .iter()
+            .any(|(f, c)| f == "transforms" && c == "Struct:ElasticDepthwise")
+        {
+            return Draw::Identity;
+        }
         let weight_fan_in = match (container.as_str(), field.as_str()) {
             // [out, in / groups, kh, kw]
-            ("Struct:Conv2d", "weight") => Some(shape[1..].iter().product()),
+            ("Struct:Conv2d" | "Struct:ElasticDepthwise", "weight") => {
+                Some(shape[1..].iter().product())
+            }
             // [in, out]
             ("Struct:Linear", "weight") => Some(shape[0]),
             ("Struct:Conv2d" | "Struct:Linear", "bias") => {
@@ -139,6 +151,12 @@ impl ModuleMapper for Initialize<'_> {
                 (0..len).map(|_| uniform.sample(self.rng)).collect()
             }
             Draw::Constant(value) => vec![value; len],
+            Draw::Identity => {
+                let n = shape[0];
+                (0..len)
+                    .map(|i| if i / n == i % n { 1.0 } else { 0.0 })
+                    .collect()
+            }
         };
         let mut drawn = Tensor::<D>::from_data(TensorData::new(values, shape), &current.device());
         if current.is_require_grad() {

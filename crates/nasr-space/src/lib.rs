@@ -11,6 +11,7 @@ pub mod darts;
 mod error;
 pub mod mobilenet;
 pub mod nb201;
+pub mod ofa;
 pub mod streams;
 
 pub use arch::{Arch, Decision, Space};
@@ -18,4 +19,5 @@ pub use darts::DartsSpace;
 pub use error::SpaceError;
 pub use mobilenet::MobileNetSpace;
 pub use nb201::Nb201Space;
+pub use ofa::OfaSpace;
 pub use streams::{EpochStream, SeedStreams};

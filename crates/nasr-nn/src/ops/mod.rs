@@ -4,12 +4,14 @@
 //! - [`named`]: the containers that name an op in the parameter path by what it is;
 //! - [`nb201`]: NAS-Bench-201's edge ops;
 //! - [`darts`]: the DARTS space's pools, separable and dilated convolutions, factorized reduce;
-//! - [`mbconv`]: the inverted-residual block of MobileNet-style spaces.
+//! - [`mbconv`]: the inverted-residual block of MobileNet-style spaces;
+//! - [`elastic`]: Once-for-All's elastic layers (kernel and width chosen per forward).
 //!
 //! This file holds the parts they share: ReLU-Conv-BN, a plain convolution, the stateless
 //! [`Zero`] and [`Identity`].
 
 pub mod darts;
+pub mod elastic;
 pub mod mbconv;
 pub mod named;
 pub mod nb201;
