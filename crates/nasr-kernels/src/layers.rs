@@ -113,14 +113,15 @@ impl Conv2d {
     }
 }
 
-/// `x` convolved by `weight` (`[channels_out, channels_in / groups, k, k]`, odd `k`) with
-/// "same" padding and no bias, as [`Conv2d::forward`] computes it: for a weight computed rather
-/// than stored, such as an elastic layer's channel prefix or transformed kernel. Gradients flow
-/// into whatever computed `weight`.
+/// `x` convolved by `weight` (`[channels_out, channels_in / groups, k, k]`, odd `k`) with zero
+/// padding `(k - 1) / 2` on every side (PyTorch's `padding=k//2`, as every convolution of the
+/// MobileNet spaces) and no bias, as [`Conv2d::forward`] computes it: for a weight computed
+/// rather than stored, such as an elastic layer's channel prefix or transformed kernel.
+/// Gradients flow into whatever computed `weight`.
 ///
 /// # Panics
 /// If `x` has another number of channels than `weight` and `groups` take.
-pub fn conv2d_same(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
+pub fn conv2d_centred(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
     let [_, channels, height, width] = x.dims();
     let [_, per_group, kh, kw] = weight.dims();
     assert_eq!(
@@ -133,7 +134,7 @@ pub fn conv2d_same(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize
     let options = ConvOptions::new_with_padding(
         [stride; 2],
         padding_pairs(
-            &PaddingConfig2d::Same,
+            &PaddingConfig2d::Explicit((kh - 1) / 2, (kw - 1) / 2, (kh - 1) / 2, (kw - 1) / 2),
             [height, width],
             [kh, kw],
             [stride; 2],
@@ -297,7 +298,6 @@ impl BatchNorm {
             "BatchNorm of {channels} channels given an input of shape {:?}",
             x.dims()
         );
-        let device = x.device();
         if !on_flex(&x) {
             let y = self.as_burn().forward(x);
             return match clamp {
@@ -305,38 +305,112 @@ impl BatchNorm {
                 None => y,
             };
         }
+        self.normalise(x, channels, clamp)
+    }
+
+    /// [`BatchNorm::forward_clamped`] of an input with the layer's first `C` channels (an
+    /// elastic layer's active width, Once-for-All's `DynamicBatchNorm2d`): the scale, shift
+    /// and running statistics of those channels; a training step updates only their running
+    /// statistics.
+    ///
+    /// # Panics
+    /// If `x` has more channels than the layer normalises.
+    pub fn forward_prefix(&self, x: Tensor<4>, clamp: Option<Clamp>) -> Tensor<4> {
+        let [channels] = self.gamma.dims();
+        let active = x.dims()[1];
+        assert!(
+            active <= channels,
+            "BatchNorm of {channels} channels given an input of shape {:?}",
+            x.dims()
+        );
+        if active == channels || on_flex(&x) {
+            return self.normalise(x, active, clamp);
+        }
+        let y = self.normalise_with_ops(x, active);
+        match clamp {
+            Some(Clamp { min, max }) => y.clamp(min, max),
+            None => y,
+        }
+    }
+
+    /// The first `active` channels of a per-channel tensor.
+    fn prefix(&self, t: Tensor<1>, active: usize) -> Tensor<1> {
+        if active == self.gamma.dims()[0] {
+            t
+        } else {
+            t.slice([0..active])
+        }
+    }
+
+    /// A batch's statistics blended into the first `active` running statistics.
+    fn update_running(&self, running: &RunningState<Tensor<1>>, batch: Tensor<1>, active: usize) {
+        let whole = running.value_sync().to_device(&batch.device());
+        let blended = self
+            .prefix(whole.clone(), active)
+            .mul_scalar(1.0 - self.momentum)
+            .add(batch.detach().mul_scalar(self.momentum))
+            .detach();
+        let updated = if active == self.gamma.dims()[0] {
+            blended
+        } else {
+            whole.slice_assign([0..active], blended)
+        };
+        running.update(updated);
+    }
+
+    /// nasr's kernels on the first `active` channels: batch statistics and a
+    /// running-statistics update in a training step, the running statistics otherwise.
+    fn normalise(&self, x: Tensor<4>, active: usize, clamp: Option<Clamp>) -> Tensor<4> {
+        let device = x.device();
+        let gamma = self.prefix(self.gamma.val(), active).into_dispatch();
+        let beta = self.prefix(self.beta.val(), active).into_dispatch();
         if !(device.is_autodiff() && self.training.is_enabled()) {
-            let statistic = |running: Tensor<1>| running.to_device(&device).into_dispatch();
+            let statistic = |running: &RunningState<Tensor<1>>| {
+                self.prefix(running.value(), active)
+                    .to_device(&device)
+                    .into_dispatch()
+            };
             return Tensor::from_dispatch(<Dispatch as NasrKernels>::nasr_batch_norm_eval(
                 x.into_dispatch(),
-                self.gamma.val().into_dispatch(),
-                self.beta.val().into_dispatch(),
-                statistic(self.running_mean.value()),
-                statistic(self.running_var.value()),
+                gamma,
+                beta,
+                statistic(&self.running_mean),
+                statistic(&self.running_var),
                 self.epsilon,
                 clamp,
             ));
         }
         let (y, mean, variance) = <Dispatch as NasrKernels>::nasr_batch_norm_train(
             x.into_dispatch(),
-            self.gamma.val().into_dispatch(),
-            self.beta.val().into_dispatch(),
+            gamma,
+            beta,
             self.epsilon,
             clamp,
         );
-        let update = |running: Tensor<1>, batch| {
-            let batch = Tensor::<1>::from_dispatch(batch).detach();
-            running
-                .to_device(&device)
-                .mul_scalar(1.0 - self.momentum)
-                .add(batch.mul_scalar(self.momentum))
-                .detach()
-        };
-        self.running_mean
-            .update(update(self.running_mean.value_sync(), mean));
-        self.running_var
-            .update(update(self.running_var.value_sync(), variance));
+        self.update_running(&self.running_mean, Tensor::from_dispatch(mean), active);
+        self.update_running(&self.running_var, Tensor::from_dispatch(variance), active);
         Tensor::from_dispatch(y)
+    }
+
+    /// [`BatchNorm::normalise`] in burn's tensor ops, for devices without nasr's kernels.
+    fn normalise_with_ops(&self, x: Tensor<4>, active: usize) -> Tensor<4> {
+        let device = x.device();
+        let column = |t: Tensor<1>| t.reshape([1, -1, 1, 1]);
+        let (mean, variance) = if device.is_autodiff() && self.training.is_enabled() {
+            let flat = x.clone().swap_dims(0, 1).reshape([active as i32, -1]);
+            let mean = flat.clone().mean_dim(1).reshape([active]);
+            let variance = flat.var_bias(1).reshape([active]);
+            self.update_running(&self.running_mean, mean.clone(), active);
+            self.update_running(&self.running_var, variance.clone(), active);
+            (mean, variance)
+        } else {
+            let running =
+                |r: &RunningState<Tensor<1>>| self.prefix(r.value(), active).to_device(&device);
+            (running(&self.running_mean), running(&self.running_var))
+        };
+        let scale =
+            self.prefix(self.gamma.val(), active) / variance.add_scalar(self.epsilon).sqrt();
+        (x - column(mean)) * column(scale) + column(self.prefix(self.beta.val(), active))
     }
 }
 

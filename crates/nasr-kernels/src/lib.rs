@@ -25,7 +25,7 @@ pub mod pool;
 pub mod route;
 
 pub use batch_norm::Clamp;
-pub use layers::{AvgPool2d, BatchNorm, Conv2d, conv_batch_norm, conv2d_same};
+pub use layers::{AvgPool2d, BatchNorm, Conv2d, conv_batch_norm, conv2d_centred};
 
 /// `len` deterministic pseudo-random values in [-1, 1], different per `seed`: test inputs for
 /// the kernels' unit tests.

@@ -5,12 +5,19 @@
 //! stored; a 5x5 kernel is its centre 5x5, each channel's 25 values multiplied by a learned
 //! 25x25 matrix, and a 3x3 kernel the centre 3x3 of that transformed 5x5 multiplied by a 9x9
 //! matrix. The matrices are shared by the layer's channels and start as the identity, where the
-//! small kernels are plain centre crops. A sub-network with fewer middle channels takes the
-//! first ones (elastic width).
+//! small kernels are plain centre crops.
+//!
+//! [`ElasticMbConv`] is OFA's `DynamicMBConvLayer`: an MBConv stored at its largest expansion
+//! whose sub-networks take the first `mid` middle channels of every weight, BatchNorm and
+//! squeeze-excite (elastic width). [`ElasticMbConv::reorganize_middle`] sorts the middle
+//! channels by importance first, so the prefix a smaller width keeps is the most important one.
 
-use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
-use nasr_kernels::conv2d_same;
+use burn::module::{Module, Param, RunningState};
+use burn::nn::BatchNormConfig;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use nasr_kernels::{BatchNorm, Conv2d, conv2d_centred};
+use nasr_space::ofa::{Activation, LayerSetting, OfaUnit, SlotShape, make_divisible};
 
 use crate::NnError;
 
@@ -96,8 +103,276 @@ impl ElasticDepthwise {
     pub fn forward(&self, x: Tensor<4>, kernel: usize) -> Result<Tensor<4>, NnError> {
         let [_, channels, _, _] = x.dims();
         let weight = self.kernel_weight(kernel, channels)?;
-        Ok(conv2d_same(x, weight, self.stride, channels))
+        Ok(conv2d_centred(x, weight, self.stride, channels))
     }
+}
+
+/// h-swish: `x * relu6(x + 3) / 6` (MobileNetV3).
+pub fn hswish(x: Tensor<4>) -> Tensor<4> {
+    x.clone() * hsigmoid(x)
+}
+
+/// h-sigmoid: `relu6(x + 3) / 6`.
+pub fn hsigmoid(x: Tensor<4>) -> Tensor<4> {
+    x.add_scalar(3.0).clamp(0.0, 6.0).div_scalar(6.0)
+}
+
+fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
+    match activation {
+        Activation::Relu => relu(x),
+        Activation::HSwish => hswish(x),
+    }
+}
+
+/// The first `rows` output channels (and `columns` input channels) of a 1x1 or depthwise
+/// weight, `[out, in, k, k]`.
+fn weight_prefix(weight: Tensor<4>, rows: usize, columns: usize) -> Tensor<4> {
+    let [_, _, kh, kw] = weight.dims();
+    weight.slice([0..rows, 0..columns, 0..kh, 0..kw])
+}
+
+/// A 1x1 convolution's first `rows` x `columns` weight, and its bias prefix where it has one.
+fn conv1x1_prefix(conv: &Conv2d, x: Tensor<4>, rows: usize) -> Tensor<4> {
+    let columns = x.dims()[1];
+    let y = conv2d_centred(x, weight_prefix(conv.weight.val(), rows, columns), 1, 1);
+    match &conv.bias {
+        Some(bias) => y + bias.val().slice([0..rows]).reshape([1, -1, 1, 1]),
+        None => y,
+    }
+}
+
+/// Squeeze-excite on an elastic width (OFA's `DynamicSE`): global pooling, a 1x1 reduction to
+/// `make_divisible(mid / 4, 8)` channels with bias and ReLU, a 1x1 expansion back with bias and
+/// h-sigmoid, the input scaled by the result. Stored at the largest width; a smaller one takes
+/// the first channels of both convolutions.
+#[derive(Module, Debug)]
+pub struct ElasticSqueezeExcite {
+    /// Middle -> reduced, with bias.
+    pub reduce: Conv2d,
+    /// Reduced -> middle, with bias.
+    pub expand: Conv2d,
+}
+
+impl ElasticSqueezeExcite {
+    /// Reduced channels at `middle` middle channels.
+    pub fn reduced(middle: usize) -> usize {
+        make_divisible((middle / 4) as f64, 8)
+    }
+
+    fn new(middle: usize, device: &Device) -> Self {
+        let reduced = Self::reduced(middle);
+        let conv = |c_in, c_out| -> Conv2d {
+            burn::nn::conv::Conv2dConfig::new([c_in, c_out], [1, 1])
+                .init(device)
+                .into()
+        };
+        Self {
+            reduce: conv(middle, reduced),
+            expand: conv(reduced, middle),
+        }
+    }
+
+    /// `x * hsigmoid(expand(relu(reduce(mean(x)))))` on `x`'s channels.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let middle = x.dims()[1];
+        let pooled = x.clone().mean_dim(3).mean_dim(2);
+        let reduced = relu(conv1x1_prefix(&self.reduce, pooled, Self::reduced(middle)));
+        x * hsigmoid(conv1x1_prefix(&self.expand, reduced, middle))
+    }
+}
+
+/// One elastic MBConv layer slot of the OFA space: 1x1 expansion + BN + activation, elastic
+/// depthwise + BN + activation, squeeze-excite where the unit has it, 1x1 projection + BN, and
+/// the input added where the slot is residual.
+#[derive(Module, Debug)]
+pub struct ElasticMbConv {
+    /// 1x1 expansion to the largest middle width.
+    pub expand: Conv2d,
+    /// BatchNorm after it.
+    pub expand_bn: BatchNorm,
+    /// The elastic depthwise convolution.
+    pub depthwise: ElasticDepthwise,
+    /// BatchNorm after it.
+    pub depthwise_bn: BatchNorm,
+    /// Squeeze-excite, where the unit has it.
+    pub squeeze_excite: Option<ElasticSqueezeExcite>,
+    /// 1x1 projection.
+    pub project: Conv2d,
+    /// BatchNorm after it.
+    pub project_bn: BatchNorm,
+    /// h-swish (else ReLU) after the expansion and the depthwise convolution.
+    pub hswish: bool,
+    /// Add the input to the output.
+    pub residual: bool,
+}
+
+impl ElasticMbConv {
+    /// The slot `shape` of `unit`, stored at the largest of `kernels` and `expansions`.
+    pub fn new(
+        shape: &SlotShape,
+        unit: &OfaUnit,
+        kernels: &[usize],
+        expansions: &[usize],
+        device: &Device,
+    ) -> Self {
+        let largest = expansions.iter().copied().max().expect("expansions");
+        let middle = make_divisible((shape.c_in * largest) as f64, 8);
+        let bn = |channels| -> BatchNorm { BatchNormConfig::new(channels).init(device).into() };
+        Self {
+            expand: super::mbconv::conv(shape.c_in, middle, 1, 1, 1, device),
+            expand_bn: bn(middle),
+            depthwise: ElasticDepthwise::new(middle, kernels, shape.stride, device),
+            depthwise_bn: bn(middle),
+            squeeze_excite: unit
+                .squeeze_excite
+                .then(|| ElasticSqueezeExcite::new(middle, device)),
+            project: super::mbconv::conv(middle, shape.c_out, 1, 1, 1, device),
+            project_bn: bn(shape.c_out),
+            hswish: unit.activation == Activation::HSwish,
+            residual: shape.residual(),
+        }
+    }
+
+    fn activation(&self) -> Activation {
+        if self.hswish {
+            Activation::HSwish
+        } else {
+            Activation::Relu
+        }
+    }
+
+    /// Middle channels at `expansion`: OFA's `make_divisible(round(c_in * e), 8)`, at most the
+    /// stored width.
+    pub fn middle(&self, expansion: usize) -> Result<usize, NnError> {
+        let [stored, c_in, _, _] = self.expand.weight.dims();
+        let middle = make_divisible((c_in * expansion) as f64, 8);
+        if middle > stored {
+            return Err(NnError::Config {
+                field: "elastic width",
+                problem: format!(
+                    "expansion {expansion} needs {middle} middle channels; the layer stores {stored}"
+                ),
+            });
+        }
+        Ok(middle)
+    }
+
+    /// `[batch, c_in, s, s]` -> `[batch, c_out, ceil(s / stride), ...]` with `setting`'s kernel
+    /// and the middle width of its expansion.
+    pub fn forward(&self, x: Tensor<4>, setting: LayerSetting) -> Result<Tensor<4>, NnError> {
+        let middle = self.middle(setting.expansion)?;
+        let mut h = conv1x1_prefix(&self.expand, x.clone(), middle);
+        h = activate(self.expand_bn.forward_prefix(h, None), self.activation());
+        h = self.depthwise.forward(h, setting.kernel)?;
+        h = activate(self.depthwise_bn.forward_prefix(h, None), self.activation());
+        if let Some(se) = &self.squeeze_excite {
+            h = se.forward(h);
+        }
+        let [c_out, ..] = self.project.weight.dims();
+        let y = self
+            .project_bn
+            .forward_prefix(conv1x1_prefix(&self.project, h, c_out), None);
+        Ok(if self.residual { y + x } else { y })
+    }
+
+    /// Importance of each stored middle channel: the L1 norm of the projection's weights that
+    /// read it (OFA's `re_organize_middle_weights`).
+    pub fn middle_importance(&self) -> Vec<f32> {
+        let weight = self.project.weight.val().abs();
+        let [c_out, middle, _, _] = weight.dims();
+        let sums: Vec<f32> = weight
+            .sum_dim(3)
+            .sum_dim(2)
+            .reshape([c_out, middle])
+            .sum_dim(0)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .expect("f32 sums");
+        sums
+    }
+
+    /// The middle channels sorted by descending importance: the expansion's output rows, both
+    /// middle BatchNorms, the depthwise filters, squeeze-excite (its reduced channels likewise
+    /// sorted by their expansion weights) and the projection's input columns, permuted alike.
+    /// The full layer computes the same function (to float rounding of reordered sums).
+    pub fn reorganize_middle(mut self) -> Self {
+        let order = descending(&self.middle_importance());
+        let device = self.project.weight.device();
+        let index = |order: &[usize]| {
+            let values: Vec<i64> = order.iter().map(|&i| i as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(values, [order.len()]), &device)
+        };
+        let middle = index(&order);
+        self.expand.weight = permute(self.expand.weight, 0, &middle);
+        self.expand_bn = permute_bn(self.expand_bn, &middle);
+        self.depthwise.weight = permute(self.depthwise.weight, 0, &middle);
+        self.depthwise_bn = permute_bn(self.depthwise_bn, &middle);
+        self.project.weight = permute(self.project.weight, 1, &middle);
+        if let Some(mut se) = self.squeeze_excite.take() {
+            se.reduce.weight = permute(se.reduce.weight, 1, &middle);
+            se.expand.weight = permute(se.expand.weight, 0, &middle);
+            se.expand.bias = se.expand.bias.map(|b| permute(b, 0, &middle));
+            // The reduced channels, by the L1 norm of the expansion weights reading them.
+            let reads = se.expand.weight.val().abs();
+            let [rows, reduced, _, _] = reads.dims();
+            let importance: Vec<f32> = reads
+                .reshape([rows, reduced])
+                .sum_dim(0)
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .expect("f32 sums");
+            let inner = index(&descending(&importance));
+            se.expand.weight = permute(se.expand.weight, 1, &inner);
+            se.reduce.weight = permute(se.reduce.weight, 0, &inner);
+            se.reduce.bias = se.reduce.bias.map(|b| permute(b, 0, &inner));
+            self.squeeze_excite = Some(se);
+        }
+        self
+    }
+}
+
+/// Indices of `values` from largest to smallest (ties keep their order).
+fn descending(values: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    order
+}
+
+/// A parameter with its entries along `dim` taken in `order`, keeping its id and whether it
+/// trains.
+fn permute<const D: usize>(
+    param: Param<Tensor<D>>,
+    dim: usize,
+    order: &Tensor<1, Int>,
+) -> Param<Tensor<D>> {
+    param.map(|value| {
+        let trains = value.is_require_grad();
+        // From the values alone, so that the result is a fresh leaf of no graph.
+        let fresh = Tensor::<D>::from_data(value.to_data(), &value.device());
+        let permuted = Tensor::<D>::from_data(
+            fresh.select(dim, order.clone()).into_data(),
+            &value.device(),
+        );
+        if trains {
+            permuted.require_grad()
+        } else {
+            permuted
+        }
+    })
+}
+
+/// A BatchNorm with its channels taken in `order`: scale, shift and running statistics.
+fn permute_bn(mut bn: BatchNorm, order: &Tensor<1, Int>) -> BatchNorm {
+    bn.gamma = permute(bn.gamma, 0, order);
+    bn.beta = permute(bn.beta, 0, order);
+    let running = |state: &RunningState<Tensor<1>>| {
+        RunningState::new(state.value_sync().select(0, order.clone()))
+    };
+    bn.running_mean = running(&bn.running_mean);
+    bn.running_var = running(&bn.running_var);
+    bn
 }
 
 #[cfg(test)]
@@ -168,7 +443,7 @@ mod tests {
             crate::init::normal_tensor([2, 4, 6, 6], &mut SeedStreams::new(4).stream("x"), &device);
         let y = layer.forward(x.clone(), 3).unwrap();
         let weight = layer.kernel_weight(3, 4).unwrap();
-        let reference = conv2d_same(x, weight, 1, 4);
+        let reference = conv2d_centred(x, weight, 1, 4);
         assert_eq!(y.dims(), [2, 4, 6, 6]);
         assert_eq!(values(y.clone()), values(reference));
         let grads = y.sum().backward();
@@ -181,5 +456,115 @@ mod tests {
         let grad = values(layer.weight.grad(&grads).unwrap());
         assert_eq!(grad[0], 0.0);
         assert!(grad.iter().any(|&g| g != 0.0));
+    }
+    /// Slot 1 of the OFA space's second unit (24 -> 24 at stride 1, ReLU, squeeze-excite):
+    /// residual, 144 stored middle channels.
+    fn mbconv(device: &Device, seed: u64) -> (ElasticMbConv, [usize; 4]) {
+        let space = nasr_space::OfaSpace::new(nasr_space::ofa::OfaConfig::default()).unwrap();
+        let config = space.config();
+        let shape = space.slots()[config.max_depth + 1];
+        let unit = config.units[1];
+        assert!(unit.squeeze_excite && shape.residual());
+        let layer = crate::init::seeded(&mut SeedStreams::new(seed).stream("init"), || {
+            Ok::<_, NnError>(ElasticMbConv::new(
+                &shape,
+                &unit,
+                &config.kernels,
+                &config.expansions,
+                device,
+            ))
+        })
+        .unwrap()
+        .train();
+        (layer, [3, shape.c_in, 7, 7])
+    }
+
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn reorganising_the_middle_channels_sorts_them_and_keeps_the_full_layers_output() {
+        let device = crate::Compute::Cpu.train_device();
+        let (layer, input) = mbconv(&device, 5);
+        let x = crate::init::normal_tensor(input, &mut SeedStreams::new(6).stream("x"), &device);
+        let full = LayerSetting {
+            kernel: 7,
+            expansion: 6,
+        };
+        let before = values(layer.forward(x.clone(), full).unwrap());
+        // In evaluation too: the running statistics move with their channels.
+        let x_eval = crate::init::normal_tensor(
+            input,
+            &mut SeedStreams::new(6).stream("x"),
+            &crate::Compute::Cpu.eval_device(),
+        );
+        let eval =
+            |l: &ElasticMbConv| values(l.clone().valid().forward(x_eval.clone(), full).unwrap());
+        let eval_before = eval(&layer);
+        let sorted = layer.reorganize_middle();
+        assert!(max_difference(&eval_before, &eval(&sorted)) < 1e-5);
+        let importance = sorted.middle_importance();
+        assert_eq!(importance.len(), 144);
+        assert!(
+            importance.windows(2).all(|w| w[0] >= w[1]),
+            "{importance:?}"
+        );
+        let after = values(sorted.forward(x, full).unwrap());
+        assert!(max_difference(&before, &after) < 1e-5);
+        assert_ne!(
+            before,
+            values(
+                sorted
+                    .forward(
+                        crate::init::normal_tensor(
+                            input,
+                            &mut SeedStreams::new(7).stream("x"),
+                            &device
+                        ),
+                        full,
+                    )
+                    .unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn a_smaller_width_trains_and_writes_only_its_prefix_of_the_running_statistics() {
+        let device = crate::Compute::Cpu.train_device();
+        let (layer, input) = mbconv(&device, 8);
+        let x = crate::init::normal_tensor(input, &mut SeedStreams::new(9).stream("x"), &device);
+        let running = |layer: &ElasticMbConv| values(layer.expand_bn.running_mean.value_sync());
+        let start = running(&layer);
+        let small = LayerSetting {
+            kernel: 3,
+            expansion: 3,
+        };
+        assert_eq!(layer.middle(3).unwrap(), 72);
+        let y = layer.forward(x.clone(), small).unwrap();
+        assert_eq!(y.dims(), [3, 24, 7, 7]);
+        let after = running(&layer);
+        assert!(after[..72].iter().zip(&start[..72]).any(|(a, b)| a != b));
+        assert_eq!(
+            after[72..],
+            start[72..],
+            "channels past the width keep their statistics"
+        );
+        // The same step is deterministic, and the gradient reaches only the active rows.
+        let (again, _) = mbconv(&device, 8);
+        assert_eq!(values(again.forward(x, small).unwrap()), values(y.clone()));
+        let grads = y.sum().backward();
+        let expand = values(layer.expand.weight.grad(&grads).unwrap());
+        let per_row = input[1];
+        assert!(expand[..72 * per_row].iter().any(|&g| g != 0.0));
+        assert!(expand[72 * per_row..].iter().all(|&g| g == 0.0));
+        let err = layer.middle(8).unwrap_err().to_string();
+        assert!(
+            err.contains("needs 192 middle channels; the layer stores 144"),
+            "{err}"
+        );
     }
 }
