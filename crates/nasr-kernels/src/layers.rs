@@ -338,7 +338,7 @@ impl BatchNorm {
         if active == self.gamma.dims()[0] {
             t
         } else {
-            t.slice([0..active])
+            t.narrow(0, 0, active)
         }
     }
 
@@ -353,7 +353,7 @@ impl BatchNorm {
         let updated = if active == self.gamma.dims()[0] {
             blended
         } else {
-            whole.slice_assign([0..active], blended)
+            whole.slice_assign(0..active, blended)
         };
         running.update(updated);
     }

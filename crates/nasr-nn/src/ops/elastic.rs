@@ -136,7 +136,7 @@ fn conv1x1_prefix(conv: &Conv2d, x: Tensor<4>, rows: usize) -> Tensor<4> {
     let columns = x.dims()[1];
     let y = conv2d_centred(x, weight_prefix(conv.weight.val(), rows, columns), 1, 1);
     match &conv.bias {
-        Some(bias) => y + bias.val().slice([0..rows]).reshape([1, -1, 1, 1]),
+        Some(bias) => y + bias.val().narrow(0, 0, rows).reshape([1, -1, 1, 1]),
         None => y,
     }
 }
