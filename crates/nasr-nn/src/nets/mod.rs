@@ -4,8 +4,10 @@
 //!
 //! - [`nb201`]: NAS-Bench-201 cells in its macro skeleton;
 //! - [`darts`]: the DARTS search network and the evaluation network of a genotype;
-//! - [`mobilenet`]: MobileNetV2-style stacks of MBConv layers.
+//! - [`mobilenet`]: MobileNetV2-style stacks of MBConv layers;
+//! - [`ofa`]: Once-for-All's elastic supernet (one network, every sub-network).
 
 pub mod darts;
 pub mod mobilenet;
 pub mod nb201;
+pub mod ofa;

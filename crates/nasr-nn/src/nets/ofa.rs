@@ -1,0 +1,256 @@
+//! Once-for-All's elastic supernet over the `ofa` space (`nasr_space::ofa`; OFA's
+//! `OFAMobileNetV3`): every sub-network runs through one set of weights. The stem (3x3 conv,
+//! BN, h-swish) and the fixed first MBConv of expansion 1 (3x3 depthwise, BN, ReLU, 1x1
+//! projection, BN) run for every sub-network; then each unit runs its first d
+//! [`ElasticMbConv`] slots with their chosen kernel and expansion; then the final 1x1 expansion
+//! (BN, h-swish), global pooling, the 1x1 feature mix (no BN, h-swish) and the classifier. The
+//! input is resized (bilinear) to the sub-network's resolution.
+//!
+//! Not modelled: OFA's dropout (0.1) before the classifier: burn draws its masks from the
+//! backend's process-wide generator, which would break reproducibility.
+
+use burn::module::Module;
+use burn::nn::{BatchNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::{Device, Tensor};
+use nasr_kernels::{BatchNorm, Conv2d};
+use nasr_space::ofa::OfaSpace;
+use nasr_space::{Arch, Space};
+
+use crate::NnError;
+use crate::ops::elastic::{ElasticMbConv, hswish};
+use crate::ops::mbconv::conv;
+
+/// The elastic supernet of an [`OfaSpace`].
+#[derive(Module, Debug)]
+pub struct OfaSupernet {
+    /// 3x3 stem conv.
+    pub stem_conv: Conv2d,
+    /// Stem BatchNorm.
+    pub stem_bn: BatchNorm,
+    /// The first block's 3x3 depthwise conv.
+    pub first_depthwise: Conv2d,
+    /// Its BatchNorm.
+    pub first_depthwise_bn: BatchNorm,
+    /// The first block's 1x1 projection.
+    pub first_project: Conv2d,
+    /// Its BatchNorm.
+    pub first_project_bn: BatchNorm,
+    /// Whether the first block adds its input (same width in and out).
+    pub first_residual: bool,
+    /// Every unit's layer slots, `units[u][position]`.
+    pub units: Vec<Vec<ElasticMbConv>>,
+    /// The final 1x1 expansion.
+    pub final_expand: Conv2d,
+    /// Its BatchNorm.
+    pub final_expand_bn: BatchNorm,
+    /// The 1x1 feature mix after pooling (no BatchNorm).
+    pub feature_mix: Conv2d,
+    /// Linear classifier.
+    pub classifier: Linear,
+}
+
+impl OfaSupernet {
+    /// The supernet of `space`, every slot at its largest kernel and expansion.
+    pub fn new(space: &OfaSpace, device: &Device) -> Self {
+        let c = space.config();
+        let bn = |channels| -> BatchNorm { BatchNormConfig::new(channels).init(device).into() };
+        let units = (0..c.units.len())
+            .map(|u| {
+                space.slots()[u * c.max_depth..(u + 1) * c.max_depth]
+                    .iter()
+                    .map(|slot| {
+                        ElasticMbConv::new(slot, &c.units[u], &c.kernels, &c.expansions, device)
+                    })
+                    .collect()
+            })
+            .collect();
+        let last = c.units.last().expect("a space has units").channels;
+        Self {
+            stem_conv: conv(c.in_channels, c.stem_channels, 3, c.stem_stride, 1, device),
+            stem_bn: bn(c.stem_channels),
+            first_depthwise: conv(
+                c.stem_channels,
+                c.stem_channels,
+                3,
+                1,
+                c.stem_channels,
+                device,
+            ),
+            first_depthwise_bn: bn(c.stem_channels),
+            first_project: conv(c.stem_channels, c.first_block_channels, 1, 1, 1, device),
+            first_project_bn: bn(c.first_block_channels),
+            first_residual: c.stem_channels == c.first_block_channels,
+            units,
+            final_expand: conv(last, c.final_expand_channels, 1, 1, 1, device),
+            final_expand_bn: bn(c.final_expand_channels),
+            feature_mix: conv(
+                c.final_expand_channels,
+                c.feature_mix_channels,
+                1,
+                1,
+                1,
+                device,
+            ),
+            classifier: LinearConfig::new(c.feature_mix_channels, c.classes).init(device),
+        }
+    }
+
+    /// Logits of sub-network `arch` (of `space`) on `x`, resized to its resolution.
+    pub fn forward(
+        &self,
+        space: &OfaSpace,
+        arch: &Arch,
+        x: Tensor<4>,
+    ) -> Result<Tensor<2>, NnError> {
+        space.check(arch).map_err(|e| NnError::Config {
+            field: "architecture",
+            problem: e.to_string(),
+        })?;
+        let mut h = self.stem(resize(x, space.resolution(arch)));
+        for (unit, layers) in space.active_layers(arch).into_iter().enumerate() {
+            for (position, setting) in layers.into_iter().enumerate() {
+                h = self.units[unit][position].forward(h, setting)?;
+            }
+        }
+        Ok(self.head(h))
+    }
+
+    /// Stem and the fixed first block.
+    fn stem(&self, x: Tensor<4>) -> Tensor<4> {
+        let h = hswish(self.stem_bn.forward(self.stem_conv.forward(x)));
+        let first = relu(
+            self.first_depthwise_bn
+                .forward(self.first_depthwise.forward(h.clone())),
+        );
+        let first = self
+            .first_project_bn
+            .forward(self.first_project.forward(first));
+        if self.first_residual {
+            first + h
+        } else {
+            first
+        }
+    }
+
+    /// Final expansion, pooling, feature mix and classifier.
+    fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        let h = hswish(self.final_expand_bn.forward(self.final_expand.forward(x)));
+        let [batch, channels, _, _] = h.dims();
+        let pooled = h.mean_dims(&[2, 3]).reshape([batch, channels, 1, 1]);
+        let mixed = hswish(self.feature_mix.forward(pooled));
+        let [_, features, _, _] = mixed.dims();
+        self.classifier.forward(mixed.reshape([batch, features]))
+    }
+}
+
+/// `x` resized (bilinear) to `size` x `size`, unchanged where it already is.
+pub fn resize(x: Tensor<4>, size: usize) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    if h == size && w == size {
+        return x;
+    }
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::parameter_count;
+    use nasr_space::SeedStreams;
+    use nasr_space::ofa::OfaConfig;
+
+    fn space() -> OfaSpace {
+        OfaSpace::new(OfaConfig::default()).unwrap()
+    }
+
+    fn supernet(space: &OfaSpace, device: &Device) -> OfaSupernet {
+        crate::init::seeded(&mut SeedStreams::new(1).stream("init"), || {
+            Ok::<_, NnError>(OfaSupernet::new(space, device))
+        })
+        .unwrap()
+        .train()
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec().unwrap()
+    }
+
+    /// The supernet stores the largest sub-network and, per slot, the two kernel transforms.
+    #[test]
+    fn the_supernet_holds_the_largest_subnetwork_and_the_kernel_transforms() {
+        let space = space();
+        let device = crate::Compute::Cpu.eval_device();
+        let net = supernet(&space, &device);
+        let largest = space
+            .parse("r28|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6")
+            .unwrap();
+        let transforms = space.slots().len() * (25 * 25 + 9 * 9);
+        assert_eq!(
+            parameter_count(&net) as u64,
+            space.cost(&largest).params + transforms as u64
+        );
+    }
+
+    /// Depth d runs exactly the first d slots of a unit: the later slots' weights do not
+    /// reach the output, the d-th one's do; every resolution gives logits of the classes.
+    #[test]
+    fn depth_d_runs_exactly_the_first_d_slots() {
+        let space = space();
+        // Batch statistics: a fresh network's running ones (mean 0, variance 1) shrink the
+        // signal by ~50x per layer, to logits that no longer depend on the input.
+        let device = crate::Compute::Cpu.train_device();
+        let net = supernet(&space, &device);
+        let arch = space
+            .parse(
+                "r20|k3_e4-k5_e6|k7_e3-k3_e3-k5_e4|k3_e6-k3_e6|k5_e3-k5_e3-k5_e3-k5_e3|k7_e6-k7_e4",
+            )
+            .unwrap();
+        let x = crate::init::normal_tensor(
+            [2, 1, 28, 28],
+            &mut SeedStreams::new(2).stream("x"),
+            &device,
+        );
+        let logits = net.forward(&space, &arch, x.clone()).unwrap();
+        assert_eq!(logits.dims(), [2, 10]);
+        let reference = values(logits);
+        assert_ne!(reference[..10], reference[10..], "the two images differ");
+        let scaled = |mut net: OfaSupernet, unit: usize, position: usize| {
+            let layer = &mut net.units[unit][position];
+            layer.project.weight = layer.project.weight.clone().map(|w| w.mul_scalar(3.0));
+            layer.expand.weight = layer.expand.weight.clone().map(|w| w.mul_scalar(-2.0));
+            net
+        };
+        // Unit 0 runs 2 slots: the third and fourth do not matter, the second does.
+        for position in [2, 3] {
+            let changed = scaled(supernet(&space, &device), 0, position);
+            assert_eq!(
+                values(changed.forward(&space, &arch, x.clone()).unwrap()),
+                reference
+            );
+        }
+        let changed = scaled(supernet(&space, &device), 0, 1);
+        assert_ne!(
+            values(changed.forward(&space, &arch, x.clone()).unwrap()),
+            reference
+        );
+        for resolution in [16, 24, 28] {
+            let mut other = arch.clone();
+            other.choices[0] = space
+                .config()
+                .resolutions
+                .iter()
+                .position(|&r| r == resolution)
+                .unwrap();
+            assert_eq!(
+                net.forward(&space, &other, x.clone()).unwrap().dims(),
+                [2, 10]
+            );
+        }
+    }
+}
