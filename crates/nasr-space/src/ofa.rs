@@ -200,6 +200,19 @@ pub struct OfaSubnet {
     pub r: usize,
 }
 
+/// The part of the space a progressive-shrinking phase samples from: subsets of the kernels,
+/// expansions and depths (OFA's kernel phase: every kernel, expansion 6, depth 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elastic {
+    /// Kernels a layer may take.
+    pub kernels: Vec<usize>,
+    /// Expansions a layer may take.
+    pub expansions: Vec<usize>,
+    /// Depths a unit may take.
+    pub depths: Vec<usize>,
+}
+
 /// The OFA space.
 #[derive(Debug, Clone)]
 pub struct OfaSpace {
@@ -327,6 +340,84 @@ impl OfaSpace {
             live.extend((0..depth).map(|p| self.layer_decision(unit, p)));
         }
         live
+    }
+
+    /// Everything the space offers.
+    pub fn everything(&self) -> Elastic {
+        Elastic {
+            kernels: self.config.kernels.clone(),
+            expansions: self.config.expansions.clone(),
+            depths: self.config.depths.clone(),
+        }
+    }
+
+    /// Refuses a part that names a value the space does not offer, naming the field.
+    pub fn check_within(&self, within: &Elastic) -> Result<(), SpaceError> {
+        for (field, chosen, offered) in [
+            ("kernels", &within.kernels, &self.config.kernels),
+            ("expansions", &within.expansions, &self.config.expansions),
+            ("depths", &within.depths, &self.config.depths),
+        ] {
+            if chosen.is_empty() || chosen.iter().any(|v| !offered.contains(v)) {
+                return Err(SpaceError::BadConfig {
+                    space: "ofa".into(),
+                    field: field.into(),
+                    problem: format!("{chosen:?} must be a non-empty subset of {offered:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A sub-network drawn uniformly from `within` (each unit's depth, each active layer's
+    /// kernel and expansion, and the resolution independently), canonical.
+    pub fn sample_within(&self, within: &Elastic, rng: &mut dyn rand::RngCore) -> Arch {
+        use rand::Rng;
+        let mut pick = |values: &[usize], offered: &[usize]| {
+            let value = values[rng.random_range(0..values.len())];
+            offered
+                .iter()
+                .position(|&v| v == value)
+                .expect("checked subset")
+        };
+        let c = &self.config;
+        let mut choices = vec![0; self.decisions.len()];
+        choices[RESOLUTION] = pick(&c.resolutions, &c.resolutions);
+        for unit in 0..c.units.len() {
+            choices[self.depth_decision(unit)] = pick(&within.depths, &c.depths);
+            for position in 0..c.max_depth {
+                let k = pick(&within.kernels, &c.kernels);
+                let e = pick(&within.expansions, &c.expansions);
+                choices[self.layer_decision(unit, position)] = k * c.expansions.len() + e;
+            }
+        }
+        self.canonical(&Arch::new(choices))
+    }
+
+    /// The sub-network of `within`'s largest (or smallest) kernel, expansion and depth
+    /// everywhere, at resolution `resolution` (an index into the config's list).
+    pub fn extreme(&self, within: &Elastic, largest: bool, resolution: usize) -> Arch {
+        let pick = |values: &[usize], offered: &[usize]| {
+            let value = if largest {
+                values.iter().max()
+            } else {
+                values.iter().min()
+            };
+            let value = *value.expect("a non-empty subset");
+            offered
+                .iter()
+                .position(|&v| v == value)
+                .expect("checked subset")
+        };
+        let c = &self.config;
+        let layer = pick(&within.kernels, &c.kernels) * c.expansions.len()
+            + pick(&within.expansions, &c.expansions);
+        let mut choices = vec![layer; self.decisions.len()];
+        choices[RESOLUTION] = resolution;
+        for unit in 0..c.units.len() {
+            choices[self.depth_decision(unit)] = pick(&within.depths, &c.depths);
+        }
+        self.canonical(&Arch::new(choices))
     }
 
     /// Distinct sub-networks at one resolution: the product over units of the sum over depths
@@ -826,6 +917,52 @@ mod tests {
             assert_ne!(space.format(&child), space.format(&parent));
             assert_eq!(child, space.canonical(&child));
         }
+    }
+
+    #[test]
+    fn a_phase_samples_only_within_its_part_and_its_extremes_bound_it() {
+        let space = space();
+        let kernel_phase = Elastic {
+            kernels: vec![3, 5, 7],
+            expansions: vec![6],
+            depths: vec![4],
+        };
+        space.check_within(&kernel_phase).unwrap();
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(4);
+        let mut kernels = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let arch = space.sample_within(&kernel_phase, &mut rng);
+            assert_eq!(arch, space.canonical(&arch));
+            assert!(space.depths(&arch).iter().all(|&d| d == 4));
+            for layers in space.active_layers(&arch) {
+                for setting in layers {
+                    assert_eq!(setting.expansion, 6);
+                    kernels.insert(setting.kernel);
+                }
+            }
+        }
+        assert_eq!(kernels.len(), 3);
+        let everything = space.everything();
+        let smallest = space.extreme(&everything, false, 0);
+        let largest = space.extreme(&everything, true, 3);
+        assert!(space.format(&smallest).starts_with("r16|k3_e3-k3_e3|"));
+        assert!(
+            space
+                .format(&largest)
+                .starts_with("r28|k7_e6-k7_e6-k7_e6-k7_e6|")
+        );
+        assert!(space.cost(&smallest).flops < space.cost(&largest).flops);
+        let err = space
+            .check_within(&Elastic {
+                expansions: vec![5],
+                ..kernel_phase
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("expansions [5] must be a non-empty subset of [3, 4, 6]"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use nasr_space::{Arch, Space};
 use crate::NnError;
 use crate::ops::elastic::{ElasticMbConv, hswish};
 use crate::ops::mbconv::conv;
+use crate::supernet::PathSupernet;
 
 /// The elastic supernet of an [`OfaSpace`].
 #[derive(Module, Debug)]
@@ -50,6 +51,9 @@ pub struct OfaSupernet {
     pub feature_mix: Conv2d,
     /// Linear classifier.
     pub classifier: Linear,
+    /// The space whose sub-networks it runs.
+    #[module(skip)]
+    pub space: OfaSpace,
 }
 
 impl OfaSupernet {
@@ -95,16 +99,13 @@ impl OfaSupernet {
                 device,
             ),
             classifier: LinearConfig::new(c.feature_mix_channels, c.classes).init(device),
+            space: space.clone(),
         }
     }
 
-    /// Logits of sub-network `arch` (of `space`) on `x`, resized to its resolution.
-    pub fn forward(
-        &self,
-        space: &OfaSpace,
-        arch: &Arch,
-        x: Tensor<4>,
-    ) -> Result<Tensor<2>, NnError> {
+    /// Logits of sub-network `arch` on `x`, resized to its resolution.
+    pub fn forward(&self, arch: &Arch, x: Tensor<4>) -> Result<Tensor<2>, NnError> {
+        let space = &self.space;
         space.check(arch).map_err(|e| NnError::Config {
             field: "architecture",
             problem: e.to_string(),
@@ -143,6 +144,49 @@ impl OfaSupernet {
         let mixed = hswish(self.feature_mix.forward(pooled));
         let [_, features, _, _] = mixed.dims();
         self.classifier.forward(mixed.reshape([batch, features]))
+    }
+}
+
+impl OfaSupernet {
+    /// Every elastic layer with its middle channels sorted by importance (OFA, at the start of
+    /// each expand phase); the full network computes the same function.
+    pub fn reorganize_middle(mut self) -> Self {
+        self.units = self
+            .units
+            .into_iter()
+            .map(|unit| {
+                unit.into_iter()
+                    .map(ElasticMbConv::reorganize_middle)
+                    .collect()
+            })
+            .collect();
+        self
+    }
+}
+
+impl PathSupernet for OfaSupernet {
+    /// # Panics
+    /// If `arch` is not a sub-network of the supernet's space.
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        self.forward(arch, x)
+            .unwrap_or_else(|e| panic!("a sub-network of the ofa space: {e}"))
+    }
+
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let mut all = vec![
+            &mut self.stem_bn,
+            &mut self.first_depthwise_bn,
+            &mut self.first_project_bn,
+        ];
+        for layer in self.units.iter_mut().flatten() {
+            all.extend([
+                &mut layer.expand_bn,
+                &mut layer.depthwise_bn,
+                &mut layer.project_bn,
+            ]);
+        }
+        all.push(&mut self.final_expand_bn);
+        all
     }
 }
 
@@ -216,7 +260,7 @@ mod tests {
             &mut SeedStreams::new(2).stream("x"),
             &device,
         );
-        let logits = net.forward(&space, &arch, x.clone()).unwrap();
+        let logits = net.forward(&arch, x.clone()).unwrap();
         assert_eq!(logits.dims(), [2, 10]);
         let reference = values(logits);
         assert_ne!(reference[..10], reference[10..], "the two images differ");
@@ -230,13 +274,13 @@ mod tests {
         for position in [2, 3] {
             let changed = scaled(supernet(&space, &device), 0, position);
             assert_eq!(
-                values(changed.forward(&space, &arch, x.clone()).unwrap()),
+                values(changed.forward(&arch, x.clone()).unwrap()),
                 reference
             );
         }
         let changed = scaled(supernet(&space, &device), 0, 1);
         assert_ne!(
-            values(changed.forward(&space, &arch, x.clone()).unwrap()),
+            values(changed.forward(&arch, x.clone()).unwrap()),
             reference
         );
         for resolution in [16, 24, 28] {
@@ -247,10 +291,7 @@ mod tests {
                 .iter()
                 .position(|&r| r == resolution)
                 .unwrap();
-            assert_eq!(
-                net.forward(&space, &other, x.clone()).unwrap().dims(),
-                [2, 10]
-            );
+            assert_eq!(net.forward(&other, x.clone()).unwrap().dims(), [2, 10]);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! needs them and handed to the same [`Trainer`](super::Trainer).
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 /// The loss of one training step, and what the epoch record reports of it.
@@ -93,9 +94,115 @@ impl CrossEntropy {
     }
 }
 
+/// Knowledge distillation as Once-for-All trains its sub-networks (its `kd_type = 'ce'`, at
+/// temperature 1): per student, cross-entropy with label smoothing plus `weight` times the
+/// cross-entropy against the teacher's softmax, `mean_batch(-sum_c softmax(t)_c log_softmax(s)_c)`.
+/// The teacher's logits carry no gradient.
+pub struct Distillation {
+    labels: CrossEntropy,
+    weight: f64,
+}
+
+impl Distillation {
+    /// Label smoothing `label_smoothing` on the hard labels, the soft term weighted `weight`
+    /// (OFA: 0.1 and 1.0).
+    pub fn new(label_smoothing: f32, weight: f64, device: &Device) -> Self {
+        Self {
+            labels: CrossEntropy::new(label_smoothing, device),
+            weight,
+        }
+    }
+
+    /// The step's loss: the sum over students of their hard and soft terms (so its gradient is
+    /// the sum of their gradients). Reports the mean over students of the whole loss.
+    ///
+    /// # Panics
+    /// If `students` is empty.
+    pub fn step(
+        &self,
+        students: Vec<Tensor<2>>,
+        teacher: Tensor<2>,
+        labels: &Tensor<1, Int>,
+    ) -> StepLoss {
+        let count = students.len();
+        let soft = softmax(teacher.detach(), 1);
+        let mut soft_loss: Option<Tensor<1>> = None;
+        for student in &students {
+            let [batch, _] = student.dims();
+            let term = (soft.clone().neg() * log_softmax(student.clone(), 1))
+                .sum()
+                .div_scalar(batch as f64);
+            soft_loss = Some(match soft_loss {
+                Some(sum) => sum + term,
+                None => term,
+            });
+        }
+        let hard = self.labels.step(students.into(), labels);
+        let loss = hard.loss
+            + soft_loss
+                .expect("a step runs at least one student")
+                .mul_scalar(self.weight);
+        let reported = loss.clone().into_scalar::<f32>() / count as f32;
+        StepLoss {
+            loss,
+            reported,
+            correct: hard.correct,
+            predicted: hard.predicted,
+        }
+    }
+}
+
 /// Examples whose largest logit is at their label.
 pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize {
     let [batch, _] = logits.dims();
     let predicted = logits.argmax(1).reshape([batch]);
     predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn distillation_adds_the_soft_cross_entropy_to_the_smoothed_hard_one() {
+        let device = crate::Compute::Cpu.train_device();
+        let logits =
+            |values: Vec<f32>| Tensor::<2>::from_data(TensorData::new(values, [2, 3]), &device);
+        let student = logits(vec![1.0, 0.0, -1.0, 0.5, 0.5, 2.0]);
+        let teacher = logits(vec![2.0, 1.0, 0.0, 0.0, 0.0, 3.0]);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2], [2]), &device);
+        let step = Distillation::new(0.1, 1.0, &device).step(
+            vec![student.clone()],
+            teacher.clone(),
+            &labels,
+        );
+        // By hand: softmax of the teacher against log-softmax of the student, per row.
+        let soft = |row: [f32; 3], target: [f32; 3]| {
+            let lse = |r: [f32; 3]| r.iter().map(|v| v.exp()).sum::<f32>().ln();
+            let (ls, lt) = (lse(row), lse(target));
+            -(0..3)
+                .map(|c| (target[c] - lt).exp() * (row[c] - ls))
+                .sum::<f32>()
+        };
+        let expected_soft = (soft([1.0, 0.0, -1.0], [2.0, 1.0, 0.0])
+            + soft([0.5, 0.5, 2.0], [0.0, 0.0, 3.0]))
+            / 2.0;
+        let hard = CrossEntropy::new(0.1, &device)
+            .step(vec![student].into(), &labels)
+            .reported;
+        assert!(
+            (step.reported - (hard + expected_soft)).abs() < 1e-5,
+            "{}",
+            step.reported
+        );
+        assert_eq!((step.correct, step.predicted), (2, 2));
+        // At weight 0 it is the smoothed cross-entropy alone.
+        let plain = Distillation::new(0.1, 0.0, &device).step(
+            vec![logits(vec![1.0, 0.0, -1.0, 0.5, 0.5, 2.0])],
+            teacher,
+            &labels,
+        );
+        assert!((plain.reported - hard).abs() < 1e-6);
+    }
 }

@@ -25,7 +25,7 @@ use crate::NnError;
 use crate::params::{
     load_named, load_safetensors, named_tensors, save_safetensors, write_atomically,
 };
-pub use loss::{CrossEntropy, StepLogits, StepLoss};
+pub use loss::{CrossEntropy, Distillation, StepLogits, StepLoss};
 use optim::{Sgd, SgdConfig};
 use schedule::CosineSchedule;
 
