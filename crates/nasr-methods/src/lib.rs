@@ -25,6 +25,7 @@ pub mod experiment;
 pub mod fairnas;
 pub mod latency_table;
 pub mod multi_fidelity;
+pub mod ofa;
 pub mod path_steps;
 pub mod proxyless;
 pub mod rank_eval;

@@ -1,0 +1,68 @@
+//! Once-for-All's progressive shrinking on real data (scikit-learn's 8x8 digits, the ofa space
+//! at resolutions 6 and 8): after the phases, the smallest and the largest sub-network both
+//! classify without retraining, and a run whose last phase was lost resumes to the same result.
+
+use std::path::PathBuf;
+
+use nasr_data::DatasetName;
+use nasr_methods::ofa::{ProgressiveShrinkingConfig, ofa_phases, progressive_shrinking_run};
+use nasr_methods::run::{DataConfig, RunOptions};
+use nasr_space::ofa::OfaConfig;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasr-ofa-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn config() -> ProgressiveShrinkingConfig {
+    let space = OfaConfig {
+        resolutions: vec![6, 8],
+        ..OfaConfig::default()
+    };
+    let mut phases = ofa_phases(&space);
+    for phase in &mut phases {
+        phase.epochs = if phase.name == "full" { 4 } else { 1 };
+        // A few dozen steps per phase instead of thousands: OFA's later rates barely move.
+        phase.lr = phase.lr.max(0.02);
+    }
+    ProgressiveShrinkingConfig {
+        data: DataConfig {
+            name: DatasetName::Digits,
+            validation_fraction: 0.3,
+            train_subset: None,
+            test_subset: None,
+        },
+        space,
+        phases,
+        recal_batches: 4,
+        ..ProgressiveShrinkingConfig::default()
+    }
+}
+
+#[test]
+fn progressive_shrinking_trains_sub_networks_that_classify_without_retraining_and_resumes() {
+    let data = nasr_data::test_data_dir(&["sklearn-digits"]);
+    let out = scratch("run");
+    let config = config();
+    let result = progressive_shrinking_run(&config, &data, &out, &RunOptions::default()).unwrap();
+    assert!(result.smallest.flops < result.largest.flops / 4, "{result:?}");
+    for subnet in [&result.smallest, &result.largest] {
+        assert!(
+            subnet.valid_accuracy > 0.6,
+            "{} scores {} (chance 0.1)",
+            subnet.arch,
+            subnet.valid_accuracy
+        );
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics.as_array().unwrap().len(), 6);
+
+    // As if killed during the last phase: its checkpoints and the results are gone.
+    let ofa_json = std::fs::read_to_string(out.join("ofa.json")).unwrap();
+    std::fs::remove_dir_all(out.join("phases").join("expand-2")).unwrap();
+    std::fs::remove_file(out.join("ofa.json")).unwrap();
+    progressive_shrinking_run(&config, &data, &out, &RunOptions::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(out.join("ofa.json")).unwrap(), ofa_json);
+}
