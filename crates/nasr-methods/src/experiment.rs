@@ -14,6 +14,7 @@
 //! | `fairnas`, `spos` | [`FairNasConfig`] (`sampling` implied) | supernet + NSGA-II (mobilenet) |
 //! | `darts` | [`DartsConfig`] | differentiable search (nb201, darts) |
 //! | `proxyless` | [`ProxylessConfig`] | binary-gated path search with a latency loss (proxyless, mobilenet) |
+//! | `ofa` | [`ProgressiveShrinkingConfig`] | Once-for-All's elastic supernet by progressive shrinking (ofa) |
 //! | `train` | [`TrainRunConfig`] | one architecture from scratch (any space) |
 //!
 //! ```
@@ -59,13 +60,14 @@ use thiserror::Error;
 use crate::darts::{DartsConfig, DartsResult, darts_run};
 use crate::fairnas::{FairNasConfig, FairNasResult, PathSampling, fairnas_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
+use crate::ofa::{OfaResult, ProgressiveShrinkingConfig, progressive_shrinking_run};
 use crate::proxyless::{ProxylessConfig, ProxylessResult, proxyless_run};
 use crate::rsws::{RswsConfig, RswsResult, rsws_run};
 use crate::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
 use crate::space::{SpaceConfig, SpaceName, refuse_config_format_1};
 
 /// The `method` tags of [`ExperimentConfig`], in its order.
-pub const METHODS: [&str; 9] = [
+pub const METHODS: [&str; 10] = [
     "table",
     "rsws",
     "asha",
@@ -74,6 +76,7 @@ pub const METHODS: [&str; 9] = [
     "spos",
     "darts",
     "proxyless",
+    "ofa",
     "train",
 ];
 
@@ -175,11 +178,13 @@ pub enum SearchStrategy {
     Darts,
     /// ProxylessNAS: binary-gated path search with a latency loss, derivation, retraining.
     Proxyless,
+    /// Once-for-All: the elastic supernet trained by progressive shrinking.
+    Ofa,
 }
 
 impl SearchStrategy {
     /// Every strategy.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Rs,
         Self::Rea,
         Self::Reinforce,
@@ -191,6 +196,7 @@ impl SearchStrategy {
         Self::Spos,
         Self::Darts,
         Self::Proxyless,
+        Self::Ofa,
     ];
 
     /// The name in configs and on the command line.
@@ -207,6 +213,7 @@ impl SearchStrategy {
             Self::Spos => "spos",
             Self::Darts => "darts",
             Self::Proxyless => "proxyless",
+            Self::Ofa => "ofa",
         }
     }
 
@@ -218,6 +225,7 @@ impl SearchStrategy {
             Self::Fairnas | Self::Spos => &[SpaceName::Mobilenet],
             Self::Darts => &[SpaceName::Nb201, SpaceName::Darts],
             Self::Proxyless => &[SpaceName::Proxyless, SpaceName::Mobilenet],
+            Self::Ofa => &[SpaceName::Ofa],
             // The table covers NB201 only, and RSWS and ASHA train NB201 networks.
             _ => &[SpaceName::Nb201],
         }
@@ -256,7 +264,7 @@ impl SearchStrategy {
             }
             Self::Fairnas => Some(("sampling", "strict_fair")),
             Self::Spos => Some(("sampling", "uniform")),
-            Self::Rsws | Self::Darts | Self::Proxyless => None,
+            Self::Rsws | Self::Darts | Self::Proxyless | Self::Ofa => None,
         }
     }
 }
@@ -347,6 +355,8 @@ pub enum ExperimentConfig {
     Darts(DartsConfig),
     /// ProxylessNAS on a MobileNet space.
     Proxyless(ProxylessConfig),
+    /// Once-for-All's progressive shrinking on the ofa space.
+    Ofa(ProgressiveShrinkingConfig),
     /// One architecture trained from scratch.
     Train(TrainRunConfig),
 }
@@ -440,6 +450,8 @@ pub enum ExperimentResult {
     Darts(DartsResult),
     /// ProxylessNAS's derived network: latency predicted and measured, its retraining.
     Proxyless(ProxylessResult),
+    /// Once-for-All's trained supernet: its smallest and largest sub-networks' accuracy.
+    Ofa(OfaResult),
     /// A training run's metrics.
     Train(RunMetrics),
 }
@@ -467,6 +479,7 @@ impl ExperimentConfig {
             }
             SearchStrategy::Darts => Self::Darts(DartsConfig::default()),
             SearchStrategy::Proxyless => Self::Proxyless(ProxylessConfig::default()),
+            SearchStrategy::Ofa => Self::Ofa(ProgressiveShrinkingConfig::default()),
         }
         .with_strategy(strategy)?;
         config.set_space(space)?;
@@ -553,6 +566,7 @@ impl ExperimentConfig {
             "spos" => Self::Spos(read_table(table)?),
             "darts" => Self::Darts(read_table(table)?),
             "proxyless" => Self::Proxyless(read_table(table)?),
+            "ofa" => Self::Ofa(read_table(table)?),
             "train" => Self::Train(read_table(table)?),
             other => {
                 return Err(ExperimentError::Config {
@@ -574,6 +588,7 @@ impl ExperimentConfig {
             Self::Spos(_) => "spos",
             Self::Darts(_) => "darts",
             Self::Proxyless(_) => "proxyless",
+            Self::Ofa(_) => "ofa",
             Self::Train(_) => "train",
         }
     }
@@ -589,6 +604,7 @@ impl ExperimentConfig {
             Self::Spos(_) => SearchStrategy::Spos,
             Self::Darts(_) => SearchStrategy::Darts,
             Self::Proxyless(_) => SearchStrategy::Proxyless,
+            Self::Ofa(_) => SearchStrategy::Ofa,
             Self::Train(_) => return None,
         })
     }
@@ -602,6 +618,7 @@ impl ExperimentConfig {
             Self::Fairnas(c) | Self::Spos(c) => c.space.name(),
             Self::Darts(c) => c.space.name(),
             Self::Proxyless(c) => c.space.name(),
+            Self::Ofa(c) => c.space.name(),
             Self::Train(c) => c.space.name(),
         }
     }
@@ -641,7 +658,8 @@ impl ExperimentConfig {
             }
             (config @ Self::Rsws(_), SearchStrategy::Rsws)
             | (config @ Self::Darts(_), SearchStrategy::Darts)
-            | (config @ Self::Proxyless(_), SearchStrategy::Proxyless) => config,
+            | (config @ Self::Proxyless(_), SearchStrategy::Proxyless)
+            | (config @ Self::Ofa(_), SearchStrategy::Ofa) => config,
             _ => return Err(other()),
         })
     }
@@ -660,6 +678,7 @@ impl ExperimentConfig {
             Self::Fairnas(c) | Self::Spos(c) => retyped(&mut c.space),
             Self::Darts(c) => retyped(&mut c.space),
             Self::Proxyless(c) => retyped(&mut c.space),
+            Self::Ofa(c) => retyped(&mut c.space),
             Self::Train(c) => retyped(&mut c.space),
             // The table is NB201's, checked above.
             Self::Table(_) => {}
@@ -760,6 +779,9 @@ impl ExperimentConfig {
             }
             Self::Proxyless(config) => {
                 ExperimentResult::Proxyless(proxyless_run(config, data_dir, out, &run)?)
+            }
+            Self::Ofa(config) => {
+                ExperimentResult::Ofa(progressive_shrinking_run(config, data_dir, out, &run)?)
             }
             Self::Train(config) => ExperimentResult::Train(train_run(config, data_dir, out, &run)?),
         })

@@ -51,8 +51,8 @@ pub struct ProgressiveShrinkingConfig {
     pub seed: u64,
     /// Data selection.
     pub data: DataConfig,
-    /// The space's sizes (input channels and classes are taken from the data).
-    pub space: OfaConfig,
+    /// The space's sizes (`[space.ofa]`; input channels and classes are taken from the data).
+    pub space: crate::space::SpaceConfig,
     /// Training settings every phase shares (its epochs and lr are the phases').
     pub train: TrainConfig,
     /// The phases in order; the first trains the full network without a teacher.
@@ -82,7 +82,7 @@ impl Default for ProgressiveShrinkingConfig {
                 ..TrainConfig::default()
             },
             phases: ofa_phases(&space),
-            space,
+            space: crate::space::SpaceConfig::Ofa(space),
             kd_weight: 1.0,
             recal_batches: 8,
         }
@@ -206,7 +206,7 @@ pub fn progressive_shrinking_run(
     let space = OfaSpace::new(OfaConfig {
         in_channels: parts.train.shape.channels,
         classes: parts.train.classes,
-        ..config.space.clone()
+        ..config.space.ofa("ofa")?.clone()
     })?;
     for phase in &config.phases {
         space.check_within(&phase.elastic)?;

@@ -176,6 +176,7 @@ pub fn train_run(
             sizes.validate()?;
             drop(DartsSpace::new().parse(&config.arch)?)
         }
+        SpaceConfig::Ofa(_) => return Err(ofa_not_standalone()),
     }
     config.train.validate()?;
     open_run_folder(config, out)?;
@@ -255,6 +256,7 @@ pub fn train_run(
                 run.train(model)?,
             )
         }
+        SpaceConfig::Ofa(_) => return Err(ofa_not_standalone()),
     };
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
@@ -379,6 +381,17 @@ impl Prepared<'_> {
 pub fn open_run_folder<T: Serialize>(config: &T, out: &Path) -> Result<(), NnError> {
     std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
     write_config(config, &out.join("config.toml"))
+}
+
+/// Standalone training of an OFA sub-network: it is cut out of a trained supernet
+/// (`nasr_methods::ofa`), which `nasr train` does not do yet.
+fn ofa_not_standalone() -> NnError {
+    NnError::Config {
+        field: "space",
+        problem: "ofa sub-networks are trained inside an elastic supernet (nasr search \
+                  --strategy ofa --space ofa); standalone training of one is not built yet"
+            .into(),
+    }
 }
 
 /// A run's data, as every method starts from it: loaded, subset, split with the run's `split`

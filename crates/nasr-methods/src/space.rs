@@ -18,6 +18,7 @@ use std::str::FromStr;
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::DartsNetConfig;
 use nasr_space::mobilenet::MobileNetConfig;
+use nasr_space::ofa::OfaConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::{ExperimentError, SearchStrategy, by_name};
@@ -36,11 +37,20 @@ pub enum SpaceName {
     Proxyless,
     /// DARTS' normal and reduction cells: 14 edges x 8 ops each.
     Darts,
+    /// Once-for-All's elastic MobileNetV3 ([`OfaConfig`]): resolution, per-unit depth,
+    /// per-layer kernel and expansion.
+    Ofa,
 }
 
 impl SpaceName {
     /// Every space.
-    pub const ALL: [Self; 4] = [Self::Nb201, Self::Mobilenet, Self::Proxyless, Self::Darts];
+    pub const ALL: [Self; 5] = [
+        Self::Nb201,
+        Self::Mobilenet,
+        Self::Proxyless,
+        Self::Darts,
+        Self::Ofa,
+    ];
 
     /// The name in configs and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +59,7 @@ impl SpaceName {
             Self::Mobilenet => "mobilenet",
             Self::Proxyless => "proxyless",
             Self::Darts => "darts",
+            Self::Ofa => "ofa",
         }
     }
 
@@ -123,6 +134,9 @@ pub enum SpaceConfig {
     /// DARTS cells: C channels, the number of cells, auxiliary head and drop-path (the input
     /// channels and classes are taken from the data).
     Darts(DartsNetConfig),
+    /// Once-for-All's elastic space: resolutions, units, depths, kernels, expansions (the input
+    /// channels and classes are taken from the data).
+    Ofa(OfaConfig),
 }
 
 impl SpaceConfig {
@@ -133,6 +147,7 @@ impl SpaceConfig {
             SpaceName::Mobilenet => Self::Mobilenet(MobileNetConfig::default()),
             SpaceName::Proxyless => Self::Proxyless(MobileNetConfig::proxyless()),
             SpaceName::Darts => Self::Darts(DartsNetConfig::default()),
+            SpaceName::Ofa => Self::Ofa(OfaConfig::default()),
         }
     }
 
@@ -143,6 +158,7 @@ impl SpaceConfig {
             Self::Mobilenet(_) => SpaceName::Mobilenet,
             Self::Proxyless(_) => SpaceName::Proxyless,
             Self::Darts(_) => SpaceName::Darts,
+            Self::Ofa(_) => SpaceName::Ofa,
         }
     }
 
@@ -171,6 +187,14 @@ impl SpaceConfig {
         match self {
             Self::Mobilenet(config) | Self::Proxyless(config) => Ok(config),
             other => Err(other.refused(method, SpaceName::Mobilenet)),
+        }
+    }
+
+    /// The OFA sizes; a config of another space is refused, naming the method.
+    pub fn ofa(&self, method: &str) -> Result<&OfaConfig, NnError> {
+        match self {
+            Self::Ofa(config) => Ok(config),
+            other => Err(other.refused(method, SpaceName::Ofa)),
         }
     }
 

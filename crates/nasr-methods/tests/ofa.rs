@@ -33,7 +33,7 @@ fn config() -> ProgressiveShrinkingConfig {
             train_subset: None,
             test_subset: None,
         },
-        space,
+        space: nasr_methods::space::SpaceConfig::Ofa(space),
         phases,
         recal_batches: 4,
         ..ProgressiveShrinkingConfig::default()

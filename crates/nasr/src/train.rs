@@ -287,6 +287,13 @@ pub fn size_space(space: &mut SpaceConfig, flags: SizeFlags) -> Result<()> {
             )
         }
         SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {}
+        SpaceConfig::Ofa(_) if channels.is_some() || cells.is_some() => {
+            anyhow::bail!(
+                "--channels and --cells size nb201 networks; the ofa space's widths and depths \
+                 are its [space.ofa] table"
+            )
+        }
+        SpaceConfig::Ofa(_) => {}
     }
     Ok(())
 }

@@ -27,7 +27,9 @@ impl MixedSpace {
         match space {
             SpaceConfig::Nb201(_) => Ok(Self::Nb201),
             SpaceConfig::Darts(_) => Ok(Self::Darts),
-            SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => Err(Self::refused(space)),
+            SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) | SpaceConfig::Ofa(_) => {
+                Err(Self::refused(space))
+            }
         }
     }
 

@@ -249,9 +249,10 @@ impl RetrainConfig {
     pub fn space_of(&self, searched: &SpaceConfig) -> SpaceConfig {
         match searched {
             SpaceConfig::Darts(_) => SpaceConfig::Darts(self.darts_net),
-            SpaceConfig::Nb201(_) | SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {
-                SpaceConfig::Nb201(self.network)
-            }
+            SpaceConfig::Nb201(_)
+            | SpaceConfig::Mobilenet(_)
+            | SpaceConfig::Proxyless(_)
+            | SpaceConfig::Ofa(_) => SpaceConfig::Nb201(self.network),
         }
     }
 }
@@ -359,7 +360,7 @@ pub fn darts_run(
             })?;
             search.run(supernet, data, options)?
         }
-        SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) => {
+        SpaceConfig::Mobilenet(_) | SpaceConfig::Proxyless(_) | SpaceConfig::Ofa(_) => {
             return Err(MixedSpace::refused(&config.space));
         }
     };

@@ -47,7 +47,8 @@ pub struct TrainingFlags {
     /// Test on the first N test examples only (asha, hyperband, darts).
     #[arg(long, value_name = "N")]
     pub test_subset: Option<usize>,
-    /// Training epochs of the supernet (rsws, fairnas, spos, darts) [default: 1].
+    /// Training epochs of the supernet (rsws, fairnas, spos, darts; ofa: of every phase)
+    /// [default: 1; ofa: its phases' own].
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
     /// Channels of the first stage (C) of the NB201 networks; darts: of the searched and the
@@ -180,6 +181,7 @@ const TRAINING: &[&str] = &[
     "spos",
     "darts",
     "proxyless",
+    "ofa",
     "train",
 ];
 const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "train"];
@@ -223,7 +225,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--epochs",
             d.epochs.is_some(),
-            &["rsws", "fairnas", "spos", "darts", "proxyless", "train"],
+            &["rsws", "fairnas", "spos", "darts", "proxyless", "ofa", "train"],
         ),
         ("--channels", d.channels.is_some(), NB201_NETWORK),
         ("--cells", d.cells.is_some(), NB201_NETWORK),
@@ -232,7 +234,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--recal-batches",
             s.recal_batches.is_some(),
-            &["rsws", "fairnas", "spos", "proxyless"],
+            &["rsws", "fairnas", "spos", "proxyless", "ofa"],
         ),
         ("--min-epochs", m.min_epochs.is_some(), MULTI_FIDELITY),
         ("--max-epochs", m.max_epochs.is_some(), MULTI_FIDELITY),
@@ -369,6 +371,16 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
             set(&mut c.alpha.lr, args.darts.alpha_lr);
             set(&mut c.retrain_epochs, args.darts.retrain_epochs);
             proxyless(c, &args.proxyless)?;
+        }
+        ExperimentConfig::Ofa(c) => {
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set(&mut c.train.batch_size, d.batch_size);
+            set(&mut c.recal_batches, s.recal_batches);
+            if let Some(epochs) = d.epochs {
+                c.phases.iter_mut().for_each(|phase| phase.epochs = epochs);
+            }
         }
         ExperimentConfig::Train(c) => {
             set(&mut c.seed, args.seed);

@@ -138,6 +138,19 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
                 out.display()
             );
         }
+        (_, ExperimentResult::Ofa(result)) => {
+            for (which, subnet) in [("smallest", &result.smallest), ("largest", &result.largest)] {
+                println!(
+                    "{which} sub-network {}: validation accuracy {:.4} without retraining \
+                     ({} multiply-adds, {} parameters)",
+                    subnet.arch, subnet.valid_accuracy, subnet.flops, subnet.params
+                );
+            }
+            println!(
+                "run folder {} (phases/, metrics.json, supernet.safetensors, ofa.json)",
+                out.display()
+            );
+        }
         (_, ExperimentResult::Train(metrics)) => crate::train::print_metrics(metrics, out),
         (experiment, _) => anyhow::bail!(
             "internal: a {} experiment returned another method's result",
