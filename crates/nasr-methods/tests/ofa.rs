@@ -46,7 +46,10 @@ fn progressive_shrinking_trains_sub_networks_that_classify_without_retraining_an
     let out = scratch("run");
     let config = config();
     let result = progressive_shrinking_run(&config, &data, &out, &RunOptions::default()).unwrap();
-    assert!(result.smallest.flops < result.largest.flops / 4, "{result:?}");
+    assert!(
+        result.smallest.flops < result.largest.flops / 4,
+        "{result:?}"
+    );
     for subnet in [&result.smallest, &result.largest] {
         assert!(
             subnet.valid_accuracy > 0.6,
@@ -64,5 +67,8 @@ fn progressive_shrinking_trains_sub_networks_that_classify_without_retraining_an
     std::fs::remove_dir_all(out.join("phases").join("expand-2")).unwrap();
     std::fs::remove_file(out.join("ofa.json")).unwrap();
     progressive_shrinking_run(&config, &data, &out, &RunOptions::default()).unwrap();
-    assert_eq!(std::fs::read_to_string(out.join("ofa.json")).unwrap(), ofa_json);
+    assert_eq!(
+        std::fs::read_to_string(out.join("ofa.json")).unwrap(),
+        ofa_json
+    );
 }

@@ -21,8 +21,9 @@ use rand::distr::{Distribution, Uniform};
 /// Builds a module with `build`, then draws every parameter from `rng`.
 ///
 /// Each layer type gets burn's default distribution for it (PyTorch's too): convolution and
-/// linear weights and biases uniform in ±1/sqrt(fan_in), BatchNorm scale 1 and shift 0 (and
-/// its running statistics mean 0, variance 1).
+/// linear weights and biases uniform in ±1/sqrt(fan_in). BatchNorm's scale and shift keep the
+/// constants the module was built with (scale 1 and shift 0, or scale 0 where a residual block
+/// is built to start as the identity): they carry no draw.
 ///
 /// # Panics
 /// If the module holds a parameter of a layer type without an initialiser here: that is a
@@ -63,11 +64,12 @@ enum Draw {
     /// Uniform in ±1/sqrt(fan_in): burn's `KaimingUniform { gain: 1/sqrt(3) }`, the default of
     /// its `Conv2d` and `Linear` (and PyTorch's).
     FanIn(usize),
-    /// Every value this constant (BatchNorm's scale 1 and shift 0).
-    Constant(f32),
     /// The identity matrix (the kernel transforms of an elastic depthwise layer, as OFA
     /// starts them).
     Identity,
+    /// The value the module was built with: BatchNorm's scale, shift and statistics, constants
+    /// that carry no draw (scale 1, or 0 where a block is built to start as the identity).
+    Built,
 }
 
 struct Initialize<'a> {
@@ -112,9 +114,9 @@ impl Initialize<'_> {
                     fan_in.unwrap_or_else(|| panic!("bias of {layer} visited before its weight")),
                 );
             }
-            ("Struct:BatchNorm", "gamma") => return Draw::Constant(1.0),
-            ("Struct:BatchNorm", "beta" | "running_mean") => return Draw::Constant(0.0),
-            ("Struct:BatchNorm", "running_var") => return Draw::Constant(1.0),
+            ("Struct:BatchNorm", "gamma" | "beta" | "running_mean" | "running_var") => {
+                return Draw::Built;
+            }
             _ => None,
         };
         let fan_in = weight_fan_in.unwrap_or_else(|| {
@@ -150,7 +152,11 @@ impl ModuleMapper for Initialize<'_> {
                 let uniform = Uniform::new(-bound, bound).expect("a positive bound");
                 (0..len).map(|_| uniform.sample(self.rng)).collect()
             }
-            Draw::Constant(value) => vec![value; len],
+            Draw::Built => current
+                .to_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .expect("f32 values"),
             Draw::Identity => {
                 let n = shape[0];
                 (0..len)

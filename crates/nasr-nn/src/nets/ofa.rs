@@ -57,7 +57,8 @@ pub struct OfaSupernet {
 }
 
 impl OfaSupernet {
-    /// The supernet of `space`, every slot at its largest kernel and expansion.
+    /// The supernet of `space`, every slot at its largest kernel and expansion; residual slots
+    /// start as the identity ([`ElasticMbConv::with_zero_last_gamma`]).
     pub fn new(space: &OfaSpace, device: &Device) -> Self {
         let c = space.config();
         let bn = |channels| -> BatchNorm { BatchNormConfig::new(channels).init(device).into() };
@@ -66,7 +67,18 @@ impl OfaSupernet {
                 space.slots()[u * c.max_depth..(u + 1) * c.max_depth]
                     .iter()
                     .map(|slot| {
-                        ElasticMbConv::new(slot, &c.units[u], &c.kernels, &c.expansions, device)
+                        let layer = ElasticMbConv::new(
+                            slot,
+                            &c.units[u],
+                            &c.kernels,
+                            &c.expansions,
+                            device,
+                        );
+                        if slot.residual() {
+                            layer.with_zero_last_gamma()
+                        } else {
+                            layer
+                        }
                     })
                     .collect()
             })
@@ -268,6 +280,9 @@ mod tests {
             let layer = &mut net.units[unit][position];
             layer.project.weight = layer.project.weight.clone().map(|w| w.mul_scalar(3.0));
             layer.expand.weight = layer.expand.weight.clone().map(|w| w.mul_scalar(-2.0));
+            // A residual slot starts as the identity (scale 0): give it a scale to show.
+            let ones = layer.project_bn.gamma.val().ones_like();
+            layer.project_bn.gamma = burn::module::Param::from_tensor(ones);
             net
         };
         // Unit 0 runs 2 slots: the third and fourth do not matter, the second does.

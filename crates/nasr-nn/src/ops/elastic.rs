@@ -233,6 +233,15 @@ impl ElasticMbConv {
         }
     }
 
+    /// The layer with its projection BatchNorm's scale at 0, so that a residual slot starts as
+    /// the identity, as the MobileNet supernet's blocks do
+    /// ([`crate::ops::mbconv::MbConv::with_zero_last_gamma`]).
+    pub fn with_zero_last_gamma(mut self) -> Self {
+        let gamma = self.project_bn.gamma.val();
+        self.project_bn.gamma = Param::from_tensor(gamma.zeros_like());
+        self
+    }
+
     fn activation(&self) -> Activation {
         if self.hswish {
             Activation::HSwish

@@ -225,7 +225,15 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--epochs",
             d.epochs.is_some(),
-            &["rsws", "fairnas", "spos", "darts", "proxyless", "ofa", "train"],
+            &[
+                "rsws",
+                "fairnas",
+                "spos",
+                "darts",
+                "proxyless",
+                "ofa",
+                "train",
+            ],
         ),
         ("--channels", d.channels.is_some(), NB201_NETWORK),
         ("--cells", d.cells.is_some(), NB201_NETWORK),

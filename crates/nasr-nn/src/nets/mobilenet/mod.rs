@@ -101,6 +101,34 @@ mod tests {
         .unwrap()
     }
 
+    /// Seeding redraws weights but keeps BatchNorm's built constants: the supernet's residual
+    /// blocks still start as the identity (scale 0 on their last BatchNorm), the others at 1.
+    #[test]
+    fn a_seeded_supernet_keeps_its_residual_blocks_zero_gamma() {
+        let device = crate::Compute::Cpu.eval_device();
+        let space = space(true);
+        let supernet = crate::init::seeded(&mut SeedStreams::new(3).stream("init"), || {
+            Ok::<_, crate::NnError>(MobileNetSupernet::new(&space, &device))
+        })
+        .unwrap();
+        for (layer, shape) in space.layers().iter().enumerate() {
+            for block in supernet.layers[layer].ops.iter() {
+                let gamma: Vec<f32> = block
+                    .project_bn
+                    .gamma
+                    .val()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+                let expected = if shape.residual() { 0.0 } else { 1.0 };
+                assert!(
+                    gamma.iter().all(|&g| g == expected),
+                    "layer {layer}: {gamma:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_network_has_the_parameters_the_space_counts() {
         let device = crate::Compute::Cpu.eval_device();
