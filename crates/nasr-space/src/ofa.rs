@@ -420,6 +420,34 @@ impl OfaSpace {
         self.canonical(&Arch::new(choices))
     }
 
+    /// OFA's predictor encoding (`ofa/nas/accuracy_predictor`): per layer slot a one-hot of its
+    /// kernel and one of its expansion, all zeros for a slot past its unit's depth (so depth is
+    /// implicit), then a one-hot of the resolution: `slots * (kernels + expansions) +
+    /// resolutions` values, e.g. 20 * 6 + 4 = 124 here.
+    pub fn encode(&self, arch: &Arch) -> Vec<f32> {
+        let c = &self.config;
+        let (kernels, expansions) = (c.kernels.len(), c.expansions.len());
+        let mut code = vec![0.0; self.encoding_len()];
+        let depths = self.depths(arch);
+        for (slot, shape) in self.slots.iter().enumerate() {
+            if shape.position >= depths[shape.unit] {
+                continue;
+            }
+            let option = arch.choices[self.layer_decision(shape.unit, shape.position)];
+            let base = slot * (kernels + expansions);
+            code[base + option / expansions] = 1.0;
+            code[base + kernels + option % expansions] = 1.0;
+        }
+        code[self.slots.len() * (kernels + expansions) + arch.choices[RESOLUTION]] = 1.0;
+        code
+    }
+
+    /// Length of [`OfaSpace::encode`]'s vectors.
+    pub fn encoding_len(&self) -> usize {
+        let c = &self.config;
+        self.slots.len() * (c.kernels.len() + c.expansions.len()) + c.resolutions.len()
+    }
+
     /// Distinct sub-networks at one resolution: the product over units of the sum over depths
     /// d of (kernels x expansions)^d (OFA's (9^2 + 9^3 + 9^4)^5).
     pub fn subnets_per_resolution(&self) -> u128 {
@@ -963,6 +991,42 @@ mod tests {
             err.contains("expansions [5] must be a non-empty subset of [3, 4, 6]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_encoding_has_two_bits_per_active_layer_and_one_for_the_resolution() {
+        let space = space();
+        assert_eq!(space.encoding_len(), 20 * 6 + 4);
+        let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(5);
+        for _ in 0..50 {
+            let arch = space.sample(&mut rng);
+            let code = space.encode(&arch);
+            let active: usize = space.depths(&arch).iter().sum();
+            assert_eq!(code.iter().filter(|&&v| v == 1.0).count(), 2 * active + 1);
+            assert_eq!(code.iter().filter(|&&v| v != 0.0 && v != 1.0).count(), 0);
+            // Each active slot: one kernel bit among 3, one expansion bit among 3.
+            for (slot, shape) in space.slots().iter().enumerate() {
+                let bits = &code[slot * 6..slot * 6 + 6];
+                let on = usize::from(shape.position < space.depths(&arch)[shape.unit]);
+                assert_eq!(bits[..3].iter().sum::<f32>() as usize, on);
+                assert_eq!(bits[3..].iter().sum::<f32>() as usize, on);
+            }
+            let resolution = &code[120..];
+            let index = space
+                .config()
+                .resolutions
+                .iter()
+                .position(|&r| r == space.resolution(&arch));
+            assert_eq!(resolution.iter().position(|&v| v == 1.0), index);
+        }
+        // Distinct sub-networks, distinct codes.
+        let a = space
+            .parse("r28|k3_e4-k5_e6|k7_e3-k3_e3|k3_e6-k3_e6|k5_e3-k5_e3|k7_e6-k7_e4")
+            .unwrap();
+        let b = space
+            .parse("r28|k3_e4-k5_e6|k7_e3-k3_e3|k3_e6-k3_e6|k5_e3-k5_e3|k7_e6-k7_e6")
+            .unwrap();
+        assert_ne!(space.encode(&a), space.encode(&b));
     }
 
     #[test]
