@@ -169,7 +169,13 @@ impl std::ops::Add for ModelCost {
 
 /// A conv of `k`x`k` from `c_in` to `c_out` channels in `groups` groups, without bias, followed
 /// by BatchNorm, producing `size_out`x`size_out` outputs.
-fn conv_bn(c_in: usize, c_out: usize, k: usize, groups: usize, size_out: usize) -> ModelCost {
+pub(crate) fn conv_bn(
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    groups: usize,
+    size_out: usize,
+) -> ModelCost {
     let weights = (k * k * (c_in / groups) * c_out) as u64;
     ModelCost {
         params: weights + 2 * c_out as u64,

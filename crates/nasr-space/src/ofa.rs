@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::mobilenet::ModelCost;
+use crate::mobilenet::{ModelCost, conv_bn};
 use crate::{Arch, Decision, Space, SpaceError};
 
 /// The nonlinearity of a unit's layers.
@@ -152,6 +152,16 @@ pub fn make_divisible(value: f64, divisor: usize) -> usize {
         rounded
     };
     rounded as usize
+}
+
+/// Middle (expanded) channels of a layer: OFA's `make_divisible(round(c_in * e), 8)`.
+pub fn middle_channels(c_in: usize, expansion: usize) -> usize {
+    make_divisible((c_in * expansion) as f64, 8)
+}
+
+/// Reduced channels of squeeze-excite on `middle` channels: `make_divisible(middle // 4, 8)`.
+pub fn squeeze_channels(middle: usize) -> usize {
+    make_divisible((middle / 4) as f64, 8)
 }
 
 /// One elastic layer slot's fixed shape at the largest resolution.
@@ -466,16 +476,6 @@ impl OfaSpace {
         self.subnets_per_resolution() * self.config.resolutions.len() as u128
     }
 
-    /// Middle (expanded) channels of a layer: OFA's `make_divisible(round(c_in * e), 8)`.
-    pub fn middle_channels(&self, c_in: usize, expansion: usize) -> usize {
-        make_divisible((c_in * expansion) as f64, 8)
-    }
-
-    /// Reduced channels of squeeze-excite on `middle` channels: `make_divisible(middle / 4, 8)`.
-    pub fn squeeze_channels(&self, middle: usize) -> usize {
-        make_divisible((middle / 4) as f64, 8)
-    }
-
     /// `arch` in OFA's JSON form.
     pub fn to_subnet(&self, arch: &Arch) -> OfaSubnet {
         let units = self.config.units.len();
@@ -576,12 +576,12 @@ impl OfaSpace {
         size_in: usize,
         size_out: usize,
     ) -> ModelCost {
-        let middle = self.middle_channels(shape.c_in, setting.expansion);
+        let middle = middle_channels(shape.c_in, setting.expansion);
         let mut cost = conv_bn(shape.c_in, middle, 1, 1, size_in)
             + conv_bn(middle, middle, setting.kernel, middle, size_out)
             + conv_bn(middle, shape.c_out, 1, 1, size_out);
         if self.config.units[shape.unit].squeeze_excite {
-            let squeeze = self.squeeze_channels(middle);
+            let squeeze = squeeze_channels(middle);
             let weights = (2 * middle * squeeze) as u64;
             cost = cost
                 + ModelCost {
@@ -590,16 +590,6 @@ impl OfaSpace {
                 };
         }
         cost
-    }
-}
-
-/// A conv of `k`x`k` from `c_in` to `c_out` in `groups` groups, no bias, then BatchNorm, on
-/// `size_out`x`size_out` outputs.
-fn conv_bn(c_in: usize, c_out: usize, k: usize, groups: usize, size_out: usize) -> ModelCost {
-    let weights = (k * k * (c_in / groups) * c_out) as u64;
-    ModelCost {
-        params: weights + 2 * c_out as u64,
-        flops: weights * (size_out * size_out) as u64,
     }
 }
 
@@ -1040,7 +1030,7 @@ mod tests {
         assert_eq!(make_divisible(35.0, 8), 32);
         assert_eq!(make_divisible(17.0, 8), 16);
         // 120 // 4 = 30 -> 32 (squeeze-excite of 120 middle channels, as in OFA's unit 2).
-        assert_eq!(space().squeeze_channels(120), 32);
+        assert_eq!(squeeze_channels(120), 32);
     }
 
     #[test]

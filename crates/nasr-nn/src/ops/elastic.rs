@@ -17,7 +17,9 @@ use burn::nn::BatchNormConfig;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use nasr_kernels::{BatchNorm, Conv2d, conv2d_centred};
-use nasr_space::ofa::{Activation, LayerSetting, OfaUnit, SlotShape, make_divisible};
+use nasr_space::ofa::{
+    Activation, LayerSetting, OfaUnit, SlotShape, middle_channels, squeeze_channels,
+};
 
 use crate::NnError;
 
@@ -154,13 +156,8 @@ pub struct ElasticSqueezeExcite {
 }
 
 impl ElasticSqueezeExcite {
-    /// Reduced channels at `middle` middle channels.
-    pub fn reduced(middle: usize) -> usize {
-        make_divisible((middle / 4) as f64, 8)
-    }
-
     fn new(middle: usize, device: &Device) -> Self {
-        let reduced = Self::reduced(middle);
+        let reduced = squeeze_channels(middle);
         let conv = |c_in, c_out| -> Conv2d {
             burn::nn::conv::Conv2dConfig::new([c_in, c_out], [1, 1])
                 .init(device)
@@ -176,7 +173,11 @@ impl ElasticSqueezeExcite {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let middle = x.dims()[1];
         let pooled = x.clone().mean_dim(3).mean_dim(2);
-        let reduced = relu(conv1x1_prefix(&self.reduce, pooled, Self::reduced(middle)));
+        let reduced = relu(conv1x1_prefix(
+            &self.reduce,
+            pooled,
+            squeeze_channels(middle),
+        ));
         x * hsigmoid(conv1x1_prefix(&self.expand, reduced, middle))
     }
 }
@@ -216,7 +217,7 @@ impl ElasticMbConv {
         device: &Device,
     ) -> Self {
         let largest = expansions.iter().copied().max().expect("expansions");
-        let middle = make_divisible((shape.c_in * largest) as f64, 8);
+        let middle = middle_channels(shape.c_in, largest);
         let bn = |channels| -> BatchNorm { BatchNormConfig::new(channels).init(device).into() };
         Self {
             expand: super::mbconv::conv(shape.c_in, middle, 1, 1, 1, device),
@@ -237,8 +238,7 @@ impl ElasticMbConv {
     /// the identity, as the MobileNet supernet's blocks do
     /// ([`crate::ops::mbconv::MbConv::with_zero_last_gamma`]).
     pub fn with_zero_last_gamma(mut self) -> Self {
-        let gamma = self.project_bn.gamma.val();
-        self.project_bn.gamma = Param::from_tensor(gamma.zeros_like());
+        self.project_bn = super::mbconv::zero_scale(self.project_bn);
         self
     }
 
@@ -254,7 +254,7 @@ impl ElasticMbConv {
     /// stored width.
     pub fn middle(&self, expansion: usize) -> Result<usize, NnError> {
         let [stored, c_in, _, _] = self.expand.weight.dims();
-        let middle = make_divisible((c_in * expansion) as f64, 8);
+        let middle = middle_channels(c_in, expansion);
         if middle > stored {
             return Err(NnError::Config {
                 field: "elastic width",
@@ -287,18 +287,7 @@ impl ElasticMbConv {
     /// Importance of each stored middle channel: the L1 norm of the projection's weights that
     /// read it (OFA's `re_organize_middle_weights`).
     pub fn middle_importance(&self) -> Vec<f32> {
-        let weight = self.project.weight.val().abs();
-        let [c_out, middle, _, _] = weight.dims();
-        let sums: Vec<f32> = weight
-            .sum_dim(3)
-            .sum_dim(2)
-            .reshape([c_out, middle])
-            .sum_dim(0)
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec()
-            .expect("f32 sums");
-        sums
+        input_l1(self.project.weight.val())
     }
 
     /// The middle channels sorted by descending importance: the expansion's output rows, both
@@ -323,16 +312,7 @@ impl ElasticMbConv {
             se.expand.weight = permute(se.expand.weight, 0, &middle);
             se.expand.bias = se.expand.bias.map(|b| permute(b, 0, &middle));
             // The reduced channels, by the L1 norm of the expansion weights reading them.
-            let reads = se.expand.weight.val().abs();
-            let [rows, reduced, _, _] = reads.dims();
-            let importance: Vec<f32> = reads
-                .reshape([rows, reduced])
-                .sum_dim(0)
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec()
-                .expect("f32 sums");
-            let inner = index(&descending(&importance));
+            let inner = index(&descending(&input_l1(se.expand.weight.val())));
             se.expand.weight = permute(se.expand.weight, 1, &inner);
             se.reduce.weight = permute(se.reduce.weight, 0, &inner);
             se.reduce.bias = se.reduce.bias.map(|b| permute(b, 0, &inner));
@@ -340,6 +320,21 @@ impl ElasticMbConv {
         }
         self
     }
+}
+
+/// The L1 norm of each input channel's weights, `[out, in, k, k]` -> `in` sums.
+fn input_l1(weight: Tensor<4>) -> Vec<f32> {
+    let [c_out, c_in, _, _] = weight.dims();
+    weight
+        .abs()
+        .sum_dim(3)
+        .sum_dim(2)
+        .reshape([c_out, c_in])
+        .sum_dim(0)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .expect("f32 sums")
 }
 
 /// Indices of `values` from largest to smallest (ties keep their order).
