@@ -354,11 +354,8 @@ fn permute<const D: usize>(
     param.map(|value| {
         let trains = value.is_require_grad();
         // From the values alone, so that the result is a fresh leaf of no graph.
-        let fresh = Tensor::<D>::from_data(value.to_data(), &value.device());
-        let permuted = Tensor::<D>::from_data(
-            fresh.select(dim, order.clone()).into_data(),
-            &value.device(),
-        );
+        let permuted =
+            Tensor::<D>::from_data(value.to_data(), &value.device()).select(dim, order.clone());
         if trains {
             permuted.require_grad()
         } else {
