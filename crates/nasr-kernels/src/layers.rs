@@ -356,6 +356,9 @@ impl BatchNorm {
             whole.slice_assign(0..active, blended)
         };
         running.update(updated);
+        // burn keeps an update aside until someone syncs; syncing now makes every reader see
+        // it, such as `Module::visit` (checkpoints, extraction), which reads without syncing.
+        let _ = running.value_sync();
     }
 
     /// nasr's kernels on the first `active` channels: batch statistics and a

@@ -1,15 +1,11 @@
 //! BatchNorm recalibration along one path, and a path's accuracy: how weight-sharing methods
 //! evaluate an architecture on a supernet.
 
-use std::collections::BTreeMap;
-
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
 use nasr_space::Arch;
 
 use super::PathSupernet;
-use crate::params::{NamedTensor, load_named, named_tensors};
 
 /// The training batches BatchNorm statistics are recomputed from.
 #[derive(Debug, Clone, Copy)]
@@ -24,11 +20,14 @@ pub struct RecalBatches<'a> {
     pub batches: usize,
 }
 
-/// Recomputes every BatchNorm's running statistics from scratch along `arch`, as the
+/// Recomputes the running statistics of the BatchNorms along `arch` from scratch, as the
 /// cumulative average over `recal.batches` training batches (weight-sharing evaluation needs
-/// statistics of the path it evaluates, not of the mixture it was trained on). Weights do not
-/// change. Batches are drawn in order from `rng`'s shuffle of the dataset; `device` is the
-/// training device (with autodiff).
+/// statistics of the path it evaluates, not of the mixture it was trained on). Only what the
+/// path normalises is written: BatchNorms off the path, and the channels past an elastic
+/// layer's active width (Once-for-All's `set_running_statistics` writes `[:C]`), keep their
+/// statistics. The first batch enters with weight 1, so nothing of the old statistics
+/// survives where the path writes. Weights do not change. Batches are drawn in order from
+/// `rng`'s shuffle of the dataset; `device` is the training device (with autodiff).
 pub fn recalibrate_bn<S: PathSupernet>(
     supernet: S,
     arch: &Arch,
@@ -45,7 +44,7 @@ pub fn recalibrate_bn<S: PathSupernet>(
     // Training mode on the autodiff device (BatchNorm updates its statistics only there), but
     // without gradient tracking: nothing is recorded, so no activations are kept for a backward
     // pass that never comes.
-    let mut model = reset_running_stats(supernet).train().no_grad();
+    let mut model = supernet.train().no_grad();
     let momenta: Vec<f64> = model.batch_norms().iter().map(|bn| bn.momentum).collect();
     let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
     let shape = dataset.shape;
@@ -79,21 +78,4 @@ pub fn path_accuracy<S: PathSupernet>(
     crate::eval::accuracy(dataset, normalization, batch_size, device, |images| {
         model.forward_path(arch, images)
     })
-}
-
-/// Sets every running mean to 0 and running variance to 1.
-fn reset_running_stats<M: Module>(model: M) -> M {
-    let tensors: BTreeMap<String, NamedTensor> = named_tensors(&model)
-        .into_iter()
-        .map(|(name, mut tensor)| {
-            if name.ends_with("running_mean") {
-                tensor.values.iter_mut().for_each(|v| *v = 0.0);
-            } else if name.ends_with("running_var") {
-                tensor.values.iter_mut().for_each(|v| *v = 1.0);
-            }
-            (name, tensor)
-        })
-        .collect();
-    load_named(model, &tensors, std::path::Path::new("<supernet>"))
-        .expect("same module, same names")
 }
