@@ -106,6 +106,7 @@ pub fn rank_eval(
     let mut scored = Vec::with_capacity(supernet.ranking.len());
     for ranked in &supernet.ranking {
         let run = TrainRunConfig {
+            init_from: None,
             seed: config.supernet.seed,
             space: config.supernet.space.clone(),
             arch: ranked.arch.clone(),

@@ -10,8 +10,10 @@
 use std::path::Path;
 use std::time::Instant;
 
+use burn::module::Module;
 use nasr_data::{DatasetName, TrainTest};
 use nasr_space::mobilenet::MobileNetConfig;
+use nasr_space::ofa::{OfaConfig, OfaSpace};
 use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,7 @@ use nasr_nn::nets::darts::network::DropPath;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
 use nasr_nn::nets::mobilenet::MobileNetNetwork;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
+use nasr_nn::nets::ofa::OfaNet;
 use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
 use nasr_nn::train::{
     Classifier, EpochRecord, StepLogits, StepLoss, TrainConfig, TrainData, TrainStep, Trainer,
@@ -70,6 +73,11 @@ pub struct TrainRunConfig {
     pub data: DataConfig,
     /// Training hyper-parameters.
     pub train: TrainConfig,
+    /// A run folder whose `model.safetensors` the network starts from instead of a fresh draw
+    /// (fine-tuning, e.g. a sub-network `nasr ofa extract` cut out of a supernet); its
+    /// tensors must have the network's names and shapes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainRunConfig {
@@ -80,6 +88,7 @@ impl Default for TrainRunConfig {
             arch: String::new(),
             data: DataConfig::default(),
             train: TrainConfig::default(),
+            init_from: None,
         }
     }
 }
@@ -176,7 +185,7 @@ pub fn train_run(
             sizes.validate()?;
             drop(DartsSpace::new().parse(&config.arch)?)
         }
-        SpaceConfig::Ofa(_) => return Err(ofa_not_standalone()),
+        SpaceConfig::Ofa(sizes) => drop(OfaSpace::new(sizes.clone())?.parse(&config.arch)?),
     }
     config.train.validate()?;
     open_run_folder(config, out)?;
@@ -256,7 +265,23 @@ pub fn train_run(
                 run.train(model)?,
             )
         }
-        SpaceConfig::Ofa(_) => return Err(ofa_not_standalone()),
+        SpaceConfig::Ofa(sizes) => {
+            let space = OfaSpace::new(OfaConfig {
+                in_channels: shape.channels,
+                classes: parts.train.classes,
+                ..sizes.clone()
+            })?;
+            let arch = space.parse(&config.arch)?;
+            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
+                OfaNet::new(&space, &arch, &device)
+            })?;
+            (
+                space.format(&arch),
+                None,
+                Some(space.cost(&arch).flops),
+                run.train(model)?,
+            )
+        }
     };
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
@@ -343,6 +368,10 @@ impl Prepared<'_> {
         model: M,
         step: &mut dyn FnMut(&M, &TrainStep<'_>) -> StepLoss,
     ) -> Result<Trained, NnError> {
+        let model = match &self.config.init_from {
+            Some(folder) => initial_weights(model, folder)?,
+            None => model,
+        };
         let parameters = parameter_count(&model);
         let started = Instant::now();
         let train_data = TrainData {
@@ -376,22 +405,18 @@ impl Prepared<'_> {
     }
 }
 
+/// `model` with the weights of run folder `folder` (its `model.safetensors`).
+fn initial_weights<M: Module>(model: M, folder: &Path) -> Result<M, NnError> {
+    let path = folder.join("model.safetensors");
+    let tensors = nasr_nn::params::load_safetensors(&path)?;
+    nasr_nn::params::load_named(model, &tensors, &path)
+}
+
 /// Creates the run folder `out` and writes `config` as its `config.toml`, refusing a folder
 /// that holds another config: the first step of every method's run.
 pub fn open_run_folder<T: Serialize>(config: &T, out: &Path) -> Result<(), NnError> {
     std::fs::create_dir_all(out).map_err(|e| NnError::io(out, e))?;
     write_config(config, &out.join("config.toml"))
-}
-
-/// Standalone training of an OFA sub-network: it is cut out of a trained supernet
-/// (`nasr_methods::ofa`), which `nasr train` does not do yet.
-fn ofa_not_standalone() -> NnError {
-    NnError::Config {
-        field: "space",
-        problem: "ofa sub-networks are trained inside an elastic supernet (nasr search \
-                  --strategy ofa --space ofa); standalone training of one is not built yet"
-            .into(),
-    }
 }
 
 /// A run's data, as every method starts from it: loaded, subset, split with the run's `split`

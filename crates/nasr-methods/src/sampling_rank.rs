@@ -220,6 +220,7 @@ fn train_standalone(
         .enumerate()
         .map(|(k, arch)| {
             let run = TrainRunConfig {
+                init_from: None,
                 seed: config.supernet.seed,
                 space: config.supernet.space.clone(),
                 arch: problem.space.format(arch),

@@ -1,12 +1,15 @@
 //! Once-for-All's progressive shrinking on real data (scikit-learn's 8x8 digits, the ofa space
 //! at resolutions 6 and 8): after the phases, the smallest and the largest sub-network both
-//! classify without retraining, and a run whose last phase was lost resumes to the same result.
+//! classify without retraining, and a run whose last phase was lost resumes to the same result;
+//! a sub-network cut out of it scores as it did inside, and `nasr train` fine-tunes it.
 
 use std::path::PathBuf;
 
 use nasr_data::DatasetName;
-use nasr_methods::ofa::{ProgressiveShrinkingConfig, ofa_phases, progressive_shrinking_run};
-use nasr_methods::run::{DataConfig, RunOptions};
+use nasr_methods::ofa::{
+    ProgressiveShrinkingConfig, extract_subnet, ofa_phases, progressive_shrinking_run,
+};
+use nasr_methods::run::{DataConfig, RunOptions, TrainRunConfig, train_run};
 use nasr_space::ofa::OfaConfig;
 
 fn scratch(name: &str) -> PathBuf {
@@ -70,5 +73,32 @@ fn progressive_shrinking_trains_sub_networks_that_classify_without_retraining_an
     assert_eq!(
         std::fs::read_to_string(out.join("ofa.json")).unwrap(),
         ofa_json
+    );
+
+    extract_and_fine_tune(&out, &result.smallest);
+}
+
+/// The smallest sub-network cut out of the run: the same validation accuracy as inside the
+/// supernet; one epoch of fine-tuning from its weights beats one epoch from scratch.
+fn extract_and_fine_tune(run: &std::path::Path, smallest: &nasr_methods::ofa::ScoredSubnet) {
+    let data = nasr_data::test_data_dir(&["sklearn-digits"]);
+    let options = RunOptions::default();
+    let cut = scratch("cut");
+    let extracted = extract_subnet(run, &smallest.arch, &data, &cut, &options).unwrap();
+    assert_eq!(extracted.valid_accuracy, smallest.valid_accuracy);
+    assert_eq!(extracted.flops, smallest.flops);
+    let text = std::fs::read_to_string(cut.join("config.toml")).unwrap();
+    let mut config: TrainRunConfig = toml::from_str(&text).unwrap();
+    config.train.epochs = 1;
+    let scratch_run = train_run(&config, &data, &scratch("from-scratch"), &options).unwrap();
+    config.init_from = Some(cut.clone());
+    let tuned = train_run(&config, &data, &scratch("fine-tuned"), &options).unwrap();
+    let (from_scratch, fine_tuned) = (
+        scratch_run.epochs[0].valid_accuracy,
+        tuned.epochs[0].valid_accuracy,
+    );
+    assert!(
+        fine_tuned > from_scratch + 0.1 && fine_tuned > 0.6,
+        "fine-tuned {fine_tuned}, from scratch {from_scratch}"
     );
 }

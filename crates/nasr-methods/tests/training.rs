@@ -33,6 +33,7 @@ fn small_run(seed: u64) -> TrainRunConfig {
             batch_size: 32,
             ..TrainConfig::default()
         },
+        init_from: None,
     }
 }
 

@@ -81,6 +81,8 @@ pub enum Command {
     Latency(crate::latency::LatencyArgs),
     /// Draw a run's records as SVG charts.
     Plot(PlotArgs),
+    /// After a Once-for-All run: cut a sub-network out of its supernet.
+    Ofa(crate::ofa::OfaArgs),
 }
 
 /// Where data lives: `--data-dir`, else `$NASR_DATA`, else the user's cache folder.

@@ -11,6 +11,7 @@ mod compare;
 mod data;
 mod demo;
 mod latency;
+mod ofa;
 mod plot;
 mod rank_eval;
 mod search;
@@ -65,5 +66,6 @@ fn run(command: Command, compute: nasr_nn::Compute) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args, compute),
         Command::Latency(args) => latency::run(args, compute),
         Command::Plot(args) => plot::run(args),
+        Command::Ofa(args) => ofa::run(args, compute),
     }
 }

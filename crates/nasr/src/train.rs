@@ -18,12 +18,14 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     /// Search space of the architecture: nb201, mobilenet (MBConv layers; sizes from the
     /// config file's [space.mobilenet] table, else the defaults for 28x28 inputs) or darts
-    /// (DARTS' evaluation network; sizes from [space.darts], --channels and --layers).
+    /// (DARTS' evaluation network; sizes from [space.darts], --channels and --layers) or ofa
+    /// (one Once-for-All sub-network, trained from scratch; sizes from [space.ofa]).
     #[arg(long, value_name = "SPACE", value_parser = space_names(&SpaceName::ALL))]
     pub space: Option<SpaceName>,
     /// Architecture in the space's canonical form, e.g. for nb201
     /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|',
-    /// for mobilenet 'k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6' (one kernel_expansion per layer).
+    /// for mobilenet 'k3_e3-k5_e6-k7_e3-k3_e6-k5_e3-k7_e6' (one kernel_expansion per layer),
+    /// for ofa 'r28|k3_e4-k5_e6|...' (resolution, then each unit's layers).
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
     /// Dataset: mnist, fashion-mnist, cifar10, cifar100, sklearn-digits.
@@ -97,6 +99,11 @@ pub struct TrainArgs {
     /// Run seed: all randomness (split, init, data order, augmentation) derives from it.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Start from the weights of this run folder's model.safetensors instead of a fresh draw
+    /// (fine-tuning; e.g. a folder written by `nasr ofa extract`, whose config.toml --config
+    /// reads).
+    #[arg(long, value_name = "DIR")]
+    pub init_from: Option<PathBuf>,
     /// Run folder to write (config.toml, metrics.json, timing.json, model.safetensors,
     /// checkpoints/). Rerunning into the same folder resumes from its last checkpoint.
     #[arg(long, value_name = "DIR")]
@@ -169,6 +176,9 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
     );
     size_network(&mut config.space, args)?;
     set(&mut config.seed, args.seed);
+    if args.init_from.is_some() {
+        config.init_from = args.init_from.clone();
+    }
     let train = &mut config.train;
     set(&mut train.epochs, args.epochs);
     set(&mut train.batch_size, args.batch_size);

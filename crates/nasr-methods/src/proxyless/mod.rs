@@ -229,6 +229,7 @@ pub fn proxyless_run(
     drop(supernet);
     if config.retrain_epochs > 0 {
         let run = TrainRunConfig {
+            init_from: None,
             seed: config.seed,
             space: config.space.clone(),
             arch: name,

@@ -74,6 +74,10 @@ pub struct SupernetFlags {
     /// Training batches that recalibrate BatchNorm before each evaluation [default: 8].
     #[arg(long, value_name = "N")]
     pub recal_batches: Option<usize>,
+    /// ofa: the ablation without progressive shrinking: every phase after the full network's
+    /// samples the whole space (same epochs, rates and sub-networks per step).
+    #[arg(long)]
+    pub no_shrinking: bool,
 }
 
 /// ASHA and Hyperband: the rungs and the workers.
@@ -244,6 +248,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
             s.recal_batches.is_some(),
             &["rsws", "fairnas", "spos", "proxyless", "ofa"],
         ),
+        ("--no-shrinking", s.no_shrinking, &["ofa"]),
         ("--min-epochs", m.min_epochs.is_some(), MULTI_FIDELITY),
         ("--max-epochs", m.max_epochs.is_some(), MULTI_FIDELITY),
         ("--eta", m.eta.is_some(), MULTI_FIDELITY),
@@ -388,6 +393,10 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
             set(&mut c.recal_batches, s.recal_batches);
             if let Some(epochs) = d.epochs {
                 c.phases.iter_mut().for_each(|phase| phase.epochs = epochs);
+            }
+            if s.no_shrinking {
+                let space = nasr_space::OfaSpace::new(c.space.ofa("ofa")?.clone())?;
+                c.phases = nasr_methods::ofa::without_shrinking(&c.phases, &space);
             }
         }
         ExperimentConfig::Train(c) => {

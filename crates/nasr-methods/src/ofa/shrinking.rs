@@ -166,6 +166,27 @@ pub fn ofa_phases(space: &OfaConfig) -> Vec<Phase> {
     ]
 }
 
+/// The ablation of progressive shrinking: `phases` with every phase after the first sampling
+/// the whole of `space` (its epochs, rate and sub-networks per step kept, no reorganisation),
+/// so that the budget is the same and only the order in which the space opens differs.
+pub fn without_shrinking(phases: &[Phase], space: &OfaSpace) -> Vec<Phase> {
+    phases
+        .iter()
+        .enumerate()
+        .map(|(index, phase)| {
+            if index == 0 {
+                phase.clone()
+            } else {
+                Phase {
+                    elastic: space.everything(),
+                    reorganize: false,
+                    ..phase.clone()
+                }
+            }
+        })
+        .collect()
+}
+
 /// The outcome of a progressive-shrinking run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfaResult {
@@ -203,11 +224,7 @@ pub fn progressive_shrinking_run(
         normalization,
         ..
     } = RunData::load(&config.data, config.seed, data_dir)?;
-    let space = OfaSpace::new(OfaConfig {
-        in_channels: parts.train.shape.channels,
-        classes: parts.train.classes,
-        ..config.space.ofa("ofa")?.clone()
-    })?;
+    let space = super::trained::run_space(config, &parts)?;
     for phase in &config.phases {
         space.check_within(&phase.elastic)?;
     }
@@ -221,26 +238,9 @@ pub fn progressive_shrinking_run(
         valid: &parts.valid,
         normalization: &normalization,
     };
-    let evaluation = nasr_nn::eval::supernet::PathEvaluation {
-        batch_size: config.train.batch_size,
-        recal_batches: config.recal_batches,
-        eval_batch_size: config.train.eval_batch_size,
-        compute: options.compute,
-    };
-    let accuracy = |model: &OfaSupernet, arch: &nasr_space::Arch| {
-        nasr_nn::eval::SupernetEvaluator::new(
-            model,
-            &space,
-            nasr_nn::eval::supernet::PathData {
-                train: &parts.train,
-                valid: &parts.valid,
-                normalization: &normalization,
-            },
-            evaluation,
-            streams,
-        )
-        .accuracy(arch)
-    };
+    let scoring =
+        super::trained::SubnetScoring::new(config, &space, &parts, &normalization, options);
+    let accuracy = |model: &OfaSupernet, arch: &nasr_space::Arch| scoring.accuracy(model, arch);
     let top_resolution = space.config().resolutions.len() - 1;
     let mut teacher: Option<OfaSupernet> = None;
     let mut history: Vec<PhaseRecord> = Vec::new();
