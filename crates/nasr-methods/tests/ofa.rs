@@ -76,6 +76,68 @@ fn progressive_shrinking_trains_sub_networks_that_classify_without_retraining_an
     );
 
     extract_and_fine_tune(&out, &result.smallest);
+    predict_and_specialize(&out, &result);
+}
+
+/// The predictor fits on measured sub-networks; specialisation stays within its budget, its
+/// best predicted accuracy never falls, and a budget below the smallest sub-network is refused
+/// with the smallest cost named.
+fn predict_and_specialize(run: &std::path::Path, result: &nasr_methods::ofa::OfaResult) {
+    use nasr_methods::ofa::TrainedSupernet;
+    use nasr_methods::ofa::predictor::{PredictorRunConfig, fit_predictor};
+    use nasr_methods::ofa::specialize::{Budget, specialize};
+    use nasr_search::constrained_evolution::EvolutionConfig;
+    let data = nasr_data::test_data_dir(&["sklearn-digits"]);
+    let options = RunOptions::default();
+    let trained = TrainedSupernet::load(run, &data, &options).unwrap();
+    let config = PredictorRunConfig {
+        per_resolution: 10,
+        predictor: nasr_search::predictor::PredictorConfig {
+            hidden: vec![32, 32],
+            epochs: 100,
+            ..Default::default()
+        },
+        ..PredictorRunConfig::default()
+    };
+    let quality = fit_predictor(&trained, &config, &options).unwrap();
+    assert_eq!((quality.train_pairs, quality.held_out_pairs), (16, 4));
+    assert!(
+        quality.rmse_points.is_finite() && quality.rmse_points < 30.0,
+        "{quality:?}"
+    );
+    // Fitting again reads the measured pairs back: the same predictor, no new measurement.
+    let again = fit_predictor(&trained, &config, &options).unwrap();
+    assert_eq!(
+        (again.rmse_points, again.kendall_tau),
+        (quality.rmse_points, quality.kendall_tau)
+    );
+    let pairs = std::fs::read_to_string(run.join("predictor").join("pairs.jsonl")).unwrap();
+    assert_eq!(pairs.lines().count(), 20);
+
+    let budget = Budget {
+        max_flops: Some((result.smallest.flops + result.largest.flops) / 3),
+        max_params: None,
+    };
+    let evolution = EvolutionConfig {
+        generations: 30,
+        ..EvolutionConfig::default()
+    };
+    let found = specialize(&trained, budget, &evolution, &options).unwrap();
+    assert!(found.flops <= budget.max_flops.unwrap(), "{found:?}");
+    assert!(found.best_per_generation.windows(2).all(|w| w[1] >= w[0]));
+    assert!(found.valid_accuracy > 0.5, "{found:?}");
+    let err = specialize(
+        &trained,
+        Budget {
+            max_flops: Some(1000),
+            max_params: None,
+        },
+        &evolution,
+        &options,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("the smallest costs"), "{err}");
 }
 
 /// The smallest sub-network cut out of the run: the same validation accuracy as inside the

@@ -10,6 +10,7 @@
 
 pub mod asha;
 pub mod bench;
+pub mod constrained_evolution;
 mod cost;
 mod error;
 mod evaluator;
@@ -21,6 +22,7 @@ pub mod latency;
 mod metrics;
 pub mod nb201_table;
 pub mod nsga2;
+pub mod predictor;
 pub mod random;
 pub mod rank;
 pub mod registry;

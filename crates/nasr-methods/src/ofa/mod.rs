@@ -5,10 +5,16 @@
 //!   --strategy ofa`);
 //! - [`trained`]: a finished progressive-shrinking run read back with its data;
 //! - [`extract`]: one sub-network cut out into an ordinary training run folder (`nasr ofa
-//!   extract`).
+//!   extract`);
+//! - [`predictor`]: the run's accuracy predictor, fitted to measured sub-networks (`nasr ofa
+//!   predictor`);
+//! - [`specialize`]: the best sub-network within a budget, by constrained evolution over the
+//!   predictor (`nasr ofa specialize`).
 
 pub mod extract;
+pub mod predictor;
 pub mod shrinking;
+pub mod specialize;
 pub mod trained;
 
 pub use extract::{ExtractResult, extract_subnet};
