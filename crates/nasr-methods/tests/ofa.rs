@@ -122,16 +122,33 @@ fn predict_and_specialize(run: &std::path::Path, result: &nasr_methods::ofa::Ofa
         generations: 30,
         ..EvolutionConfig::default()
     };
-    let found = specialize(&trained, budget, &evolution, &options).unwrap();
+    let found = specialize(&trained, budget, None, &evolution, &options).unwrap();
     assert!(found.flops <= budget.max_flops.unwrap(), "{found:?}");
     assert!(found.best_per_generation.windows(2).all(|w| w[1] >= w[0]));
     assert!(found.valid_accuracy > 0.5, "{found:?}");
+    // A latency bound: a model (here a millisecond per million multiply-adds) and its limit.
+    let model = |arch: &nasr_space::Arch| trained.space.cost(arch).flops as f64 / 1e6;
+    let max_ms = (result.smallest.flops + result.largest.flops) as f64 / 4e6;
+    let bound = nasr_methods::ofa::specialize::LatencyBound {
+        model: &model,
+        max_ms,
+    };
+    let fast = specialize(
+        &trained,
+        Budget::default(),
+        Some(&bound),
+        &evolution,
+        &options,
+    )
+    .unwrap();
+    assert!(fast.latency_ms.unwrap() <= max_ms, "{fast:?}");
     let err = specialize(
         &trained,
         Budget {
             max_flops: Some(1000),
             max_params: None,
         },
+        None,
         &evolution,
         &options,
     )

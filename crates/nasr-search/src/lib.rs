@@ -18,6 +18,7 @@ pub mod evolution;
 pub mod experiment;
 pub mod fair;
 pub mod hardware_loss;
+pub mod help_latency;
 pub mod latency;
 mod metrics;
 pub mod nb201_table;

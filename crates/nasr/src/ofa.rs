@@ -8,10 +8,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use nasr_methods::ofa::predictor::{PredictorRunConfig, fit_predictor};
 use nasr_methods::ofa::specialize::{Budget, specialize as specialize_run};
+use nasr_methods::ofa::specialize::{LatencyBound, help_latency};
 use nasr_methods::ofa::{TrainedSupernet, extract_subnet};
 use nasr_methods::run::RunOptions;
 use nasr_nn::Compute;
 use nasr_search::constrained_evolution::EvolutionConfig;
+use nasr_search::help_latency::{DeviceLatencyModel, HelpTable};
 use nasr_search::predictor::PredictorConfig;
 
 use crate::cli::DataDirArg;
@@ -39,6 +41,38 @@ pub enum OfaCommand {
     /// The best sub-network within a budget, by OFA's constrained evolution over the run's
     /// predictor (population 100, 500 generations); then its validation accuracy, measured.
     Specialize(SpecializeArgs),
+    /// Fit the latency model of every device column of HELP's published OFA latencies and
+    /// print its held-out error.
+    LatencyModel(LatencyModelArgs),
+}
+
+/// Where HELP's OFA latencies are.
+#[derive(Debug, Args)]
+pub struct HelpTableArg {
+    /// HELP's OFA latency table [default: DATA_DIR/hw-latency/ofa_latency_help.csv].
+    #[arg(long, value_name = "FILE")]
+    pub help_table: Option<PathBuf>,
+}
+
+impl HelpTableArg {
+    fn load(&self, data_dir: &DataDirArg) -> Result<HelpTable> {
+        let path = self.help_table.clone().unwrap_or_else(|| {
+            data_dir
+                .resolve()
+                .join("hw-latency")
+                .join("ofa_latency_help.csv")
+        });
+        HelpTable::load(&path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Flags of `nasr ofa latency-model`.
+#[derive(Debug, Args)]
+pub struct LatencyModelArgs {
+    #[command(flatten)]
+    pub data_dir: DataDirArg,
+    #[command(flatten)]
+    pub help_table: HelpTableArg,
 }
 
 /// Flags of `nasr ofa predictor`.
@@ -75,6 +109,16 @@ pub struct SpecializeArgs {
     /// Most parameters.
     #[arg(long, value_name = "N")]
     pub max_params: Option<u64>,
+    /// Most milliseconds on --latency-device.
+    #[arg(long, value_name = "MS", requires = "latency_device")]
+    pub max_latency: Option<f64>,
+    /// The device of --max-latency: a column of HELP's published OFA latencies
+    /// (2080ti_1, titan_rtx_32, v100_64, ...: device and batch), priced by a model fitted
+    /// to them (a proxy through OFA's layout: see the README).
+    #[arg(long, value_name = "NAME", requires = "max_latency")]
+    pub latency_device: Option<String>,
+    #[command(flatten)]
+    pub help_table: HelpTableArg,
     /// Generations of the evolution.
     #[arg(long, default_value_t = 500)]
     pub generations: usize,
@@ -103,6 +147,7 @@ pub fn run(args: OfaArgs, compute: Compute) -> Result<()> {
         OfaCommand::Extract(args) => extract(args, compute),
         OfaCommand::Predictor(args) => predictor(args, compute),
         OfaCommand::Specialize(args) => specialize(args, compute),
+        OfaCommand::LatencyModel(args) => latency_model(args),
     }
 }
 
@@ -184,9 +229,36 @@ fn specialize(args: SpecializeArgs, compute: Compute) -> Result<()> {
         population: args.population,
         ..EvolutionConfig::default()
     };
-    let found = specialize_run(&trained, budget, &evolution, &options)?;
+    let table = match &args.latency_device {
+        Some(_) => Some(args.help_table.load(&args.data_dir)?),
+        None => None,
+    };
+    let model = match (&table, &args.latency_device) {
+        (Some(table), Some(device)) => Some(help_latency(&trained.space, table, device)?),
+        _ => None,
+    };
+    let bound = model
+        .as_ref()
+        .zip(args.max_latency)
+        .map(|((fitted, predict), max_ms)| {
+            println!(
+                "latency model of {}: held-out mean relative error {:.1}%, Kendall tau {:.3}",
+                fitted.device,
+                fitted.held_out_relative_error * 100.0,
+                fitted.held_out_kendall_tau
+            );
+            LatencyBound {
+                model: predict,
+                max_ms,
+            }
+        });
+    let found = specialize_run(&trained, budget, bound.as_ref(), &evolution, &options)?;
     println!("arch {}", found.arch);
     println!("multiply-adds {}  parameters {}", found.flops, found.params);
+    if let Some(ms) = found.latency_ms {
+        let device = args.latency_device.as_deref().unwrap_or_default();
+        println!("latency {ms:.3} ms predicted on {device} (HELP's table)");
+    }
     println!(
         "evolution: {} candidates in {:.3} s, predicted accuracy {:.4}",
         found.scored, found.evolution_seconds, found.predicted_accuracy
@@ -195,5 +267,20 @@ fn specialize(args: SpecializeArgs, compute: Compute) -> Result<()> {
         "validation accuracy {:.4} (measured after the search, no retraining)",
         found.valid_accuracy
     );
+    Ok(())
+}
+
+fn latency_model(args: LatencyModelArgs) -> Result<()> {
+    let table = args.help_table.load(&args.data_dir)?;
+    for device in &table.devices {
+        let model = DeviceLatencyModel::fit(&table, device)?;
+        println!(
+            "{device:<14} held-out mean relative error {:>5.1}%  Kendall tau {:.3}  ({} rows fitted, {} held out)",
+            model.held_out_relative_error * 100.0,
+            model.held_out_kendall_tau,
+            model.rows.0,
+            model.rows.1
+        );
+    }
     Ok(())
 }
