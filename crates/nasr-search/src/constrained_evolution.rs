@@ -184,8 +184,8 @@ fn within_budget(
     Err(SearchError::Config {
         field: "budget".into(),
         problem: format!(
-            "no candidate within the budget in {max_draws} draws: the budget admits too \
-             small a part of the space; loosen it"
+            "admits no candidate in {max_draws} draws: it admits too small a part of the \
+             space; loosen it"
         ),
     })
 }
@@ -312,7 +312,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("no candidate within the budget in 50 draws"),
+            err.contains("budget admits no candidate in 50 draws"),
             "{err}"
         );
     }

@@ -132,7 +132,7 @@ pub fn specialize(
     if !budget.admits(smallest) || !within_latency(&smallest_arch) {
         let ms = fastest.map_or(String::new(), |ms| format!(" and takes {ms:.3} ms"));
         return Err(refuse(format!(
-            "no sub-network meets it: the smallest costs {} multiply-adds and {} parameters{ms}",
+            "is met by no sub-network: the smallest costs {} multiply-adds and {} parameters{ms}",
             smallest.flops, smallest.params
         )));
     }
@@ -144,8 +144,7 @@ pub fn specialize(
     };
     let mut rng = SeedStreams::new(trained.config.seed).stream("specialize");
     let started = std::time::Instant::now();
-    let evolved = constrained_evolution(space, &feasible, &mut score, evolution, &mut rng)
-        .map_err(|e| refuse(e.to_string()))?;
+    let evolved = constrained_evolution(space, &feasible, &mut score, evolution, &mut rng)?;
     let evolution_seconds = started.elapsed().as_secs_f64();
     let cost = space.cost(&evolved.best);
     Ok(Specialized {
