@@ -7,6 +7,7 @@ use std::path::Path;
 use nasr_nn::NnError;
 use nasr_nn::latency::{Protocol, latency_error, measure_networks};
 use nasr_search::latency::{LatencyTable, Machine};
+use nasr_space::mobilenet::MobileNetConfig;
 use nasr_space::{Arch, MobileNetSpace};
 
 use crate::run::RunOptions;
@@ -21,7 +22,7 @@ pub fn load_run_table(
 ) -> Result<LatencyTable, NnError> {
     let copy = out.join("latency.json");
     let source = if copy.exists() { copy.as_path() } else { path };
-    let table = LatencyTable::load(source).map_err(latency_error)?;
+    let table = LatencyTable::<MobileNetConfig>::load(source).map_err(latency_error)?;
     if !table.measured_for(space.config()) {
         return Err(NnError::Config {
             field: "latency_table",

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 use nasr_search::latency::{LatencyTable, Machine, TABLE_FORMAT, fixed_keys, layer_key};
-use nasr_space::mobilenet::{LayerChoice, MobileNetSpace};
+use nasr_space::mobilenet::{LayerChoice, MobileNetConfig, MobileNetSpace};
 use nasr_space::{Arch, SeedStreams, Space};
 use rand::RngCore;
 
@@ -112,12 +112,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// Waits for `y` (its values read back), so that a timing covers the whole computation.
-fn finish<const D: usize>(y: Tensor<D>) {
+pub(crate) fn finish<const D: usize>(y: Tensor<D>) {
     let _ = y.into_data();
 }
 
 /// Random images `[batch, channels, size, size]`.
-fn input(
+pub(crate) fn input(
     batch: usize,
     channels: usize,
     size: usize,
@@ -276,7 +276,7 @@ pub fn fit_overhead(
         predicted_and_measured(table, space, archs, protocol, compute, progress)?;
     let blocks: Vec<usize> = archs
         .iter()
-        .map(|arch| LatencyTable::blocks(space, arch))
+        .map(|arch| LatencyTable::<MobileNetConfig>::blocks(space, arch))
         .collect();
     table.fit_overhead(&predicted, &blocks, &measured);
     Ok(measured)

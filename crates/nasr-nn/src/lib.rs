@@ -21,6 +21,7 @@ pub mod eval;
 pub mod init;
 pub mod latency;
 pub mod nets;
+pub mod ofa_latency;
 pub mod ops;
 pub mod params;
 pub mod supernet;

@@ -170,3 +170,36 @@ fn a_fresh_subnetwork_holds_exactly_its_own_weights() {
         .to_string();
     assert!(err.contains("architecture"), "{err}");
 }
+
+/// A table of the ofa space holds a timing for every key its sub-networks need, and prices a
+/// sub-network as the sum of its blocks; the end-to-end measurement of one comes back too.
+#[test]
+fn the_ofa_latency_table_prices_every_subnetwork() {
+    use nasr_nn::latency::Protocol;
+    use nasr_search::ofa_latency::{block_key, blocks_of, table_blocks};
+    let space = OfaSpace::new(OfaConfig {
+        resolutions: vec![6, 8],
+        ..OfaConfig::default()
+    })
+    .unwrap();
+    let protocol = Protocol {
+        batch_size: 1,
+        warmup: 1,
+        repeats: 2,
+        rounds: 1,
+    };
+    let compute = nasr_nn::Compute::Cpu;
+    let table = nasr_nn::ofa_latency::measure_table(&space, protocol, compute, |_, _| {}).unwrap();
+    assert_eq!(table.entries.len(), table_blocks(&space).len());
+    assert!(table.entries.values().all(|&ms| ms > 0.0));
+    let arch = space.sample(&mut SeedStreams::new(0).stream("arch"));
+    let sum: f64 = blocks_of(&space, &arch)
+        .iter()
+        .map(|b| table.entries[&block_key(&space, b)])
+        .sum();
+    assert_eq!(table.predict(&space, &arch).unwrap(), sum);
+    let measured =
+        nasr_nn::ofa_latency::measure_networks(&space, &[arch], protocol, compute, |_, _| {})
+            .unwrap();
+    assert!(measured[0] > 0.0);
+}

@@ -58,10 +58,12 @@ impl Machine {
     }
 }
 
-/// A latency lookup table of one space's blocks on one machine.
+/// A latency lookup table of one space's blocks on one machine; `S` is the space's sizes
+/// (the MobileNet space's [`MobileNetConfig`], or the `ofa` space's, see
+/// [`crate::ofa_latency`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LatencyTable {
+pub struct LatencyTable<S = MobileNetConfig> {
     /// [`TABLE_FORMAT`] of the writer.
     pub format: u32,
     /// nasr's version that measured it.
@@ -69,7 +71,7 @@ pub struct LatencyTable {
     /// Where it was measured.
     pub machine: Machine,
     /// The sizes of the space it was measured for.
-    pub space: MobileNetConfig,
+    pub space: S,
     /// Images per forward pass.
     pub batch_size: usize,
     /// Untimed passes before the timed ones, per entry.
@@ -95,6 +97,90 @@ pub struct LatencyTable {
     pub block_overhead_ms: f64,
 }
 
+impl<S: Serialize + serde::de::DeserializeOwned> LatencyTable<S> {
+    /// The entry of `key`, or an error naming it.
+    pub fn entry(&self, key: &str) -> Result<f64, SearchError> {
+        self.entries
+            .get(key)
+            .copied()
+            .ok_or_else(|| SearchError::LatencyKey { key: key.into() })
+    }
+
+    /// Fits the overheads by least squares: `measured - predicted = overhead + blocks *
+    /// block_overhead` over architectures with `blocks` blocks each, the predictions made
+    /// without either overhead. Architectures all of one depth fit the constant alone.
+    pub fn fit_overhead(&mut self, predicted_without: &[f64], blocks: &[usize], measured: &[f64]) {
+        assert_eq!(predicted_without.len(), measured.len(), "paired figures");
+        assert_eq!(blocks.len(), measured.len(), "paired figures");
+        let n = measured.len();
+        self.overhead_fitted_on = n;
+        (self.overhead_ms, self.block_overhead_ms) = (0.0, 0.0);
+        if n == 0 {
+            return;
+        }
+        let gaps: Vec<f64> = measured
+            .iter()
+            .zip(predicted_without)
+            .map(|(m, p)| m - p)
+            .collect();
+        let depths: Vec<f64> = blocks.iter().map(|&b| b as f64).collect();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
+        let (mean_gap, mean_depth) = (mean(&gaps), mean(&depths));
+        let spread: f64 = depths.iter().map(|d| (d - mean_depth).powi(2)).sum();
+        if spread > 0.0 {
+            let covariance: f64 = depths
+                .iter()
+                .zip(&gaps)
+                .map(|(d, g)| (d - mean_depth) * (g - mean_gap))
+                .sum();
+            self.block_overhead_ms = covariance / spread;
+        }
+        self.overhead_ms = mean_gap - self.block_overhead_ms * mean_depth;
+    }
+
+    /// Reads a table, refusing another format version by name.
+    pub fn load(path: &Path) -> Result<Self, SearchError> {
+        let file = |problem: String| SearchError::File {
+            path: path.into(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| file(format!("not a latency table (JSON): {e}")))?;
+        let format = value.get("format").and_then(|f| f.as_u64());
+        if format != Some(TABLE_FORMAT as u64) {
+            return Err(file(format!(
+                "latency table format {format:?}; this nasr reads format {TABLE_FORMAT}"
+            )));
+        }
+        let table: Self =
+            serde_json::from_value(value).map_err(|e| file(format!("not a latency table: {e}")))?;
+        if let Some((key, value)) = table
+            .entries
+            .iter()
+            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+        {
+            return Err(file(format!(
+                "entry {key:?} is {value}: latencies are non-negative milliseconds"
+            )));
+        }
+        Ok(table)
+    }
+
+    /// Writes the table as pretty JSON, through a temporary file, so that a crash never leaves
+    /// half a table under `path`.
+    pub fn save(&self, path: &Path) -> Result<(), SearchError> {
+        let file = |problem: String| SearchError::File {
+            path: path.into(),
+            problem,
+        };
+        let text = serde_json::to_string_pretty(self).map_err(|e| file(e.to_string()))?;
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, text + "\n").map_err(|e| file(e.to_string()))?;
+        std::fs::rename(&partial, path).map_err(|e| file(e.to_string()))
+    }
+}
+
 impl LatencyTable {
     /// The space the table was measured for.
     pub fn space(&self) -> Result<MobileNetSpace, SearchError> {
@@ -102,14 +188,6 @@ impl LatencyTable {
             field: "latency table space".into(),
             problem: e.to_string(),
         })
-    }
-
-    /// The entry of `key`, or an error naming it.
-    pub fn entry(&self, key: &str) -> Result<f64, SearchError> {
-        self.entries
-            .get(key)
-            .copied()
-            .ok_or_else(|| SearchError::LatencyKey { key: key.into() })
     }
 
     /// The stem, head and classifier together: what every architecture of `space` pays.
@@ -154,38 +232,6 @@ impl LatencyTable {
         Ok(total)
     }
 
-    /// Fits the overheads by least squares: `measured - predicted = overhead + blocks *
-    /// block_overhead` over architectures with `blocks` blocks each, the predictions made
-    /// without either overhead. Architectures all of one depth fit the constant alone.
-    pub fn fit_overhead(&mut self, predicted_without: &[f64], blocks: &[usize], measured: &[f64]) {
-        assert_eq!(predicted_without.len(), measured.len(), "paired figures");
-        assert_eq!(blocks.len(), measured.len(), "paired figures");
-        let n = measured.len();
-        self.overhead_fitted_on = n;
-        (self.overhead_ms, self.block_overhead_ms) = (0.0, 0.0);
-        if n == 0 {
-            return;
-        }
-        let gaps: Vec<f64> = measured
-            .iter()
-            .zip(predicted_without)
-            .map(|(m, p)| m - p)
-            .collect();
-        let depths: Vec<f64> = blocks.iter().map(|&b| b as f64).collect();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
-        let (mean_gap, mean_depth) = (mean(&gaps), mean(&depths));
-        let spread: f64 = depths.iter().map(|d| (d - mean_depth).powi(2)).sum();
-        if spread > 0.0 {
-            let covariance: f64 = depths
-                .iter()
-                .zip(&gaps)
-                .map(|(d, g)| (d - mean_depth) * (g - mean_gap))
-                .sum();
-            self.block_overhead_ms = covariance / spread;
-        }
-        self.overhead_ms = mean_gap - self.block_overhead_ms * mean_depth;
-    }
-
     /// The blocks `arch` runs: its layers that are not `skip`.
     pub fn blocks(space: &MobileNetSpace, arch: &Arch) -> usize {
         arch.choices
@@ -193,48 +239,6 @@ impl LatencyTable {
             .enumerate()
             .filter(|&(layer, &option)| layer_key(space, layer, option).is_some())
             .count()
-    }
-
-    /// Reads a table, refusing another format version by name.
-    pub fn load(path: &Path) -> Result<Self, SearchError> {
-        let file = |problem: String| SearchError::File {
-            path: path.into(),
-            problem,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| file(format!("not a latency table (JSON): {e}")))?;
-        let format = value.get("format").and_then(|f| f.as_u64());
-        if format != Some(TABLE_FORMAT as u64) {
-            return Err(file(format!(
-                "latency table format {format:?}; this nasr reads format {TABLE_FORMAT}"
-            )));
-        }
-        let table: LatencyTable =
-            serde_json::from_value(value).map_err(|e| file(format!("not a latency table: {e}")))?;
-        if let Some((key, value)) = table
-            .entries
-            .iter()
-            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
-        {
-            return Err(file(format!(
-                "entry {key:?} is {value}: latencies are non-negative milliseconds"
-            )));
-        }
-        Ok(table)
-    }
-
-    /// Writes the table as pretty JSON, through a temporary file, so that a crash never leaves
-    /// half a table under `path`.
-    pub fn save(&self, path: &Path) -> Result<(), SearchError> {
-        let file = |problem: String| SearchError::File {
-            path: path.into(),
-            problem,
-        };
-        let text = serde_json::to_string_pretty(self).map_err(|e| file(e.to_string()))?;
-        let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, text + "\n").map_err(|e| file(e.to_string()))?;
-        std::fs::rename(&partial, path).map_err(|e| file(e.to_string()))
     }
 }
 
@@ -519,8 +523,8 @@ pub(crate) mod tests {
         let mut table = table(&space, |_| 1.0);
         let skip = space.decisions()[1].options.len() - 1;
         let (deep, shallow) = (Arch::new(vec![0, 0, 0]), Arch::new(vec![0, skip, 0]));
-        assert_eq!(LatencyTable::blocks(&space, &deep), 3);
-        assert_eq!(LatencyTable::blocks(&space, &shallow), 2);
+        assert_eq!(LatencyTable::<MobileNetConfig>::blocks(&space, &deep), 3);
+        assert_eq!(LatencyTable::<MobileNetConfig>::blocks(&space, &shallow), 2);
         let (deep_ms, shallow_ms) = (
             table.predict(&space, &deep).unwrap(),
             table.predict(&space, &shallow).unwrap(),
@@ -554,7 +558,9 @@ pub(crate) mod tests {
         assert_eq!(LatencyTable::load(&path).unwrap(), table);
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("\"format\": 1", "\"format\": 9")).unwrap();
-        let error = LatencyTable::load(&path).unwrap_err().to_string();
+        let error = LatencyTable::<MobileNetConfig>::load(&path)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("table.json") && error.contains("format"),
             "{error}"

@@ -23,6 +23,7 @@ pub mod latency;
 mod metrics;
 pub mod nb201_table;
 pub mod nsga2;
+pub mod ofa_latency;
 pub mod predictor;
 pub mod random;
 pub mod rank;

@@ -10,7 +10,9 @@ use nasr_methods::space::{SpaceConfig, SpaceName};
 use nasr_nn::Compute;
 use nasr_nn::latency::{self, Protocol};
 use nasr_search::latency::{LatencyTable, PredictionQuality};
+use nasr_space::OfaSpace;
 use nasr_space::mobilenet::MobileNetSpace;
+use nasr_space::ofa::OfaConfig;
 
 use crate::cli::space_names;
 use nasr_space::{Arch, SeedStreams, Space};
@@ -75,9 +77,10 @@ impl ProtocolArgs {
 /// Flags of `nasr latency measure`.
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
-    /// The space at its preset sizes: mobilenet (FairNAS's, no skip) or proxyless
-    /// (ProxylessNAS's, 13 layers with skip), both for 28x28 MNIST.
-    #[arg(long, default_value = "mobilenet", value_parser = space_names(&[SpaceName::Mobilenet, SpaceName::Proxyless]), conflicts_with = "mobilenet_config")]
+    /// The space at its preset sizes: mobilenet (FairNAS's, no skip), proxyless
+    /// (ProxylessNAS's, 13 layers with skip), both for 28x28 MNIST, or ofa (Once-for-All's
+    /// elastic space at every resolution; keys add the middle width, squeeze-excite, h-swish).
+    #[arg(long, default_value = "mobilenet", value_parser = space_names(&[SpaceName::Mobilenet, SpaceName::Proxyless, SpaceName::Ofa]), conflicts_with = "mobilenet_config")]
     pub space: SpaceName,
     /// The space's sizes instead: a TOML file of `[space.mobilenet]`'s fields (e.g.
     /// spaces/proxyless-imagenet.toml).
@@ -184,6 +187,9 @@ fn varied_depth_archs(space: &MobileNetSpace, seed: u64, name: &str, count: usiz
 }
 
 fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
+    if args.space == SpaceName::Ofa {
+        return measure_ofa(args, compute);
+    }
     let config = match &args.mobilenet_config {
         Some(path) => crate::bench::read_mobilenet_config(path)?,
         None => SpaceConfig::default_of(args.space)
@@ -223,6 +229,11 @@ fn measure(args: MeasureArgs, compute: Compute) -> Result<()> {
 }
 
 fn check(args: CheckArgs, compute: Compute) -> Result<()> {
+    if is_ofa_table(&args.table) {
+        let table = LatencyTable::<OfaConfig>::load(&args.table)?;
+        let threads = args.threads.unwrap_or(table.machine.threads);
+        return on_threads(threads, || check_ofa(args, table, compute));
+    }
     let table = LatencyTable::load(&args.table)?;
     let threads = args.threads.unwrap_or(table.machine.threads);
     on_threads(threads, || check_on_threads(args, table, compute))
@@ -274,24 +285,123 @@ fn check_on_threads(args: CheckArgs, table: LatencyTable, compute: Compute) -> R
             );
         }
     }
-    let quality = PredictionQuality::of(&predicted, &measured);
+    print_check(&predicted, &measured, protocol.batch_size, &table);
+    Ok(())
+}
+
+/// What `nasr latency check` prints: the prediction's quality and the quartiles.
+fn print_check<S>(predicted: &[f64], measured: &[f64], batch_size: usize, table: &LatencyTable<S>) {
+    let quality = PredictionQuality::of(predicted, measured);
     let mean = measured.iter().sum::<f64>() / measured.len().max(1) as f64;
     println!(
-        "{} architectures at batch {} (mean measured {mean:.3} ms): mean relative error {:.1}%, \
-         RMSE {:.4} ms, Kendall tau {:.3} (overhead {:.4} ms from {} other architectures)",
-        archs.len(),
-        protocol.batch_size,
+        "{} architectures at batch {batch_size} (mean measured {mean:.3} ms): mean relative \
+         error {:.1}%, RMSE {:.4} ms, Kendall tau {:.3} (overhead {:.4} ms from {} other \
+         architectures)",
+        measured.len(),
         quality.mean_relative_error * 100.0,
         quality.rmse_ms,
         quality.kendall_tau,
         table.overhead_ms,
         table.overhead_fitted_on,
     );
-    let [q1, q2, q3] = quartiles(&predicted);
+    let [q1, q2, q3] = quartiles(predicted);
     println!(
         "predicted latency of these architectures: quartiles {q1:.4} / {q2:.4} / {q3:.4} ms \
-         (e.g. a tight and a loose --target-latency)"
+         (e.g. a tight and a loose --target-latency or --max-latency)"
     );
+}
+
+/// Whether `path` holds a table of the ofa space (its sizes list resolutions).
+fn is_ofa_table(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|v| v["space"].get("resolutions").is_some())
+}
+
+fn measure_ofa(args: MeasureArgs, compute: Compute) -> Result<()> {
+    let space = OfaSpace::new(
+        SpaceConfig::default_of(SpaceName::Ofa)
+            .ofa("nasr latency")?
+            .clone(),
+    )?;
+    let protocol = args.protocol.protocol()?;
+    let progress = bar(protocol.rounds, "blocks (rounds)");
+    let mut table =
+        nasr_nn::ofa_latency::measure_table(&space, protocol, compute, |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })?;
+    progress.finish_and_clear();
+    let archs = random_ofa_archs(&space, args.seed, "latency-fit", args.fit_archs);
+    let progress = bar(protocol.rounds, "overhead (rounds)");
+    nasr_nn::ofa_latency::fit_overhead(
+        &mut table,
+        &space,
+        &archs,
+        protocol,
+        compute,
+        |done, _| progress.set_position(done as u64),
+    )?;
+    progress.finish_and_clear();
+    table.save(&args.out)?;
+    println!(
+        "{} entries at batch {} on {} ({} route, {} threads), overhead {:.4} ms per network \
+         and {:.4} ms per layer (fitted on {} sub-networks): {}",
+        table.entries.len(),
+        table.batch_size,
+        table.machine.cpu,
+        table.machine.kernel_route,
+        table.machine.threads,
+        table.overhead_ms,
+        table.block_overhead_ms,
+        table.overhead_fitted_on,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `count` sub-networks drawn from the whole of `space` from `seed`'s stream `name`.
+fn random_ofa_archs(space: &OfaSpace, seed: u64, name: &str, count: usize) -> Vec<Arch> {
+    let mut rng = SeedStreams::new(seed).stream(name);
+    (0..count).map(|_| space.sample(&mut rng)).collect()
+}
+
+fn check_ofa(args: CheckArgs, table: LatencyTable<OfaConfig>, compute: Compute) -> Result<()> {
+    let space = OfaSpace::new(table.space.clone())?;
+    let protocol = Protocol {
+        batch_size: args.batch_size.unwrap_or(table.batch_size),
+        warmup: args.warmup,
+        repeats: args.repeats.max(1),
+        rounds: args.rounds.max(1),
+    };
+    let archs = if args.given.is_empty() {
+        random_ofa_archs(&space, args.seed, "latency-check", args.archs)
+    } else {
+        args.given
+            .iter()
+            .map(|text| space.parse(text))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let progress = bar(protocol.rounds, "networks (rounds)");
+    let (predicted, measured) = nasr_nn::ofa_latency::predicted_and_measured(
+        &table,
+        &space,
+        &archs,
+        protocol,
+        compute,
+        |done, _| progress.set_position(done as u64),
+    )?;
+    progress.finish_and_clear();
+    if args.details {
+        for ((arch, p), m) in archs.iter().zip(&predicted).zip(&measured) {
+            println!(
+                "{}  predicted {p:.4} ms  measured {m:.4} ms",
+                space.format(arch)
+            );
+        }
+    }
+    print_check(&predicted, &measured, protocol.batch_size, &table);
     Ok(())
 }
 

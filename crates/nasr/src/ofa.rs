@@ -14,7 +14,10 @@ use nasr_methods::run::RunOptions;
 use nasr_nn::Compute;
 use nasr_search::constrained_evolution::EvolutionConfig;
 use nasr_search::help_latency::{DeviceLatencyModel, HelpTable};
+use nasr_search::latency::LatencyTable;
 use nasr_search::predictor::PredictorConfig;
+use nasr_space::Space;
+use nasr_space::ofa::OfaConfig;
 
 use crate::cli::DataDirArg;
 
@@ -109,9 +112,18 @@ pub struct SpecializeArgs {
     /// Most parameters.
     #[arg(long, value_name = "N")]
     pub max_params: Option<u64>,
-    /// Most milliseconds on --latency-device.
-    #[arg(long, value_name = "MS", requires = "latency_device")]
+    /// Most milliseconds, by --latency-table or --latency-device.
+    #[arg(long, value_name = "MS")]
     pub max_latency: Option<f64>,
+    /// This machine's latency table of the space (`nasr latency measure --space ofa`); the
+    /// chosen sub-network is measured end to end after the search as the table was.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "max_latency",
+        conflicts_with = "latency_device"
+    )]
+    pub latency_table: Option<PathBuf>,
     /// The device of --max-latency: a column of HELP's published OFA latencies
     /// (2080ti_1, titan_rtx_32, v100_64, ...: device and batch), priced by a model fitted
     /// to them (a proxy through OFA's layout: see the README).
@@ -229,6 +241,10 @@ fn specialize(args: SpecializeArgs, compute: Compute) -> Result<()> {
         population: args.population,
         ..EvolutionConfig::default()
     };
+    anyhow::ensure!(
+        args.max_latency.is_none() || args.latency_table.is_some() || args.latency_device.is_some(),
+        "--max-latency needs --latency-table FILE (this machine) or --latency-device NAME (HELP's)"
+    );
     let table = match &args.latency_device {
         Some(_) => Some(args.help_table.load(&args.data_dir)?),
         None => None,
@@ -237,27 +253,48 @@ fn specialize(args: SpecializeArgs, compute: Compute) -> Result<()> {
         (Some(table), Some(device)) => Some(help_latency(&trained.space, table, device)?),
         _ => None,
     };
-    let bound = model
-        .as_ref()
-        .zip(args.max_latency)
-        .map(|((fitted, predict), max_ms)| {
+    let machine = match &args.latency_table {
+        Some(path) => Some(machine_table(path, &trained.space)?),
+        None => None,
+    };
+    let space = &trained.space;
+    let by_table = |arch: &nasr_space::Arch| {
+        machine
+            .as_ref()
+            .and_then(|t| t.predict(space, arch).ok())
+            .unwrap_or(f64::INFINITY)
+    };
+    let bound = match (&model, &machine, args.max_latency) {
+        (Some((fitted, predict)), _, Some(max_ms)) => {
             println!(
                 "latency model of {}: held-out mean relative error {:.1}%, Kendall tau {:.3}",
                 fitted.device,
                 fitted.held_out_relative_error * 100.0,
                 fitted.held_out_kendall_tau
             );
-            LatencyBound {
+            Some(LatencyBound {
                 model: predict,
                 max_ms,
-            }
-        });
+            })
+        }
+        (None, Some(_), Some(max_ms)) => Some(LatencyBound {
+            model: &by_table,
+            max_ms,
+        }),
+        _ => None,
+    };
     let found = specialize_run(&trained, budget, bound.as_ref(), &evolution, &options)?;
     println!("arch {}", found.arch);
     println!("multiply-adds {}  parameters {}", found.flops, found.params);
-    if let Some(ms) = found.latency_ms {
-        let device = args.latency_device.as_deref().unwrap_or_default();
+    if let (Some(ms), Some(device)) = (found.latency_ms, &args.latency_device) {
         println!("latency {ms:.3} ms predicted on {device} (HELP's table)");
+    }
+    if let (Some(ms), Some(table)) = (found.latency_ms, &machine) {
+        let arch = space.parse(&found.arch)?;
+        let measured = measure_like(table, space, &arch, compute)?;
+        println!(
+            "latency {ms:.4} ms predicted by the table, {measured:.4} ms measured after the search"
+        );
     }
     println!(
         "evolution: {} candidates in {:.3} s, predicted accuracy {:.4}",
@@ -283,4 +320,47 @@ fn latency_model(args: LatencyModelArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// This machine's table of the ofa space at `path`, refused when measured for other sizes.
+fn machine_table(
+    path: &std::path::Path,
+    space: &nasr_space::OfaSpace,
+) -> Result<LatencyTable<OfaConfig>> {
+    let table = LatencyTable::<OfaConfig>::load(path)?;
+    anyhow::ensure!(
+        table.measured_for(space.config()),
+        "{} was measured for another ofa space than the run's; measure one with `nasr latency \
+         measure --space ofa` at the run's sizes",
+        path.display()
+    );
+    Ok(table)
+}
+
+/// `arch`'s end-to-end latency in ms, measured as `table` was (batch, protocol, threads).
+fn measure_like(
+    table: &LatencyTable<OfaConfig>,
+    space: &nasr_space::OfaSpace,
+    arch: &nasr_space::Arch,
+    compute: Compute,
+) -> Result<f64> {
+    let protocol = nasr_nn::latency::Protocol {
+        batch_size: table.batch_size,
+        warmup: table.warmup,
+        repeats: table.repeats,
+        rounds: table.rounds,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(table.machine.threads.max(1))
+        .build()?;
+    let measured = pool.install(|| {
+        nasr_nn::ofa_latency::measure_networks(
+            space,
+            std::slice::from_ref(arch),
+            protocol,
+            compute,
+            |_, _| {},
+        )
+    })?;
+    Ok(measured[0])
 }

@@ -52,7 +52,8 @@ pub struct OfaStem {
 }
 
 impl OfaStem {
-    fn new(c: &OfaConfig, device: &Device) -> Self {
+    /// The stem of a space of sizes `c`.
+    pub fn new(c: &OfaConfig, device: &Device) -> Self {
         let (stem, first) = (c.stem_channels, c.first_block_channels);
         Self {
             conv: conv(c.in_channels, stem, 3, c.stem_stride, 1, device),
@@ -66,7 +67,7 @@ impl OfaStem {
     }
 
     /// Stem conv, BN, h-swish, then the first block.
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let h = hswish(self.bn.forward(self.conv.forward(x)));
         let first = relu(
             self.first_depthwise_bn
@@ -105,7 +106,8 @@ pub struct OfaHead {
 }
 
 impl OfaHead {
-    fn new(c: &OfaConfig, device: &Device) -> Self {
+    /// The head of a space of sizes `c`.
+    pub fn new(c: &OfaConfig, device: &Device) -> Self {
         let last = c.units.last().expect("a space has units").channels;
         let (expand, mix) = (c.final_expand_channels, c.feature_mix_channels);
         Self {
@@ -116,7 +118,8 @@ impl OfaHead {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    /// `[batch, last unit's width, s, s]` -> logits.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let h = hswish(self.final_expand_bn.forward(self.final_expand.forward(x)));
         let [batch, channels, _, _] = h.dims();
         let pooled = h.mean_dims(&[2, 3]).reshape([batch, channels, 1, 1]);
@@ -132,7 +135,7 @@ fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
 
 /// A layer slot as a network starts it: a residual slot as the identity
 /// ([`ElasticMbConv::with_zero_last_gamma`]).
-fn slot_layer(
+pub fn slot_layer(
     slot: &SlotShape,
     unit: &OfaUnit,
     kernels: &[usize],
