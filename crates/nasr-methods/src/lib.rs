@@ -10,6 +10,8 @@
 //! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
 //! - [`proxyless`]: ProxylessNAS (binary gates, `two` mode, a latency loss from a measured
 //!   table) on the MobileNet spaces;
+//! - [`ofa`]: Once-for-All (progressive shrinking, extraction, the accuracy predictor,
+//!   specialisation under a budget);
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
 //! - studies: [`compare`] (methods at equal budget over seeds), [`rank_eval`] and
 //!   [`sampling_rank`] (how well a supernet ranks);

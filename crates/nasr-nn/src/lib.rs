@@ -8,6 +8,7 @@
 //! - [`train`]: the trainer, whose step returns its loss; SGD and Adam; schedules; checkpoints;
 //! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
 //! - [`latency`]: latency lookup tables and end-to-end latency, measured on this machine;
+//!   [`ofa_latency`] the same for the `ofa` space;
 //! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
 //!
 //! Models run where a [`Compute`] says, passed to every function that makes tensors (no

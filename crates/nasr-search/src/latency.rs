@@ -1,7 +1,9 @@
 //! Latency lookup tables: the time of each block of a MobileNet-space network at its input
 //! shape, measured on one machine (`nasr latency measure`, which nasr-nn's `latency` module
 //! implements), and the latency of a whole architecture predicted from them by summing its
-//! blocks' entries, as ProxylessNAS's `LatencyEstimator` does.
+//! blocks' entries, as ProxylessNAS's `LatencyEstimator` does. The table's type is generic over
+//! the sizes of the space it was measured for; the `ofa` space's keys are in
+//! [`crate::ofa_latency`].
 //!
 //! Keys follow ProxylessNAS (`utils/latency_estimator.py`): `Conv-input:28x28x1-output:28x28x8`
 //! for the stem, `expanded_conv-input:28x28x8-output:28x28x8-expand:3-kernel:5-stride:1-idskip:1`

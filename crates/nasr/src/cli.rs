@@ -77,11 +77,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Measure speed.
     Bench(BenchArgs),
-    /// Measure a latency lookup table of a MobileNet space on this machine, or check one.
+    /// Measure a latency lookup table of a MobileNet or ofa space on this machine, or check one.
     Latency(crate::latency::LatencyArgs),
     /// Draw a run's records as SVG charts.
     Plot(PlotArgs),
-    /// After a Once-for-All run: cut a sub-network out of its supernet.
+    /// After a Once-for-All run: cut a sub-network out, fit the accuracy predictor, specialise
+    /// for a budget.
     Ofa(crate::ofa::OfaArgs),
 }
 

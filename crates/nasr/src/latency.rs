@@ -1,5 +1,5 @@
-//! `nasr latency`: measure a latency lookup table of a MobileNet space on this machine, and check
-//! its predictions against end-to-end measurements of random architectures.
+//! `nasr latency`: measure a latency lookup table of a MobileNet or ofa space on this machine, and
+//! check its predictions against end-to-end measurements of random architectures.
 
 use std::path::PathBuf;
 
