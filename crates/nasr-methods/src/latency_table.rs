@@ -8,6 +8,7 @@ use nasr_nn::NnError;
 use nasr_nn::latency::{Protocol, latency_error, measure_networks};
 use nasr_search::latency::{LatencyTable, Machine};
 use nasr_space::mobilenet::MobileNetConfig;
+use nasr_space::ofa::{OfaConfig, OfaSpace};
 use nasr_space::{Arch, MobileNetSpace};
 
 use crate::run::RunOptions;
@@ -61,6 +62,41 @@ pub fn measure_like(
     arch: &Arch,
     options: &RunOptions,
 ) -> Result<f64, NnError> {
+    as_measured(table, |protocol| {
+        measure_networks(
+            space,
+            std::slice::from_ref(arch),
+            protocol,
+            options.compute,
+            |_, _| {},
+        )
+    })
+}
+
+/// [`measure_like`] for a sub-network of the `ofa` space and its table.
+pub fn measure_ofa_like(
+    table: &LatencyTable<OfaConfig>,
+    space: &OfaSpace,
+    arch: &Arch,
+    options: &RunOptions,
+) -> Result<f64, NnError> {
+    as_measured(table, |protocol| {
+        nasr_nn::ofa_latency::measure_networks(
+            space,
+            std::slice::from_ref(arch),
+            protocol,
+            options.compute,
+            |_, _| {},
+        )
+    })
+}
+
+/// The first figure `measure(protocol)` returns, run with `table`'s protocol on its number
+/// of threads.
+fn as_measured<S>(
+    table: &LatencyTable<S>,
+    measure: impl FnOnce(Protocol) -> Result<Vec<f64>, NnError> + Send,
+) -> Result<f64, NnError> {
     let protocol = Protocol {
         batch_size: table.batch_size,
         warmup: table.warmup,
@@ -74,14 +110,5 @@ pub fn measure_like(
             field: "latency_table",
             problem: format!("cannot start {} threads: {e}", table.machine.threads),
         })?;
-    let measured = pool.install(|| {
-        measure_networks(
-            space,
-            std::slice::from_ref(arch),
-            protocol,
-            options.compute,
-            |_, _| {},
-        )
-    })?;
-    Ok(measured[0])
+    Ok(pool.install(|| measure(protocol))?[0])
 }

@@ -277,20 +277,29 @@ fn check_on_threads(args: CheckArgs, table: LatencyTable, compute: Compute) -> R
             progress.set_position(done as u64)
         })?;
     progress.finish_and_clear();
-    if args.details {
-        for ((arch, p), m) in archs.iter().zip(&predicted).zip(&measured) {
-            println!(
-                "{}  predicted {p:.4} ms  measured {m:.4} ms",
-                space.format(arch)
-            );
-        }
-    }
-    print_check(&predicted, &measured, protocol.batch_size, &table);
+    let names: Vec<String> = archs.iter().map(|arch| space.format(arch)).collect();
+    let details = args.details.then_some(names.as_slice());
+    print_check(details, &predicted, &measured, protocol.batch_size, &table);
     Ok(())
 }
 
-/// What `nasr latency check` prints: the prediction's quality and the quartiles.
-fn print_check<S>(predicted: &[f64], measured: &[f64], batch_size: usize, table: &LatencyTable<S>) {
+/// What `nasr latency check` prints: each architecture's figures where `details` names them,
+/// the prediction's quality and the quartiles.
+fn print_check<S>(
+    details: Option<&[String]>,
+    predicted: &[f64],
+    measured: &[f64],
+    batch_size: usize,
+    table: &LatencyTable<S>,
+) {
+    for ((name, p), m) in details
+        .unwrap_or_default()
+        .iter()
+        .zip(predicted)
+        .zip(measured)
+    {
+        println!("{name}  predicted {p:.4} ms  measured {m:.4} ms");
+    }
     let quality = PredictionQuality::of(predicted, measured);
     let mean = measured.iter().sum::<f64>() / measured.len().max(1) as f64;
     println!(
@@ -393,15 +402,9 @@ fn check_ofa(args: CheckArgs, table: LatencyTable<OfaConfig>, compute: Compute) 
         |done, _| progress.set_position(done as u64),
     )?;
     progress.finish_and_clear();
-    if args.details {
-        for ((arch, p), m) in archs.iter().zip(&predicted).zip(&measured) {
-            println!(
-                "{}  predicted {p:.4} ms  measured {m:.4} ms",
-                space.format(arch)
-            );
-        }
-    }
-    print_check(&predicted, &measured, protocol.batch_size, &table);
+    let names: Vec<String> = archs.iter().map(|arch| space.format(arch)).collect();
+    let details = args.details.then_some(names.as_slice());
+    print_check(details, &predicted, &measured, protocol.batch_size, &table);
     Ok(())
 }
 

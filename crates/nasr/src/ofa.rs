@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use nasr_methods::latency_table::measure_ofa_like;
 use nasr_methods::ofa::predictor::{PredictorRunConfig, fit_predictor};
 use nasr_methods::ofa::specialize::{Budget, specialize as specialize_run};
 use nasr_methods::ofa::specialize::{LatencyBound, help_latency};
@@ -291,7 +292,7 @@ fn specialize(args: SpecializeArgs, compute: Compute) -> Result<()> {
     }
     if let (Some(ms), Some(table)) = (found.latency_ms, &machine) {
         let arch = space.parse(&found.arch)?;
-        let measured = measure_like(table, space, &arch, compute)?;
+        let measured = measure_ofa_like(table, space, &arch, &options)?;
         println!(
             "latency {ms:.4} ms predicted by the table, {measured:.4} ms measured after the search"
         );
@@ -335,32 +336,4 @@ fn machine_table(
         path.display()
     );
     Ok(table)
-}
-
-/// `arch`'s end-to-end latency in ms, measured as `table` was (batch, protocol, threads).
-fn measure_like(
-    table: &LatencyTable<OfaConfig>,
-    space: &nasr_space::OfaSpace,
-    arch: &nasr_space::Arch,
-    compute: Compute,
-) -> Result<f64> {
-    let protocol = nasr_nn::latency::Protocol {
-        batch_size: table.batch_size,
-        warmup: table.warmup,
-        repeats: table.repeats,
-        rounds: table.rounds,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(table.machine.threads.max(1))
-        .build()?;
-    let measured = pool.install(|| {
-        nasr_nn::ofa_latency::measure_networks(
-            space,
-            std::slice::from_ref(arch),
-            protocol,
-            compute,
-            |_, _| {},
-        )
-    })?;
-    Ok(measured[0])
 }
