@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole speed comparison against PyTorch, on this machine, each measurement in its own
-# process, medians of 20 steps: the NB201 and MobileNet-space training steps, inference at
-# batch 1 and 64, the supernet steps (NB201: single path, mixed, first-order DARTS; MobileNet:
-# single path, strictly fair), evaluating the MNIST test set, and single ops.
+# process, medians of 20 steps: the NB201, MobileNet-space and OFA (largest and smallest
+# sub-network) training steps, inference at batch 1 and 64, the supernet steps (NB201: single
+# path, mixed, first-order DARTS; MobileNet: single path, strictly fair), evaluating the MNIST
+# test set, and single ops.
 #
 # Usage: TORCH_PYTHON=/path/to/venv/bin/python NASR_DATA=DIR bench/suite.sh
 # To compare nasr's AVX2 route on an AVX-512 machine, hold PyTorch to AVX2 in the same run:
@@ -17,6 +18,8 @@ echo "== training steps =="
 bench/train_step.sh
 bench/train_step.sh --space mobilenet
 bench/train_step.sh --space mobilenet --mobilenet-config bench/mobilenet_wide.toml
+bench/train_step.sh --space ofa
+bench/train_step.sh --space ofa --arch "r16|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3"
 
 echo; echo "== inference, NB201 C=16 N=5, 3x32x32 =="
 for batch in 1 64; do

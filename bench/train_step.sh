@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side time and memory of one training step (forward, cross-entropy, backward,
 # grad-norm clip, Nesterov SGD update) on random data: `nasr bench train-step` against its
-# PyTorch twin (bench/torch_train_step.py for nb201, bench/torch_mobilenet.py for mobilenet),
+# PyTorch twin (bench/torch_train_step.py for nb201, bench/torch_mobilenet.py for mobilenet,
+# bench/torch_ofa.py for ofa),
 # same network and sizes. Prints each median (ms), nasr/pytorch and the memory each adds.
 #
-# Usage: bench/train_step.sh [--space nb201|mobilenet] [--mobilenet-config FILE] [--arch A]
+# Usage: bench/train_step.sh [--space nb201|mobilenet|ofa] [--mobilenet-config FILE] [--arch A]
 #                            [--channels C] [--cells N] [--batch-size B] [--resolution R]
 #                            [--in-channels I] [--steps S] [--warmup W]
 # PyTorch comes from $TORCH_PYTHON (default python3), e.g. a venv with `pip install torch`.
@@ -31,6 +32,8 @@ cargo build --release -q -p nasr
 nasr_json=$(target/release/nasr bench train-step --json --space "$space" "${flags[@]}")
 if [[ $space == mobilenet ]]; then
   torch_json=$(cd bench && "$py" torch_mobilenet.py --json --mode train "${flags[@]}")
+elif [[ $space == ofa ]]; then
+  torch_json=$(cd bench && "$py" torch_ofa.py --json --mode train "${flags[@]}")
 else
   torch_json=$(cd bench && "$py" torch_train_step.py --json "${flags[@]}")
 fi

@@ -13,6 +13,7 @@ use nasr_search::bench::{BenchConfig, BenchResult, run_nb201_bench};
 use nasr_search::nb201_table::Nb201Table;
 use nasr_search::registry::StrategySettings;
 use nasr_space::mobilenet::MobileNetConfig;
+use nasr_space::ofa::OfaConfig;
 
 use crate::cli::DataDirArg;
 
@@ -113,12 +114,14 @@ pub enum BenchCommand {
 /// network.
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
-    /// Space of the network: nb201, mobilenet, or proxyless (the MobileNet space at
-    /// ProxylessNAS's preset, with skip).
-    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet", "proxyless"])]
+    /// Space of the network: nb201, mobilenet, proxyless (the MobileNet space at
+    /// ProxylessNAS's preset, with skip), or ofa (a sub-network of the default Once-for-All
+    /// space; its supernet runs mode path).
+    #[arg(long, default_value = "nb201", value_parser = ["nb201", "mobilenet", "proxyless", "ofa"])]
     pub space: String,
     /// Architecture in the space's canonical form. Default: nb201's convolution-heavy cell;
-    /// for mobilenet the layers cycle k3_e3, k5_e6, k7_e3, k3_e6, k5_e3, k7_e6.
+    /// for mobilenet the layers cycle k3_e3, k5_e6, k7_e3, k3_e6, k5_e3, k7_e6; for ofa the
+    /// largest sub-network (r28, depth 4, k7_e6 everywhere).
     #[arg(long)]
     pub arch: Option<String>,
     /// NB201: channels of the first stage (C). Default 16.
@@ -139,10 +142,11 @@ pub struct InputArgs {
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Input height and width. Default: 32 for nb201, the config's input_size for mobilenet.
+    /// Input height and width. Default: 32 for nb201, the config's input_size for mobilenet,
+    /// the largest resolution (28) for ofa.
     #[arg(long)]
     pub resolution: Option<usize>,
-    /// Input channels. Default: 3 for nb201, the config's in_channels for mobilenet.
+    /// Input channels. Default: 3 for nb201, the config's in_channels for mobilenet and ofa.
     #[arg(long)]
     pub in_channels: Option<usize>,
 }
@@ -414,6 +418,7 @@ fn describe(bench: &TrainStepBench) -> String {
             channels, cells, ..
         } => format!("NB201 C={channels} N={cells}"),
         BenchNetwork::MobileNet { arch, .. } => format!("MobileNet {arch}"),
+        BenchNetwork::Ofa { arch, .. } => format!("OFA {arch}"),
     };
     format!(
         "{network}, batch {}x{}x{}x{}, kernel route {}",
@@ -447,6 +452,18 @@ fn step_bench(network: &NetworkArgs, input: &InputArgs, timing: &Timing) -> Resu
             };
             let input = [config.input_size, config.in_channels];
             (BenchNetwork::mobilenet(config, network.arch.clone()), input)
+        }
+        "ofa" => {
+            if network.channels.is_some() || network.cells.is_some() {
+                bail!("--channels and --cells size nb201; the ofa space has its default sizes");
+            }
+            if network.mobilenet_config.is_some() {
+                bail!("--mobilenet-config sizes the mobilenet space, not ofa");
+            }
+            let config = OfaConfig::default();
+            let largest = *config.resolutions.iter().max().expect("resolutions");
+            let input = [largest, config.in_channels];
+            (BenchNetwork::ofa(config, network.arch.clone())?, input)
         }
         _ => {
             if network.mobilenet_config.is_some() {

@@ -8,6 +8,7 @@ use nasr_data::{Dataset, Normalization};
 
 use nasr_nn::NnError;
 use nasr_nn::eval::evaluate;
+use nasr_nn::train::Classifier;
 
 use super::memory::MemoryWatch;
 use super::{BuiltNetwork, StepTimes, TrainStepBench, random_batch, wait_for};
@@ -25,6 +26,9 @@ pub fn time_inference(
             let _ = m.forward(images.clone()).into_data();
         }),
         BuiltNetwork::MobileNet(model) => timed_passes(&model, bench, &device, |m| {
+            let _ = m.forward(images.clone()).into_data();
+        }),
+        BuiltNetwork::Ofa(model) => timed_passes(&model, bench, &device, |m| {
             let _ = m.forward(images.clone()).into_data();
         }),
     }
@@ -76,6 +80,9 @@ pub fn time_evaluation(
             accuracy = evaluate(m, dataset, normalization, size, &device)
         }),
         BuiltNetwork::MobileNet(model) => timed_passes(&model, bench, &device, |m| {
+            accuracy = evaluate(m, dataset, normalization, size, &device)
+        }),
+        BuiltNetwork::Ofa(model) => timed_passes(&model, bench, &device, |m| {
             accuracy = evaluate(m, dataset, normalization, size, &device)
         }),
     }?;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use nasr_space::mobilenet::{MobileNetConfig, MobileNetSpace};
+use nasr_space::ofa::{OfaConfig, OfaSpace};
 use nasr_space::{Nb201Space, SeedStreams, Space};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use nasr_nn::NnError;
 use nasr_nn::nets::mobilenet::{MobileNetNetwork, MobileNetSupernet};
 use nasr_nn::nets::nb201::{Nb201Network, Nb201NetworkConfig, Nb201Supernet};
+use nasr_nn::nets::ofa::{OfaNet, OfaSupernet};
 
 /// The NB201 architecture the benchmarks time by default: convolutions on five of six edges.
 pub const NB201_ARCH: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
@@ -58,6 +60,15 @@ pub enum BenchNetwork {
         /// The space's sizes.
         config: MobileNetConfig,
     },
+    /// A sub-network of the Once-for-All space, as `nasr train --space ofa` trains it; its input
+    /// channels and classes are the benchmark's, its resolution the architecture's (a batch of
+    /// another size is resized to it first, as OFA's networks do).
+    Ofa {
+        /// Architecture (canonical OFA string, `r28|k7_e6-...|...`).
+        arch: String,
+        /// The space's sizes.
+        config: OfaConfig,
+    },
 }
 
 impl BenchNetwork {
@@ -83,11 +94,27 @@ impl BenchNetwork {
         Self::MobileNet { arch, config }
     }
 
+    /// A sub-network of the OFA space of `config`: `arch`, or by default the largest one (every
+    /// unit at its largest depth, every layer at the largest kernel and expansion, the largest
+    /// resolution), the network progressive shrinking trains first.
+    pub fn ofa(config: OfaConfig, arch: Option<String>) -> Result<Self, NnError> {
+        let arch = match arch {
+            Some(arch) => arch,
+            None => {
+                let space = OfaSpace::new(config.clone())?;
+                let largest = config.resolutions.len() - 1;
+                space.format(&space.extreme(&space.everything(), true, largest))
+            }
+        };
+        Ok(Self::Ofa { arch, config })
+    }
+
     /// The space's name, as `--space` writes it.
     pub fn space_name(&self) -> &'static str {
         match self {
             Self::Nb201 { .. } => "nb201",
             Self::MobileNet { .. } => "mobilenet",
+            Self::Ofa { .. } => "ofa",
         }
     }
 }
@@ -132,6 +159,7 @@ impl Default for TrainStepBench {
 pub(crate) enum BuiltNetwork {
     Nb201(Nb201Network),
     MobileNet(MobileNetNetwork),
+    Ofa(OfaNet),
 }
 
 /// A supernet of either space, built for a benchmark, with its space.
@@ -139,6 +167,7 @@ pub(crate) enum BuiltNetwork {
 pub(crate) enum BuiltSupernet {
     Nb201(Nb201Supernet, Nb201Space),
     MobileNet(MobileNetSupernet, MobileNetSpace),
+    Ofa(OfaSupernet, OfaSpace),
 }
 
 impl TrainStepBench {
@@ -156,6 +185,15 @@ impl TrainStepBench {
     fn mobilenet_space(&self, config: &MobileNetConfig) -> Result<MobileNetSpace, NnError> {
         Ok(MobileNetSpace::new(MobileNetConfig {
             input_size: self.resolution,
+            in_channels: self.in_channels,
+            classes: self.classes,
+            ..config.clone()
+        })?)
+    }
+
+    /// The OFA space of `config` at this benchmark's input channels and classes.
+    fn ofa_space(&self, config: &OfaConfig) -> Result<OfaSpace, NnError> {
+        Ok(OfaSpace::new(OfaConfig {
             in_channels: self.in_channels,
             classes: self.classes,
             ..config.clone()
@@ -184,6 +222,13 @@ impl TrainStepBench {
                     MobileNetNetwork::new(&space, &arch, device)
                 })?)
             }
+            BenchNetwork::Ofa { arch, config } => {
+                let space = self.ofa_space(config)?;
+                let arch = space.parse(arch)?;
+                BuiltNetwork::Ofa(nasr_nn::init::seeded(&mut init, || {
+                    OfaNet::new(&space, &arch, device)
+                })?)
+            }
         })
     }
 
@@ -206,6 +251,13 @@ impl TrainStepBench {
                     Ok::<_, NnError>(MobileNetSupernet::new(&space, device))
                 })?;
                 BuiltSupernet::MobileNet(supernet, space)
+            }
+            BenchNetwork::Ofa { config, .. } => {
+                let space = self.ofa_space(config)?;
+                let supernet = nasr_nn::init::seeded(&mut init, || {
+                    Ok::<_, NnError>(OfaSupernet::new(&space, device))
+                })?;
+                BuiltSupernet::Ofa(supernet, space)
             }
         })
     }
@@ -277,4 +329,63 @@ fn wait_for(device: &Device) -> Result<(), NnError> {
     device.sync().map_err(|error| NnError::Device {
         problem: format!("{error:?}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ofa_bench(arch: Option<&str>) -> TrainStepBench {
+        TrainStepBench {
+            network: BenchNetwork::ofa(OfaConfig::default(), arch.map(String::from)).unwrap(),
+            batch_size: 2,
+            in_channels: 1,
+            resolution: 28,
+            warmup: 0,
+            steps: 1,
+            ..TrainStepBench::default()
+        }
+    }
+
+    /// The default OFA network is the largest sub-network; a step of a smaller one times a
+    /// network of fewer parameters, and the step runs at another input size (resized).
+    #[test]
+    fn the_ofa_bench_times_the_largest_subnetwork_by_default() {
+        let largest = ofa_bench(None);
+        let BenchNetwork::Ofa { arch, .. } = &largest.network else {
+            panic!("an ofa network")
+        };
+        assert_eq!(
+            arch,
+            "r28|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6|\
+             k7_e6-k7_e6-k7_e6-k7_e6|k7_e6-k7_e6-k7_e6-k7_e6"
+        );
+        let small = ofa_bench(Some(
+            "r16|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3|k3_e3-k3_e3",
+        ));
+        let compute = nasr_nn::Compute::Cpu;
+        let big = time_train_steps(&largest, compute).unwrap();
+        let little = time_train_steps(&small, compute).unwrap();
+        assert_eq!(big.times.len(), 1);
+        assert!(
+            little.params < big.params,
+            "{} vs {}",
+            little.params,
+            big.params
+        );
+    }
+
+    /// The OFA supernet runs the path mode; a mode it does not run is refused by name, never
+    /// timed as another.
+    #[test]
+    fn the_ofa_supernet_runs_the_path_mode_and_refuses_the_others() {
+        let bench = ofa_bench(None);
+        let compute = nasr_nn::Compute::Cpu;
+        let path = time_supernet_steps(&bench, SupernetStepMode::Path, compute).unwrap();
+        assert_eq!(path.times.len(), 1);
+        for mode in [SupernetStepMode::StrictFair, SupernetStepMode::Mixed] {
+            let error = time_supernet_steps(&bench, mode, compute).unwrap_err();
+            assert!(error.to_string().contains(mode.name()), "{mode:?}: {error}");
+        }
+    }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use nasr_nn::NnError;
 use nasr_nn::nets::nb201::Nb201Supernet;
 use nasr_nn::supernet::PathSupernet;
+use nasr_nn::train::Classifier;
 use nasr_nn::train::optim::{Sgd, SgdConfig};
 
 use super::memory::MemoryWatch;
@@ -34,6 +35,9 @@ pub fn time_train_steps(
             loss(m.forward(images.clone()))
         }),
         BuiltNetwork::MobileNet(model) => timed_steps(model, bench, &device, |m, _| {
+            loss(m.forward(images.clone()))
+        }),
+        BuiltNetwork::Ofa(model) => timed_steps(model, bench, &device, |m, _| {
             loss(m.forward(images.clone()))
         }),
     }
@@ -84,9 +88,10 @@ impl SupernetStepMode {
 }
 
 /// Wall time of each timed step of the supernet of `bench`'s space in `mode` (the network's
-/// `arch` is not used: paths are sampled, or all ops run). The path modes run on every space's
-/// supernet, the mixed mode on NB201's and MobileNet's, the DARTS modes on NB201's and the
-/// gated mode on MobileNet's.
+/// `arch` is not used: paths are sampled, or all ops run). The path modes run on NB201's and
+/// MobileNet's supernets, the mixed mode on NB201's and MobileNet's, the DARTS modes on NB201's,
+/// the gated mode on MobileNet's; the OFA supernet runs the path mode (one uniformly sampled
+/// sub-network through the elastic layers, a progressive-shrinking step of one sample).
 pub fn time_supernet_steps(
     bench: &TrainStepBench,
     mode: SupernetStepMode,
@@ -101,6 +106,16 @@ pub fn time_supernet_steps(
         BuiltSupernet::MobileNet(model, space) if path_mode => {
             time_path_steps(model, &space, mode, bench, &device)
         }
+        BuiltSupernet::Ofa(model, space) if mode == SupernetStepMode::Path => {
+            time_path_steps(model, &space, mode, bench, &device)
+        }
+        BuiltSupernet::Ofa(..) => Err(NnError::Config {
+            field: "mode",
+            problem: format!(
+                "{} does not run on the ofa supernet; it runs mode path",
+                mode.name()
+            ),
+        }),
         BuiltSupernet::Nb201(_, _) if mode == SupernetStepMode::Gated => Err(NnError::Config {
             field: "mode",
             problem: "gated runs on the mobilenet supernet (ProxylessNAS's layers)".into(),
@@ -133,15 +148,21 @@ fn time_path_steps<S: PathSupernet>(
 ) -> Result<StepTimes, NnError> {
     let (images, labels) = random_batch(bench, "train", device);
     let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let fair = StrictFairSampler::new(space).map_err(|error| NnError::Config {
-        field: "mode",
-        problem: error.to_string(),
-    });
+    let fair =
+        match mode {
+            SupernetStepMode::StrictFair => Some(StrictFairSampler::new(space).map_err(
+                |error| NnError::Config {
+                    field: "mode",
+                    problem: error.to_string(),
+                },
+            )?),
+            _ => None,
+        };
     let mut paths = SeedStreams::new(0).stream("path");
     timed_steps(model, bench, device, |model, _| {
-        let archs = match (&fair, mode) {
-            (Ok(sampler), SupernetStepMode::StrictFair) => sampler.sample(&mut paths),
-            _ => vec![space.sample(&mut paths)],
+        let archs = match &fair {
+            Some(sampler) => sampler.sample(&mut paths),
+            None => vec![space.sample(&mut paths)],
         };
         summed_loss(
             &loss_fn,
