@@ -15,6 +15,7 @@
 //! | `darts` | [`DartsConfig`] | differentiable search (nb201, darts) |
 //! | `proxyless` | [`ProxylessConfig`] | binary-gated path search with a latency loss (proxyless, mobilenet) |
 //! | `ofa` | [`ProgressiveShrinkingConfig`] | Once-for-All's elastic supernet by progressive shrinking (ofa) |
+//! | `dna` | [`DnaConfig`] | blocks distilled from a teacher, exact selection within a budget (mobilenet) |
 //! | `train` | [`TrainRunConfig`] | one architecture from scratch (any space) |
 //!
 //! ```
@@ -58,6 +59,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
 use crate::darts::{DartsConfig, DartsResult, darts_run};
+use crate::dna::{DnaConfig, DnaResult, dna_run};
 use crate::fairnas::{FairNasConfig, FairNasResult, PathSampling, fairnas_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
 use crate::ofa::{OfaResult, ProgressiveShrinkingConfig, progressive_shrinking_run};
@@ -67,7 +69,7 @@ use crate::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
 use crate::space::{SpaceConfig, SpaceName, refuse_config_format_1};
 
 /// The `method` tags of [`ExperimentConfig`], in its order.
-pub const METHODS: [&str; 10] = [
+pub const METHODS: [&str; 11] = [
     "table",
     "rsws",
     "asha",
@@ -77,6 +79,7 @@ pub const METHODS: [&str; 10] = [
     "darts",
     "proxyless",
     "ofa",
+    "dna",
     "train",
 ];
 
@@ -180,11 +183,13 @@ pub enum SearchStrategy {
     Proxyless,
     /// Once-for-All: the elastic supernet trained by progressive shrinking.
     Ofa,
+    /// DNA: block supernets distilled from a teacher's features, exact selection, retraining.
+    Dna,
 }
 
 impl SearchStrategy {
     /// Every strategy.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Rs,
         Self::Rea,
         Self::Reinforce,
@@ -197,6 +202,7 @@ impl SearchStrategy {
         Self::Darts,
         Self::Proxyless,
         Self::Ofa,
+        Self::Dna,
     ];
 
     /// The name in configs and on the command line.
@@ -214,6 +220,7 @@ impl SearchStrategy {
             Self::Darts => "darts",
             Self::Proxyless => "proxyless",
             Self::Ofa => "ofa",
+            Self::Dna => "dna",
         }
     }
 
@@ -226,6 +233,7 @@ impl SearchStrategy {
             Self::Darts => &[SpaceName::Nb201, SpaceName::Darts],
             Self::Proxyless => &[SpaceName::Proxyless, SpaceName::Mobilenet],
             Self::Ofa => &[SpaceName::Ofa],
+            Self::Dna => &[SpaceName::Mobilenet],
             // The table covers NB201 only, and RSWS and ASHA train NB201 networks.
             _ => &[SpaceName::Nb201],
         }
@@ -264,7 +272,7 @@ impl SearchStrategy {
             }
             Self::Fairnas => Some(("sampling", "strict_fair")),
             Self::Spos => Some(("sampling", "uniform")),
-            Self::Rsws | Self::Darts | Self::Proxyless | Self::Ofa => None,
+            Self::Rsws | Self::Darts | Self::Proxyless | Self::Ofa | Self::Dna => None,
         }
     }
 }
@@ -357,6 +365,8 @@ pub enum ExperimentConfig {
     Proxyless(ProxylessConfig),
     /// Once-for-All's progressive shrinking on the ofa space.
     Ofa(ProgressiveShrinkingConfig),
+    /// DNA on the MobileNet space.
+    Dna(DnaConfig),
     /// One architecture trained from scratch.
     Train(TrainRunConfig),
 }
@@ -452,6 +462,8 @@ pub enum ExperimentResult {
     Proxyless(ProxylessResult),
     /// Once-for-All's trained supernet: its smallest and largest sub-networks' accuracy.
     Ofa(OfaResult),
+    /// DNA's pick within the budget and its retraining.
+    Dna(DnaResult),
     /// A training run's metrics.
     Train(RunMetrics),
 }
@@ -480,6 +492,7 @@ impl ExperimentConfig {
             SearchStrategy::Darts => Self::Darts(DartsConfig::default()),
             SearchStrategy::Proxyless => Self::Proxyless(ProxylessConfig::default()),
             SearchStrategy::Ofa => Self::Ofa(ProgressiveShrinkingConfig::default()),
+            SearchStrategy::Dna => Self::Dna(DnaConfig::default()),
         }
         .with_strategy(strategy)?;
         config.set_space(space)?;
@@ -567,6 +580,7 @@ impl ExperimentConfig {
             "darts" => Self::Darts(read_table(table)?),
             "proxyless" => Self::Proxyless(read_table(table)?),
             "ofa" => Self::Ofa(read_table(table)?),
+            "dna" => Self::Dna(read_table(table)?),
             "train" => Self::Train(read_table(table)?),
             other => {
                 return Err(ExperimentError::Config {
@@ -589,6 +603,7 @@ impl ExperimentConfig {
             Self::Darts(_) => "darts",
             Self::Proxyless(_) => "proxyless",
             Self::Ofa(_) => "ofa",
+            Self::Dna(_) => "dna",
             Self::Train(_) => "train",
         }
     }
@@ -605,6 +620,7 @@ impl ExperimentConfig {
             Self::Darts(_) => SearchStrategy::Darts,
             Self::Proxyless(_) => SearchStrategy::Proxyless,
             Self::Ofa(_) => SearchStrategy::Ofa,
+            Self::Dna(_) => SearchStrategy::Dna,
             Self::Train(_) => return None,
         })
     }
@@ -619,6 +635,7 @@ impl ExperimentConfig {
             Self::Darts(c) => c.space.name(),
             Self::Proxyless(c) => c.space.name(),
             Self::Ofa(c) => c.space.name(),
+            Self::Dna(c) => c.space.name(),
             Self::Train(c) => c.space.name(),
         }
     }
@@ -659,7 +676,8 @@ impl ExperimentConfig {
             (config @ Self::Rsws(_), SearchStrategy::Rsws)
             | (config @ Self::Darts(_), SearchStrategy::Darts)
             | (config @ Self::Proxyless(_), SearchStrategy::Proxyless)
-            | (config @ Self::Ofa(_), SearchStrategy::Ofa) => config,
+            | (config @ Self::Ofa(_), SearchStrategy::Ofa)
+            | (config @ Self::Dna(_), SearchStrategy::Dna) => config,
             _ => return Err(other()),
         })
     }
@@ -679,6 +697,7 @@ impl ExperimentConfig {
             Self::Darts(c) => retyped(&mut c.space),
             Self::Proxyless(c) => retyped(&mut c.space),
             Self::Ofa(c) => retyped(&mut c.space),
+            Self::Dna(c) => retyped(&mut c.space),
             Self::Train(c) => retyped(&mut c.space),
             // The table is NB201's, checked above.
             Self::Table(_) => {}
@@ -783,6 +802,7 @@ impl ExperimentConfig {
             Self::Ofa(config) => {
                 ExperimentResult::Ofa(progressive_shrinking_run(config, data_dir, out, &run)?)
             }
+            Self::Dna(config) => ExperimentResult::Dna(dna_run(config, data_dir, out, &run)?),
             Self::Train(config) => ExperimentResult::Train(train_run(config, data_dir, out, &run)?),
         })
     }

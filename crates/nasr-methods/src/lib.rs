@@ -10,6 +10,8 @@
 //! - [`darts`]: DARTS (first and second order, Fair DARTS, DARTS-) on the NB201 and DARTS spaces;
 //! - [`proxyless`]: ProxylessNAS (binary gates, `two` mode, a latency loss from a measured
 //!   table) on the MobileNet spaces;
+//! - [`dna`]: DNA (blocks distilled from a teacher's features, per-block scores, exact
+//!   selection under a budget) on the MobileNet space;
 //! - [`ofa`]: Once-for-All (progressive shrinking, extraction, the accuracy predictor,
 //!   specialisation under a budget);
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
@@ -23,6 +25,7 @@ mod alpha_checkpoint;
 pub mod bench;
 pub mod compare;
 pub mod darts;
+pub mod dna;
 pub mod experiment;
 pub mod fairnas;
 pub mod latency_table;

@@ -10,6 +10,7 @@
 
 pub mod asha;
 pub mod bench;
+pub mod block_select;
 pub mod constrained_evolution;
 mod cost;
 mod error;

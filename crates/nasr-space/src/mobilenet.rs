@@ -295,6 +295,28 @@ impl MobileNetSpace {
         &self.layers
     }
 
+    /// The searchable layers of stage `stage`, as indices into [`MobileNetSpace::layers`].
+    ///
+    /// # Panics
+    /// If the space has no stage `stage`.
+    pub fn stage_layers(&self, stage: usize) -> std::ops::Range<usize> {
+        let start: usize = self.config.stages[..stage].iter().map(|s| s.layers).sum();
+        start..start + self.config.stages[stage].layers
+    }
+
+    /// The feature shapes `[channels, height, width]` at the stage boundaries: the stem's
+    /// output (stage 0's input), then each stage's output. DNA's blocks are the stages.
+    pub fn stage_boundaries(&self) -> Vec<[usize; 3]> {
+        let c = &self.config;
+        let stem = c.input_size.div_ceil(c.stem_stride);
+        let mut shapes = vec![[c.stem_channels, stem, stem]];
+        for stage in 0..c.stages.len() {
+            let last = &self.layers[self.stage_layers(stage).end - 1];
+            shapes.push([last.c_out, last.size_out(), last.size_out()]);
+        }
+        shapes
+    }
+
     /// An architecture that skips each layer offering skip with probability `skip_probability`
     /// and draws every other layer's block uniformly (a uniform draw skips one layer in seven:
     /// its networks are all about as deep).

@@ -248,3 +248,95 @@ impl Adam {
         }
     }
 }
+
+/// Adam over a module's weights ([`AdamConfig`]'s semantics, PyTorch's `torch.optim.Adam`
+/// with L2 weight decay): one first and second moment per parameter, by dotted name; only the
+/// parameters with a gradient in a step move, and their step count is the optimiser's.
+#[derive(Debug, Default)]
+pub struct WeightAdam {
+    config: AdamConfig,
+    moments: HashMap<String, (Tensor<1>, Tensor<1>)>,
+    steps: u64,
+}
+
+impl WeightAdam {
+    /// Zero moments, `config`'s betas, decay and eps (its `lr` is the step's unless given).
+    pub fn new(config: AdamConfig) -> Self {
+        Self {
+            config,
+            moments: HashMap::new(),
+            steps: 0,
+        }
+    }
+
+    /// One update of `module` along `grads` at learning rate `lr`.
+    pub fn step<M: Module>(&mut self, module: M, grads: GradientsParams, lr: f64) -> M {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let mut update = AdamUpdate {
+            path: ParamPath::default(),
+            grads,
+            lr,
+            config: self.config,
+            correction1: 1.0 - self.config.beta1.powi(t),
+            correction2: 1.0 - self.config.beta2.powi(t),
+            moments: &mut self.moments,
+        };
+        module.map(&mut update)
+    }
+}
+
+struct AdamUpdate<'a> {
+    path: ParamPath,
+    grads: GradientsParams,
+    lr: f64,
+    config: AdamConfig,
+    correction1: f64,
+    correction2: f64,
+    moments: &'a mut HashMap<String, (Tensor<1>, Tensor<1>)>,
+}
+
+impl ModuleMapper for AdamUpdate<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
+    }
+
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let weight = tensor.inner();
+        let shape = weight.dims();
+        let numel = shape.iter().product::<usize>();
+        let c = self.config;
+        let mut g = grad;
+        if c.weight_decay > 0.0 {
+            g = g + weight.clone().mul_scalar(c.weight_decay);
+        }
+        let g = g.reshape([numel]);
+        let (first, second) = match self.moments.remove(&self.path.dotted()) {
+            Some((m, v)) => (
+                m.mul_scalar(c.beta1) + g.clone().mul_scalar(1.0 - c.beta1),
+                v.mul_scalar(c.beta2) + g.clone().square().mul_scalar(1.0 - c.beta2),
+            ),
+            None => (
+                g.clone().mul_scalar(1.0 - c.beta1),
+                g.square().mul_scalar(1.0 - c.beta2),
+            ),
+        };
+        let denominator = second
+            .clone()
+            .div_scalar(self.correction2)
+            .sqrt()
+            .add_scalar(c.eps);
+        let direction = first.clone().div_scalar(self.correction1) / denominator;
+        self.moments.insert(self.path.dotted(), (first, second));
+        let updated = weight - direction.reshape(shape).mul_scalar(self.lr);
+        Param::from_mapped_value(id, Tensor::from_inner(updated).require_grad(), mapper)
+    }
+}

@@ -98,6 +98,28 @@ pub struct MultiFidelityFlags {
     pub workers: Option<usize>,
 }
 
+/// DNA: the teacher, the block training, the budget of the selection.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "DNA")]
+pub struct DnaFlags {
+    /// The teacher's run folder (`nasr train` of a MobileNet-space network with the student
+    /// space's stage boundaries, outside the student space; e.g. of spaces/dna-teacher.toml).
+    #[arg(long, value_name = "RUN")]
+    pub teacher: Option<std::path::PathBuf>,
+    /// Multiply-add budget of the selection.
+    #[arg(long, value_name = "N", conflicts_with = "max_params")]
+    pub max_flops: Option<u64>,
+    /// Parameter budget of the selection.
+    #[arg(long, value_name = "N")]
+    pub max_params: Option<u64>,
+    /// Epochs of each block supernet's training [default: 2].
+    #[arg(long, value_name = "E")]
+    pub block_epochs: Option<usize>,
+    /// Validation batches each candidate is scored on [default: 8].
+    #[arg(long, value_name = "N")]
+    pub score_batches: Option<usize>,
+}
+
 /// ProxylessNAS: the hardware term, the architecture steps, the warm-up.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "ProxylessNAS")]
@@ -186,6 +208,7 @@ const TRAINING: &[&str] = &[
     "darts",
     "proxyless",
     "ofa",
+    "dna",
     "train",
 ];
 const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "train"];
@@ -193,6 +216,7 @@ const MULTI_FIDELITY: &[&str] = &["asha", "hyperband"];
 const DARTS: &[&str] = &["darts"];
 const PROXYLESS: &[&str] = &["proxyless"];
 const GRADIENT: &[&str] = &["darts", "proxyless"];
+const DNA: &[&str] = &["dna"];
 
 /// Which methods each given flag applies to; the first flag given to a method outside its
 /// list is refused.
@@ -217,14 +241,14 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--max-latency",
             t.max_latency.is_some(),
-            &["table", "fairnas", "spos"],
+            &["table", "fairnas", "spos", "dna"],
         ),
         ("--data", d.data.is_some(), TRAINING),
         ("--train-subset", d.train_subset.is_some(), TRAINING),
         (
             "--test-subset",
             d.test_subset.is_some(),
-            &["asha", "hyperband", "darts", "train"],
+            &["asha", "hyperband", "darts", "dna", "train"],
         ),
         (
             "--epochs",
@@ -236,6 +260,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
                 "darts",
                 "proxyless",
                 "ofa",
+                "dna",
                 "train",
             ],
         ),
@@ -264,7 +289,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--latency-table",
             p.latency_table.is_some(),
-            &["fairnas", "spos", "proxyless"],
+            &["fairnas", "spos", "proxyless", "dna"],
         ),
         ("--target-latency", p.target_latency.is_some(), PROXYLESS),
         ("--target-flops", p.target_flops.is_some(), PROXYLESS),
@@ -276,6 +301,11 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--arch-every", p.arch_every.is_some(), PROXYLESS),
         ("--warmup-epochs", p.warmup_epochs.is_some(), PROXYLESS),
         ("--retrain-subset", x.retrain_subset.is_some(), DARTS),
+        ("--teacher", args.dna.teacher.is_some(), DNA),
+        ("--max-flops", args.dna.max_flops.is_some(), DNA),
+        ("--max-params", args.dna.max_params.is_some(), DNA),
+        ("--block-epochs", args.dna.block_epochs.is_some(), DNA),
+        ("--score-batches", args.dna.score_batches.is_some(), DNA),
     ];
     for &(flag, given, methods) in flags {
         if given && !methods.contains(&method) {
@@ -398,6 +428,32 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
                 let space = nasr_space::OfaSpace::new(c.space.ofa("ofa")?.clone())?;
                 c.phases = nasr_methods::ofa::without_shrinking(&c.phases, &space);
             }
+        }
+        ExperimentConfig::Dna(c) => {
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set_some(&mut c.data.test_subset, d.test_subset);
+            set(&mut c.retrain.epochs, d.epochs);
+            set(&mut c.retrain.batch_size, d.batch_size);
+            set(&mut c.blocks.batch_size, d.batch_size);
+            set(&mut c.scoring.batch_size, d.batch_size);
+            let x = &args.dna;
+            set(&mut c.teacher, x.teacher.clone());
+            set(&mut c.blocks.epochs, x.block_epochs);
+            set(&mut c.scoring.valid_batches, x.score_batches);
+            // A budget flag replaces the file's budget: the selection takes exactly one.
+            let budget = [
+                x.max_flops.is_some(),
+                x.max_params.is_some(),
+                args.table.max_latency.is_some(),
+            ];
+            if budget.contains(&true) {
+                c.max_flops = x.max_flops;
+                c.max_params = x.max_params;
+                c.max_latency_ms = args.table.max_latency;
+            }
+            set_some(&mut c.latency_table, args.proxyless.latency_table.clone());
         }
         ExperimentConfig::Train(c) => {
             set(&mut c.seed, args.seed);

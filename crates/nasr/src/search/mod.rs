@@ -65,6 +65,8 @@ pub struct SearchArgs {
     pub darts: flags::DartsFlags,
     #[command(flatten)]
     pub proxyless: flags::ProxylessFlags,
+    #[command(flatten)]
+    pub dna: flags::DnaFlags,
 }
 
 pub fn run(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {

@@ -151,6 +151,7 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
                 out.display()
             );
         }
+        (_, ExperimentResult::Dna(result)) => dna(result, out),
         (_, ExperimentResult::Train(metrics)) => crate::train::print_metrics(metrics, out),
         (experiment, _) => anyhow::bail!(
             "internal: a {} experiment returned another method's result",
@@ -236,4 +237,32 @@ fn cost_of(member: &nasr_methods::fairnas::FrontMember, latency: bool) -> f64 {
         Some(ms) if latency => ms,
         _ => member.flops as f64 / 1e6,
     }
+}
+
+/// A DNA search: the pick, its cost against the budget, its block scores and its retraining.
+fn dna(result: &nasr_methods::dna::DnaResult, out: &std::path::Path) {
+    let unit = result.cost_kind.unit();
+    println!("arch {}", result.arch);
+    println!(
+        "cost {} {unit} of a budget of {} {unit}; {} multiply-adds, {} parameters",
+        result.cost, result.budget, result.flops, result.params
+    );
+    let scores: Vec<String> = result
+        .block_scores
+        .iter()
+        .map(|s| format!("{s:.4}"))
+        .collect();
+    println!(
+        "summed block score {:.4} (blocks {})",
+        result.score,
+        scores.join(", ")
+    );
+    println!(
+        "retrained from scratch: validation accuracy {:.4}, test accuracy {:.4}",
+        result.valid_accuracy, result.test_accuracy
+    );
+    println!(
+        "run folder {} (blocks/, scores/block<i>.json, retrain/, best.json)",
+        out.display()
+    );
 }

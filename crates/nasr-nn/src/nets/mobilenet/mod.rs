@@ -1,12 +1,15 @@
 //! Networks of the MobileNet space (`nasr_space::mobilenet`): the standalone network of one
 //! architecture ([`network`]: `layers.3.k5_e6.depthwise.weight`), and the single-path supernet
 //! that holds every candidate block of every layer ([`supernet`]:
-//! `layers.3.ops.k5_e6.depthwise.weight`), around one skeleton (stem, head, classifier).
-//! A block is an [`MbConv`](crate::ops::mbconv::MbConv).
+//! `layers.3.ops.k5_e6.depthwise.weight`), around one skeleton (stem, head, classifier), and
+//! the supernet of one stage alone ([`block`]: DNA's block supernets, `layers.1.ops.k5_e6...`,
+//! no skeleton). A block is an [`MbConv`](crate::ops::mbconv::MbConv).
 
+pub mod block;
 pub mod network;
 pub mod supernet;
 
+pub use block::BlockSupernet;
 pub use network::MobileNetNetwork;
 pub use supernet::MobileNetSupernet;
 

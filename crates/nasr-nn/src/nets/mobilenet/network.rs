@@ -42,6 +42,20 @@ impl MobileNetNetwork {
         })
     }
 
+    /// The features at `space`'s stage boundaries (DNA's block outputs): the stem's output,
+    /// then each stage's, shaped as [`MobileNetSpace::stage_boundaries`] says.
+    pub fn stage_features(&self, space: &MobileNetSpace, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut h = self.skeleton.stem(x);
+        let mut features = vec![h.clone()];
+        for stage in 0..space.config().stages.len() {
+            for block in self.layers[space.stage_layers(stage)].iter().flatten() {
+                h = block.op.forward(h);
+            }
+            features.push(h.clone());
+        }
+        features
+    }
+
     /// Images `[batch, in_channels, s, s]` -> logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.skeleton.forward(x, |mut x| {
