@@ -185,9 +185,7 @@ fn boundary_pair(
 ) -> (Tensor<4>, Tensor<4>) {
     let batch = batcher.plain_batch(index);
     let (images, _) = nasr_nn::train::to_tensors(&batch, data.train, data.eval_device);
-    let mut features = data.teacher.features(images);
-    let target = features.swap_remove(block + 1);
-    let input = features.swap_remove(block);
+    let (input, target) = data.teacher.block_io(images, block);
     // The teacher ran without autodiff: its features enter the block's graph as leaves.
     (Tensor::from_inner(input), Tensor::from_inner(target))
 }
@@ -212,4 +210,61 @@ pub fn load_block(
     let fresh = BlockSupernet::new(space, block, device)?;
     let tensors = nasr_nn::params::load_safetensors(path)?;
     nasr_nn::params::load_named(fresh, &tensors, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Pearson's chi-square statistic of `counts` against a uniform expectation.
+    fn chi_square(counts: &[usize]) -> f64 {
+        let total: usize = counts.iter().sum();
+        let expected = total as f64 / counts.len() as f64;
+        counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum()
+    }
+
+    /// Each layer's option, and each pair of the two layers' options, is uniform: chi-square
+    /// below the 0.999 quantile (5 degrees of freedom: 20.5; 35: 66.6), and a biased sampler
+    /// fails the same test.
+    #[test]
+    fn paths_are_uniform_per_layer_and_jointly() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let draws = 36_000;
+        let (mut first, mut second, mut joint) = (vec![0; 6], vec![0; 6], vec![0; 36]);
+        for _ in 0..draws {
+            let path = uniform_path(&[6, 6], &mut rng);
+            first[path[0]] += 1;
+            second[path[1]] += 1;
+            joint[path[0] * 6 + path[1]] += 1;
+        }
+        assert!(chi_square(&first) < 20.5, "{first:?}");
+        assert!(chi_square(&second) < 20.5, "{second:?}");
+        assert!(chi_square(&joint) < 66.6, "{joint:?}");
+        let mut biased = vec![0; 6];
+        for _ in 0..draws {
+            biased[uniform_path(&[7], &mut rng)[0].min(5)] += 1;
+        }
+        assert!(chi_square(&biased) > 20.5, "{biased:?}");
+    }
+
+    #[test]
+    fn learning_rates_follow_dna_or_the_config_and_a_wrong_count_is_refused() {
+        let default = BlockTraining::default();
+        let rates: Vec<f64> = (0..4).map(|b| default.block_lr(b, 4).unwrap()).collect();
+        assert_eq!(rates, vec![2e-3, 5e-3, 5e-3, 2e-3]);
+        let two = BlockTraining {
+            lr: vec![1e-3, 2e-3],
+            ..default
+        };
+        assert_eq!(two.block_lr(1, 2).unwrap(), 2e-3);
+        let err = two.validate(3).unwrap_err().to_string();
+        assert!(
+            err.contains("blocks.lr lists 2 rates; the space has 3 blocks"),
+            "{err}"
+        );
+    }
 }

@@ -390,3 +390,101 @@ fn progress(options: &RunOptions, total: u64, prefix: &str) -> indicatif::Progre
     );
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(space: &MobileNetSpace, score: impl Fn(usize, &[usize]) -> f64) -> BlockTables {
+        let device = nasr_nn::Compute::Cpu.eval_device();
+        let tables = (0..space.config().stages.len())
+            .map(|block| {
+                nasr_nn::nets::mobilenet::BlockSupernet::new(space, block, &device)
+                    .unwrap()
+                    .paths()
+                    .into_iter()
+                    .map(|path| CandidateScore {
+                        layers: Vec::new(),
+                        score: score(block, &path),
+                        path,
+                    })
+                    .collect()
+            })
+            .collect();
+        BlockTables {
+            space: space.clone(),
+            tables,
+            losses: Vec::new(),
+        }
+    }
+
+    /// An op's cost depends on its layer's position (input size, widths, stride) and on the
+    /// op; the selection prices a pick as the space counts the whole network.
+    #[test]
+    fn costs_depend_on_position_and_op_and_the_pick_is_priced_as_the_network() {
+        let space = MobileNetSpace::new(Default::default()).unwrap();
+        let costs = LayerCosts::flops(&space);
+        // k3_e3 (option 0) at the first layer, the first strided layer and the last layer.
+        let k3_e3: Vec<f64> = [0, 2, 5].iter().map(|&l| costs.options[l][0]).collect();
+        assert!(k3_e3[0] != k3_e3[1] && k3_e3[1] != k3_e3[2], "{k3_e3:?}");
+        assert!(
+            costs.options[0].windows(2).all(|w| w[0] != w[1]),
+            "{:?}",
+            costs.options[0]
+        );
+        // Scores that favour big ops: the budget decides.
+        let tables = tables(&space, |_, path| -(path.iter().sum::<usize>() as f64));
+        let largest = space.cost(&Arch::new(vec![5; 6])).flops as f64;
+        for budget in [0.3 * largest, 0.6 * largest, largest] {
+            let (arch, scores, cost) = select(&tables, &costs, budget).unwrap();
+            assert!(cost <= budget);
+            assert_eq!(cost, space.cost(&arch).flops as f64);
+            assert_eq!(tables.arch_score(&arch), scores.iter().sum::<f64>());
+        }
+        let (arch, _, _) = select(&tables, &costs, largest).unwrap();
+        assert_eq!(arch.choices, vec![5; 6]);
+        let err = select(&tables, &costs, 1000.0).unwrap_err().to_string();
+        assert!(
+            err.contains("budget of 1000 multiply-adds is met by no architecture"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exactly_one_budget_is_taken() {
+        let none = DnaConfig::default();
+        assert!(
+            none.budget()
+                .unwrap_err()
+                .to_string()
+                .contains("budget is missing")
+        );
+        let two = DnaConfig {
+            max_flops: Some(10),
+            max_params: Some(10),
+            ..DnaConfig::default()
+        };
+        assert!(
+            two.budget()
+                .unwrap_err()
+                .to_string()
+                .contains("not several")
+        );
+        let latency = DnaConfig {
+            max_latency_ms: Some(1.0),
+            ..DnaConfig::default()
+        };
+        assert!(
+            latency
+                .budget()
+                .unwrap_err()
+                .to_string()
+                .contains("needs latency_table")
+        );
+        let flops = DnaConfig {
+            max_flops: Some(10),
+            ..DnaConfig::default()
+        };
+        assert_eq!(flops.budget().unwrap(), (CostKind::Flops, 10.0));
+    }
+}

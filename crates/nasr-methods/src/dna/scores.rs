@@ -128,7 +128,5 @@ fn boundary(
 ) -> (Tensor<4>, Tensor<4>) {
     let batch = batcher.plain_batch(index);
     let (images, _) = nasr_nn::train::to_tensors(&batch, set, data.eval_device);
-    let mut features = data.teacher.features(images);
-    let target = features.swap_remove(block + 1);
-    (features.swap_remove(block), target)
+    data.teacher.block_io(images, block)
 }

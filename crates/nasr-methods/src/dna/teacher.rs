@@ -73,6 +73,15 @@ impl Teacher {
     pub fn features(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
         self.network.stage_features(&self.space, images)
     }
+
+    /// Block `block`'s input and target on `images`: the teacher's features at boundaries
+    /// `block` and `block + 1` (block 0 takes the teacher's stem output). A block never sees
+    /// the student's own earlier blocks.
+    pub fn block_io(&self, images: Tensor<4>, block: usize) -> (Tensor<4>, Tensor<4>) {
+        let mut features = self.features(images);
+        let target = features.swap_remove(block + 1);
+        (features.swap_remove(block), target)
+    }
 }
 
 /// The teacher's feature shapes at every stage boundary equal the student's; a mismatch is

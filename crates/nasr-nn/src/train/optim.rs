@@ -340,3 +340,44 @@ impl ModuleMapper for AdamUpdate<'_> {
         Param::from_mapped_value(id, Tensor::from_inner(updated).require_grad(), mapper)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{Linear, LinearConfig};
+
+    /// Module Adam moves every weight as flat Adam does on the same values and gradients.
+    #[test]
+    fn weight_adam_matches_flat_adam() {
+        let device = crate::Compute::Cpu.train_device();
+        let mut model: Linear = LinearConfig::new(3, 2).init(&device);
+        let config = AdamConfig {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            weight_decay: 1e-2,
+            eps: 1e-8,
+        };
+        let weights = |m: &Linear| -> Vec<f32> { m.weight.val().into_data().try_to_vec().unwrap() };
+        let mut flat = weights(&model);
+        let mut reference = Adam::new(flat.len());
+        let mut adam = WeightAdam::new(config);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5], [1, 3]), &device);
+        for _ in 0..4 {
+            // d/dw of sum(w x^T): each row of the gradient is x.
+            let loss = model.forward(x.clone()).sum();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grad: Vec<f32> = grads
+                .get::<2>(model.weight.id)
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            reference.step(&mut flat, &grad, &config);
+            model = adam.step(model, grads, config.lr);
+            for (a, b) in weights(&model).iter().zip(&flat) {
+                assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+            }
+        }
+    }
+}

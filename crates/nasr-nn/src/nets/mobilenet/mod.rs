@@ -79,6 +79,7 @@ impl MobileNetSkeleton {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nets::mobilenet::BlockSupernet;
     use crate::params::parameter_count;
     use nasr_space::mobilenet::{MobileNetConfig, Stage};
     use nasr_space::{Arch, SeedStreams, Space};
@@ -155,6 +156,69 @@ mod tests {
                 assert_eq!(net.forward(x).dims(), [2, 10]);
             }
         }
+    }
+
+    /// The stage features have the space's boundary shapes, and they chain: the last one
+    /// through the head and classifier gives the network's logits, so each is the network's
+    /// own feature at that boundary.
+    #[test]
+    fn stage_features_have_the_boundary_shapes_and_chain_to_the_logits() {
+        let device = crate::Compute::Cpu.eval_device();
+        let space = space(false);
+        let arch = Arch::new(vec![1, 4, 2, 5]);
+        let net = crate::init::seeded(&mut SeedStreams::new(8).stream("init"), || {
+            MobileNetNetwork::new(&space, &arch, &device)
+        })
+        .unwrap();
+        let x =
+            crate::init::normal_tensor([2, 1, 9, 9], &mut SeedStreams::new(9).stream("x"), &device);
+        let features = net.stage_features(&space, x.clone());
+        let shapes: Vec<[usize; 3]> = features
+            .iter()
+            .map(|f| {
+                let [_, c, h, w] = f.dims();
+                [c, h, w]
+            })
+            .collect();
+        assert_eq!(shapes, space.stage_boundaries());
+        assert_eq!(shapes, vec![[8, 9, 9], [8, 9, 9], [12, 5, 5]]);
+        let last = features.last().unwrap().clone();
+        let from_features: Vec<f32> = net
+            .skeleton
+            .logits(net.skeleton.head(last))
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let logits: Vec<f32> = net.forward(x).into_data().try_to_vec().unwrap();
+        assert_eq!(from_features, logits);
+    }
+
+    /// A stage's block supernet enumerates every path once (6^L), maps the stage's input
+    /// shape to its output shape, and its path equals the whole supernet's stage layers.
+    #[test]
+    fn a_block_supernet_has_every_path_once_and_the_stage_shapes() {
+        let device = crate::Compute::Cpu.eval_device();
+        let mut config = space(false).config().clone();
+        config.stages[1].layers = 3;
+        let space = MobileNetSpace::new(config).unwrap();
+        let boundaries = space.stage_boundaries();
+        for stage in 0..2 {
+            let block = BlockSupernet::new(&space, stage, &device).unwrap();
+            let paths = block.paths();
+            let layers = space.stage_layers(stage).len();
+            assert_eq!(paths.len(), 6usize.pow(layers as u32));
+            let unique: std::collections::BTreeSet<_> = paths.iter().collect();
+            assert_eq!(unique.len(), paths.len());
+            let [c, h, w] = boundaries[stage];
+            let x = crate::init::normal_tensor(
+                [2, c, h, w],
+                &mut SeedStreams::new(2).stream("x"),
+                &device,
+            );
+            let [_, c2, h2, w2] = block.forward(&paths[7], x).dims();
+            assert_eq!([c2, h2, w2], boundaries[stage + 1]);
+        }
+        assert!(BlockSupernet::new(&space, 2, &device).is_err());
     }
 
     #[test]
