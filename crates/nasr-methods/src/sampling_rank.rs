@@ -1,4 +1,5 @@
-//! Does strict fairness rank better? (FairNAS, Chu et al., ICCV 2021, Section 4.3.) Trains the
+//! Does strict fairness rank better (FairNAS, Chu et al., ICCV 2021, Section 4.3), and does
+//! DNA's block-wise distillation rank better still (Li et al., CVPR 2020)? Trains the
 //! MobileNet supernet once per seed with strictly fair and once with uniform path sampling,
 //! scores the same M architectures on every supernet, and correlates each supernet's ranking
 //! with the ranking of the M trained standalone.
@@ -11,8 +12,14 @@
 //! layers (stem, head) get m times as many updates under uniform sampling, each from one path
 //! rather than the sum of m.
 //!
+//! **DNA** (optional, `methods` holding `dna`): per seed, block supernets distilled from a
+//! teacher ([`crate::dna`]) score each architecture by its summed block scores (negated, so
+//! that higher ranks higher). Its budget is stated beside the others': forward/backward passes
+//! of one block each, block after block, plus the teacher's forwards.
+//!
 //! Folder: `standalone/<k>/` (one training run per architecture), `supernet/<sampling>-<seed>/`
-//! (checkpoints and `metrics.json` of each supernet), `sampling_rank.json`. Every part resumes.
+//! (checkpoints and `metrics.json` of each supernet), `dna/<seed>/` (a DNA search's blocks and
+//! score tables), `sampling_rank.json`. Every part resumes.
 
 use std::path::Path;
 
@@ -20,6 +27,9 @@ use nasr_search::bench::mean_std;
 use nasr_space::{SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
+use crate::dna::blocks::BlockTraining;
+use crate::dna::scores::Scoring;
+use crate::dna::{DnaConfig, train_and_score};
 use crate::fairnas::{FairNasConfig, MobileNetProblem, PathSampling};
 use crate::rank_eval::Correlation;
 use crate::rsws::distinct_candidates;
@@ -41,6 +51,10 @@ pub struct SamplingRankConfig {
     pub supernet: FairNasConfig,
     /// Standalone training of each architecture (the ground-truth ranking).
     pub standalone: TrainConfig,
+    /// The rankers compared, in this order.
+    pub methods: Vec<RankMethod>,
+    /// DNA's teacher and block training, when `methods` holds `dna`.
+    pub dna: Option<DnaRanker>,
 }
 
 impl Default for SamplingRankConfig {
@@ -50,6 +64,62 @@ impl Default for SamplingRankConfig {
             archs: 10,
             supernet: FairNasConfig::default(),
             standalone: TrainConfig::default(),
+            methods: vec![RankMethod::Fair, RankMethod::Uniform],
+            dna: None,
+        }
+    }
+}
+
+/// A way of ranking the M architectures without training them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankMethod {
+    /// A strictly fair supernet's validation accuracy.
+    Fair,
+    /// A uniformly sampled supernet's validation accuracy (m times the fair epochs).
+    Uniform,
+    /// DNA's summed block scores against a teacher (negated).
+    Dna,
+}
+
+impl RankMethod {
+    /// Its name in flags and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fair => "fair",
+            Self::Uniform => "uniform",
+            Self::Dna => "dna",
+        }
+    }
+
+    /// The supernet sampling it trains with, for the supernet methods.
+    fn sampling(self) -> Option<PathSampling> {
+        match self {
+            Self::Fair => Some(PathSampling::StrictFair),
+            Self::Uniform => Some(PathSampling::Uniform),
+            Self::Dna => None,
+        }
+    }
+}
+
+/// DNA's side of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnaRanker {
+    /// The teacher's run folder.
+    pub teacher: std::path::PathBuf,
+    /// Block supernet training.
+    pub blocks: BlockTraining,
+    /// Candidate scoring.
+    pub scoring: Scoring,
+}
+
+impl Default for DnaRanker {
+    fn default() -> Self {
+        Self {
+            teacher: std::path::PathBuf::new(),
+            blocks: BlockTraining::default(),
+            scoring: Scoring::default(),
         }
     }
 }
@@ -74,17 +144,34 @@ pub struct SupernetRanking {
     pub seed: u64,
     /// Its training epochs.
     pub epochs: usize,
+    /// Path forward/backward passes of its training (steps times paths per step).
+    pub passes: u64,
     /// Supernet validation accuracy of each architecture, in the order of `standalone`.
     pub supernet_valid_accuracy: Vec<f64>,
     /// Against the standalone ranking.
     pub vs_standalone: Correlation,
 }
 
-/// Mean and standard deviation over seeds of one sampling's correlations.
+/// DNA's ranking of the M architectures for one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnaRanking {
+    /// Its seed.
+    pub seed: u64,
+    /// Epochs of each block.
+    pub block_epochs: usize,
+    /// Block forward/backward passes, all blocks together (each also runs the teacher).
+    pub passes: u64,
+    /// Each architecture's summed block score, in the order of `standalone` (lower is better).
+    pub summed_scores: Vec<f64>,
+    /// The negated scores against the standalone ranking.
+    pub vs_standalone: Correlation,
+}
+
+/// Mean and standard deviation over seeds of one method's correlations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplingSummary {
-    /// The sampling.
-    pub sampling: PathSampling,
+    /// The method.
+    pub method: RankMethod,
     /// Mean Kendall tau over seeds.
     pub kendall_tau_mean: f64,
     /// Its standard deviation (n - 1).
@@ -102,9 +189,11 @@ pub struct SamplingRankResult {
     pub options_per_layer: usize,
     /// The M architectures, trained standalone.
     pub standalone: Vec<StandaloneScore>,
-    /// Every supernet, fair ones first, then uniform, each in seed order.
+    /// Every supernet, in the order of `methods`, each in seed order.
     pub supernets: Vec<SupernetRanking>,
-    /// Fair, then uniform.
+    /// DNA's ranking per seed, when compared.
+    pub dna: Vec<DnaRanking>,
+    /// One per method, in the order of `methods`.
     pub summary: Vec<SamplingSummary>,
 }
 
@@ -127,11 +216,17 @@ pub fn sampling_rank(
     let standalone = train_standalone(config, &problem, &archs, data_dir, out, options)?;
     let truth: Vec<f64> = standalone.iter().map(|s| s.valid_accuracy).collect();
 
+    let steps = problem
+        .parts
+        .train
+        .len()
+        .div_ceil(config.supernet.train.batch_size) as u64;
     let mut supernets = Vec::new();
-    for (sampling, epochs) in [
-        (PathSampling::StrictFair, config.supernet.train.epochs),
-        (PathSampling::Uniform, config.supernet.train.epochs * m),
-    ] {
+    for sampling in config.methods.iter().filter_map(|m| m.sampling()) {
+        let (epochs, paths) = match sampling {
+            PathSampling::StrictFair => (config.supernet.train.epochs, m as u64),
+            PathSampling::Uniform => (config.supernet.train.epochs * m, 1),
+        };
         for &seed in &config.seeds {
             let run = FairNasConfig {
                 seed,
@@ -159,19 +254,28 @@ pub fn sampling_rank(
                 sampling,
                 seed,
                 epochs,
+                passes: epochs as u64 * steps * paths,
                 vs_standalone: Correlation::between(&scores, &truth),
                 supernet_valid_accuracy: scores,
             });
         }
     }
-    let summary = [PathSampling::StrictFair, PathSampling::Uniform]
-        .into_iter()
-        .map(|sampling| summarise(sampling, &supernets))
+    let dna = match (config.methods.contains(&RankMethod::Dna), &config.dna) {
+        (true, Some(ranker)) => {
+            dna_rankings(config, ranker, &problem, &archs, &truth, out, options)?
+        }
+        _ => Vec::new(),
+    };
+    let summary = config
+        .methods
+        .iter()
+        .map(|&method| summarise(method, &supernets, &dna))
         .collect();
     let result = SamplingRankResult {
         options_per_layer: m,
         standalone,
         supernets,
+        dna,
         summary,
     };
     write_json(&out.join("sampling_rank.json"), &result)?;
@@ -196,6 +300,16 @@ fn validate(config: &SamplingRankConfig) -> Result<(), NnError> {
                 "needs at least 3 architectures to rank, got {}",
                 config.archs
             ),
+        ))
+    } else if config.methods.is_empty() {
+        Some((
+            "methods",
+            "needs at least one of fair, uniform and dna".to_string(),
+        ))
+    } else if config.methods.contains(&RankMethod::Dna) && config.dna.is_none() {
+        Some((
+            "methods",
+            "holds dna, which needs its teacher (the dna table; --teacher RUN)".to_string(),
         ))
     } else {
         None
@@ -242,19 +356,65 @@ fn train_standalone(
         .collect()
 }
 
-fn summarise(sampling: PathSampling, supernets: &[SupernetRanking]) -> SamplingSummary {
-    let of = |f: fn(&SupernetRanking) -> f64| {
-        let values: Vec<f64> = supernets
+/// Per seed, DNA's blocks trained and scored into `out/dna/<seed>`, and the M architectures'
+/// summed block scores against the standalone ranking.
+fn dna_rankings(
+    config: &SamplingRankConfig,
+    ranker: &DnaRanker,
+    problem: &MobileNetProblem,
+    archs: &[nasr_space::Arch],
+    truth: &[f64],
+    out: &Path,
+    options: &RunOptions,
+) -> Result<Vec<DnaRanking>, NnError> {
+    let blocks = problem.space.config().stages.len() as u64;
+    let steps = problem.parts.train.len().div_ceil(ranker.blocks.batch_size) as u64;
+    config
+        .seeds
+        .iter()
+        .map(|&seed| {
+            let search = DnaConfig {
+                seed,
+                data: config.supernet.data.clone(),
+                space: config.supernet.space.clone(),
+                teacher: ranker.teacher.clone(),
+                blocks: ranker.blocks.clone(),
+                scoring: ranker.scoring.clone(),
+                ..DnaConfig::default()
+            };
+            let folder = out.join("dna").join(seed.to_string());
+            let tables = train_and_score(&search, problem, &folder, options)?;
+            let summed_scores: Vec<f64> = archs.iter().map(|a| tables.arch_score(a)).collect();
+            let negated: Vec<f64> = summed_scores.iter().map(|s| -s).collect();
+            Ok(DnaRanking {
+                seed,
+                block_epochs: ranker.blocks.epochs,
+                passes: blocks * ranker.blocks.epochs as u64 * steps,
+                vs_standalone: Correlation::between(&negated, truth),
+                summed_scores,
+            })
+        })
+        .collect()
+}
+
+fn summarise(
+    method: RankMethod,
+    supernets: &[SupernetRanking],
+    dna: &[DnaRanking],
+) -> SamplingSummary {
+    let correlations: Vec<Correlation> = match method.sampling() {
+        Some(sampling) => supernets
             .iter()
             .filter(|s| s.sampling == sampling)
-            .map(f)
-            .collect();
-        mean_std(&values)
+            .map(|s| s.vs_standalone)
+            .collect(),
+        None => dna.iter().map(|d| d.vs_standalone).collect(),
     };
-    let (kendall_tau_mean, kendall_tau_sd) = of(|s| s.vs_standalone.kendall_tau);
-    let (spearman_rho_mean, spearman_rho_sd) = of(|s| s.vs_standalone.spearman_rho);
+    let of = |f: fn(&Correlation) -> f64| mean_std(&correlations.iter().map(f).collect::<Vec<_>>());
+    let (kendall_tau_mean, kendall_tau_sd) = of(|c| c.kendall_tau);
+    let (spearman_rho_mean, spearman_rho_sd) = of(|c| c.spearman_rho);
     SamplingSummary {
-        sampling,
+        method,
         kendall_tau_mean,
         kendall_tau_sd,
         spearman_rho_mean,

@@ -143,6 +143,16 @@ fn dna_distils_scores_selects_within_budget_retrains_and_resumes() {
     // A rerun finds everything done: the same result.
     assert_eq!(dna_run(&config, &data, &out, &options).unwrap(), result);
 
+    // DNA as a ranker beside the supernets: the same M architectures, one ranking per seed.
+    let ranking = sampling_rank_with_dna(&teacher, &data, &options);
+    assert_eq!(ranking.dna.len(), 2);
+    for dna in &ranking.dna {
+        assert_eq!(dna.summed_scores.len(), 4);
+        assert!(dna.summed_scores.iter().all(|s| s.is_finite() && *s > 0.0));
+        assert!(dna.vs_standalone.kendall_tau.abs() <= 1.0);
+    }
+    assert_eq!(ranking.summary.len(), 1);
+
     // A budget no architecture meets is refused before any training.
     let tight = DnaConfig {
         max_flops: Some(1000),
@@ -195,4 +205,38 @@ fn teachers_that_do_not_fit_the_student_are_refused_by_name() {
         err.contains("is itself a candidate of the student space"),
         "{err}"
     );
+}
+
+fn sampling_rank_with_dna(
+    teacher: &Path,
+    data: &Path,
+    options: &RunOptions,
+) -> nasr_methods::sampling_rank::SamplingRankResult {
+    use nasr_methods::fairnas::FairNasConfig;
+    use nasr_methods::sampling_rank::{DnaRanker, RankMethod, SamplingRankConfig, sampling_rank};
+    let train = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        eval_batch_size: 64,
+        ..TrainConfig::default()
+    };
+    let mut ranker = DnaRanker {
+        teacher: teacher.to_path_buf(),
+        ..DnaRanker::default()
+    };
+    ranker.blocks.epochs = 1;
+    ranker.scoring.valid_batches = 2;
+    let config = SamplingRankConfig {
+        seeds: vec![0, 1],
+        archs: 4,
+        supernet: FairNasConfig {
+            data: digits(),
+            train: train.clone(),
+            ..FairNasConfig::default()
+        },
+        standalone: train,
+        methods: vec![RankMethod::Dna],
+        dna: Some(ranker),
+    };
+    sampling_rank(&config, data, &scratch("rank"), options).unwrap()
 }

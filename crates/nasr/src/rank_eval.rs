@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use nasr_methods::fairnas::{FairNasConfig, PathSampling};
+use nasr_methods::dna::blocks::BlockTraining;
+use nasr_methods::dna::scores::Scoring;
+use nasr_methods::fairnas::FairNasConfig;
 use nasr_methods::rank_eval::{Correlation, RankEvalConfig, rank_eval};
 use nasr_methods::rsws::RswsConfig;
 use nasr_methods::run::RunOptions;
-use nasr_methods::sampling_rank::{SamplingRankConfig, name, sampling_rank};
+use nasr_methods::sampling_rank::{DnaRanker, RankMethod, SamplingRankConfig, name, sampling_rank};
 use nasr_methods::space::SpaceName;
 use nasr_nn::train::TrainConfig;
 use nasr_search::nb201_table::Nb201Table;
@@ -20,7 +22,8 @@ use crate::template::run_template;
 #[derive(Debug, Args)]
 pub struct RankEvalArgs {
     /// Search space. nb201 ranks an RSWS supernet; mobilenet compares a strictly fair
-    /// (FairNAS) supernet with a uniformly sampled one, at matched updates per option.
+    /// (FairNAS) supernet with a uniformly sampled one, at matched updates per option, and
+    /// with --methods ...,dna DNA's summed block scores.
     #[arg(long, default_value = "nb201", value_parser = space_names(&[SpaceName::Nb201, SpaceName::Mobilenet]))]
     pub space: SpaceName,
     /// Dataset (mnist, fashion-mnist, cifar10, cifar100, sklearn-digits).
@@ -65,6 +68,15 @@ pub struct RankEvalArgs {
     /// Run folder (supernet/, standalone/<index>/, rank_eval.json); rerunning resumes.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// mobilenet: the rankers compared, comma-separated: fair, uniform, dna.
+    #[arg(long, value_delimiter = ',', default_value = "uniform,fair", value_parser = ["fair", "uniform", "dna"])]
+    pub methods: Vec<String>,
+    /// mobilenet with dna: the teacher's run folder (e.g. `nasr train -c spaces/dna-teacher.toml`).
+    #[arg(long, value_name = "RUN")]
+    pub teacher: Option<PathBuf>,
+    /// mobilenet with dna: epochs of each block supernet.
+    #[arg(long, default_value_t = 2)]
+    pub block_epochs: usize,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -73,6 +85,9 @@ pub struct RankEvalArgs {
 pub fn run(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> {
     if args.space == SpaceName::Mobilenet {
         return fair_vs_uniform(args, compute);
+    }
+    if args.teacher.is_some() || args.methods.iter().any(|m| m != "uniform" && m != "fair") {
+        anyhow::bail!("--methods dna and --teacher compare rankers on --space mobilenet");
     }
     let data_dir = args.data_dir.resolve();
     let template = template(&args)?;
@@ -152,45 +167,67 @@ fn fair_vs_uniform(args: RankEvalArgs, compute: nasr_nn::Compute) -> Result<()> 
             ..FairNasConfig::default()
         },
         standalone: train(args.epochs),
+        methods: args
+            .methods
+            .iter()
+            .map(|m| match m.as_str() {
+                "fair" => RankMethod::Fair,
+                "uniform" => RankMethod::Uniform,
+                _ => RankMethod::Dna,
+            })
+            .collect(),
+        dna: args.teacher.clone().map(|teacher| DnaRanker {
+            teacher,
+            blocks: BlockTraining {
+                epochs: args.block_epochs,
+                batch_size: args.batch_size,
+                ..BlockTraining::default()
+            },
+            scoring: Scoring {
+                batch_size: args.batch_size,
+                ..Scoring::default()
+            },
+        }),
     };
     let options = RunOptions {
         show_progress: !args.no_progress,
         compute,
     };
     let result = sampling_rank(&config, &args.data_dir.resolve(), &args.out, &options)
-        .with_context(|| format!("fair vs uniform ranking into {}", args.out.display()))?;
-    let epochs = |sampling| {
-        result
-            .supernets
-            .iter()
-            .find(|s| s.sampling == sampling)
-            .map_or(0, |s| s.epochs)
-    };
+        .with_context(|| format!("supernet ranking into {}", args.out.display()))?;
     println!(
-        "{} architectures, standalone {} epoch(s); m = {} options per layer, so fair {} epoch(s) vs uniform {} epoch(s)",
+        "{} architectures, standalone {} epoch(s); m = {} options per layer",
         result.standalone.len(),
         args.epochs,
         result.options_per_layer,
-        epochs(PathSampling::StrictFair),
-        epochs(PathSampling::Uniform),
     );
     println!(
-        "{:<8} {:>5} {:>12} {:>13}",
-        "sampling", "seed", "Kendall tau", "Spearman rho"
+        "{:<8} {:>5} {:>7} {:>9} {:>12} {:>13}",
+        "method", "seed", "epochs", "passes", "Kendall tau", "Spearman rho"
     );
-    for s in &result.supernets {
+    let row = |method: &str, seed: u64, epochs: usize, passes: u64, c: &Correlation| {
         println!(
-            "{:<8} {:>5} {:>12.3} {:>13.3}",
+            "{method:<8} {seed:>5} {epochs:>7} {passes:>9} {:>12.3} {:>13.3}",
+            c.kendall_tau, c.spearman_rho
+        );
+    };
+    for s in &result.supernets {
+        row(
             name(s.sampling),
             s.seed,
-            s.vs_standalone.kendall_tau,
-            s.vs_standalone.spearman_rho
+            s.epochs,
+            s.passes,
+            &s.vs_standalone,
         );
+    }
+    for d in &result.dna {
+        // DNA's epochs are each block's; its passes are block forward/backward passes.
+        row("dna", d.seed, d.block_epochs, d.passes, &d.vs_standalone);
     }
     for s in &result.summary {
         println!(
             "{:<8} mean Kendall tau {:.3} ± {:.3}, Spearman rho {:.3} ± {:.3}",
-            name(s.sampling),
+            s.method.name(),
             s.kendall_tau_mean,
             s.kendall_tau_sd,
             s.spearman_rho_mean,
