@@ -817,7 +817,7 @@ mod tests {
         let message = |space: SpaceName, strategy| space.check(strategy).unwrap_err().to_string();
         assert_eq!(
             message(SpaceName::Mobilenet, SearchStrategy::Rea),
-            "space mobilenet searches with strategy fairnas, spos or proxyless; got rea"
+            "space mobilenet searches with strategy fairnas, spos, proxyless or dna; got rea"
         );
         assert_eq!(
             message(SpaceName::Darts, SearchStrategy::Rsws),

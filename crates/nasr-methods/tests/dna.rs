@@ -70,7 +70,7 @@ fn dna_distils_scores_selects_within_budget_retrains_and_resumes() {
     let data = nasr_data::test_data_dir(&["sklearn-digits"]);
     let options = RunOptions::default();
     let teacher = scratch("teacher");
-    let arch = vec!["k5_e8"; 9].join("-");
+    let arch = ["k5_e8"; 9].join("-");
     let metrics = train_run(
         &teacher_run(teacher_space(), &arch, 6),
         &data,
@@ -181,7 +181,7 @@ fn teachers_that_do_not_fit_the_student_are_refused_by_name() {
     );
     let device = nasr_nn::Compute::Cpu.eval_device();
     let folder = scratch("wide-teacher");
-    write_config(&folder, &teacher_run(wider, &vec!["k5_e8"; 9].join("-"), 1));
+    write_config(&folder, &teacher_run(wider, &["k5_e8"; 9].join("-"), 1));
     let err = Teacher::load(&folder, &student, &device)
         .err()
         .unwrap()

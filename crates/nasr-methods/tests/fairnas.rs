@@ -206,6 +206,7 @@ fn fair_and_uniform_supernets_are_ranked_at_matched_updates_and_rerun_identicall
             ..FairNasConfig::default()
         },
         standalone: train,
+        ..SamplingRankConfig::default()
     };
     let result = sampling_rank(&config, &data_dir, &out, &RunOptions::default()).unwrap();
     assert_eq!(result.options_per_layer, 6);

@@ -7,7 +7,6 @@
 //! - [`nets`]: one folder per space, its network and its supernet side by side;
 //! - [`train`]: the trainer, whose step returns its loss; SGD and Adam; schedules; checkpoints;
 //! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
-//! - [`distill`]: feature-map distillation (a block towards a teacher's features) and its score;
 //! - [`latency`]: latency lookup tables and end-to-end latency, measured on this machine;
 //!   [`ofa_latency`] the same for the `ofa` space;
 //! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
@@ -18,7 +17,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod distill;
 mod error;
 pub mod eval;
 pub mod init;

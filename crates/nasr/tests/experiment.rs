@@ -121,7 +121,7 @@ fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_stra
     for (text, expected) in [
         (
             "method = \"darts\"\n[space.mobilenet]\n",
-            "space mobilenet searches with strategy fairnas, spos or proxyless; got darts",
+            "space mobilenet searches with strategy fairnas, spos, proxyless or dna; got darts",
         ),
         (
             "method = \"asha\"\n[run.space.darts]\n",
@@ -170,7 +170,7 @@ fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_stra
     );
     assert!(
         stderr(&output)
-            .contains("space mobilenet searches with strategy fairnas, spos or proxyless; got rea"),
+            .contains("space mobilenet searches with strategy fairnas, spos, proxyless or dna; got rea"),
         "{}",
         stderr(&output)
     );

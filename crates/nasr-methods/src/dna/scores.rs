@@ -6,7 +6,7 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 use nasr_data::Batcher;
-use nasr_nn::distill::FeatureDistance;
+use nasr_nn::eval::feature_distance::FeatureDistance;
 use nasr_nn::nets::mobilenet::BlockSupernet;
 use nasr_space::{MobileNetSpace, SeedStreams, Space};
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,10 @@
 //!
 //! - [`accuracy`] and [`evaluate`]: a forward's accuracy over a dataset, in evaluation mode;
 //! - [`supernet`]: [`SupernetEvaluator`], weight-sharing evaluation of one path (BatchNorm
-//!   recalibration, validation accuracy, costs), for every method that ranks supernet paths.
+//!   recalibration, validation accuracy, costs), for every method that ranks supernet paths;
+//! - [`feature_distance`]: DNA's distance of a block's features to a teacher's.
 
+pub mod feature_distance;
 pub mod supernet;
 
 pub use supernet::SupernetEvaluator;

@@ -1,6 +1,7 @@
 //! What a training step returns: its loss. Cross-entropy over one or more architectures' logits
-//! is one such step; distillation and feature-map losses are others, written by the method that
-//! needs them and handed to the same [`Trainer`](super::Trainer).
+//! is one such step; distillation and feature-map losses (DNA's [`feature_mse`]) are others,
+//! used by the methods that need them, with the [`Trainer`](super::Trainer) or a loop of
+//! their own.
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::tensor::activation::{log_softmax, softmax};
@@ -159,10 +160,17 @@ pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> usize 
     predicted.equal(labels).int().sum().into_scalar::<i64>() as usize
 }
 
+/// Mean squared error over every element of `student` and `teacher` (same shape): DNA's
+/// block-training loss (a student block towards a teacher's features).
+pub fn feature_mse(student: Tensor<4>, teacher: Tensor<4>) -> Tensor<1> {
+    (student - teacher).square().mean()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
+    use nasr_space::SeedStreams;
 
     #[test]
     fn distillation_adds_the_soft_cross_entropy_to_the_smoothed_hard_one() {
@@ -204,5 +212,27 @@ mod tests {
             &labels,
         );
         assert!((plain.reported - hard).abs() < 1e-6);
+    }
+
+    fn normal_features(seed: u64) -> Tensor<4> {
+        crate::init::normal_tensor(
+            [2, 3, 4, 4],
+            &mut SeedStreams::new(seed).stream("x"),
+            &crate::Compute::Cpu.eval_device(),
+        )
+    }
+
+    #[test]
+    fn feature_mse_is_the_mean_squared_difference() {
+        let (s, t) = (normal_features(3), normal_features(4));
+        let expected: f32 = {
+            let (a, b): (Vec<f32>, Vec<f32>) = (
+                s.clone().into_data().try_to_vec().unwrap(),
+                t.clone().into_data().try_to_vec().unwrap(),
+            );
+            a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / a.len() as f32
+        };
+        let got = super::feature_mse(s, t).into_scalar::<f32>();
+        assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
     }
 }

@@ -28,7 +28,7 @@ pub struct TableFlags {
     #[arg(long, value_name = "DEV")]
     pub objective_device: Option<String>,
     /// Latency budget in ms, on --objective-device (table strategies) or as --latency-table
-    /// predicts it (fairnas, spos); slower architectures never count as best.
+    /// predicts it (fairnas, spos, dna); slower architectures never count as best.
     #[arg(long, value_name = "MS")]
     pub max_latency: Option<f64>,
 }

@@ -20,7 +20,7 @@ use crate::cli::{DataDirArg, space_names, strategy_names};
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Experiment file (TOML): `method = "..."` (table, rsws, asha, hyperband, fairnas, spos,
-    /// darts or train) and that method's settings; or a run folder's config.toml, with the
+    /// darts, proxyless, ofa, dna or train) and that method's settings; or a run folder's config.toml, with the
     /// --strategy that wrote it. Flags override its values.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -31,7 +31,9 @@ pub struct SearchArgs {
     /// data: rsws (random search with weight sharing: train a supernet, rank --candidates
     /// paths), asha and hyperband (random architectures trained from scratch, epochs as the
     /// fidelity), darts (differentiable search: mixed supernet, bilevel optimisation,
-    /// derivation, retraining).
+    /// derivation, retraining), proxyless (binary gates and a latency loss), ofa (progressive
+    /// shrinking), dna (blocks distilled from --teacher, exact selection within --max-flops,
+    /// --max-params or --max-latency, retraining).
     #[arg(long, value_name = "STRATEGY", value_parser = strategy_names())]
     pub strategy: Option<SearchStrategy>,
     /// Search space: nb201, mobilenet (with --strategy fairnas or spos), or darts (with

@@ -1,15 +1,8 @@
-//! Feature-map distillation, DNA's (Li et al., CVPR 2020): a student block trained towards a
-//! teacher block's output features by their mean squared error, and scored by DNA's
-//! normalised distance `mean|S - T| / std(T)` (the official code's `cl_loss`), which compares
-//! across blocks of different widths and scales.
+//! DNA's score of a student block against a teacher's features (Li et al., CVPR 2020; the
+//! official code's `cl_loss`): `mean|S - T| / std(T)`, which compares across blocks of
+//! different widths and scales.
 
 use burn::tensor::Tensor;
-
-/// Mean squared error over every element of `student` and `teacher` (same shape): DNA's
-/// block-training loss.
-pub fn feature_mse(student: Tensor<4>, teacher: Tensor<4>) -> Tensor<1> {
-    (student - teacher).square().mean()
-}
 
 /// DNA's score of one candidate, accumulated over validation batches: the mean absolute
 /// difference between student and teacher features over every element seen, divided by the
@@ -82,19 +75,5 @@ mod tests {
         two.add(s.clone(), t.clone());
         two.add(s.clone(), t.clone());
         assert!((two.score() - base).abs() < 1e-9 * base.max(1.0));
-    }
-
-    #[test]
-    fn feature_mse_is_the_mean_squared_difference() {
-        let (s, t) = (normal(3), normal(4));
-        let expected: f32 = {
-            let (a, b): (Vec<f32>, Vec<f32>) = (
-                s.clone().into_data().try_to_vec().unwrap(),
-                t.clone().into_data().try_to_vec().unwrap(),
-            );
-            a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / a.len() as f32
-        };
-        let got = feature_mse(s, t).into_scalar::<f32>();
-        assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
     }
 }
