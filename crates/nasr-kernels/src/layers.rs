@@ -68,12 +68,37 @@ impl Conv2d {
     ///
     /// # Panics
     /// If `x` has another number of channels than the convolution takes.
+    /// An active [`conv_hook`](crate::conv_hook) sees the weight before and the output after.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let Some(hook) = crate::conv_hook::active() else {
+            return self.compute(x, None);
+        };
+        let weight = hook.borrow_mut().weight(self.weight.val());
+        let [_, per_group, kh, kw] = self.weight.dims();
+        let y = self.compute(x, Some(weight));
+        hook.borrow_mut().output(y, per_group * kh * kw)
+    }
+
+    /// The convolution of `x` by its weight, or by `replaced` (a hook's), plus the bias.
+    fn compute(&self, x: Tensor<4>, replaced: Option<Tensor<4>>) -> Tensor<4> {
         if !on_flex(&x) {
-            return self.as_burn().forward(x);
+            return match replaced {
+                None => self.as_burn().forward(x),
+                Some(weight) => {
+                    let options = self.options(&x);
+                    burn::tensor::module::conv2d(
+                        x,
+                        weight,
+                        self.bias.as_ref().map(|b| b.val()),
+                        options,
+                    )
+                }
+            };
         }
         let options = self.options(&x);
-        let weight = self.weight.val().into_dispatch();
+        let weight = replaced
+            .unwrap_or_else(|| self.weight.val())
+            .into_dispatch();
         let y = Tensor::<4>::from_dispatch(<Dispatch as NasrKernels>::nasr_conv2d(
             x.into_dispatch(),
             weight,
@@ -170,7 +195,8 @@ pub fn conv_batch_norm(
 ) -> Tensor<4> {
     let device = x.device();
     let training = device.is_autodiff() && bn.training.is_enabled();
-    if training || !on_flex(&x) {
+    // A hooked convolution (faults between it and its BatchNorm) is not folded.
+    if training || !on_flex(&x) || crate::conv_hook::active().is_some() {
         return bn.forward_clamped(conv.forward(x), clamp);
     }
     let [c_out, per_group, kh, kw] = conv.weight.dims();

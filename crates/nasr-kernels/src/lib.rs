@@ -20,6 +20,7 @@ pub mod backend;
 pub mod batch_norm;
 mod buffers;
 pub mod conv;
+pub mod conv_hook;
 pub mod layers;
 pub mod pool;
 pub mod route;

@@ -53,7 +53,7 @@ pub fn normal_tensor<const D: usize>(
 }
 
 /// One standard normal draw (Box-Muller).
-fn standard_normal(rng: &mut dyn RngCore) -> f32 {
+pub(crate) fn standard_normal(rng: &mut dyn RngCore) -> f32 {
     let u: f64 = 1.0 - rng.random::<f64>();
     let v: f64 = rng.random();
     ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32

@@ -19,6 +19,7 @@
 
 mod error;
 pub mod eval;
+pub mod faults;
 pub mod init;
 pub mod latency;
 pub mod nets;

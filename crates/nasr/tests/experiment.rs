@@ -169,8 +169,9 @@ fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_stra
         ],
     );
     assert!(
-        stderr(&output)
-            .contains("space mobilenet searches with strategy fairnas, spos, proxyless or dna; got rea"),
+        stderr(&output).contains(
+            "space mobilenet searches with strategy fairnas, spos, proxyless or dna; got rea"
+        ),
         "{}",
         stderr(&output)
     );
