@@ -107,6 +107,7 @@ pub fn rank_eval(
     for ranked in &supernet.ranking {
         let run = TrainRunConfig {
             init_from: None,
+            fault: None,
             seed: config.supernet.seed,
             space: config.supernet.space.clone(),
             arch: ranked.arch.clone(),

@@ -25,6 +25,7 @@ use nasr_nn::nets::mobilenet::MobileNetNetwork;
 use nasr_nn::nets::nb201::Nb201NetworkConfig;
 use nasr_nn::nets::ofa::OfaNet;
 use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
+use nasr_nn::train::fault_tolerant::fault_tolerant_step;
 use nasr_nn::train::{
     Classifier, EpochRecord, StepLogits, StepLoss, TrainConfig, TrainData, TrainStep, Trainer,
     plain_step,
@@ -78,6 +79,10 @@ pub struct TrainRunConfig {
     /// tensors must have the network's names and shapes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_from: Option<std::path::PathBuf>,
+    /// FTT-NAS's fault-tolerant training: each step's loss mixes the clean and a faulty
+    /// forward (`[fault]`: the fault model and gamma).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<nasr_nn::train::fault_tolerant::FaultTolerance>,
 }
 
 impl Default for TrainRunConfig {
@@ -89,6 +94,7 @@ impl Default for TrainRunConfig {
             data: DataConfig::default(),
             train: TrainConfig::default(),
             init_from: None,
+            fault: None,
         }
     }
 }
@@ -188,6 +194,17 @@ pub fn train_run(
         SpaceConfig::Ofa(sizes) => drop(OfaSpace::new(sizes.clone())?.parse(&config.arch)?),
     }
     config.train.validate()?;
+    if let Some(fault) = &config.fault {
+        fault.validate()?;
+        if matches!(config.space, SpaceConfig::Darts(_)) {
+            return Err(NnError::Config {
+                field: "fault",
+                problem: "trains nb201, mobilenet and ofa networks; the darts network's step \
+                          (drop-path, auxiliary head) does not take faults yet"
+                    .into(),
+            });
+        }
+    }
     open_run_folder(config, out)?;
 
     let started = Instant::now();
@@ -357,8 +374,17 @@ fn darts_step(
 
 impl Prepared<'_> {
     /// Trains `model` (resuming from the folder's checkpoints), tests it and saves its weights.
+    /// With a fault model, the step is fault-tolerant (faults from the run's streams).
     fn train<M: Classifier>(&self, model: M) -> Result<Trained, NnError> {
-        self.train_with(model, &mut plain_step)
+        match &self.config.fault {
+            Some(tolerance) => {
+                let streams = self.streams;
+                self.train_with(model, &mut |m: &M, step: &TrainStep<'_>| {
+                    fault_tolerant_step(m, step, tolerance, &streams)
+                })
+            }
+            None => self.train_with(model, &mut plain_step),
+        }
     }
 
     /// [`Prepared::train`] with a training step of its own (validation and test use the

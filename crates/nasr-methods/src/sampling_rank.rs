@@ -335,6 +335,7 @@ fn train_standalone(
         .map(|(k, arch)| {
             let run = TrainRunConfig {
                 init_from: None,
+                fault: None,
                 seed: config.supernet.seed,
                 space: config.supernet.space.clone(),
                 arch: problem.space.format(arch),

@@ -57,6 +57,7 @@ fn teacher_run(space: MobileNetConfig, arch: &str, epochs: usize) -> TrainRunCon
             ..TrainConfig::default()
         },
         init_from: None,
+        fault: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn small_run(seed: u64) -> TrainRunConfig {
             ..TrainConfig::default()
         },
         init_from: None,
+        fault: None,
     }
 }
 

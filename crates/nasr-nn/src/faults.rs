@@ -657,6 +657,52 @@ mod tests {
         ));
     }
 
+    /// Counts the convolutions a forward runs through the hook.
+    struct Counter(usize);
+
+    impl ConvHook for Counter {
+        fn weight(&mut self, weight: Tensor<4>) -> Tensor<4> {
+            weight
+        }
+        fn output(&mut self, output: Tensor<4>, _: usize) -> Tensor<4> {
+            self.0 += 1;
+            output
+        }
+    }
+
+    /// Only convolutions are hooked: an NB201 network whose 6 cell edges are convolutions
+    /// passes the hook exactly 6 times per cell more than one whose edges are skips and
+    /// pools; a cell's sum of edges (as a concatenation) is never injected.
+    #[test]
+    fn only_convolutions_pass_the_hook_never_a_cells_combination() {
+        use nasr_space::Space;
+        let device = crate::Compute::Cpu.eval_device();
+        let space = nasr_space::Nb201Space::new();
+        let network = crate::nets::nb201::Nb201NetworkConfig {
+            channels: 4,
+            cells: 1,
+            in_channels: 1,
+            classes: 3,
+        };
+        let x = features(9, [1, 1, 8, 8]);
+        let calls = |arch: &str| {
+            let arch = space.parse(arch).unwrap();
+            let net = network.init(&arch, &device).unwrap();
+            let counter = Rc::new(RefCell::new(Counter(0)));
+            let hook: SharedHook = counter.clone();
+            with_conv_hook(hook, || net.forward(x.clone()));
+            let count = counter.borrow().0;
+            count
+        };
+        let convs = calls(
+            "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+        );
+        let none = calls(
+            "|skip_connect~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|avg_pool_3x3~1|none~2|",
+        );
+        assert_eq!(convs - none, 6 * 3, "{convs} vs {none}");
+    }
+
     #[test]
     fn a_bad_rate_is_refused_by_name() {
         let bad = feature(FeatureFault::Mibb {

@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod data;
 mod demo;
+mod fault_flags;
 mod latency;
 mod ofa;
 mod plot;

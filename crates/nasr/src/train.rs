@@ -104,6 +104,12 @@ pub struct TrainArgs {
     /// reads).
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
+    #[command(flatten)]
+    pub faults: crate::fault_flags::FaultArgs,
+    /// With --fault: fault-tolerant training, each step's loss (1 - G) * CE_clean + G *
+    /// CE_faulty (FTT-NAS; aw_nas's final training uses 0.7) [default: 0.7].
+    #[arg(long, value_name = "G")]
+    pub fault_gamma: Option<f64>,
     /// Run folder to write (config.toml, metrics.json, timing.json, model.safetensors,
     /// checkpoints/). Rerunning into the same folder resumes from its last checkpoint.
     #[arg(long, value_name = "DIR")]
@@ -178,6 +184,16 @@ fn resolve(args: &TrainArgs) -> Result<TrainRunConfig> {
     set(&mut config.seed, args.seed);
     if args.init_from.is_some() {
         config.init_from = args.init_from.clone();
+    }
+    match (args.faults.model()?, args.fault_gamma) {
+        (Some(model), gamma) => {
+            config.fault = Some(nasr_nn::train::fault_tolerant::FaultTolerance {
+                model,
+                gamma: gamma.unwrap_or(0.7),
+            })
+        }
+        (None, Some(_)) => anyhow::bail!("--fault-gamma needs --fault MODEL"),
+        (None, None) => {}
     }
     let train = &mut config.train;
     set(&mut train.epochs, args.epochs);

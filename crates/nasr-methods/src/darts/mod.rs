@@ -382,6 +382,7 @@ pub fn darts_run(
     if let Some(retrain) = &config.retrain {
         let run = TrainRunConfig {
             init_from: None,
+            fault: None,
             seed: config.seed,
             space: retrain.space_of(&config.space),
             arch: result.arch.clone(),

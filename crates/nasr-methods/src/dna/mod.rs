@@ -206,6 +206,7 @@ pub fn dna_run(
         data: config.data.clone(),
         train: config.retrain.clone(),
         init_from: None,
+        fault: None,
     };
     let metrics = train_run(&retrain, data_dir, &out.join("retrain"), options)?;
     let model_cost = problem.space.cost(&arch);

@@ -64,6 +64,7 @@ pub fn extract_subnet(
             ..trained.config.train.clone()
         },
         init_from: None,
+        fault: None,
     };
     open_run_folder(&config, out)?;
     let scoring = trained.scoring(options);

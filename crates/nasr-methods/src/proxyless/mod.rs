@@ -230,6 +230,7 @@ pub fn proxyless_run(
     if config.retrain_epochs > 0 {
         let run = TrainRunConfig {
             init_from: None,
+            fault: None,
             seed: config.seed,
             space: config.space.clone(),
             arch: name,

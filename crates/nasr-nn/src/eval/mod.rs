@@ -4,8 +4,11 @@
 //! - [`accuracy`] and [`evaluate`]: a forward's accuracy over a dataset, in evaluation mode;
 //! - [`supernet`]: [`SupernetEvaluator`], weight-sharing evaluation of one path (BatchNorm
 //!   recalibration, validation accuracy, costs), for every method that ranks supernet paths;
-//! - [`feature_distance`]: DNA's distance of a block's features to a teacher's.
+//! - [`feature_distance`]: DNA's distance of a block's features to a teacher's;
+//! - [`faulty`]: accuracy under a fault model over draws, and `Faulty<E>`, any evaluator
+//!   under faults with FTT-NAS's reward.
 
+pub mod faulty;
 pub mod feature_distance;
 pub mod supernet;
 

@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod fault_tolerant;
 pub mod loss;
 pub mod optim;
 pub mod schedule;
