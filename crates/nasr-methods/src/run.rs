@@ -12,18 +12,15 @@ use std::time::Instant;
 
 use burn::module::Module;
 use nasr_data::{DatasetName, TrainTest};
-use nasr_space::mobilenet::MobileNetConfig;
-use nasr_space::ofa::{OfaConfig, OfaSpace};
+use nasr_space::ofa::OfaSpace;
 use nasr_space::{DartsSpace, MobileNetSpace, Nb201Space, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
+use crate::run_network::{AnyNetwork, build_network};
 use crate::space::{SpaceConfig, SpaceName};
 use nasr_nn::NnError;
 use nasr_nn::nets::darts::network::DropPath;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
-use nasr_nn::nets::mobilenet::MobileNetNetwork;
-use nasr_nn::nets::nb201::Nb201NetworkConfig;
-use nasr_nn::nets::ofa::OfaNet;
 use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
 use nasr_nn::train::fault_tolerant::fault_tolerant_step;
 use nasr_nn::train::{
@@ -224,82 +221,23 @@ pub fn train_run(
         options,
     };
     let device = options.compute.train_device();
-    let shape = parts.train.shape;
-    let (arch, arch_index, flops, trained) = match &config.space {
-        SpaceConfig::Nb201(size) => {
-            let space = Nb201Space::new();
-            let arch = space.parse(&config.arch)?;
-            let network = Nb201NetworkConfig {
-                channels: size.channels,
-                cells: size.cells,
-                in_channels: shape.channels,
-                classes: parts.train.classes,
-            };
-            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-                network.init(&arch, &device)
-            })?;
-            (
-                space.format(&arch),
-                Some(space.index_of(&arch)?),
-                None,
-                run.train(model)?,
-            )
-        }
-        SpaceConfig::Darts(sizes) => {
-            let space = DartsSpace::new();
-            let arch = space.parse(&config.arch)?;
-            let network = DartsNetConfig {
-                in_channels: shape.channels,
-                classes: parts.train.classes,
-                ..*sizes
-            };
-            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-                DartsNetwork::new(&network, &space.genotype(&arch), &device)
-            })?;
+    let built = build_network(
+        config,
+        parts.train.shape,
+        parts.train.classes,
+        &device,
+        &mut streams.stream("init"),
+    )?;
+    let trained = match built.network {
+        AnyNetwork::Nb201(model) => run.train(model)?,
+        AnyNetwork::Darts(model, network) => {
             let mut forward = darts_step(&network, config.train.epochs, streams);
-            (
-                space.format(&arch),
-                None,
-                None,
-                run.train_with(model, &mut forward)?,
-            )
+            run.train_with(model, &mut forward)?
         }
-        SpaceConfig::Mobilenet(sizes) | SpaceConfig::Proxyless(sizes) => {
-            let space = MobileNetSpace::new(MobileNetConfig {
-                input_size: shape.height,
-                in_channels: shape.channels,
-                classes: parts.train.classes,
-                ..sizes.clone()
-            })?;
-            let arch = space.parse(&config.arch)?;
-            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-                MobileNetNetwork::new(&space, &arch, &device)
-            })?;
-            (
-                space.format(&arch),
-                None,
-                Some(space.cost(&arch).flops),
-                run.train(model)?,
-            )
-        }
-        SpaceConfig::Ofa(sizes) => {
-            let space = OfaSpace::new(OfaConfig {
-                in_channels: shape.channels,
-                classes: parts.train.classes,
-                ..sizes.clone()
-            })?;
-            let arch = space.parse(&config.arch)?;
-            let model = nasr_nn::init::seeded(&mut streams.stream("init"), || {
-                OfaNet::new(&space, &arch, &device)
-            })?;
-            (
-                space.format(&arch),
-                None,
-                Some(space.cost(&arch).flops),
-                run.train(model)?,
-            )
-        }
+        AnyNetwork::MobileNet(model) => run.train(model)?,
+        AnyNetwork::Ofa(model) => run.train(model)?,
     };
+    let (arch, arch_index, flops) = (built.arch, built.arch_index, built.flops);
     let metrics = RunMetrics {
         format_version: METRICS_FORMAT,
         nasr_version: env!("CARGO_PKG_VERSION").to_string(),

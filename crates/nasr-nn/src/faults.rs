@@ -147,6 +147,87 @@ fn probability(field: &'static str, p: f64) -> Result<(), NnError> {
     }
 }
 
+/// A fault model up to its rate, for sweeping the rate (robustness curves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultFamily {
+    /// MiBB; the rate is per element, or per multiply-add.
+    Mibb {
+        /// The rate is p0 per multiply-add.
+        per_mac: bool,
+    },
+    /// The bit-flip model; the rate as MiBB's.
+    BitFlip {
+        /// The rate is p0 per multiply-add.
+        per_mac: bool,
+    },
+    /// Gaussian noise; the rate is sigma.
+    Gaussian,
+    /// Salt and pepper; the rate is p.
+    SaltPepper,
+    /// adSAF on weights; the rate is the per-bit fault probability (stuck at 1 with 0.16).
+    Adsaf,
+}
+
+impl FaultFamily {
+    /// The model at `rate`.
+    pub fn at(self, rate: f64) -> FaultModel {
+        let element = |per_mac| {
+            if per_mac {
+                FaultRate::PerMac(rate)
+            } else {
+                FaultRate::PerElement(rate)
+            }
+        };
+        let feature = |fault| FaultModel {
+            feature: Some(fault),
+            weight: None,
+        };
+        match self {
+            Self::Mibb { per_mac } => feature(FeatureFault::Mibb {
+                rate: element(per_mac),
+            }),
+            Self::BitFlip { per_mac } => feature(FeatureFault::BitFlip {
+                rate: element(per_mac),
+            }),
+            Self::Gaussian => feature(FeatureFault::Gaussian { sigma: rate }),
+            Self::SaltPepper => feature(FeatureFault::SaltPepper { p: rate }),
+            Self::Adsaf => FaultModel {
+                feature: None,
+                weight: Some(WeightFault {
+                    bit_fault: rate,
+                    ..WeightFault::default()
+                }),
+            },
+        }
+    }
+
+    /// Its name on the command line (`mibb`, `bitflip`, `gaussian`, `salt-pepper`, `adsaf`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mibb { .. } => "mibb",
+            Self::BitFlip { .. } => "bitflip",
+            Self::Gaussian => "gaussian",
+            Self::SaltPepper => "salt-pepper",
+            Self::Adsaf => "adsaf",
+        }
+    }
+
+    /// What its rate is.
+    pub fn rate_name(self) -> &'static str {
+        match self {
+            Self::Mibb { per_mac: true } | Self::BitFlip { per_mac: true } => {
+                "fault probability per multiply-add"
+            }
+            Self::Mibb { .. } | Self::BitFlip { .. } | Self::SaltPepper => {
+                "fault probability per element"
+            }
+            Self::Gaussian => "noise sigma",
+            Self::Adsaf => "fault probability per weight bit",
+        }
+    }
+}
+
 /// The 8-bit fixed-point frame of values whose largest magnitude is `max_abs`: its step
 /// `2^(ceil(log2 max_abs) - 7)`; 0 when every value is 0.
 pub fn frame_step(max_abs: f32) -> f32 {
@@ -691,8 +772,7 @@ mod tests {
             let counter = Rc::new(RefCell::new(Counter(0)));
             let hook: SharedHook = counter.clone();
             with_conv_hook(hook, || net.forward(x.clone()));
-            let count = counter.borrow().0;
-            count
+            counter.borrow().0
         };
         let convs = calls(
             "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",

@@ -71,6 +71,9 @@ pub enum Command {
     Search(Box<SearchArgs>),
     /// Measure how well a weight-sharing supernet ranks architectures (Kendall tau, Spearman rho).
     RankEval(RankEvalArgs),
+    /// Trained networks' test accuracy against a fault rate (FTT-NAS's fault models), as JSON
+    /// and an SVG curve.
+    Robustness(crate::robustness::RobustnessArgs),
     /// Compare search methods at equal budget over several seeds (mean ± std test accuracy).
     Compare(CompareArgs),
     /// Search a cell with DARTS on MNIST, retrain it and print its test accuracy (a few minutes).

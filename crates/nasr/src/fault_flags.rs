@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use nasr_nn::faults::{FaultModel, FaultRate, FeatureFault, WeightFault};
+use nasr_nn::faults::{FaultFamily, FaultModel};
 
 /// A fault model from the command line.
 #[derive(Debug, Args)]
@@ -29,56 +29,51 @@ pub struct FaultArgs {
 impl FaultArgs {
     /// The fault model of the flags, none without --fault; a flag of another model is refused.
     pub fn model(&self) -> Result<Option<FaultModel>> {
-        let Some(name) = self.fault.as_deref() else {
-            if self.fault_rate.is_some() || self.fault_sigma.is_some() || self.fault_per_mac {
-                bail!("--fault-rate, --fault-sigma and --fault-per-mac need --fault MODEL");
+        let Some(family) = self.family()? else {
+            if self.fault_rate.is_some() || self.fault_sigma.is_some() {
+                bail!("--fault-rate and --fault-sigma need --fault MODEL");
             }
             return Ok(None);
         };
-        if name == "gaussian" && (self.fault_rate.is_some() || self.fault_per_mac) {
-            bail!("--fault gaussian takes --fault-sigma, not --fault-rate");
+        let rate = match family {
+            FaultFamily::Gaussian => {
+                if self.fault_rate.is_some() {
+                    bail!("--fault gaussian takes --fault-sigma, not --fault-rate");
+                }
+                self.fault_sigma.unwrap_or(1.0)
+            }
+            FaultFamily::Adsaf => self.fault_rate.unwrap_or(0.1),
+            other => self
+                .fault_rate
+                .ok_or_else(|| anyhow::anyhow!("--fault {} needs --fault-rate P", other.name()))?,
+        };
+        if family != FaultFamily::Gaussian && self.fault_sigma.is_some() {
+            bail!(
+                "--fault-sigma is gaussian's; --fault {} takes --fault-rate",
+                family.name()
+            );
         }
-        if name != "gaussian" && self.fault_sigma.is_some() {
-            bail!("--fault-sigma is gaussian's; --fault {name} takes --fault-rate");
-        }
-        if matches!(name, "salt-pepper" | "adsaf") && self.fault_per_mac {
-            bail!("--fault-per-mac applies to mibb and bitflip");
-        }
-        let rate = || -> Result<f64> {
-            self.fault_rate
-                .ok_or_else(|| anyhow::anyhow!("--fault {name} needs --fault-rate P"))
-        };
-        let element_rate = || -> Result<FaultRate> {
-            Ok(if self.fault_per_mac {
-                FaultRate::PerMac(rate()?)
-            } else {
-                FaultRate::PerElement(rate()?)
-            })
-        };
-        let feature = |fault| FaultModel {
-            feature: Some(fault),
-            weight: None,
-        };
-        let model = match name {
-            "mibb" => feature(FeatureFault::Mibb {
-                rate: element_rate()?,
-            }),
-            "bitflip" => feature(FeatureFault::BitFlip {
-                rate: element_rate()?,
-            }),
-            "gaussian" => feature(FeatureFault::Gaussian {
-                sigma: self.fault_sigma.unwrap_or(1.0),
-            }),
-            "salt-pepper" => feature(FeatureFault::SaltPepper { p: rate()? }),
-            _ => FaultModel {
-                feature: None,
-                weight: Some(WeightFault {
-                    bit_fault: self.fault_rate.unwrap_or(0.1),
-                    ..WeightFault::default()
-                }),
-            },
-        };
+        let model = family.at(rate);
         model.validate()?;
         Ok(Some(model))
+    }
+
+    /// The fault model up to its rate (for sweeps), none without --fault.
+    pub fn family(&self) -> Result<Option<FaultFamily>> {
+        let Some(name) = self.fault.as_deref() else {
+            if self.fault_per_mac {
+                bail!("--fault-per-mac needs --fault mibb or bitflip");
+            }
+            return Ok(None);
+        };
+        let per_mac = self.fault_per_mac;
+        Ok(Some(match name {
+            "mibb" => FaultFamily::Mibb { per_mac },
+            "bitflip" => FaultFamily::BitFlip { per_mac },
+            _ if per_mac => bail!("--fault-per-mac applies to mibb and bitflip"),
+            "gaussian" => FaultFamily::Gaussian,
+            "salt-pepper" => FaultFamily::SaltPepper,
+            _ => FaultFamily::Adsaf,
+        }))
     }
 }

@@ -15,6 +15,7 @@ mod latency;
 mod ofa;
 mod plot;
 mod rank_eval;
+mod robustness;
 mod search;
 mod template;
 mod train;
@@ -62,6 +63,7 @@ fn run(command: Command, compute: nasr_nn::Compute) -> anyhow::Result<()> {
         Command::Data(args) => data::run(args),
         Command::Search(args) => search::run(*args, compute),
         Command::RankEval(args) => rank_eval::run(args, compute),
+        Command::Robustness(args) => robustness::run(args, compute),
         Command::Compare(args) => compare::run(args, compute),
         Command::Demo(args) => demo::run(args, compute),
         Command::Bench(args) => bench::run(args, compute),
