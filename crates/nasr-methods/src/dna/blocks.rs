@@ -162,7 +162,11 @@ pub fn train_block(
         );
         let mut total = 0.0;
         for index in 0..batcher.len() {
-            let (input, target) = boundary_pair(data, &batcher, index, block);
+            let (input, target) =
+                data.teacher
+                    .batch_io(data.train, &batcher, index, block, data.eval_device);
+            // The teacher ran without autodiff: its features enter the block's graph as leaves.
+            let (input, target) = (Tensor::from_inner(input), Tensor::from_inner(target));
             let path = uniform_path(&options, &mut paths);
             let loss = feature_mse(model.forward(&path, input), target);
             total += f64::from(loss.clone().into_scalar::<f32>());
@@ -173,21 +177,6 @@ pub fn train_block(
         losses.push(total / batcher.len() as f64);
     }
     Ok((model, losses))
-}
-
-/// The teacher's features at boundaries `block` (input) and `block + 1` (target) of batch
-/// `index`, as untracked leaves on the training device.
-fn boundary_pair(
-    data: &BlockData<'_>,
-    batcher: &Batcher<'_>,
-    index: usize,
-    block: usize,
-) -> (Tensor<4>, Tensor<4>) {
-    let batch = batcher.plain_batch(index);
-    let (images, _) = nasr_nn::train::to_tensors(&batch, data.train, data.eval_device);
-    let (input, target) = data.teacher.block_io(images, block);
-    // The teacher ran without autodiff: its features enter the block's graph as leaves.
-    (Tensor::from_inner(input), Tensor::from_inner(target))
 }
 
 /// Steps of one block's training, for a progress bar.

@@ -68,14 +68,21 @@ pub fn score_block(
         &mut recal,
     );
     let recal_inputs: Vec<Tensor<4>> = (0..scoring.recal_batches.min(recal_batcher.len()))
-        .map(|i| boundary(data, data.train, &recal_batcher, i, block).0)
+        .map(|i| {
+            data.teacher
+                .batch_io(data.train, &recal_batcher, i, block, data.eval_device)
+                .0
+        })
         .map(Tensor::from_inner)
         .collect();
     let valid = data.valid;
     let valid_batcher = Batcher::sequential(valid, data.normalization, scoring.batch_size);
     let valid_pairs: Vec<(Tensor<4>, Tensor<4>)> =
         (0..scoring.valid_batches.min(valid_batcher.len()))
-            .map(|i| boundary(data, valid, &valid_batcher, i, block))
+            .map(|i| {
+                data.teacher
+                    .batch_io(valid, &valid_batcher, i, block, data.eval_device)
+            })
             .collect();
     let layers = space.stage_layers(block);
     let mut model = model.train().no_grad();
@@ -115,18 +122,4 @@ fn recalibrate(mut model: BlockSupernet, path: &[usize], inputs: &[Tensor<4>]) -
         bn.momentum = momentum;
     }
     model
-}
-
-/// The teacher's features at boundaries `block` and `block + 1` of batch `index` of `set`, on
-/// the evaluation device.
-fn boundary(
-    data: &BlockData<'_>,
-    set: &nasr_data::Dataset,
-    batcher: &Batcher<'_>,
-    index: usize,
-    block: usize,
-) -> (Tensor<4>, Tensor<4>) {
-    let batch = batcher.plain_batch(index);
-    let (images, _) = nasr_nn::train::to_tensors(&batch, set, data.eval_device);
-    data.teacher.block_io(images, block)
 }

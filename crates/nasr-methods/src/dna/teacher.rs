@@ -82,6 +82,21 @@ impl Teacher {
         let target = features.swap_remove(block + 1);
         (features.swap_remove(block), target)
     }
+
+    /// [`Teacher::block_io`] of batch `index` of `batcher` (over `set`), computed on `device`
+    /// (the evaluation device).
+    pub fn batch_io(
+        &self,
+        set: &nasr_data::Dataset,
+        batcher: &nasr_data::Batcher<'_>,
+        index: usize,
+        block: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let batch = batcher.plain_batch(index);
+        let (images, _) = nasr_nn::train::to_tensors(&batch, set, device);
+        self.block_io(images, block)
+    }
 }
 
 /// The teacher's feature shapes at every stage boundary equal the student's; a mismatch is

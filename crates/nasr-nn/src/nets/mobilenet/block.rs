@@ -6,9 +6,10 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::BatchNorm;
-use nasr_space::mobilenet::{LayerChoice, MobileNetSpace};
+use nasr_space::mobilenet::MobileNetSpace;
 use nasr_space::{Arch, Space};
 
+use super::supernet::layer_candidates;
 use crate::NnError;
 use crate::ops::mbconv::MbConv;
 use crate::supernet::{EdgeMode, MixedOp};
@@ -42,23 +43,7 @@ impl BlockSupernet {
         let blocks = layers
             .clone()
             .zip(shapes)
-            .map(|(index, shape)| {
-                MixedOp::new(
-                    (0..space.decisions()[index].options.len())
-                        .filter_map(|option| match space.choice(index, option) {
-                            LayerChoice::MbConv { kernel, expansion } => {
-                                let block = MbConv::new(shape, kernel, expansion, device);
-                                Some(if shape.residual() {
-                                    block.with_zero_last_gamma()
-                                } else {
-                                    block
-                                })
-                            }
-                            LayerChoice::Skip => None,
-                        })
-                        .collect(),
-                )
-            })
+            .map(|(index, shape)| layer_candidates(space, index, shape, device))
             .collect();
         Ok(Self {
             layers: blocks,

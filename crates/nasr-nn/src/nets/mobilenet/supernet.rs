@@ -6,7 +6,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::BatchNorm;
-use nasr_space::mobilenet::{LayerChoice, MobileNetSpace};
+use nasr_space::mobilenet::{LayerChoice, LayerShape, MobileNetSpace};
 use nasr_space::{Arch, Space};
 
 use super::{MobileNetNetwork, MobileNetSkeleton};
@@ -29,6 +29,32 @@ impl EdgeOp for MbConv {
     }
 }
 
+/// Every candidate block of layer `index` (of shape `shape`) of `space`, in its option order,
+/// skip holding none; a residual layer's blocks start as the identity
+/// ([`MbConv::with_zero_last_gamma`]).
+pub fn layer_candidates(
+    space: &MobileNetSpace,
+    index: usize,
+    shape: &LayerShape,
+    device: &Device,
+) -> MixedOp<MbConv> {
+    MixedOp::new(
+        (0..space.decisions()[index].options.len())
+            .filter_map(|option| match space.choice(index, option) {
+                LayerChoice::MbConv { kernel, expansion } => {
+                    let block = MbConv::new(shape, kernel, expansion, device);
+                    Some(if shape.residual() {
+                        block.with_zero_last_gamma()
+                    } else {
+                        block
+                    })
+                }
+                LayerChoice::Skip => None,
+            })
+            .collect(),
+    )
+}
+
 /// The single-path supernet of a MobileNet space.
 #[derive(Module, Debug)]
 pub struct MobileNetSupernet {
@@ -49,23 +75,7 @@ impl MobileNetSupernet {
             .layers()
             .iter()
             .enumerate()
-            .map(|(index, shape)| {
-                MixedOp::new(
-                    (0..space.decisions()[index].options.len())
-                        .filter_map(|option| match space.choice(index, option) {
-                            LayerChoice::MbConv { kernel, expansion } => {
-                                let block = MbConv::new(shape, kernel, expansion, device);
-                                Some(if shape.residual() {
-                                    block.with_zero_last_gamma()
-                                } else {
-                                    block
-                                })
-                            }
-                            LayerChoice::Skip => None,
-                        })
-                        .collect(),
-                )
-            })
+            .map(|(index, shape)| layer_candidates(space, index, shape, device))
             .collect();
         Self {
             skeleton: MobileNetSkeleton::new(space, device),
