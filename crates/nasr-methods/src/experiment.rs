@@ -16,6 +16,7 @@
 //! | `proxyless` | [`ProxylessConfig`] | binary-gated path search with a latency loss (proxyless, mobilenet) |
 //! | `ofa` | [`ProgressiveShrinkingConfig`] | Once-for-All's elastic supernet by progressive shrinking (ofa) |
 //! | `dna` | [`DnaConfig`] | blocks distilled from a teacher, exact selection within a budget (mobilenet) |
+//! | `ftt` | [`FttConfig`] | FTT-NAS: a fault-tolerant supernet, REINFORCE or REA rewarded under faults (nb201, darts) |
 //! | `train` | [`TrainRunConfig`] | one architecture from scratch (any space) |
 //!
 //! ```
@@ -38,7 +39,7 @@
 //! // The darts space is searched by DARTS only; the error names it.
 //! let error = ExperimentConfig::from_toml("method = \"rsws\"\n[space.darts]", None);
 //! let message = error.unwrap_err().to_string();
-//! assert!(message.contains("space darts searches with strategy darts; got rsws"), "{message}");
+//! assert!(message.contains("space darts searches with strategy darts or ftt; got rsws"), "{message}");
 //! ```
 //!
 //! Fields a file leaves out take the defaults of the method's config struct (its `Default`).
@@ -61,6 +62,7 @@ use thiserror::Error;
 use crate::darts::{DartsConfig, DartsResult, darts_run};
 use crate::dna::{DnaConfig, DnaResult, dna_run};
 use crate::fairnas::{FairNasConfig, FairNasResult, PathSampling, fairnas_run};
+use crate::ftt::{FttConfig, FttResult, ftt_run};
 use crate::multi_fidelity::{MultiFidelityConfig, MultiFidelitySummary, run_multi_fidelity};
 use crate::ofa::{OfaResult, ProgressiveShrinkingConfig, progressive_shrinking_run};
 use crate::proxyless::{ProxylessConfig, ProxylessResult, proxyless_run};
@@ -69,7 +71,7 @@ use crate::run::{RunMetrics, RunOptions, TrainRunConfig, train_run};
 use crate::space::{SpaceConfig, SpaceName, refuse_config_format_1};
 
 /// The `method` tags of [`ExperimentConfig`], in its order.
-pub const METHODS: [&str; 11] = [
+pub const METHODS: [&str; 12] = [
     "table",
     "rsws",
     "asha",
@@ -80,6 +82,7 @@ pub const METHODS: [&str; 11] = [
     "proxyless",
     "ofa",
     "dna",
+    "ftt",
     "train",
 ];
 
@@ -185,11 +188,14 @@ pub enum SearchStrategy {
     Ofa,
     /// DNA: block supernets distilled from a teacher's features, exact selection, retraining.
     Dna,
+    /// FTT-NAS: a fault-tolerantly trained supernet, a strategy rewarded clean and under
+    /// faults, fault-tolerant retraining.
+    Ftt,
 }
 
 impl SearchStrategy {
     /// Every strategy.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Rs,
         Self::Rea,
         Self::Reinforce,
@@ -203,6 +209,7 @@ impl SearchStrategy {
         Self::Proxyless,
         Self::Ofa,
         Self::Dna,
+        Self::Ftt,
     ];
 
     /// The name in configs and on the command line.
@@ -221,6 +228,7 @@ impl SearchStrategy {
             Self::Proxyless => "proxyless",
             Self::Ofa => "ofa",
             Self::Dna => "dna",
+            Self::Ftt => "ftt",
         }
     }
 
@@ -230,7 +238,7 @@ impl SearchStrategy {
             // FairNAS's own space is chain-structured; its trainer and NSGA-II stage are
             // written for the MobileNet layers.
             Self::Fairnas | Self::Spos => &[SpaceName::Mobilenet],
-            Self::Darts => &[SpaceName::Nb201, SpaceName::Darts],
+            Self::Darts | Self::Ftt => &[SpaceName::Nb201, SpaceName::Darts],
             Self::Proxyless => &[SpaceName::Proxyless, SpaceName::Mobilenet],
             Self::Ofa => &[SpaceName::Ofa],
             Self::Dna => &[SpaceName::Mobilenet],
@@ -272,7 +280,7 @@ impl SearchStrategy {
             }
             Self::Fairnas => Some(("sampling", "strict_fair")),
             Self::Spos => Some(("sampling", "uniform")),
-            Self::Rsws | Self::Darts | Self::Proxyless | Self::Ofa | Self::Dna => None,
+            Self::Rsws | Self::Darts | Self::Proxyless | Self::Ofa | Self::Dna | Self::Ftt => None,
         }
     }
 }
@@ -367,6 +375,8 @@ pub enum ExperimentConfig {
     Ofa(ProgressiveShrinkingConfig),
     /// DNA on the MobileNet space.
     Dna(DnaConfig),
+    /// FTT-NAS on the NB201 or DARTS space.
+    Ftt(FttConfig),
     /// One architecture trained from scratch.
     Train(TrainRunConfig),
 }
@@ -464,6 +474,8 @@ pub enum ExperimentResult {
     Ofa(OfaResult),
     /// DNA's pick within the budget and its retraining.
     Dna(DnaResult),
+    /// FTT-NAS's pick, its scores and its fault-tolerant retraining.
+    Ftt(FttResult),
     /// A training run's metrics.
     Train(RunMetrics),
 }
@@ -493,6 +505,7 @@ impl ExperimentConfig {
             SearchStrategy::Proxyless => Self::Proxyless(ProxylessConfig::default()),
             SearchStrategy::Ofa => Self::Ofa(ProgressiveShrinkingConfig::default()),
             SearchStrategy::Dna => Self::Dna(DnaConfig::default()),
+            SearchStrategy::Ftt => Self::Ftt(FttConfig::default()),
         }
         .with_strategy(strategy)?;
         config.set_space(space)?;
@@ -581,6 +594,7 @@ impl ExperimentConfig {
             "proxyless" => Self::Proxyless(read_table(table)?),
             "ofa" => Self::Ofa(read_table(table)?),
             "dna" => Self::Dna(read_table(table)?),
+            "ftt" => Self::Ftt(read_table(table)?),
             "train" => Self::Train(read_table(table)?),
             other => {
                 return Err(ExperimentError::Config {
@@ -604,6 +618,7 @@ impl ExperimentConfig {
             Self::Proxyless(_) => "proxyless",
             Self::Ofa(_) => "ofa",
             Self::Dna(_) => "dna",
+            Self::Ftt(_) => "ftt",
             Self::Train(_) => "train",
         }
     }
@@ -621,6 +636,7 @@ impl ExperimentConfig {
             Self::Proxyless(_) => SearchStrategy::Proxyless,
             Self::Ofa(_) => SearchStrategy::Ofa,
             Self::Dna(_) => SearchStrategy::Dna,
+            Self::Ftt(_) => SearchStrategy::Ftt,
             Self::Train(_) => return None,
         })
     }
@@ -636,6 +652,7 @@ impl ExperimentConfig {
             Self::Proxyless(c) => c.space.name(),
             Self::Ofa(c) => c.space.name(),
             Self::Dna(c) => c.space.name(),
+            Self::Ftt(c) => c.space.name(),
             Self::Train(c) => c.space.name(),
         }
     }
@@ -677,7 +694,8 @@ impl ExperimentConfig {
             | (config @ Self::Darts(_), SearchStrategy::Darts)
             | (config @ Self::Proxyless(_), SearchStrategy::Proxyless)
             | (config @ Self::Ofa(_), SearchStrategy::Ofa)
-            | (config @ Self::Dna(_), SearchStrategy::Dna) => config,
+            | (config @ Self::Dna(_), SearchStrategy::Dna)
+            | (config @ Self::Ftt(_), SearchStrategy::Ftt) => config,
             _ => return Err(other()),
         })
     }
@@ -698,6 +716,7 @@ impl ExperimentConfig {
             Self::Proxyless(c) => retyped(&mut c.space),
             Self::Ofa(c) => retyped(&mut c.space),
             Self::Dna(c) => retyped(&mut c.space),
+            Self::Ftt(c) => retyped(&mut c.space),
             Self::Train(c) => retyped(&mut c.space),
             // The table is NB201's, checked above.
             Self::Table(_) => {}
@@ -803,6 +822,7 @@ impl ExperimentConfig {
                 ExperimentResult::Ofa(progressive_shrinking_run(config, data_dir, out, &run)?)
             }
             Self::Dna(config) => ExperimentResult::Dna(dna_run(config, data_dir, out, &run)?),
+            Self::Ftt(config) => ExperimentResult::Ftt(ftt_run(config, data_dir, out, &run)?),
             Self::Train(config) => ExperimentResult::Train(train_run(config, data_dir, out, &run)?),
         })
     }
@@ -821,12 +841,12 @@ mod tests {
         );
         assert_eq!(
             message(SpaceName::Darts, SearchStrategy::Rsws),
-            "space darts searches with strategy darts; got rsws"
+            "space darts searches with strategy darts or ftt; got rsws"
         );
         assert_eq!(
             message(SpaceName::Nb201, SearchStrategy::Spos),
             "space nb201 searches with strategy rs, rea, reinforce, nsga2, rsws, asha, \
-             hyperband or darts; got spos"
+             hyperband, darts or ftt; got spos"
         );
         for strategy in SearchStrategy::ALL {
             for &space in strategy.spaces() {

@@ -12,6 +12,9 @@
 //!   table) on the MobileNet spaces;
 //! - [`dna`]: DNA (blocks distilled from a teacher's features, per-block scores, exact
 //!   selection under a budget) on the MobileNet space;
+//! - [`ftt`]: FTT-NAS (a fault-tolerantly trained supernet, REINFORCE or REA over its paths
+//!   rewarded clean and under faults, fault-tolerant retraining) on the NB201 and DARTS spaces;
+//! - [`robustness`]: trained networks' accuracy against a fault rate;
 //! - [`ofa`]: Once-for-All (progressive shrinking, extraction, the accuracy predictor,
 //!   specialisation under a budget);
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
@@ -28,6 +31,7 @@ pub mod darts;
 pub mod dna;
 pub mod experiment;
 pub mod fairnas;
+pub mod ftt;
 pub mod latency_table;
 pub mod multi_fidelity;
 pub mod ofa;

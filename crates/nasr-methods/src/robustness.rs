@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nasr_nn::NnError;
 use nasr_nn::eval::faulty::{FaultyAccuracy, faulty_accuracy};
-use nasr_nn::faults::FaultFamily;
+use nasr_nn::faults::{FaultFamily, FaultModel};
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,71 @@ pub struct RobustnessPoint {
     pub accuracy: FaultyAccuracy,
 }
 
+/// A finished `nasr train` run folder's network, loaded with its data: what robustness and
+/// FTT-NAS's final report measure under faults.
+pub struct TrainedRun {
+    config: TrainRunConfig,
+    data: RunData,
+    network: AnyNetwork,
+    arch: String,
+    device: burn::tensor::Device,
+}
+
+impl TrainedRun {
+    /// The run of `folder` (its `config.toml` and `model.safetensors`), its data from
+    /// `data_dir`.
+    pub fn load(folder: &Path, data_dir: &Path, options: &RunOptions) -> Result<Self, NnError> {
+        let config_path = folder.join("config.toml");
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| NnError::io(&config_path, e))?;
+        let config: TrainRunConfig = toml::from_str(&text).map_err(|e| NnError::Checkpoint {
+            path: config_path.clone(),
+            problem: format!("not the config of a nasr train run: {e}"),
+        })?;
+        let data = RunData::load(&config.data, config.seed, data_dir)?;
+        let device = options.compute.eval_device();
+        let built = build_network(
+            &config,
+            data.parts.test.shape,
+            data.parts.train.classes,
+            &device,
+            &mut data.streams.stream("init"),
+        )?;
+        let network = built.network.load(&folder.join("model.safetensors"))?;
+        Ok(Self {
+            config,
+            data,
+            network,
+            arch: built.arch,
+            device,
+        })
+    }
+
+    /// Its architecture, canonical.
+    pub fn arch(&self) -> &str {
+        &self.arch
+    }
+
+    /// Test accuracy under `faults` over `draws` draws from streams `<name>/<draw>` of the
+    /// run's seed (the default, fault-free model: one draw is the clean accuracy).
+    pub fn test_accuracy(&self, faults: FaultModel, draws: usize, name: &str) -> FaultyAccuracy {
+        let streams = SeedStreams::new(self.config.seed);
+        let data = (&self.data.parts.test, &self.data.normalization);
+        let batch = self.config.train.eval_batch_size;
+        let (device, streams) = (&self.device, (&streams, name));
+        match &self.network {
+            AnyNetwork::Nb201(m) => faulty_accuracy(m, data, batch, device, faults, draws, streams),
+            AnyNetwork::Darts(m, _) => {
+                faulty_accuracy(m, data, batch, device, faults, draws, streams)
+            }
+            AnyNetwork::MobileNet(m) => {
+                faulty_accuracy(m, data, batch, device, faults, draws, streams)
+            }
+            AnyNetwork::Ofa(m) => faulty_accuracy(m, data, batch, device, faults, draws, streams),
+        }
+    }
+}
+
 /// The robustness curve of the run folder `folder` under `fault` at `rates`, `draws` draws
 /// each (streams `robustness/<rate>/<draw>` of the run's seed), on its own test set.
 pub fn robustness_curve(
@@ -49,58 +114,23 @@ pub fn robustness_curve(
     data_dir: &Path,
     options: &RunOptions,
 ) -> Result<RobustnessCurve, NnError> {
-    let config_path = folder.join("config.toml");
-    let text = std::fs::read_to_string(&config_path).map_err(|e| NnError::io(&config_path, e))?;
-    let config: TrainRunConfig = toml::from_str(&text).map_err(|e| NnError::Checkpoint {
-        path: config_path.clone(),
-        problem: format!("not the config of a nasr train run: {e}"),
-    })?;
     for &rate in rates {
         fault.at(rate).validate()?;
     }
-    let data = RunData::load(&config.data, config.seed, data_dir)?;
-    let device = options.compute.eval_device();
-    let test = &data.parts.test;
-    let built = build_network(
-        &config,
-        test.shape,
-        data.parts.train.classes,
-        &device,
-        &mut data.streams.stream("init"),
-    )?;
-    let network = built.network.load(&folder.join("model.safetensors"))?;
-    let streams = SeedStreams::new(config.seed);
-    let measure = |rate: Option<f64>| {
-        let faults = rate.map(|r| fault.at(r)).unwrap_or_default();
-        let name = format!("robustness/{}", rate.unwrap_or(0.0));
-        let draws = if rate.is_some() { draws } else { 1 };
-        let data = (test, &data.normalization);
-        let batch = config.train.eval_batch_size;
-        let streams = (&streams, name.as_str());
-        match &network {
-            AnyNetwork::Nb201(m) => {
-                faulty_accuracy(m, data, batch, &device, faults, draws, streams)
-            }
-            AnyNetwork::Darts(m, _) => {
-                faulty_accuracy(m, data, batch, &device, faults, draws, streams)
-            }
-            AnyNetwork::MobileNet(m) => {
-                faulty_accuracy(m, data, batch, &device, faults, draws, streams)
-            }
-            AnyNetwork::Ofa(m) => faulty_accuracy(m, data, batch, &device, faults, draws, streams),
-        }
-    };
-    let clean_accuracy = measure(None).mean;
+    let run = TrainedRun::load(folder, data_dir, options)?;
+    let clean_accuracy = run
+        .test_accuracy(FaultModel::default(), 1, "robustness/0")
+        .mean;
     let points = rates
         .iter()
         .map(|&rate| RobustnessPoint {
             rate,
-            accuracy: measure(Some(rate)),
+            accuracy: run.test_accuracy(fault.at(rate), draws, &format!("robustness/{rate}")),
         })
         .collect();
     Ok(RobustnessCurve {
         run: folder.display().to_string(),
-        arch: built.arch,
+        arch: run.arch,
         fault,
         rate_name: fault.rate_name().into(),
         clean_accuracy,

@@ -22,7 +22,7 @@ use nasr_nn::NnError;
 use nasr_nn::nets::darts::network::DropPath;
 use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
 use nasr_nn::params::{named_tensors, parameter_count, save_safetensors, write_atomically};
-use nasr_nn::train::fault_tolerant::fault_tolerant_step;
+use nasr_nn::train::fault_tolerant::{fault_tolerant_loss, fault_tolerant_step};
 use nasr_nn::train::{
     Classifier, EpochRecord, StepLogits, StepLoss, TrainConfig, TrainData, TrainStep, Trainer,
     plain_step,
@@ -170,6 +170,24 @@ pub struct RunOptions {
     pub compute: nasr_nn::Compute,
 }
 
+impl RunOptions {
+    /// A bar of `total` steps, `done` of them already done, labelled `prefix`; hidden unless
+    /// progress is shown.
+    pub fn progress(&self, total: usize, done: usize, prefix: &str) -> indicatif::ProgressBar {
+        if !self.show_progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total as u64).with_position(done as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{prefix} {{bar:30}} {{pos}}/{{len}} {{eta}}"
+            ))
+            .expect("a valid template"),
+        );
+        bar
+    }
+}
+
 /// Runs training as configured, reading data from `data_dir` and writing the run folder `out`.
 /// A folder with checkpoints of the same config resumes from the last one.
 pub fn train_run(
@@ -193,14 +211,6 @@ pub fn train_run(
     config.train.validate()?;
     if let Some(fault) = &config.fault {
         fault.validate()?;
-        if matches!(config.space, SpaceConfig::Darts(_)) {
-            return Err(NnError::Config {
-                field: "fault",
-                problem: "trains nb201, mobilenet and ofa networks; the darts network's step \
-                          (drop-path, auxiliary head) does not take faults yet"
-                    .into(),
-            });
-        }
     }
     open_run_folder(config, out)?;
 
@@ -231,7 +241,7 @@ pub fn train_run(
     let trained = match built.network {
         AnyNetwork::Nb201(model) => run.train(model)?,
         AnyNetwork::Darts(model, network) => {
-            let mut forward = darts_step(&network, config.train.epochs, streams);
+            let mut forward = darts_step(&network, config, streams);
             run.train_with(model, &mut forward)?
         }
         AnyNetwork::MobileNet(model) => run.train(model)?,
@@ -288,25 +298,34 @@ struct Trained {
 
 /// The training step of a DARTS evaluation network: drop-path at `drop_path * epoch /
 /// epochs` (DARTS' linear ramp), masks from stream `drop-path/<epoch>`, and the auxiliary
-/// head's logits with their loss weight.
-fn darts_step(
+/// head's logits with their loss weight; with the run's fault model, fault-tolerant (both
+/// forwards draw their masks from the epoch's stream).
+fn darts_step<'a>(
     network: &DartsNetConfig,
-    epochs: usize,
+    config: &'a TrainRunConfig,
     streams: SeedStreams,
-) -> impl FnMut(&DartsNetwork, &TrainStep<'_>) -> StepLoss {
+) -> impl FnMut(&DartsNetwork, &TrainStep<'_>) -> StepLoss + 'a {
     let network = *network;
+    let epochs = config.train.epochs;
     let mut masks = nasr_space::EpochStream::new(streams, "drop-path");
     move |model, step| {
         let rng = masks.at(step.epoch);
-        let drop = DropPath {
-            prob: network.drop_path * step.epoch as f64 / epochs as f64,
-            rng,
+        let prob = network.drop_path * step.epoch as f64 / epochs as f64;
+        let mut forward = || {
+            let drop = DropPath {
+                prob,
+                rng: &mut *rng,
+            };
+            let (logits, auxiliary) = model.forward_train(step.images.clone(), Some(drop));
+            StepLogits {
+                paths: vec![logits],
+                auxiliary: auxiliary.map(|a| (a, network.auxiliary_weight)),
+            }
         };
-        let (logits, auxiliary) = model.forward_train(step.images.clone(), Some(drop));
-        step.cross_entropy(StepLogits {
-            paths: vec![logits],
-            auxiliary: auxiliary.map(|a| (a, network.auxiliary_weight)),
-        })
+        match &config.fault {
+            Some(tolerance) => fault_tolerant_loss(step, tolerance, &streams, &mut forward),
+            None => step.cross_entropy(forward()),
+        }
     }
 }
 

@@ -141,3 +141,50 @@ fn copied_out_weights_give_the_supernet_paths_outputs() {
         .unwrap();
     assert_eq!(from_supernet, from_standalone);
 }
+
+/// The DARTS supernet's path of a derived genotype computes its mixed relaxation with one-hot
+/// weights on the chosen (op, input) pairs and zero rows elsewhere, and recalibration reaches
+/// each of its BatchNorms once.
+#[test]
+fn a_darts_path_is_the_mixed_relaxation_with_one_hot_weights() {
+    use burn::tensor::{Tensor, TensorData};
+    use nasr_nn::nets::darts::{DartsNetConfig, DartsSupernet};
+    use nasr_nn::supernet::PathSupernet;
+    use nasr_space::DartsSpace;
+    use nasr_space::darts::{DARTS_EDGES, DARTS_OPS, first_edge};
+
+    let device = nasr_nn::Compute::Cpu.eval_device();
+    let space = DartsSpace::new();
+    let arch = space.sample(&mut SeedStreams::new(4).stream("arch"));
+    let config = DartsNetConfig {
+        channels: 4,
+        layers: 3,
+        ..DartsNetConfig::default()
+    };
+    let mut net = nasr_nn::init::seeded(&mut SeedStreams::new(5).stream("init"), || {
+        DartsSupernet::new(&config, &device)
+    })
+    .unwrap();
+    let mut weights = vec![0f32; 2 * DARTS_EDGES * DARTS_OPS.len()];
+    for (cell, genotype) in space.genotype(&arch).iter().enumerate() {
+        for (node, pair) in genotype.iter().enumerate() {
+            for &(op, input) in pair {
+                let row = cell * DARTS_EDGES + first_edge(node) + input;
+                weights[row * DARTS_OPS.len() + op] = 1.0;
+            }
+        }
+    }
+    let weights = Tensor::<2>::from_data(
+        TensorData::new(weights, [2 * DARTS_EDGES, DARTS_OPS.len()]),
+        &device,
+    );
+    let x =
+        nasr_nn::init::normal_tensor([2, 1, 8, 8], &mut SeedStreams::new(6).stream("x"), &device);
+    let path = net.forward_path(&arch, x.clone()).into_data();
+    let mixed = net.forward_mixed(&weights, 0.0, x).into_data();
+    path.assert_approx_eq::<f32>(&mixed, burn::tensor::Tolerance::absolute(1e-5));
+    // Stem, then per cell two preprocessings and, per edge, every op's BatchNorms.
+    let names = named_tensors(&net);
+    let bn_means = names.keys().filter(|k| k.ends_with("running_mean")).count();
+    assert_eq!(net.batch_norms().len(), bn_means);
+}

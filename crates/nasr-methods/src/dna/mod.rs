@@ -264,11 +264,8 @@ pub(crate) fn train_and_score(
             losses.push(read_json(&loss_path)?);
             load_block(space, block, &weights, &train_device)?
         } else {
-            let bar = progress(
-                options,
-                steps_per_block(data.train, &config.blocks),
-                &format!("block {block}"),
-            );
+            let steps = steps_per_block(data.train, &config.blocks);
+            let bar = options.progress(steps as usize, 0, &format!("block {block}"));
             let (model, epoch_losses) =
                 train_block(space, block, &data, &config.blocks, &streams, &bar)?;
             bar.finish_and_clear();
@@ -281,8 +278,8 @@ pub(crate) fn train_and_score(
             tables.push(read_json(&table_path)?);
             continue;
         }
-        let candidates: u64 = model.options.iter().map(|&n| n as u64).product();
-        let bar = progress(options, candidates, &format!("scoring block {block}"));
+        let candidates: usize = model.options.iter().product();
+        let bar = options.progress(candidates, 0, &format!("scoring block {block}"));
         let mut table = score_block(model, space, block, &data, &config.scoring, &streams, &bar);
         bar.finish_and_clear();
         table.sort_by(|a, b| a.score.total_cmp(&b.score));
@@ -376,20 +373,6 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NnError> 
         path: path.to_path_buf(),
         problem: e.to_string(),
     })
-}
-
-fn progress(options: &RunOptions, total: u64, prefix: &str) -> indicatif::ProgressBar {
-    if !options.show_progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{prefix} {{bar:30}} {{pos}}/{{len}} {{eta}}"
-        ))
-        .expect("a valid template"),
-    );
-    bar
 }
 
 #[cfg(test)]

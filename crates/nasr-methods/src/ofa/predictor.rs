@@ -221,7 +221,7 @@ fn measure_pairs(
     }
     let mut file = rewrite(&path, &pairs)?;
     let scoring = trained.scoring(options);
-    let bar = progress(options, archs.len(), pairs.len());
+    let bar = options.progress(archs.len(), pairs.len(), "measuring sub-networks");
     for arch in &archs[pairs.len()..] {
         let pair = MeasuredPair {
             arch: space.format(arch),
@@ -249,18 +249,4 @@ fn rewrite(path: &Path, pairs: &[MeasuredPair]) -> Result<std::fs::File, NnError
         .append(true)
         .open(path)
         .map_err(|e| NnError::io(path, e))
-}
-
-fn progress(options: &RunOptions, total: usize, done: usize) -> indicatif::ProgressBar {
-    if !options.show_progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total as u64).with_position(done as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "measuring sub-networks {bar:30} {pos}/{len} {eta}",
-        )
-        .expect("a valid template"),
-    );
-    bar
 }

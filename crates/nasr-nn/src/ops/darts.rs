@@ -246,6 +246,20 @@ impl DartsEdgeOp {
         matches!(self, Self::Skip(_))
     }
 
+    /// The BatchNorms the op holds (a pool's only in the search supernet).
+    pub fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        match self {
+            Self::Zero(_) | Self::Skip(_) => Vec::new(),
+            Self::MaxPool3x3(op) => op.bn.iter_mut().collect(),
+            Self::AvgPool3x3(op) => op.bn.iter_mut().collect(),
+            Self::SkipReduce(reduce) => vec![&mut reduce.bn],
+            Self::SepConv3x3(sep) | Self::SepConv5x5(sep) => {
+                vec![&mut sep.first.bn, &mut sep.second.bn]
+            }
+            Self::DilConv3x3(dil) | Self::DilConv5x5(dil) => vec![&mut dil.bn],
+        }
+    }
+
     /// Applies the op; `None` for `none`.
     pub fn forward(&self, x: Tensor<4>) -> Option<Tensor<4>> {
         Some(match self {

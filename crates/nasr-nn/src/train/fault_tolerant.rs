@@ -6,7 +6,7 @@
 use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
-use super::loss::StepLoss;
+use super::loss::{StepLogits, StepLoss};
 use super::{Classifier, TrainStep};
 use crate::NnError;
 use crate::faults::{FaultInjector, FaultModel};
@@ -44,14 +44,27 @@ pub fn fault_tolerant_step<M: Classifier>(
     tolerance: &FaultTolerance,
     streams: &SeedStreams,
 ) -> StepLoss {
-    let clean = step.cross_entropy(vec![model.forward(step.images.clone())].into());
+    fault_tolerant_loss(step, tolerance, streams, &mut || {
+        vec![model.forward(step.images.clone())].into()
+    })
+}
+
+/// The fault-tolerant loss of any step's forward (`forward` runs once clean and once under
+/// the step's faults): a supernet path, a DARTS network with its auxiliary head. As
+/// [`fault_tolerant_step`].
+pub fn fault_tolerant_loss(
+    step: &TrainStep<'_>,
+    tolerance: &FaultTolerance,
+    streams: &SeedStreams,
+    forward: &mut dyn FnMut() -> StepLogits,
+) -> StepLoss {
+    let clean = step.cross_entropy(forward());
     if tolerance.gamma == 0.0 {
         return clean;
     }
     let rng = streams.stream(&format!("faults/{}/{}", step.epoch, step.step));
-    let (logits, _) =
-        FaultInjector::new(tolerance.model, rng).run(|| model.forward(step.images.clone()));
-    let faulty = step.cross_entropy(vec![logits].into());
+    let (logits, _) = FaultInjector::new(tolerance.model, rng).run(forward);
+    let faulty = step.cross_entropy(logits);
     let gamma = tolerance.gamma;
     StepLoss {
         loss: clean.loss.mul_scalar(1.0 - gamma) + faulty.loss.mul_scalar(gamma),

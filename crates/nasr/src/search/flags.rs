@@ -8,6 +8,7 @@ use clap::Args;
 use nasr_data::DatasetName;
 use nasr_methods::darts::{DartsConfig, Relaxation, RetrainConfig};
 use nasr_methods::experiment::{DartsOrder, ExperimentConfig};
+use nasr_methods::ftt::{FttConfig, FttRetrain};
 use nasr_methods::proxyless::ProxylessConfig;
 use nasr_search::hardware_loss::{CostKind, CostLoss};
 use nasr_search::nb201_table::Nb201Dataset;
@@ -120,6 +121,35 @@ pub struct DnaFlags {
     pub score_batches: Option<usize>,
 }
 
+/// FTT-NAS: the fault model, the supernet's fault-tolerant loss, the reward, the strategy,
+/// the retraining.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "FTT-NAS")]
+pub struct FttFlags {
+    #[command(flatten)]
+    pub faults: crate::fault_flags::FaultArgs,
+    /// Weight G of the faulty loss in supernet training, (1 - G) * CE_clean + G * CE_faulty
+    /// [default: 0.5].
+    #[arg(long, value_name = "G")]
+    pub fault_gamma: Option<f64>,
+    /// The strategy over the supernet's paths: reinforce, rea or rs [default: reinforce].
+    #[arg(long, value_name = "STRATEGY", value_parser = ["reinforce", "rea", "rs"])]
+    pub ftt_strategy: Option<String>,
+    /// Reward (1 - A) * acc_clean + A * acc_faulty [default: 0.5 for feature faults, 0.2 for
+    /// adsaf].
+    #[arg(long, value_name = "A")]
+    pub reward_alpha: Option<f64>,
+    /// Fault draws per architecture's reward [default: 2].
+    #[arg(long, value_name = "N")]
+    pub fault_draws: Option<usize>,
+    /// Channels (C) of the retrained network [default: the supernet's].
+    #[arg(long, value_name = "C")]
+    pub retrain_channels: Option<usize>,
+    /// Weight G of the faulty loss in the retraining [default: 0.7].
+    #[arg(long, value_name = "G")]
+    pub retrain_gamma: Option<f64>,
+}
+
 /// ProxylessNAS: the hardware term, the architecture steps, the warm-up.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "ProxylessNAS")]
@@ -209,18 +239,22 @@ const TRAINING: &[&str] = &[
     "proxyless",
     "ofa",
     "dna",
+    "ftt",
     "train",
 ];
-const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "train"];
+const NB201_NETWORK: &[&str] = &["rsws", "asha", "hyperband", "darts", "ftt", "train"];
 const MULTI_FIDELITY: &[&str] = &["asha", "hyperband"];
 const DARTS: &[&str] = &["darts"];
 const PROXYLESS: &[&str] = &["proxyless"];
 const GRADIENT: &[&str] = &["darts", "proxyless"];
+const RETRAINING: &[&str] = &["darts", "proxyless", "ftt"];
 const DNA: &[&str] = &["dna"];
+const FTT: &[&str] = &["ftt"];
 
 /// Which methods each given flag applies to; the first flag given to a method outside its
 /// list is refused.
 fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
+    let f = &args.ftt;
     let (t, d, s, m, x, p) = (
         &args.table,
         &args.training,
@@ -233,7 +267,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--queries",
             args.queries.is_some(),
-            &["table", "asha", "hyperband", "fairnas", "spos"],
+            &["table", "asha", "hyperband", "fairnas", "spos", "ftt"],
         ),
         ("--evaluator", t.evaluator.is_some(), TABLE),
         ("--dataset", t.dataset.is_some(), TABLE),
@@ -248,7 +282,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--test-subset",
             d.test_subset.is_some(),
-            &["asha", "hyperband", "darts", "dna", "train"],
+            &["asha", "hyperband", "darts", "dna", "ftt", "train"],
         ),
         (
             "--epochs",
@@ -261,6 +295,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
                 "proxyless",
                 "ofa",
                 "dna",
+                "ftt",
                 "train",
             ],
         ),
@@ -271,7 +306,7 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         (
             "--recal-batches",
             s.recal_batches.is_some(),
-            &["rsws", "fairnas", "spos", "proxyless", "ofa"],
+            &["rsws", "fairnas", "spos", "proxyless", "ofa", "ftt"],
         ),
         ("--no-shrinking", s.no_shrinking, &["ofa"]),
         ("--min-epochs", m.min_epochs.is_some(), MULTI_FIDELITY),
@@ -279,13 +314,13 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--eta", m.eta.is_some(), MULTI_FIDELITY),
         ("--workers", m.workers.is_some(), MULTI_FIDELITY),
         ("--order", x.order.is_some(), DARTS),
-        ("--layers", x.layers.is_some(), &["darts", "train"]),
+        ("--layers", x.layers.is_some(), &["darts", "ftt", "train"]),
         ("--alpha-lr", x.alpha_lr.is_some(), GRADIENT),
         ("--xi", x.xi.is_some(), DARTS),
         ("--aux-skip-beta", x.aux_skip_beta.is_some(), DARTS),
         ("--fair-darts", x.fair_darts, DARTS),
         ("--zero-one-weight", x.zero_one_weight.is_some(), DARTS),
-        ("--retrain-epochs", x.retrain_epochs.is_some(), GRADIENT),
+        ("--retrain-epochs", x.retrain_epochs.is_some(), RETRAINING),
         (
             "--latency-table",
             p.latency_table.is_some(),
@@ -306,6 +341,16 @@ fn check_applicable(args: &SearchArgs, method: &str) -> Result<()> {
         ("--max-params", args.dna.max_params.is_some(), DNA),
         ("--block-epochs", args.dna.block_epochs.is_some(), DNA),
         ("--score-batches", args.dna.score_batches.is_some(), DNA),
+        ("--fault", f.faults.fault.is_some(), FTT),
+        ("--fault-rate", f.faults.fault_rate.is_some(), FTT),
+        ("--fault-per-mac", f.faults.fault_per_mac, FTT),
+        ("--fault-sigma", f.faults.fault_sigma.is_some(), FTT),
+        ("--fault-gamma", f.fault_gamma.is_some(), FTT),
+        ("--ftt-strategy", f.ftt_strategy.is_some(), FTT),
+        ("--reward-alpha", f.reward_alpha.is_some(), FTT),
+        ("--fault-draws", f.fault_draws.is_some(), FTT),
+        ("--retrain-channels", f.retrain_channels.is_some(), FTT),
+        ("--retrain-gamma", f.retrain_gamma.is_some(), FTT),
     ];
     for &(flag, given, methods) in flags {
         if given && !methods.contains(&method) {
@@ -455,6 +500,18 @@ pub fn apply(args: &SearchArgs, experiment: &mut ExperimentConfig, from_file: bo
             }
             set_some(&mut c.latency_table, args.proxyless.latency_table.clone());
         }
+        ExperimentConfig::Ftt(c) => {
+            set(&mut c.seed, args.seed);
+            set(&mut c.data.name, d.data);
+            set_some(&mut c.data.train_subset, d.train_subset);
+            set_some(&mut c.data.test_subset, d.test_subset);
+            set(&mut c.train.epochs, d.epochs);
+            set(&mut c.train.batch_size, d.batch_size);
+            size_space(&mut c.space, sizes)?;
+            set(&mut c.trials, args.queries);
+            set(&mut c.recal_batches, s.recal_batches);
+            ftt(c, &args.ftt, args.darts.retrain_epochs, d.batch_size)?;
+        }
         ExperimentConfig::Train(c) => {
             set(&mut c.seed, args.seed);
             set(&mut c.data.name, d.data);
@@ -514,6 +571,56 @@ fn darts(
         set(&mut retrain.darts_net.channels, channels);
         set(&mut retrain.darts_net.layers, layers);
         set(&mut retrain.train.batch_size, batch_size);
+    }
+    Ok(())
+}
+
+/// The FTT-NAS flags: a fault model replaces the file's (its gamma kept unless given);
+/// `--retrain-epochs 0` turns the retraining off, `--retrain-channels` widens it.
+fn ftt(
+    c: &mut FttConfig,
+    f: &FttFlags,
+    retrain_epochs: Option<usize>,
+    batch_size: Option<usize>,
+) -> Result<()> {
+    if let Some(model) = f.faults.model()? {
+        c.fault.model = model;
+    }
+    set(&mut c.fault.gamma, f.fault_gamma);
+    if let Some(name) = &f.ftt_strategy {
+        c.strategy = name.parse()?;
+    }
+    set_some(&mut c.reward_alpha, f.reward_alpha);
+    set(&mut c.fault_draws, f.fault_draws);
+    match retrain_epochs {
+        Some(0) => c.retrain = None,
+        Some(epochs) => {
+            c.retrain
+                .get_or_insert_with(FttRetrain::default)
+                .train
+                .epochs = epochs
+        }
+        None => {}
+    }
+    let Some(retrain) = &mut c.retrain else {
+        if f.retrain_channels.is_some() || f.retrain_gamma.is_some() {
+            bail!(
+                "--retrain-channels and --retrain-gamma need the retraining (--retrain-epochs 0 turns it off)"
+            );
+        }
+        return Ok(());
+    };
+    set(&mut retrain.gamma, f.retrain_gamma);
+    set(&mut retrain.train.batch_size, batch_size);
+    if let Some(channels) = f.retrain_channels {
+        let mut space = retrain.space.clone().unwrap_or_else(|| c.space.clone());
+        let sizes = SizeFlags {
+            channels: Some(channels),
+            cells: None,
+            layers: None,
+        };
+        size_space(&mut space, sizes)?;
+        retrain.space = Some(space);
     }
     Ok(())
 }

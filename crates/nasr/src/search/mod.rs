@@ -20,7 +20,7 @@ use crate::cli::{DataDirArg, space_names, strategy_names};
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Experiment file (TOML): `method = "..."` (table, rsws, asha, hyperband, fairnas, spos,
-    /// darts, proxyless, ofa, dna or train) and that method's settings; or a run folder's config.toml, with the
+    /// darts, proxyless, ofa, dna, ftt or train) and that method's settings; or a run folder's config.toml, with the
     /// --strategy that wrote it. Flags override its values.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -33,18 +33,21 @@ pub struct SearchArgs {
     /// fidelity), darts (differentiable search: mixed supernet, bilevel optimisation,
     /// derivation, retraining), proxyless (binary gates and a latency loss), ofa (progressive
     /// shrinking), dna (blocks distilled from --teacher, exact selection within --max-flops,
-    /// --max-params or --max-latency, retraining).
+    /// --max-params or --max-latency, retraining), ftt (FTT-NAS: a supernet trained under
+    /// --fault, --ftt-strategy over its paths rewarded clean and under faults, fault-tolerant
+    /// retraining).
     #[arg(long, value_name = "STRATEGY", value_parser = strategy_names())]
     pub strategy: Option<SearchStrategy>,
     /// Search space: nb201, mobilenet (with --strategy fairnas or spos), or darts (with
-    /// --strategy darts) [default: the strategy's: mobilenet for fairnas and spos, else nb201].
+    /// --strategy darts or ftt) [default: the strategy's: mobilenet for fairnas and spos, else nb201].
     #[arg(long, value_name = "SPACE", value_parser = space_names(&SpaceName::ALL))]
     pub space: Option<SpaceName>,
     /// Run seed [default: 0].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Trials: table queries; asha/hyperband evaluations (at any rung); fairnas/spos:
-    /// architectures NSGA-II evaluates on the trained supernet [default: 100].
+    /// architectures NSGA-II evaluates on the trained supernet; ftt: architectures its
+    /// strategy evaluates [default: 100; ftt 50].
     #[arg(long, value_name = "N")]
     pub queries: Option<usize>,
     #[command(flatten)]
@@ -69,6 +72,8 @@ pub struct SearchArgs {
     pub proxyless: flags::ProxylessFlags,
     #[command(flatten)]
     pub dna: flags::DnaFlags,
+    #[command(flatten)]
+    pub ftt: flags::FttFlags,
 }
 
 pub fn run(args: SearchArgs, compute: nasr_nn::Compute) -> Result<()> {

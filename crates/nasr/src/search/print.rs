@@ -152,6 +152,7 @@ pub fn result(experiment: &ExperimentConfig, result: &ExperimentResult, out: &Pa
             );
         }
         (_, ExperimentResult::Dna(result)) => dna(result, out),
+        (_, ExperimentResult::Ftt(result)) => ftt(result, out),
         (_, ExperimentResult::Train(metrics)) => crate::train::print_metrics(metrics, out),
         (experiment, _) => anyhow::bail!(
             "internal: a {} experiment returned another method's result",
@@ -263,6 +264,37 @@ fn dna(result: &nasr_methods::dna::DnaResult, out: &std::path::Path) {
     );
     println!(
         "run folder {} (blocks/, scores/block<i>.json, retrain/, best.json)",
+        out.display()
+    );
+}
+
+/// An FTT-NAS run: the pick's supernet scores, and its retraining clean and under faults.
+fn ftt(result: &nasr_methods::ftt::FttResult, out: &std::path::Path) {
+    let best = &result.best;
+    println!("arch {}", best.arch);
+    println!(
+        "supernet path after {} trials: reward {:.4}, validation accuracy clean {:.4}, under \
+         faults {:.4} +- {:.4}",
+        result.trials,
+        best.reward,
+        best.accuracy_clean,
+        best.accuracy_faulty,
+        best.accuracy_faulty_sd
+    );
+    if let Some(retrained) = &result.retrained {
+        let faulty = &retrained.test_accuracy_faulty;
+        println!(
+            "retrained fault-tolerantly ({} parameters): test accuracy clean {:.4}, under faults \
+             {:.4} +- {:.4} over {} draws",
+            retrained.parameters,
+            retrained.test_accuracy,
+            faulty.mean,
+            faulty.sd,
+            faulty.draws.len()
+        );
+    }
+    println!(
+        "run folder {} (supernet.safetensors, trials.jsonl, retrain/, best.json)",
         out.display()
     );
 }

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Tensor};
-use nasr_kernels::Conv2d;
+use nasr_kernels::{BatchNorm, Conv2d};
 use serde::{Deserialize, Serialize};
 
 use crate::NnError;
@@ -156,6 +156,15 @@ impl Preprocess {
         Self {
             conv: (!reduce).then(|| ReluConvBn::new(c_in, c_out, 1, 1, device)),
             reduce: reduce.then(|| FactorizedReduce::new(c_in, c_out, device)),
+        }
+    }
+
+    /// Its BatchNorm.
+    pub fn batch_norm(&mut self) -> &mut BatchNorm {
+        match (&mut self.conv, &mut self.reduce) {
+            (Some(conv), _) => &mut conv.bn,
+            (_, Some(reduce)) => &mut reduce.bn,
+            _ => unreachable!("one of the two is set"),
         }
     }
 

@@ -1,17 +1,21 @@
 //! The DARTS search supernet (mixed mode): every cell holds all eight ops on each of its 14
 //! edges, and a forward pass sums them weighted by softmax(alpha). All normal cells share
-//! alpha_normal and all reduction cells alpha_reduce, as in DARTS.
+//! alpha_normal and all reduction cells alpha_reduce, as in DARTS. In path mode (FTT-NAS's
+//! weight-sharing search) a derived cell's ops alone run, each node summing its two inputs.
 
 use burn::module::Module;
 use burn::nn::{BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use nasr_kernels::{BatchNorm, Conv2d};
-use nasr_space::darts::{DARTS_EDGES, DARTS_NODES, DARTS_OPS, DartsPrimitive};
+use nasr_space::darts::{
+    CellGenotype, DARTS_EDGES, DARTS_NODES, DARTS_OPS, DartsPrimitive, first_edge,
+};
+use nasr_space::{Arch, DartsSpace};
 
 use super::{DartsNetConfig, Preprocess, cell_plan, stem_conv};
 use crate::NnError;
 use crate::ops::darts::DartsEdgeOp;
-use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedSupernet, MixedWeights};
+use crate::supernet::{EdgeMode, EdgeOp, MixedOp, MixedSupernet, MixedWeights, PathSupernet};
 
 impl EdgeOp for DartsEdgeOp {
     fn apply(&self, x: Tensor<4>) -> Option<Tensor<4>> {
@@ -47,25 +51,60 @@ pub struct SearchCell {
     pub reduction: bool,
 }
 
+/// What one intermediate node of a search cell sums: per input node, the edge's mode.
+type NodeInputs<'a> = Vec<(usize, EdgeMode<'a>)>;
+
 impl SearchCell {
     /// The cell's output: the concatenation of its 4 intermediate nodes, `4 * channels` wide.
-    fn forward(&self, s0: Tensor<4>, s1: Tensor<4>, weights: MixedWeights<'_>) -> Tensor<4> {
+    /// Node `j` sums, over the inputs `inputs(j)` names, edge `first_edge(j) + input` run in
+    /// that input's mode.
+    fn forward<'a>(
+        &self,
+        s0: Tensor<4>,
+        s1: Tensor<4>,
+        inputs: impl Fn(usize) -> NodeInputs<'a>,
+    ) -> Tensor<4> {
         let mut states = vec![self.preprocess0.forward(s0), self.preprocess1.forward(s1)];
-        let mut edge = 0;
-        for _ in 0..DARTS_NODES {
-            let mut node: Option<Tensor<4>> = None;
-            for state in &states {
-                let mode = EdgeMode::Mixed { weights, row: edge };
-                let out = self.edges[edge]
-                    .forward(mode, state.clone())
-                    .expect("a mixed edge has non-zero ops");
-                node = crate::ops::accumulate(node, out);
-                edge += 1;
+        for node in 0..DARTS_NODES {
+            let mut sum: Option<Tensor<4>> = None;
+            for (input, mode) in inputs(node) {
+                let edge = &self.edges[first_edge(node) + input];
+                if let Some(out) = edge.forward(mode, states[input].clone()) {
+                    sum = crate::ops::accumulate(sum, out);
+                }
             }
-            states.push(node.expect("every node has inputs"));
+            // A derived node's two ops are never `none`, and a mixed edge has non-zero ops.
+            states.push(sum.expect("every node has a non-zero input"));
         }
         Tensor::cat(states.split_off(2), 1)
     }
+
+    /// Every BatchNorm of the cell.
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let mut all = vec![self.preprocess0.batch_norm(), self.preprocess1.batch_norm()];
+        for edge in &mut self.edges {
+            all.extend(edge.ops.iter_mut().flat_map(DartsEdgeOp::batch_norms));
+        }
+        all
+    }
+}
+
+/// Every input of node `node`, each edge weighted by its row of `weights`.
+fn mixed_inputs(weights: MixedWeights<'_>, node: usize) -> NodeInputs<'_> {
+    (0..node + 2)
+        .map(|input| {
+            let row = first_edge(node) + input;
+            (input, EdgeMode::Mixed { weights, row })
+        })
+        .collect()
+}
+
+/// The two inputs of node `node` of a derived cell, each through its op alone.
+fn path_inputs(cell: &CellGenotype, node: usize) -> NodeInputs<'static> {
+    cell[node]
+        .iter()
+        .map(|&(op, input)| (input, EdgeMode::Path(op)))
+        .collect()
 }
 
 /// The DARTS search network.
@@ -123,16 +162,57 @@ impl DartsSupernet {
         let reduce = weights
             .clone()
             .slice([DARTS_EDGES..2 * DARTS_EDGES, 0..DARTS_OPS.len()]);
+        self.forward_cells(x, |reduction| {
+            let weights = if reduction { &reduce } else { &normal };
+            let weights = MixedWeights { weights, aux_skip };
+            Box::new(move |node| mixed_inputs(weights, node))
+        })
+    }
+
+    /// Logits of the path `arch` of the DARTS space: each node of each cell sums its two
+    /// chosen inputs, each through its chosen op only (the search supernet's weights and
+    /// BatchNorms, pools included).
+    pub fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        let [normal, reduce] = DartsSpace::new().genotype(arch);
+        self.forward_cells(x, |reduction| {
+            let cell = if reduction { &reduce } else { &normal };
+            Box::new(move |node| path_inputs(cell, node))
+        })
+    }
+
+    /// The stem, the cells (each run as `cell_inputs` says for its type: reduction or not)
+    /// and the classifier.
+    fn forward_cells<'a>(
+        &self,
+        x: Tensor<4>,
+        cell_inputs: impl Fn(bool) -> CellInputs<'a>,
+    ) -> Tensor<2> {
         let stem = self.stem_bn.forward(self.stem_conv.forward(x));
         let (mut s0, mut s1) = (stem.clone(), stem);
         for cell in &self.cells {
-            let weights = if cell.reduction { &reduce } else { &normal };
-            let out = cell.forward(s0, s1.clone(), MixedWeights { weights, aux_skip });
+            let out = cell.forward(s0, s1.clone(), cell_inputs(cell.reduction));
             (s0, s1) = (s1, out);
         }
         let [batch, channels, _, _] = s1.dims();
         self.classifier
             .forward(s1.mean_dims(&[2, 3]).reshape([batch, channels]))
+    }
+}
+
+/// What each node of a cell sums, by node.
+type CellInputs<'a> = Box<dyn Fn(usize) -> NodeInputs<'a> + 'a>;
+
+impl PathSupernet for DartsSupernet {
+    fn forward_path(&self, arch: &Arch, x: Tensor<4>) -> Tensor<2> {
+        DartsSupernet::forward_path(self, arch, x)
+    }
+
+    fn batch_norms(&mut self) -> Vec<&mut BatchNorm> {
+        let mut all = vec![&mut self.stem_bn];
+        for cell in &mut self.cells {
+            all.extend(cell.batch_norms());
+        }
+        all
     }
 }
 
