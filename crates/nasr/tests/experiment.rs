@@ -125,16 +125,16 @@ fn an_invalid_space_and_strategy_pair_in_a_file_is_refused_naming_the_valid_stra
         ),
         (
             "method = \"asha\"\n[run.space.darts]\n",
-            "space darts searches with strategy darts; got asha",
+            "space darts searches with strategy darts or ftt; got asha",
         ),
         (
             "method = \"rsws\"\n[space.darts]\n",
-            "space darts searches with strategy darts; got rsws",
+            "space darts searches with strategy darts or ftt; got rsws",
         ),
         (
             "method = \"fairnas\"\n[space.nb201]\n",
-            "space nb201 searches with strategy rs, rea, reinforce, nsga2, rsws, asha, hyperband \
-             or darts; got fairnas",
+            "space nb201 searches with strategy rs, rea, reinforce, nsga2, rsws, asha, hyperband, \
+             darts or ftt; got fairnas",
         ),
     ] {
         let config = dir.join("bad.toml");
@@ -402,5 +402,87 @@ fn a_size_flag_of_another_space_is_refused() {
     assert!(
         message.contains("--drop-path applies to the darts space"),
         "{message}"
+    );
+}
+
+#[test]
+fn ftt_flags_set_its_config_and_the_fault_flags_are_refused_elsewhere() {
+    let out = scratch("exp-ftt");
+    let _ = std::fs::remove_dir_all(&out);
+    let output = nasr()
+        .args([
+            "search",
+            "--strategy",
+            "ftt",
+            "--data",
+            "sklearn-digits",
+            "--epochs",
+            "1",
+        ])
+        .args([
+            "--queries",
+            "3",
+            "--ftt-strategy",
+            "rea",
+            "--fault",
+            "bitflip",
+        ])
+        .args([
+            "--fault-rate",
+            "0.01",
+            "--fault-gamma",
+            "0.3",
+            "--reward-alpha",
+            "0.4",
+        ])
+        .args([
+            "--fault-draws",
+            "1",
+            "--retrain-epochs",
+            "1",
+            "--retrain-channels",
+            "6",
+        ])
+        .args(["--retrain-gamma", "0.6", "--no-progress", "--out"])
+        .arg(&out)
+        .env("NASR_DATA", nasr_data::test_data_dir(&["sklearn-digits"]))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("retrained fault-tolerantly"), "{printed}");
+    let text = String::from_utf8(read(&out.join("config.toml"))).unwrap();
+    let config: nasr_methods::ftt::FttConfig = toml::from_str(&text).unwrap();
+    assert_eq!(config.strategy, nasr_search::registry::StrategyName::Rea);
+    assert_eq!(
+        (config.trials, config.fault_draws, config.alpha()),
+        (3, 1, 0.4)
+    );
+    assert_eq!(
+        config.fault.model,
+        nasr_nn::faults::FaultFamily::BitFlip { per_mac: false }.at(0.01)
+    );
+    assert_eq!(config.fault.gamma, 0.3);
+    let retrain = config.retrain.unwrap();
+    assert_eq!((retrain.train.epochs, retrain.gamma), (1, 0.6));
+    assert_eq!(
+        retrain.space,
+        Some(nasr_methods::space::SpaceConfig::Nb201(
+            nasr_methods::space::NetworkSize {
+                channels: 6,
+                cells: 1
+            }
+        ))
+    );
+    let output = nasr()
+        .args(["search", "--strategy", "rea", "--fault", "mibb", "--out"])
+        .arg(scratch("exp-fault-flag"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("--fault applies to ftt, not to the table strategies"),
+        "{}",
+        stderr(&output)
     );
 }
