@@ -5,12 +5,16 @@
 # its curves under Gaussian noise and salt-and-pepper faults.
 #
 # Usage: NASR_DATA=DIR scripts/ftt_training.sh OUT [RATE [GAMMA]]   (default 0.02 0.7)
+# NASR_BIN=PATH uses that binary instead of building target/release/nasr.
 set -euo pipefail
 : "${NASR_DATA:?set NASR_DATA to the data folder}"
 cd "$(dirname "$0")/.."
 out=$1 rate=${2:-0.02} gamma=${3:-0.7}
-nasr=target/release/nasr
-cargo build --release -q -p nasr
+if [[ -z "${NASR_BIN:-}" ]]; then
+  cargo build --release -q -p nasr
+  NASR_BIN=target/release/nasr
+fi
+nasr=$NASR_BIN
 arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 common=(--space nb201 --arch "$arch" --data mnist --train-subset 5000 --test-subset 2000
   --channels 8 --cells 1 --epochs 3 --no-progress)

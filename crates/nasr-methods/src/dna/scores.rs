@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use nasr_data::Batcher;
 use nasr_nn::eval::feature_distance::FeatureDistance;
 use nasr_nn::nets::mobilenet::BlockSupernet;
+use nasr_nn::supernet::cumulative_statistics;
 use nasr_space::{MobileNetSpace, SeedStreams, Space};
 use serde::{Deserialize, Serialize};
 
@@ -110,16 +111,13 @@ pub fn score_block(
 
 /// The BatchNorm statistics along `path` re-estimated from `inputs` as their cumulative
 /// average (PyTorch's `momentum=None`; the first batch replaces the old statistics).
-fn recalibrate(mut model: BlockSupernet, path: &[usize], inputs: &[Tensor<4>]) -> BlockSupernet {
-    let momenta: Vec<f64> = model.batch_norms().iter().map(|bn| bn.momentum).collect();
-    for (k, input) in inputs.iter().enumerate() {
-        for bn in model.batch_norms() {
-            bn.momentum = 1.0 / (k + 1) as f64;
-        }
-        let _ = model.forward(path, input.clone());
-    }
-    for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
-        bn.momentum = momentum;
-    }
-    model
+fn recalibrate(model: BlockSupernet, path: &[usize], inputs: &[Tensor<4>]) -> BlockSupernet {
+    cumulative_statistics(
+        model,
+        BlockSupernet::batch_norms,
+        inputs.len(),
+        |model, k| {
+            let _ = model.forward(path, inputs[k].clone());
+        },
+    )
 }

@@ -3,6 +3,7 @@
 
 use burn::tensor::{Device, Tensor};
 use nasr_data::{Batcher, Dataset, Normalization};
+use nasr_kernels::BatchNorm;
 use nasr_space::Arch;
 
 use super::PathSupernet;
@@ -44,22 +45,45 @@ pub fn recalibrate_bn<S: PathSupernet>(
     // Training mode on the autodiff device (BatchNorm updates its statistics only there), but
     // without gradient tracking: nothing is recorded, so no activations are kept for a backward
     // pass that never comes.
-    let mut model = supernet.train().no_grad();
-    let momenta: Vec<f64> = model.batch_norms().iter().map(|bn| bn.momentum).collect();
+    let model = supernet.train().no_grad();
     let batcher = Batcher::shuffled(dataset, normalization, batch_size, rng);
     let shape = dataset.shape;
-    for index in 0..batches.min(batcher.len()) {
-        // PyTorch's `momentum=None`: batch k enters the running average with weight 1/k.
-        for bn in model.batch_norms() {
+    cumulative_statistics(
+        model,
+        S::batch_norms,
+        batches.min(batcher.len()),
+        |model, index| {
+            let batch = batcher.plain_batch(index);
+            let dims = [batch.len, shape.channels, shape.height, shape.width];
+            let images =
+                Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), device);
+            let _ = model.forward_path(arch, images.detach());
+        },
+    )
+}
+
+/// Runs `forward(model, k)` for batches k in `0..batches` with the momentum of every
+/// BatchNorm `batch_norms` lists at `1 / (k + 1)`, so that the running statistics become the
+/// cumulative average of the batches (PyTorch's `momentum=None`; the first batch replaces the
+/// old statistics wherever it writes), then restores the momenta. The model must be in
+/// training mode for its BatchNorms to update.
+pub fn cumulative_statistics<M>(
+    mut model: M,
+    batch_norms: fn(&mut M) -> Vec<&mut BatchNorm>,
+    batches: usize,
+    mut forward: impl FnMut(&M, usize),
+) -> M {
+    let momenta: Vec<f64> = batch_norms(&mut model)
+        .iter()
+        .map(|bn| bn.momentum)
+        .collect();
+    for index in 0..batches {
+        for bn in batch_norms(&mut model) {
             bn.momentum = 1.0 / (index + 1) as f64;
         }
-        let batch = batcher.plain_batch(index);
-        let dims = [batch.len, shape.channels, shape.height, shape.width];
-        let images =
-            Tensor::<4>::from_data(burn::tensor::TensorData::new(batch.images, dims), device);
-        let _ = model.forward_path(arch, images.detach());
+        forward(&model, index);
     }
-    for (bn, momentum) in model.batch_norms().into_iter().zip(momenta) {
+    for (bn, momentum) in batch_norms(&mut model).into_iter().zip(momenta) {
         bn.momentum = momentum;
     }
     model

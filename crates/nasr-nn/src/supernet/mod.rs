@@ -24,7 +24,7 @@ use nasr_space::Arch;
 
 use crate::ops::{CandidateOp, CandidateOps};
 
-pub use bn::{RecalBatches, path_accuracy, recalibrate_bn};
+pub use bn::{RecalBatches, cumulative_statistics, path_accuracy, recalibrate_bn};
 pub use gated::{GatePair, Gates};
 
 /// How a supernet runs.
