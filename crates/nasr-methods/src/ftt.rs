@@ -17,11 +17,12 @@
 //!
 //! Folder: `config.toml`; `checkpoints/` and `metrics.json` (supernet training, per epoch);
 //! `supernet.safetensors`; `experiment.sqlite` (every trial and the strategy's state, so a
-//! killed search resumes where it stopped) and `trials.jsonl`; `retrain/` (a `nasr train` run
+//! killed search resumes where it stopped) and `trials.jsonl`; `timing.json`; `retrain/` (a `nasr train` run
 //! folder); `best.json` ([`FttResult`]).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use nasr_nn::NnError;
 use nasr_nn::eval::SupernetEvaluator;
@@ -352,6 +353,7 @@ where
         eval_batch_size: config.train.eval_batch_size,
         compute: options.compute,
     };
+    let started = Instant::now();
     let mut step = fault_tolerant_path_step(&space, streams, config.fault);
     let (supernet, epochs) = Trainer::new(&config.train, streams)
         .on(options.compute)
@@ -371,9 +373,11 @@ where
                 Ok(evaluator.accuracy(&arch))
             },
         )?;
+    let train_seconds = started.elapsed().as_secs_f64();
     write_json(&out.join("metrics.json"), &epochs)?;
     save_safetensors(&named_tensors(&supernet), &out.join("supernet.safetensors"))?;
 
+    let started = Instant::now();
     let config_json = serde_json::to_string(config).expect("config serialises");
     let mut store = open_store(out, &config_json)?;
     let mut strategy = build(
@@ -401,6 +405,12 @@ where
     )?;
     bar.finish_and_clear();
     write_trials(out, &store)?;
+    // A resumed run times only what it did itself.
+    let timing = serde_json::json!({
+        "train_seconds": train_seconds,
+        "search_seconds": started.elapsed().as_secs_f64(),
+    });
+    write_json(&out.join("timing.json"), &timing)?;
     let best = strategy
         .best()
         .ok_or_else(|| NnError::Search(SearchError::Evaluation("no trial finished".into())))?;
