@@ -53,13 +53,7 @@ impl TrainedRun {
     /// The run of `folder` (its `config.toml` and `model.safetensors`), its data from
     /// `data_dir`.
     pub fn load(folder: &Path, data_dir: &Path, options: &RunOptions) -> Result<Self, NnError> {
-        let config_path = folder.join("config.toml");
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| NnError::io(&config_path, e))?;
-        let config: TrainRunConfig = toml::from_str(&text).map_err(|e| NnError::Checkpoint {
-            path: config_path.clone(),
-            problem: format!("not the config of a nasr train run: {e}"),
-        })?;
+        let (config, _) = TrainRunConfig::read_from(folder)?;
         let data = RunData::load(&config.data, config.seed, data_dir)?;
         let device = options.compute.eval_device();
         let built = build_network(

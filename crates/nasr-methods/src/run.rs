@@ -82,6 +82,20 @@ pub struct TrainRunConfig {
     pub fault: Option<nasr_nn::train::fault_tolerant::FaultTolerance>,
 }
 
+impl TrainRunConfig {
+    /// The config of the finished `nasr train` run folder `folder` (its `config.toml`), and
+    /// that file's path (for errors about what it holds).
+    pub fn read_from(folder: &Path) -> Result<(Self, std::path::PathBuf), NnError> {
+        let path = folder.join("config.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| NnError::io(&path, e))?;
+        let config = toml::from_str(&text).map_err(|e| NnError::Checkpoint {
+            path: path.clone(),
+            problem: format!("not the config of a nasr train run: {e}"),
+        })?;
+        Ok((config, path))
+    }
+}
+
 impl Default for TrainRunConfig {
     fn default() -> Self {
         Self {

@@ -30,13 +30,7 @@ impl Teacher {
     /// The network of run folder `folder` (`config.toml` and `model.safetensors` of `nasr
     /// train`), built for the input size, channels and classes of `student`, on `device`.
     pub fn load(folder: &Path, student: &MobileNetSpace, device: &Device) -> Result<Self, NnError> {
-        let config_path = folder.join("config.toml");
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| NnError::io(&config_path, e))?;
-        let config: TrainRunConfig = toml::from_str(&text).map_err(|e| NnError::Checkpoint {
-            path: config_path.clone(),
-            problem: format!("not the config of a nasr train run: {e}"),
-        })?;
+        let (config, config_path) = TrainRunConfig::read_from(folder)?;
         let (SpaceConfig::Mobilenet(sizes) | SpaceConfig::Proxyless(sizes)) = &config.space else {
             return Err(NnError::Checkpoint {
                 path: config_path,
