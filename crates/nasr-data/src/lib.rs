@@ -16,6 +16,7 @@ mod error;
 pub mod fetch;
 mod folder;
 mod idx;
+mod images;
 
 pub use batch::{Augmentation, Batch, Batcher};
 pub use catalog::{DatasetName, TrainTest, load};
@@ -25,3 +26,4 @@ pub use digits::read_digits_csv;
 pub use error::DataError;
 pub use folder::{DATA_VARIABLE, cache_data_dir, test_data_dir};
 pub use idx::{read_idx_images, read_idx_labels, read_idx_pair};
+pub use images::{Images, read_images};

@@ -9,6 +9,7 @@
 use burn::backend::Dispatch;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::PaddingConfig2d;
+use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -325,11 +326,7 @@ impl BatchNorm {
             x.dims()
         );
         if !on_flex(&x) {
-            let y = self.as_burn().forward(x);
-            return match clamp {
-                Some(Clamp { min, max }) => y.clamp(min, max),
-                None => y,
-            };
+            return clamped(self.as_burn().forward(x), clamp);
         }
         self.normalise(x, channels, clamp)
     }
@@ -349,14 +346,13 @@ impl BatchNorm {
             "BatchNorm of {channels} channels given an input of shape {:?}",
             x.dims()
         );
-        if active == channels || on_flex(&x) {
+        if on_flex(&x) {
             return self.normalise(x, active, clamp);
         }
-        let y = self.normalise_with_ops(x, active);
-        match clamp {
-            Some(Clamp { min, max }) => y.clamp(min, max),
-            None => y,
+        if active == channels {
+            return self.forward_clamped(x, clamp);
         }
+        clamped(self.normalise_with_ops(x, active), clamp)
     }
 
     /// The first `active` channels of a per-channel tensor.
@@ -508,6 +504,18 @@ impl AvgPool2d {
 
 /// Whether `x` lives on the flex CPU backend, where nasr's kernels run; elsewhere (a GPU) burn's
 /// own ops do.
+/// `y` clipped by `clamp` off nasr's kernels, written `min + relu(y - min) - relu(y - max)`
+/// (exact inside the bounds when `min` is 0, as for ReLU6) rather than `clamp`, which
+/// burn-onnx 0.22's exporter cannot lower: the exporter traces this path.
+fn clamped(y: Tensor<4>, clamp: Option<Clamp>) -> Tensor<4> {
+    match clamp {
+        Some(Clamp { min, max }) => relu(y.clone().sub_scalar(min))
+            .sub(relu(y.sub_scalar(max)))
+            .add_scalar(min),
+        None => y,
+    }
+}
+
 fn on_flex(x: &Tensor<4>) -> bool {
     x.device().inner() == Device::flex()
 }

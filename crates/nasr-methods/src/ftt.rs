@@ -44,11 +44,11 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::path_steps::{fault_tolerant_path_step, validation_path};
-use crate::robustness::TrainedRun;
 use crate::run::{
     DataConfig, RunData, RunOptions, TrainRunConfig, open_run_folder, train_run, write_json,
 };
 use crate::space::{NetworkSize, SpaceConfig};
+use crate::trained_run::TrainedRun;
 
 /// Everything that defines an FTT-NAS search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,8 @@
 //! - [`ftt`]: FTT-NAS (a fault-tolerantly trained supernet, REINFORCE or REA over its paths
 //!   rewarded clean and under faults, fault-tolerant retraining) on the NB201 and DARTS spaces;
 //! - [`robustness`]: trained networks' accuracy against a fault rate;
+//! - [`trained_run`]: a finished training run's network: its test accuracy, logits, ONNX
+//!   export; [`predict`]: classify images with a run or an exported model;
 //! - [`ofa`]: Once-for-All (progressive shrinking, extraction, the accuracy predictor,
 //!   specialisation under a budget);
 //! - [`experiment`]: any of these as one config tagged by method, checked and run;
@@ -36,6 +38,7 @@ pub mod latency_table;
 pub mod multi_fidelity;
 pub mod ofa;
 pub mod path_steps;
+pub mod predict;
 pub mod proxyless;
 pub mod rank_eval;
 pub mod robustness;
@@ -44,3 +47,4 @@ pub mod run;
 pub mod run_network;
 pub mod sampling_rank;
 pub mod space;
+pub mod trained_run;

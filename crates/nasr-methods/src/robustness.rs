@@ -5,13 +5,12 @@
 use std::path::Path;
 
 use nasr_nn::NnError;
-use nasr_nn::eval::faulty::{FaultyAccuracy, faulty_accuracy};
+use nasr_nn::eval::faulty::FaultyAccuracy;
 use nasr_nn::faults::{FaultFamily, FaultModel};
-use nasr_space::SeedStreams;
 use serde::{Deserialize, Serialize};
 
-use crate::run::{RunData, RunOptions, TrainRunConfig};
-use crate::run_network::{AnyNetwork, build_network};
+use crate::run::RunOptions;
+use crate::trained_run::TrainedRun;
 
 /// One run's accuracy against the fault rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,65 +36,6 @@ pub struct RobustnessPoint {
     pub rate: f64,
     /// Accuracy over the draws.
     pub accuracy: FaultyAccuracy,
-}
-
-/// A finished `nasr train` run folder's network, loaded with its data: what robustness and
-/// FTT-NAS's final report measure under faults.
-pub struct TrainedRun {
-    config: TrainRunConfig,
-    data: RunData,
-    network: AnyNetwork,
-    arch: String,
-    device: burn::tensor::Device,
-}
-
-impl TrainedRun {
-    /// The run of `folder` (its `config.toml` and `model.safetensors`), its data from
-    /// `data_dir`.
-    pub fn load(folder: &Path, data_dir: &Path, options: &RunOptions) -> Result<Self, NnError> {
-        let (config, _) = TrainRunConfig::read_from(folder)?;
-        let data = RunData::load(&config.data, config.seed, data_dir)?;
-        let device = options.compute.eval_device();
-        let built = build_network(
-            &config,
-            data.parts.test.shape,
-            data.parts.train.classes,
-            &device,
-            &mut data.streams.stream("init"),
-        )?;
-        let network = built.network.load(&folder.join("model.safetensors"))?;
-        Ok(Self {
-            config,
-            data,
-            network,
-            arch: built.arch,
-            device,
-        })
-    }
-
-    /// Its architecture, canonical.
-    pub fn arch(&self) -> &str {
-        &self.arch
-    }
-
-    /// Test accuracy under `faults` over `draws` draws from streams `<name>/<draw>` of the
-    /// run's seed (the default, fault-free model: one draw is the clean accuracy).
-    pub fn test_accuracy(&self, faults: FaultModel, draws: usize, name: &str) -> FaultyAccuracy {
-        let streams = SeedStreams::new(self.config.seed);
-        let data = (&self.data.parts.test, &self.data.normalization);
-        let batch = self.config.train.eval_batch_size;
-        let (device, streams) = (&self.device, (&streams, name));
-        match &self.network {
-            AnyNetwork::Nb201(m) => faulty_accuracy(m, data, batch, device, faults, draws, streams),
-            AnyNetwork::Darts(m, _) => {
-                faulty_accuracy(m, data, batch, device, faults, draws, streams)
-            }
-            AnyNetwork::MobileNet(m) => {
-                faulty_accuracy(m, data, batch, device, faults, draws, streams)
-            }
-            AnyNetwork::Ofa(m) => faulty_accuracy(m, data, batch, device, faults, draws, streams),
-        }
-    }
 }
 
 /// The robustness curve of the run folder `folder` under `fault` at `rates`, `draws` draws
@@ -124,7 +64,7 @@ pub fn robustness_curve(
         .collect();
     Ok(RobustnessCurve {
         run: folder.display().to_string(),
-        arch: run.arch,
+        arch: run.arch().to_string(),
         fault,
         rate_name: fault.rate_name().into(),
         clean_accuracy,

@@ -16,6 +16,7 @@ use nasr_nn::nets::darts::{DartsNetConfig, DartsNetwork};
 use nasr_nn::nets::mobilenet::MobileNetNetwork;
 use nasr_nn::nets::nb201::{Nb201Network, Nb201NetworkConfig};
 use nasr_nn::nets::ofa::OfaNet;
+use nasr_nn::train::Classifier;
 
 /// A network of any space.
 #[allow(clippy::large_enum_variant)]
@@ -132,5 +133,26 @@ impl AnyNetwork {
             Self::MobileNet(m) => Self::MobileNet(nasr_nn::params::load_named(m, &tensors, path)?),
             Self::Ofa(m) => Self::Ofa(nasr_nn::params::load_named(m, &tensors, path)?),
         })
+    }
+}
+
+/// Work on a network of any space, written once for every [`Classifier`] type
+/// ([`AnyNetwork::apply`]).
+pub trait ClassifierTask {
+    /// What the work returns.
+    type Output;
+    /// The work on `model`.
+    fn run<M: Classifier>(self, model: &M) -> Self::Output;
+}
+
+impl AnyNetwork {
+    /// `task` on this network, whichever its space.
+    pub fn apply<T: ClassifierTask>(&self, task: T) -> T::Output {
+        match self {
+            Self::Nb201(m) => task.run(m),
+            Self::Darts(m, _) => task.run(m),
+            Self::MobileNet(m) => task.run(m),
+            Self::Ofa(m) => task.run(m),
+        }
     }
 }

@@ -35,6 +35,12 @@ pub enum NnError {
         /// The backend's error.
         problem: String,
     },
+    /// A network could not be exported to ONNX, or an ONNX model could not be read.
+    #[error("ONNX export: {problem}")]
+    Export {
+        /// What failed.
+        problem: String,
+    },
     /// Loss became NaN or infinite.
     #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}")]
     Diverged {

@@ -9,6 +9,7 @@
 //! - [`eval`]: accuracy, and the supernet evaluator every weight-sharing method ranks with;
 //! - [`latency`]: latency lookup tables and end-to-end latency, measured on this machine;
 //!   [`ofa_latency`] the same for the `ofa` space;
+//! - [`export`]: ONNX export of any classifier, normalisation folded in, metadata added;
 //! - [`init`] and [`params`]: seeded initialisation, dotted parameter names, safetensors.
 //!
 //! Models run where a [`Compute`] says, passed to every function that makes tensors (no
@@ -19,6 +20,7 @@
 
 mod error;
 pub mod eval;
+pub mod export;
 pub mod faults;
 pub mod init;
 pub mod latency;

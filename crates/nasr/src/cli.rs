@@ -87,6 +87,12 @@ pub enum Command {
     /// After a Once-for-All run: cut a sub-network out, fit the accuracy predictor, specialise
     /// for a budget.
     Ofa(crate::ofa::OfaArgs),
+    /// Write a trained run's network as ONNX (dynamic batch, normalisation in the graph).
+    Export(crate::export::ExportArgs),
+    /// Classify images (IDX, CIFAR, PNG) with a trained run or an exported ONNX model.
+    Predict(crate::predict::PredictArgs),
+    /// Write a run's report: one self-contained HTML page (charts, architecture, config).
+    Report(crate::report::ReportArgs),
 }
 
 /// Where data lives: `--data-dir`, else `$NASR_DATA`, else the user's cache folder.

@@ -10,11 +10,14 @@ mod cli;
 mod compare;
 mod data;
 mod demo;
+mod export;
 mod fault_flags;
 mod latency;
 mod ofa;
 mod plot;
+mod predict;
 mod rank_eval;
+mod report;
 mod robustness;
 mod search;
 mod template;
@@ -70,5 +73,8 @@ fn run(command: Command, compute: nasr_nn::Compute) -> anyhow::Result<()> {
         Command::Latency(args) => latency::run(args, compute),
         Command::Plot(args) => plot::run(args),
         Command::Ofa(args) => ofa::run(args, compute),
+        Command::Export(args) => export::run(args, compute),
+        Command::Predict(args) => predict::run(args, compute),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -121,11 +121,9 @@ impl OfaHead {
     /// `[batch, last unit's width, s, s]` -> logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let h = hswish(self.final_expand_bn.forward(self.final_expand.forward(x)));
-        let [batch, channels, _, _] = h.dims();
-        let pooled = h.mean_dims(&[2, 3]).reshape([batch, channels, 1, 1]);
+        let pooled = crate::ops::global_average_pool(h);
         let mixed = hswish(self.feature_mix.forward(pooled));
-        let [_, features, _, _] = mixed.dims();
-        self.classifier.forward(mixed.reshape([batch, features]))
+        self.classifier.forward(crate::ops::pooled_features(mixed))
     }
 }
 

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use nasr_kernels::{AvgPool2d, BatchNorm, Conv2d};
 use nasr_space::darts::DartsPrimitive;
 
@@ -89,13 +89,14 @@ impl SepConv {
     }
 }
 
-/// Halves the spatial size without losing pixels: ReLU, then two 1x1 stride-2 convs, one on
-/// the input and one on the input shifted by one pixel, concatenated, then BatchNorm.
+/// Halves the spatial size without losing pixels: ReLU, then a 1x1 stride-2 conv on the input
+/// and a 1x1 conv on its odd pixels (DARTS' stride-2 conv of `x[:, :, 1:, 1:]`),
+/// concatenated, then BatchNorm.
 #[derive(Module, Debug)]
 pub struct FactorizedReduce {
-    /// Conv on the input.
+    /// Stride-2 conv on the input.
     pub conv_a: Conv2d,
-    /// Conv on the shifted input.
+    /// Conv on the odd pixels.
     pub conv_b: Conv2d,
     /// BatchNorm.
     pub bn: BatchNorm,
@@ -106,27 +107,41 @@ impl FactorizedReduce {
     pub fn new(c_in: usize, c_out: usize, device: &Device) -> Self {
         Self {
             conv_a: conv(c_in, c_out / 2, 1, 2, 1, 1, device),
-            conv_b: conv(c_in, c_out - c_out / 2, 1, 2, 1, 1, device),
+            conv_b: conv(c_in, c_out - c_out / 2, 1, 1, 1, 1, device),
             bn: BatchNormConfig::new(c_out).init(device).into(),
         }
     }
 
-    /// `[b, c_in, h, w]` -> `[b, c_out, ceil(h / 2), ceil(w / 2)]`. The shifted path pads one
-    /// zero row and column at the far edges, so odd sizes work; on even sizes it equals DARTS'
-    /// `x[:, :, 1:, 1:]`, whose padding a stride-2 1x1 conv never reads.
+    /// `[b, c_in, h, w]` -> `[b, c_out, ceil(h / 2), ceil(w / 2)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(x);
-        let [_, _, h, w] = x.dims();
-        let shifted = x
-            .clone()
-            .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
-            .slice([0..x.dims()[0], 0..x.dims()[1], 1..h + 1, 1..w + 1]);
-        let out = Tensor::cat(
-            vec![self.conv_a.forward(x), self.conv_b.forward(shifted)],
-            1,
-        );
+        let odd = odd_pixels(x.clone());
+        let out = Tensor::cat(vec![self.conv_a.forward(x), self.conv_b.forward(odd)], 1);
         self.bn.forward(out)
     }
+}
+
+/// The pixels at odd rows and columns, `[b, c, ceil(h / 2), ceil(w / 2)]`, zero past an odd
+/// size's far edge: what a stride-2 1x1 conv of `x[:, :, 1:, 1:]` reads, so that the odd sizes
+/// DARTS cannot take work too. Gathered with `select` rather than sliced, because burn-onnx's
+/// exporter rejects any slice of a tensor with a dynamic batch axis.
+fn odd_pixels(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let device = x.device();
+    let padded = if h % 2 == 1 || w % 2 == 1 {
+        x.pad(
+            (0, w % 2, 0, h % 2),
+            burn::tensor::ops::PadMode::Constant(0.0),
+        )
+    } else {
+        x
+    };
+    let odd = |size: usize| {
+        let indices: Vec<i64> = (1..=size).step_by(2).map(|i| i as i64).collect();
+        let len = indices.len();
+        Tensor::<1, Int>::from_data(TensorData::new(indices, [len]), &device)
+    };
+    padded.select(2, odd(h)).select(3, odd(w))
 }
 
 /// A 3x3 pool at a stride, followed in the search supernet by a BatchNorm (DARTS' `MixedOp`

@@ -114,9 +114,10 @@ pub fn hswish(x: Tensor<4>) -> Tensor<4> {
     x.clone() * hsigmoid(x)
 }
 
-/// h-sigmoid: `relu6(x + 3) / 6`.
+/// h-sigmoid: `relu6(x + 3) / 6`, written `(relu(x + 3) - relu(x - 3)) / 6`, which is the same
+/// function, because burn-onnx 0.22's exporter has no lowering for `clamp`.
 pub fn hsigmoid(x: Tensor<4>) -> Tensor<4> {
-    x.add_scalar(3.0).clamp(0.0, 6.0).div_scalar(6.0)
+    (relu(x.clone().add_scalar(3.0)) - relu(x.sub_scalar(3.0))).div_scalar(6.0)
 }
 
 fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
@@ -172,7 +173,7 @@ impl ElasticSqueezeExcite {
     /// `x * hsigmoid(expand(relu(reduce(mean(x)))))` on `x`'s channels.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let middle = x.dims()[1];
-        let pooled = x.clone().mean_dim(3).mean_dim(2);
+        let pooled = super::global_average_pool(x.clone());
         let reduced = relu(conv1x1_prefix(
             &self.reduce,
             pooled,

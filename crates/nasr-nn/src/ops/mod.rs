@@ -103,6 +103,21 @@ pub fn accumulate(sum: Option<Tensor<4>>, x: Tensor<4>) -> Option<Tensor<4>> {
     })
 }
 
+/// Global average pooling, `[batch, c, h, w]` -> `[batch, c, 1, 1]`: a sum over the pixels
+/// divided by their count. Written as a sum rather than burn's `mean_dims` because burn-onnx
+/// 0.22's exporter lowers `sum_dim` but not `mean_dim`; kept 4-d (not reshaped from `[batch,
+/// c]`) because the exporter takes an axis reshaped out of a dynamic batch for a dynamic one.
+pub fn global_average_pool(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    x.sum_dim(3).sum_dim(2).div_scalar((h * w) as f32)
+}
+
+/// [`global_average_pool`] as features, `[batch, c]`: what a classifier head reads.
+pub fn pooled_features(x: Tensor<4>) -> Tensor<2> {
+    let [batch, channels, _, _] = x.dims();
+    global_average_pool(x).reshape([batch, channels])
+}
+
 /// NB201's 3x3 average pool, stride 1, padding 1, not counting the padding.
 pub fn avg_pool_3x3() -> AvgPool2d {
     AvgPool2dConfig::new([3, 3])

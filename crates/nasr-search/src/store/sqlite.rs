@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::store::Store;
 use crate::{SearchError, Trial, TrialRecord};
@@ -37,24 +37,51 @@ impl SqliteStore {
             path: path.to_path_buf(),
             connection,
         };
-        match store.meta("schema_version")? {
-            None => store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
-            Some(version) if version == SCHEMA_VERSION.to_string() => {}
+        if store.meta("schema_version")?.is_none() {
+            store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?;
+        }
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// The store at `path` opened to read only, as a report reads a search that may still be
+    /// running: nothing is created or written (a missing file is an error), and the search
+    /// writing it goes on undisturbed.
+    pub fn open_read_only(path: &Path) -> Result<Self, SearchError> {
+        let error = store_error(path);
+        let connection =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&error)?;
+        let store = Self {
+            path: path.to_path_buf(),
+            connection,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Refuses a store of another schema version than this nasr's.
+    fn check_schema(&self) -> Result<(), SearchError> {
+        let path = &self.path;
+        match self.meta("schema_version")? {
+            None => Err(SearchError::Store {
+                path: path.to_path_buf(),
+                problem: "not a nasr experiment store (no schema_version)".into(),
+            }),
+            Some(version) if version == SCHEMA_VERSION.to_string() => Ok(()),
             Some(version) => {
                 let age = match version.parse::<i64>() {
                     Ok(v) if v < SCHEMA_VERSION => "older",
                     _ => "newer",
                 };
-                return Err(SearchError::Store {
+                Err(SearchError::Store {
                     path: path.to_path_buf(),
                     problem: format!(
                         "store schema version {version} is {age} than the one this nasr reads \
                          ({SCHEMA_VERSION}); rerun the search into a new folder"
                     ),
-                });
+                })
             }
         }
-        Ok(store)
     }
 
     /// Writes one trial row and the strategy state in one transaction.

@@ -218,10 +218,7 @@ impl DartsNetwork {
                 auxiliary = self.auxiliary.as_ref().map(|head| head.forward(s1.clone()));
             }
         }
-        let [batch, channels, _, _] = s1.dims();
-        let logits = self
-            .classifier
-            .forward(s1.mean_dims(&[2, 3]).reshape([batch, channels]));
+        let logits = self.classifier.forward(crate::ops::pooled_features(s1));
         (logits, auxiliary)
     }
 }

@@ -193,9 +193,7 @@ impl DartsSupernet {
             let out = cell.forward(s0, s1.clone(), cell_inputs(cell.reduction));
             (s0, s1) = (s1, out);
         }
-        let [batch, channels, _, _] = s1.dims();
-        self.classifier
-            .forward(s1.mean_dims(&[2, 3]).reshape([batch, channels]))
+        self.classifier.forward(crate::ops::pooled_features(s1))
     }
 }
 

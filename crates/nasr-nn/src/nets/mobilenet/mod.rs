@@ -70,9 +70,7 @@ impl MobileNetSkeleton {
 
     /// Global average pooling and the classifier.
     pub(crate) fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        let [batch, channels, _, _] = x.dims();
-        self.classifier
-            .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
+        self.classifier.forward(crate::ops::pooled_features(x))
     }
 }
 

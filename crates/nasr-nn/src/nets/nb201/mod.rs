@@ -165,9 +165,7 @@ pub(crate) fn macro_forward(
         x = cell(index, x);
     }
     let x = relu(head.0.forward(x));
-    let [batch, channels, _, _] = x.dims();
-    head.1
-        .forward(x.mean_dims(&[2, 3]).reshape([batch, channels]))
+    head.1.forward(crate::ops::pooled_features(x))
 }
 
 /// NB201's `ResNetBasicblock` with stride 2: two ReLU-Conv-BN 3x3 (the first strided) plus a
