@@ -125,10 +125,13 @@ fn extension(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
+/// `file#index` per image of a file holding many (the file's name, without its folder).
 fn numbered(path: &Path, count: usize) -> Vec<String> {
-    (0..count)
-        .map(|i| format!("{}#{i}", path.display()))
-        .collect()
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    (0..count).map(|i| format!("{name}#{i}")).collect()
 }
 
 fn checked(path: &Path, found: ImageShape, expected: ImageShape) -> Result<(), DataError> {
@@ -191,7 +194,10 @@ fn read_png(path: &Path, shape: ImageShape) -> Result<Images, DataError> {
     Ok(Images {
         shape,
         pixels,
-        names: vec![path.display().to_string()],
+        names: vec![path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        )],
         labels: None,
     })
 }

@@ -504,9 +504,9 @@ impl AvgPool2d {
 
 /// Whether `x` lives on the flex CPU backend, where nasr's kernels run; elsewhere (a GPU) burn's
 /// own ops do.
-/// `y` clipped by `clamp` off nasr's kernels, written `min + relu(y - min) - relu(y - max)`
-/// (exact inside the bounds when `min` is 0, as for ReLU6) rather than `clamp`, which
-/// burn-onnx 0.22's exporter cannot lower: the exporter traces this path.
+/// `y` clipped by `clamp` off nasr's kernels, written `relu(y - min) - relu(y - max) + min`
+/// rather than `clamp`, which burn-onnx 0.22's exporter cannot lower (it traces this path).
+/// For ReLU6 (`min` 0) it is `clamp` to the bit below 2^24: both subtractions are exact there.
 fn clamped(y: Tensor<4>, clamp: Option<Clamp>) -> Tensor<4> {
     match clamp {
         Some(Clamp { min, max }) => relu(y.clone().sub_scalar(min))

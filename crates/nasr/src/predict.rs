@@ -58,14 +58,14 @@ pub fn run(args: PredictArgs, compute: nasr_nn::Compute) -> Result<()> {
     }
     let predictions = model.predict(&images)?;
     if !args.summary {
-        println!("{:<40} {:>5} {:>11}", "image", "class", "probability");
+        println!("{:<32} {:>5} {:>11}", "image", "class", "probability");
         for p in &predictions {
             let label = p
                 .label
                 .map(|l| format!("  (label {l})"))
                 .unwrap_or_default();
             println!(
-                "{:<40} {:>5} {:>11.4}{label}",
+                "{:<32} {:>5} {:>11.4}{label}",
                 p.name, p.class, p.probability
             );
         }

@@ -12,19 +12,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{nasr, scratch};
+use common::{fail, scratch, succeed};
 use serde_json::Value;
 
 const ARCH: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
 
 fn run(args: &[&str]) {
-    let output = nasr().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "nasr {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeed(args);
 }
 
 fn digits(args: &[&str], out: &Path) -> Vec<String> {
@@ -589,6 +583,32 @@ fn runs(root: &Path) -> Vec<Expected> {
         sections: vec!["ranking"],
         run: rank,
     });
+    let compare = root.join("compare");
+    run(&[
+        "compare",
+        "--methods",
+        "rs,rsws",
+        "--seeds",
+        "2",
+        "--data",
+        "sklearn-digits",
+        "--budget-epochs",
+        "2",
+        "--trial-epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--candidates",
+        "2",
+        "--out",
+        compare.to_str().unwrap(),
+    ]);
+    all.push(Expected {
+        // 2 methods x 2 seeds.
+        figures: vec![("compare-chart", 4)],
+        sections: vec!["comparison"],
+        run: compare,
+    });
     // The counts above are the records' own, not the report's.
     assert_eq!(epochs_of(&all[0].run.join("metrics.json")), 2);
     all
@@ -613,6 +633,19 @@ fn every_methods_report_renders_in_a_browser_with_its_sections_and_marks() {
     for e in &expected {
         check(&browser, &profile, e);
     }
+
+    // A run still training has no metrics.json yet: its curves come from the checkpoints.
+    let training = root.join("train");
+    std::fs::remove_file(training.join("metrics.json")).unwrap();
+    check(
+        &browser,
+        &profile,
+        &Expected {
+            figures: vec![("training-accuracy", 4)],
+            sections: vec!["training"],
+            run: training,
+        },
+    );
 
     // A folder of runs: each run's page, and an index linking every one.
     run(&["report", root.to_str().unwrap()]);
@@ -659,12 +692,7 @@ fn every_methods_report_renders_in_a_browser_with_its_sections_and_marks() {
 fn a_folder_that_is_no_run_and_a_newer_record_are_refused_by_name() {
     let empty = scratch("report-empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let output = nasr()
-        .args(["report", empty.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err = fail(&["report", empty.to_str().unwrap()]);
     assert!(err.contains("is not a nasr run folder"), "{err}");
 
     let newer = scratch("report-newer");
@@ -679,12 +707,7 @@ fn a_folder_that_is_no_run_and_a_newer_record_are_refused_by_name() {
         r#"{"format_version": 9, "epochs": []}"#,
     )
     .unwrap();
-    let output = nasr()
-        .args(["report", newer.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err = fail(&["report", newer.to_str().unwrap()]);
     assert!(
         err.contains("metrics.json") && err.contains("format_version 9"),
         "{err}"

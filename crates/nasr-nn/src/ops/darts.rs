@@ -294,3 +294,42 @@ impl CandidateOp for DartsEdgeOp {
         self.primitive().name().to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::ops::bits;
+
+    /// Gathering the odd pixels for a 1x1 conv (for the exporter) is DARTS' stride-2 conv of
+    /// the shifted input to the bit, forward and backward, on even and odd sizes.
+    #[test]
+    fn factorized_reduce_by_gather_is_the_shifted_strided_conv_to_the_bit() {
+        let device = Device::flex().autodiff();
+        for (h, w) in [(8, 8), (7, 7), (5, 6)] {
+            let reduce = FactorizedReduce::new(6, 8, &device);
+            let mut strided = conv(6, 4, 1, 2, 1, 1, &device);
+            strided.weight = reduce.conv_b.weight.clone();
+            let x = Tensor::<4>::random([3, 6, h, w], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let ours = reduce.forward(x.clone());
+            let r = relu(x.clone());
+            let shifted = r
+                .clone()
+                .pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(0.0))
+                .slice([0..3, 0..6, 1..h + 1, 1..w + 1]);
+            let darts = reduce.bn.forward(Tensor::cat(
+                vec![reduce.conv_a.forward(r), strided.forward(shifted)],
+                1,
+            ));
+            assert_eq!(bits(ours.clone()), bits(darts.clone()), "{h}x{w}");
+            let (a, b) = (ours.sum().backward(), darts.sum().backward());
+            assert_eq!(
+                bits(x.grad(&a).unwrap()),
+                bits(x.grad(&b).unwrap()),
+                "{h}x{w}"
+            );
+        }
+    }
+}

@@ -114,10 +114,12 @@ pub fn hswish(x: Tensor<4>) -> Tensor<4> {
     x.clone() * hsigmoid(x)
 }
 
-/// h-sigmoid: `relu6(x + 3) / 6`, written `(relu(x + 3) - relu(x - 3)) / 6`, which is the same
-/// function, because burn-onnx 0.22's exporter has no lowering for `clamp`.
+/// h-sigmoid: `relu6(x + 3) / 6`, with `relu6(y)` written `relu(y) - relu(y - 6)` because
+/// burn-onnx 0.22's exporter has no lowering for `clamp`. Both subtractions are exact for
+/// `y < 2^24` (Sterbenz), so this is `clamp(y, 0, 6)` to the bit.
 pub fn hsigmoid(x: Tensor<4>) -> Tensor<4> {
-    (relu(x.clone().add_scalar(3.0)) - relu(x.sub_scalar(3.0))).div_scalar(6.0)
+    let y = x.add_scalar(3.0);
+    (relu(y.clone()) - relu(y.sub_scalar(6.0))).div_scalar(6.0)
 }
 
 fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
@@ -173,7 +175,8 @@ impl ElasticSqueezeExcite {
     /// `x * hsigmoid(expand(relu(reduce(mean(x)))))` on `x`'s channels.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let middle = x.dims()[1];
-        let pooled = super::global_average_pool(x.clone());
+        // Columns first, then rows, as OFA's pooling has always been computed here.
+        let pooled = super::mean_over(x.clone(), [3, 2]);
         let reduced = relu(conv1x1_prefix(
             &self.reduce,
             pooled,
@@ -380,6 +383,24 @@ fn permute_bn(mut bn: BatchNorm, order: &Tensor<1, Int>) -> BatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// h-sigmoid without `clamp` (for the exporter) is the clamped one to the bit.
+    #[test]
+    fn hsigmoid_with_relus_is_the_clamped_one_to_the_bit() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random(
+            [4, 8, 5, 5],
+            burn::tensor::Distribution::Normal(0.0, 4.0),
+            &device,
+        )
+        .require_grad();
+        let ours = hsigmoid(x.clone());
+        let clamped = x.clone().add_scalar(3.0).clamp(0.0, 6.0).div_scalar(6.0);
+        let bits = crate::ops::bits;
+        assert_eq!(bits(ours.clone()), bits(clamped.clone()));
+        let (a, b) = (ours.sum().backward(), clamped.sum().backward());
+        assert_eq!(bits(x.grad(&a).unwrap()), bits(x.grad(&b).unwrap()));
+    }
     use burn::tensor::TensorData;
     use nasr_space::SeedStreams;
 

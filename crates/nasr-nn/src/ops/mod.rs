@@ -103,13 +103,21 @@ pub fn accumulate(sum: Option<Tensor<4>>, x: Tensor<4>) -> Option<Tensor<4>> {
     })
 }
 
-/// Global average pooling, `[batch, c, h, w]` -> `[batch, c, 1, 1]`: a sum over the pixels
-/// divided by their count. Written as a sum rather than burn's `mean_dims` because burn-onnx
-/// 0.22's exporter lowers `sum_dim` but not `mean_dim`; kept 4-d (not reshaped from `[batch,
-/// c]`) because the exporter takes an axis reshaped out of a dynamic batch for a dynamic one.
+/// Global average pooling, `[batch, c, h, w]` -> `[batch, c, 1, 1]`: the mean over rows,
+/// then over columns (`mean_dims(&[2, 3])`), written as `sum_dim` and a division, which is
+/// what burn computes for `mean_dim`, to the bit, forward and backward. burn-onnx 0.22's
+/// exporter lowers `sum_dim` but not `mean_dim`. The result stays 4-d: the exporter takes an
+/// axis reshaped out of a dynamic batch axis for a dynamic one.
 pub fn global_average_pool(x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    x.sum_dim(3).sum_dim(2).div_scalar((h * w) as f32)
+    mean_over(x, [2, 3])
+}
+
+/// The mean of `x` over the two axes `axes`, in that order, as [`global_average_pool`]
+/// writes it.
+pub fn mean_over(x: Tensor<4>, axes: [usize; 2]) -> Tensor<4> {
+    let dims = x.dims();
+    axes.iter()
+        .fold(x, |x, &axis| x.sum_dim(axis).div_scalar(dims[axis] as f32))
 }
 
 /// [`global_average_pool`] as features, `[batch, c]`: what a classifier head reads.
@@ -126,4 +134,38 @@ pub fn avg_pool_3x3() -> AvgPool2d {
         .with_count_include_pad(false)
         .init()
         .into()
+}
+
+/// A tensor's values as bits, for tests that compare two computations exactly.
+#[cfg(test)]
+pub(crate) fn bits(t: Tensor<4>) -> Vec<u32> {
+    let values = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    values.into_iter().map(f32::to_bits).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    /// The exporter's pooling moves no result: it is burn's mean, forward and backward.
+    #[test]
+    fn pooling_as_a_sum_is_burns_mean_to_the_bit_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        for shape in [[3, 5, 7, 7], [2, 4, 6, 5]] {
+            let x =
+                Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let ours = global_average_pool(x.clone());
+            let burns = x.clone().mean_dims(&[2, 3]);
+            assert_eq!(bits(ours.clone()), bits(burns.clone()));
+            let (a, b) = (
+                ours.mul_scalar(0.7).sum().backward(),
+                burns.mul_scalar(0.7).sum().backward(),
+            );
+            assert_eq!(bits(x.grad(&a).unwrap()), bits(x.grad(&b).unwrap()));
+            let columns_first = mean_over(x.clone(), [3, 2]);
+            assert_eq!(bits(columns_first), bits(x.clone().mean_dim(3).mean_dim(2)));
+        }
+    }
 }

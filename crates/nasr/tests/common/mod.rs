@@ -1,4 +1,7 @@
 //! Helpers shared by the CLI tests.
+//!
+//! Each test binary includes this module and uses some of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,4 +21,27 @@ pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nasr-cli-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// `nasr ARGS`' standard output; fails the test, showing its stderr, where it fails.
+pub fn succeed(args: &[&str]) -> String {
+    let output = nasr().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "nasr {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `nasr ARGS`' standard error; fails the test where it succeeds.
+pub fn fail(args: &[&str]) -> String {
+    let output = nasr().args(args).output().unwrap();
+    assert!(
+        !output.status.success(),
+        "nasr {} succeeded",
+        args.join(" ")
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
