@@ -44,6 +44,16 @@ pub enum SearchError {
         /// What went wrong.
         problem: String,
     },
+    /// The experiment store on a database server failed; the URL's password is redacted.
+    #[error("experiment store {url}, study {study}: {problem}")]
+    Database {
+        /// The database's URL, without its password.
+        url: String,
+        /// The study.
+        study: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// An evaluation failed (training diverged, data missing, ...).
     #[error("evaluation failed: {0}")]
     Evaluation(String),

@@ -6,9 +6,11 @@
 //! again the trials that were running, and goes on: no completed trial is lost or repeated.
 
 mod memory;
+mod postgresql;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use postgresql::{PostgresStore, redact_url};
 pub use sqlite::SqliteStore;
 
 use crate::{Evaluator, Outcome, SearchError, Strategy, Trial, TrialRecord};

@@ -1,0 +1,158 @@
+//! The experiment store on a real PostgreSQL server: a search recorded there resumes to the
+//! result of an uninterrupted one and matches the SQLite store's trials bit for bit; studies
+//! are created once (or loaded on request), listed and deleted; the URL's password never
+//! appears in an error or a shown URL.
+//!
+//! The server is `$NASR_TEST_POSTGRES` (a `postgresql://` URL): `scripts/pg_test_server.sh
+//! start DIR` starts a throwaway one and prints the variable, as `.ci/run` does. Without it
+//! these tests fail, saying so; they never pass silently.
+
+use std::sync::Arc;
+
+use nasr_search::evolution::RegularizedEvolution;
+use nasr_search::nb201_table::{Nb201Dataset, Nb201Evaluator, Nb201Table};
+use nasr_search::store::{PostgresStore, SqliteStore, Store, drive, redact_url};
+use nasr_search::{Goal, Search, TrialRecord};
+
+fn server() -> String {
+    std::env::var("NASR_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "NASR_TEST_POSTGRES is not set: start a throwaway server with \
+             `eval \"$(scripts/pg_test_server.sh start /tmp/nasr-pg)\"` (PostgreSQL 15, \
+             /usr/lib/postgresql/15/bin; `apt-get install -y postgresql` where it is missing), \
+             then rerun; `scripts/pg_test_server.sh stop /tmp/nasr-pg` stops it"
+        )
+    })
+}
+
+/// A study name of this test process, unique per test.
+fn study(name: &str) -> String {
+    format!("test-{}-{name}", std::process::id())
+}
+
+fn table() -> Nb201Table {
+    Nb201Table::load(&nasr_data::test_data_dir(&["nas-bench-201"])).unwrap()
+}
+
+/// REA over the NB201 table for `queries` trials into `store`, resuming from what it holds.
+fn search(table: &Nb201Table, store: &mut (dyn Store + Send), queries: usize) {
+    let space = Arc::new(nasr_space::Nb201Space::new());
+    let policy = RegularizedEvolution::new(10, 3).unwrap();
+    let mut search = Search::new(space, Goal::maximize("accuracy"), policy, 7);
+    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
+    drive(
+        &mut search,
+        &mut evaluator,
+        Some(store),
+        queries,
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
+fn as_json(trials: &[TrialRecord]) -> String {
+    serde_json::to_string(trials).unwrap()
+}
+
+#[test]
+fn a_search_on_postgres_resumes_to_the_uninterrupted_result_and_matches_sqlite() {
+    let (url, table) = (server(), table());
+    let whole = study("whole");
+    let mut store = PostgresStore::create(&url, &whole, "{}", false).unwrap();
+    search(&table, &mut store, 120);
+
+    let resumed = study("resumed");
+    let mut first = PostgresStore::create(&url, &resumed, "{}", false).unwrap();
+    search(&table, &mut first, 45);
+    drop(first);
+    let mut again = PostgresStore::open(&url, &resumed).unwrap();
+    search(&table, &mut again, 120);
+
+    let dir = std::env::temp_dir().join(format!("nasr-pg-sqlite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sqlite = SqliteStore::open(&dir.join("experiment.sqlite")).unwrap();
+    search(&table, &mut sqlite, 120);
+
+    let trials = store.trials().unwrap();
+    assert_eq!(trials.len(), 120);
+    assert_eq!(as_json(&trials), as_json(&again.trials().unwrap()));
+    assert_eq!(as_json(&trials), as_json(&sqlite.trials().unwrap()));
+    assert_eq!(
+        store.strategy_state().unwrap(),
+        sqlite.strategy_state().unwrap()
+    );
+    for name in [&whole, &resumed] {
+        assert!(PostgresStore::delete(&url, name).unwrap());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_study_is_created_once_loaded_on_request_listed_and_deleted() {
+    let url = server();
+    let name = study("lifecycle");
+    let mut store = PostgresStore::create(&url, &name, r#"{"queries":5}"#, false).unwrap();
+    store.set_meta("data_sha256", "abc").unwrap();
+    let err = PostgresStore::create(&url, &name, r#"{"queries":5}"#, false)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("exists") && err.contains(&name), "{err}");
+    let loaded = PostgresStore::create(&url, &name, r#"{"queries":5}"#, true).unwrap();
+    assert_eq!(loaded.meta("data_sha256").unwrap().as_deref(), Some("abc"));
+    let err = PostgresStore::create(&url, &name, r#"{"queries":6}"#, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("another config"), "{err}");
+    assert!(PostgresStore::list(&url).unwrap().contains(&name));
+    assert!(PostgresStore::delete(&url, &name).unwrap());
+    assert!(!PostgresStore::delete(&url, &name).unwrap());
+    assert!(!PostgresStore::list(&url).unwrap().contains(&name));
+    let err = PostgresStore::open(&url, &name).err().unwrap().to_string();
+    assert!(err.contains("no such study"), "{err}");
+}
+
+#[test]
+fn the_password_is_never_shown() {
+    let url = server();
+    let password = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .and_then(|user| user.split(':').nth(1))
+        .expect("the test server's URL has a password")
+        .to_string();
+    let err = PostgresStore::open(&url, &study("absent"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(!err.contains(&password), "{err}");
+    assert!(err.contains("***"), "{err}");
+    let wrong = url.replace(&password, "not-the-password");
+    let err = PostgresStore::open(&wrong, "any")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(!err.contains("not-the-password"), "{err}");
+    assert!(err.contains("password authentication failed"), "{err}");
+    let store = PostgresStore::create(&url, &study("shown"), "{}", false).unwrap();
+    assert!(!store.url().contains(&password));
+    PostgresStore::delete(&url, store.name()).unwrap();
+}
+
+#[test]
+fn urls_are_redacted_in_both_forms() {
+    assert_eq!(
+        redact_url("postgresql://nasr:s3cr%40t@db.example:5432/nasr?sslmode=require"),
+        "postgresql://nasr:***@db.example:5432/nasr?sslmode=require"
+    );
+    assert_eq!(
+        redact_url("postgresql://db.example/nasr?user=nasr&password=hunter2&sslmode=require"),
+        "postgresql://db.example/nasr?user=nasr&password=***&sslmode=require"
+    );
+    assert_eq!(
+        redact_url("postgresql://nasr@db/nasr"),
+        "postgresql://nasr@db/nasr"
+    );
+}
