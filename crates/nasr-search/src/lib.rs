@@ -32,6 +32,7 @@ pub mod registry;
 pub mod reinforce;
 pub mod store;
 mod strategy;
+pub mod worker;
 
 pub use cost::{Cost, CostModel};
 pub use error::SearchError;

@@ -35,6 +35,9 @@ pub enum TrialState {
     Complete,
     /// Told with a failure, or with a NaN or infinite metric.
     Failed,
+    /// Asked, then abandoned: the worker evaluating it is gone (no heartbeat). It is never
+    /// told; its architecture is asked again under a new id ([`Strategy::ask_again`]).
+    Stale,
 }
 
 /// Everything known about one trial.
@@ -156,6 +159,17 @@ impl TrialBook {
         trial
     }
 
+    /// Marks a running trial stale.
+    fn abandon(&mut self, id: TrialId) -> Result<(), SearchError> {
+        let record = self
+            .trials
+            .get_mut(id as usize)
+            .filter(|r| r.state == TrialState::Running)
+            .ok_or(SearchError::NotRunning(id))?;
+        record.state = TrialState::Stale;
+        Ok(())
+    }
+
     /// Closes a running trial. A NaN or infinite metric makes it failed.
     fn close(&mut self, id: TrialId, outcome: Outcome) -> Result<&TrialRecord, SearchError> {
         let record = self
@@ -214,6 +228,14 @@ pub trait Strategy: Send {
         state: serde_json::Value,
         trials: Vec<TrialRecord>,
     ) -> Result<(), SearchError>;
+
+    /// Marks the running trial `id` stale: its evaluation was lost (the worker holding it is
+    /// gone). The policy does not see it; [`Strategy::ask_again`] asks its architecture anew.
+    fn abandon(&mut self, id: TrialId) -> Result<(), SearchError>;
+
+    /// A new trial of `trial`'s architecture and fidelity, with the next id, without the
+    /// policy proposing (its generator does not move): how a stale trial is asked again.
+    fn ask_again(&mut self, trial: &Trial) -> Trial;
 
     /// The best feasible trial so far.
     fn best(&self) -> Option<&TrialRecord> {
@@ -308,6 +330,14 @@ impl<P: Policy> Strategy for Search<P> {
         self.book.close(id, outcome)?;
         self.state.policy.observe(&self.book, id);
         Ok(())
+    }
+
+    fn abandon(&mut self, id: TrialId) -> Result<(), SearchError> {
+        self.book.abandon(id)
+    }
+
+    fn ask_again(&mut self, trial: &Trial) -> Trial {
+        self.book.open(trial.arch.clone(), trial.fidelity)
     }
 
     fn book(&self) -> &TrialBook {

@@ -156,3 +156,115 @@ fn urls_are_redacted_in_both_forms() {
         "postgresql://nasr@db/nasr"
     );
 }
+
+/// A strategy of the study's config: random search, seed 11.
+fn random_search() -> Search<nasr_search::random::RandomSearch> {
+    let space = Arc::new(nasr_space::Nb201Space::new());
+    Search::new(
+        space,
+        Goal::maximize("accuracy"),
+        nasr_search::random::RandomSearch,
+        11,
+    )
+}
+
+#[test]
+fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
+    use nasr_search::store::{Claim, Told};
+    use nasr_search::worker::{WorkerConfig, run_worker};
+    use nasr_search::{Outcome, Strategy, TrialState};
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    let (url, table) = (server(), table());
+    let name = study("workers");
+    let queries = 300;
+    PostgresStore::create(&url, &name, "{}", false).unwrap();
+    let config = |worker: &str| WorkerConfig {
+        name: worker.into(),
+        queries,
+        max_trials: None,
+        heartbeat: Duration::from_millis(100),
+        timeout: Duration::from_millis(800),
+    };
+
+    // A worker that claims a trial and dies: no heartbeat, no tell.
+    let dead = PostgresStore::open(&url, &name).unwrap();
+    let mut dead_strategy = random_search();
+    let Claim::Trial(lost) = dead
+        .claim(
+            &mut dead_strategy,
+            "dead",
+            queries,
+            Duration::from_millis(800),
+        )
+        .unwrap()
+    else {
+        panic!("the first claim gets a trial");
+    };
+
+    let stop = AtomicBool::new(false);
+    let reports: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let (url, name, table, stop) = (&url, &name, &table, &stop);
+                let config = config(&format!("worker-{w}"));
+                scope.spawn(move || {
+                    let store = PostgresStore::open(url, name).unwrap();
+                    let beat = PostgresStore::open(url, name).unwrap();
+                    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
+                    let mut strategy = random_search();
+                    run_worker(&store, &beat, &mut strategy, &mut evaluator, &config, stop).unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(reports.iter().map(|r| r.told).sum::<usize>(), queries);
+
+    // The dead worker's late tell is refused, and changes nothing.
+    let told = dead
+        .finish(
+            &mut dead_strategy,
+            "dead",
+            lost.id,
+            Outcome::Failed("late".into()),
+        )
+        .unwrap();
+    assert_eq!(told, Told::Refused(lost.id));
+
+    let trials = dead.trials().unwrap();
+    let stale: Vec<_> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Stale)
+        .collect();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].id, lost.id);
+    let complete: Vec<_> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    assert_eq!(complete.len(), queries, "every other trial completes once");
+    assert_eq!(trials.len(), queries + 1);
+    assert_eq!(
+        complete.iter().filter(|t| t.arch == lost.arch).count(),
+        1,
+        "the lost trial's architecture is evaluated again, once"
+    );
+
+    // Random search: the architectures evaluated are a single process's, seed for seed.
+    let mut single = random_search();
+    let mut evaluator = Nb201Evaluator::new(&table, Nb201Dataset::Cifar10, None);
+    drive(&mut single, &mut evaluator, None, queries, &mut |_| {}).unwrap();
+    let mut expected: Vec<_> = single
+        .book()
+        .trials()
+        .iter()
+        .map(|t| t.arch.choices.clone())
+        .collect();
+    let mut got: Vec<_> = complete.iter().map(|t| t.arch.choices.clone()).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    PostgresStore::delete(&url, &name).unwrap();
+}

@@ -10,7 +10,7 @@ mod postgresql;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use postgresql::{PostgresStore, redact_url};
+pub use postgresql::{Claim, PostgresStore, Told, redact_url};
 pub use sqlite::SqliteStore;
 
 use crate::{Evaluator, Outcome, SearchError, Strategy, Trial, TrialRecord};

@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use postgres::{Client, NoTls, Transaction};
 
 use crate::store::Store;
-use crate::{SearchError, Trial, TrialRecord};
+use crate::{Outcome, SearchError, Strategy, Trial, TrialId, TrialRecord, TrialState};
 
 /// The version of the tables this nasr writes; a database of another version is refused.
 const SCHEMA_VERSION: i32 = 1;
@@ -44,6 +44,11 @@ const SCHEMA: &str = "
         state TEXT NOT NULL,
         metrics TEXT NOT NULL,
         error TEXT,
+        -- The worker holding a running trial, and when it last said it is alive.
+        worker TEXT,
+        heartbeat TIMESTAMPTZ,
+        -- For a trial asked again: the stale trial it replaces.
+        redo_of BIGINT,
         PRIMARY KEY (study, id));";
 
 /// One study's store on a PostgreSQL server.
@@ -206,21 +211,29 @@ impl PostgresStore {
 
     /// Runs `step` in a transaction that holds the study's row lock, retrying it where the
     /// server asks for a retry (serialization failure, deadlock) or the connection dropped.
-    fn step(
-        &self,
-        step: &dyn Fn(&mut Transaction<'_>, i64) -> Result<(), postgres::Error>,
-    ) -> Result<(), SearchError> {
+    fn step(&self, step: StepFn<'_>) -> Result<(), SearchError> {
+        self.transact(true, step)
+    }
+
+    /// [`PostgresStore::step`] without the study's lock, for a write of one row that orders
+    /// with nothing else (a heartbeat).
+    fn plain_step(&self, step: StepFn<'_>) -> Result<(), SearchError> {
+        self.transact(false, step)
+    }
+
+    fn transact(&self, lock_study: bool, step: StepFn<'_>) -> Result<(), SearchError> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let mut client = self.client()?;
-            match try_step(&mut client, self.study, step) {
+            match try_step(&mut client, self.study, lock_study, step) {
                 Ok(()) => return Ok(()),
-                Err(e) if retryable(&e) || client.is_closed() => {
+                Err(StepError::Search(e)) => return Err(e),
+                Err(StepError::Db(e)) if retryable(&e) || client.is_closed() => {
                     last = Some(e);
                     drop(client);
                     std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                 }
-                Err(e) => return Err(self.error(e)),
+                Err(StepError::Db(e)) => return Err(self.error(e)),
             }
         }
         Err(self.error(last.expect("a failed attempt")))
@@ -286,19 +299,58 @@ impl PostgresStore {
     }
 }
 
-/// One attempt at a step: the study's row locked, `step`, commit.
+/// Why a step failed: the server, or the strategy (a state that does not load, a tell it
+/// refuses), which is not retried.
+enum StepError {
+    Db(postgres::Error),
+    Search(SearchError),
+}
+
+impl From<postgres::Error> for StepError {
+    fn from(e: postgres::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<SearchError> for StepError {
+    fn from(e: SearchError) -> Self {
+        Self::Search(e)
+    }
+}
+
+/// A step: the transaction and the study's id.
+type StepFn<'a> = &'a dyn Fn(&mut Transaction<'_>, i64) -> Result<(), StepError>;
+
+/// One attempt at a step: the study's row locked (where asked), `step`, commit.
 fn try_step(
     client: &mut Client,
     study: i64,
-    step: &dyn Fn(&mut Transaction<'_>, i64) -> Result<(), postgres::Error>,
-) -> Result<(), postgres::Error> {
+    lock_study: bool,
+    step: StepFn<'_>,
+) -> Result<(), StepError> {
     let mut tx = client.transaction()?;
-    tx.query_one(
-        "SELECT id FROM nasr_studies WHERE id = $1 FOR UPDATE",
-        &[&study],
-    )?;
+    if lock_study {
+        tx.query_one(
+            "SELECT id FROM nasr_studies WHERE id = $1 FOR UPDATE",
+            &[&study],
+        )?;
+    }
     step(&mut tx, study)?;
-    tx.commit()
+    Ok(tx.commit()?)
+}
+
+/// A trial row (`id, arch, fidelity, state, metrics, error`) as a record.
+fn trial_of_row(row: &postgres::Row) -> Result<TrialRecord, SearchError> {
+    let json = |i: usize| row.get::<_, String>(i);
+    let corrupt = |e: serde_json::Error| SearchError::State(format!("corrupt trial row: {e}"));
+    Ok(TrialRecord {
+        id: row.get::<_, i64>(0) as u64,
+        arch: serde_json::from_str(&json(1)).map_err(corrupt)?,
+        fidelity: serde_json::from_str(&json(2)).map_err(corrupt)?,
+        state: serde_json::from_str(&json(3)).map_err(corrupt)?,
+        metrics: serde_json::from_str(&json(4)).map_err(corrupt)?,
+        error: row.get(5),
+    })
 }
 
 /// A trial as its row's columns (JSON text, as the SQLite store writes them).
@@ -404,6 +456,238 @@ fn connect(url: &str, study: &str) -> Result<Client, SearchError> {
     Ok(client)
 }
 
+/// What became of a worker's tell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Told {
+    /// Recorded: the trial as it now stands.
+    Recorded(TrialRecord),
+    /// Refused: the trial is no longer this worker's (it went stale and was asked again, or
+    /// was told already). Nothing was written.
+    Refused(TrialId),
+}
+
+/// What a claim gives a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// A trial to evaluate.
+    Trial(Trial),
+    /// Nothing to ask now, but trials are running elsewhere: one may yet go stale.
+    Wait,
+    /// Every trial is asked and none is running: the study is finished.
+    Done,
+}
+
+/// The trial rows and strategy state of a study, as one transaction reads them.
+struct Loaded {
+    state: Option<serde_json::Value>,
+    trials: Vec<TrialRecord>,
+}
+
+/// Many workers on one study: each step (claim, tell) is one transaction under the study's
+/// row lock that loads the strategy's state and trials (two queries), applies the step to the
+/// strategy and writes it back, so asks form one sequence whoever asks.
+///
+/// Guarantees, beyond [`Store`]'s, for many processes:
+/// - **One holder.** A claimed trial is recorded with its worker; no other claim returns it.
+/// - **Durable tells.** When [`PostgresStore::finish`] returns [`Told::Recorded`], the outcome
+///   and the strategy state after it are committed (the server's own durability).
+/// - **Readers** (another connection, `nasr study status`) see the study after some complete
+///   step.
+/// - **Dead workers.** A running trial whose heartbeat is older than the timeout becomes
+///   [`TrialState::Stale`] at the next claim, and its architecture is asked again under a new
+///   id (before any new proposal); the dead worker's late tell is [`Told::Refused`].
+impl PostgresStore {
+    /// Claims the next trial for `worker`: marks trials whose heartbeat is older than
+    /// `timeout` stale, then asks a stale trial's architecture again or, while fewer than
+    /// `queries` trials are asked (stale ones not counted), a new one. `strategy` is fresh or
+    /// left over from an earlier step; it is loaded from the study first.
+    pub fn claim(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        queries: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Claim, SearchError> {
+        let claimed = std::cell::RefCell::new(Claim::Done);
+        let strategy = std::cell::RefCell::new(strategy);
+        let seconds = timeout.as_secs_f64();
+        self.step(&|tx, study| {
+            // The trials of dead workers go stale; the book loaded next sees them so.
+            tx.execute(
+                "UPDATE nasr_trials SET state = $3, worker = NULL WHERE study = $1 \
+                 AND state = $4 AND heartbeat < now() - make_interval(secs => $2)",
+                &[
+                    &study,
+                    &seconds,
+                    &to_json(&TrialState::Stale),
+                    &to_json(&TrialState::Running),
+                ],
+            )?;
+            let loaded = load(tx, study)?;
+            let mut strategy = strategy.borrow_mut();
+            if let Some(state) = loaded.state.clone() {
+                strategy.load_state(state, loaded.trials.clone())?;
+            }
+            let redo = next_redo(tx, study)?;
+            let asked = loaded
+                .trials
+                .iter()
+                .filter(|t| t.state != TrialState::Stale)
+                .count();
+            let (trial, redo_of) = match redo {
+                Some(old) => {
+                    let old = &loaded.trials[old as usize];
+                    let again = Trial {
+                        id: old.id,
+                        arch: old.arch.clone(),
+                        fidelity: old.fidelity,
+                    };
+                    (strategy.ask_again(&again), Some(old.id as i64))
+                }
+                None if asked < queries => (strategy.ask(), None),
+                None => {
+                    let running = loaded.trials.iter().any(|t| t.state == TrialState::Running);
+                    *claimed.borrow_mut() = if running { Claim::Wait } else { Claim::Done };
+                    return Ok(());
+                }
+            };
+            let row = TrialRow::of(&TrialRecord::running(&trial));
+            tx.execute(
+                "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error, \
+                 worker, heartbeat, redo_of) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, now(), $8)",
+                &[
+                    &study,
+                    &row.id,
+                    &row.arch,
+                    &row.fidelity,
+                    &row.state,
+                    &row.metrics,
+                    &worker,
+                    &redo_of,
+                ],
+            )?;
+            write_state(tx, study, &strategy.state())?;
+            *claimed.borrow_mut() = Claim::Trial(trial);
+            Ok(())
+        })?;
+        Ok(claimed.into_inner())
+    }
+
+    /// Says that `worker` is still evaluating trial `id`; false when the trial is no longer
+    /// its (stale, or told).
+    pub fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+        let updated = std::cell::Cell::new(0);
+        self.plain_step(&|tx, study| {
+            updated.set(tx.execute(
+                "UPDATE nasr_trials SET heartbeat = now() WHERE study = $1 AND id = $2 \
+                 AND worker = $3 AND state = $4",
+                &[
+                    &study,
+                    &(id as i64),
+                    &worker,
+                    &to_json(&TrialState::Running),
+                ],
+            )?);
+            Ok(())
+        })?;
+        Ok(updated.get() == 1)
+    }
+
+    /// Tells the outcome of trial `id`, which `worker` claimed. Refused, writing nothing, when
+    /// the trial is no longer the worker's.
+    pub fn finish(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        id: TrialId,
+        outcome: Outcome,
+    ) -> Result<Told, SearchError> {
+        let told = std::cell::RefCell::new(Told::Refused(id));
+        let strategy = std::cell::RefCell::new(strategy);
+        let outcome = std::cell::RefCell::new(Some(outcome));
+        self.step(&|tx, study| {
+            let holder = tx.query_opt(
+                "SELECT 1 FROM nasr_trials WHERE study = $1 AND id = $2 AND worker = $3 \
+                 AND state = $4",
+                &[
+                    &study,
+                    &(id as i64),
+                    &worker,
+                    &to_json(&TrialState::Running),
+                ],
+            )?;
+            if holder.is_none() {
+                *told.borrow_mut() = Told::Refused(id);
+                return Ok(());
+            }
+            let loaded = load(tx, study)?;
+            let mut strategy = strategy.borrow_mut();
+            if let Some(state) = loaded.state {
+                strategy.load_state(state, loaded.trials)?;
+            }
+            // A retried attempt tells the same outcome again.
+            let outcome = outcome.borrow().clone().expect("an outcome");
+            strategy.tell(id, outcome)?;
+            let record = strategy.book().get(id).expect("told").clone();
+            let row = TrialRow::of(&record);
+            tx.execute(
+                "UPDATE nasr_trials SET state = $3, metrics = $4, error = $5, worker = NULL \
+                 WHERE study = $1 AND id = $2",
+                &[&study, &row.id, &row.state, &row.metrics, &row.error],
+            )?;
+            write_state(tx, study, &strategy.state())?;
+            *told.borrow_mut() = Told::Recorded(record);
+            Ok(())
+        })?;
+        Ok(told.into_inner())
+    }
+}
+
+/// The study's strategy state and trials, in id order: the two queries a step loads.
+fn load(tx: &mut Transaction<'_>, study: i64) -> Result<Loaded, StepError> {
+    let state: Option<String> = tx
+        .query_one(
+            "SELECT strategy_state FROM nasr_studies WHERE id = $1",
+            &[&study],
+        )?
+        .get(0);
+    let rows = tx.query(
+        "SELECT id, arch, fidelity, state, metrics, error FROM nasr_trials WHERE study = $1 \
+         ORDER BY id",
+        &[&study],
+    )?;
+    let trials = rows.iter().map(trial_of_row).collect::<Result<_, _>>()?;
+    let state = state
+        .map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| SearchError::State(format!("corrupt strategy state: {e}")))?;
+    Ok(Loaded { state, trials })
+}
+
+/// The oldest stale trial not yet asked again.
+fn next_redo(tx: &mut Transaction<'_>, study: i64) -> Result<Option<i64>, postgres::Error> {
+    Ok(tx
+        .query_opt(
+            "SELECT t.id FROM nasr_trials t WHERE t.study = $1 AND t.state = $2 AND NOT EXISTS \
+             (SELECT 1 FROM nasr_trials r WHERE r.study = t.study AND r.redo_of = t.id) \
+             ORDER BY t.id LIMIT 1",
+            &[&study, &to_json(&TrialState::Stale)],
+        )?
+        .map(|row| row.get(0)))
+}
+
+fn write_state(
+    tx: &mut Transaction<'_>,
+    study: i64,
+    state: &serde_json::Value,
+) -> Result<(), postgres::Error> {
+    tx.execute(
+        "UPDATE nasr_studies SET strategy_state = $2 WHERE id = $1",
+        &[&study, &state.to_string()],
+    )?;
+    Ok(())
+}
+
 impl Store for PostgresStore {
     fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
         self.write(&TrialRecord::running(trial), state)
@@ -433,20 +717,7 @@ impl Store for PostgresStore {
              WHERE study = $1 ORDER BY id",
             &[&self.study],
         )?;
-        rows.iter()
-            .map(|row| {
-                let json = |i: usize| row.get::<_, String>(i);
-                let parse = |e| self.corrupt("trial row", e);
-                Ok(TrialRecord {
-                    id: row.get::<_, i64>(0) as u64,
-                    arch: serde_json::from_str(&json(1)).map_err(parse)?,
-                    fidelity: serde_json::from_str(&json(2)).map_err(parse)?,
-                    state: serde_json::from_str(&json(3)).map_err(parse)?,
-                    metrics: serde_json::from_str(&json(4)).map_err(parse)?,
-                    error: row.get(5),
-                })
-            })
-            .collect()
+        rows.iter().map(trial_of_row).collect()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, SearchError> {
