@@ -19,7 +19,7 @@ use crate::nb201_table::{Nb201Dataset, Nb201Evaluator, Nb201Table};
 use crate::nsga2::{Objective, pareto_front};
 use crate::registry::{StrategyName, StrategySettings, build};
 use crate::store::{SqliteStore, Store, drive};
-use crate::{Goal, SearchError, TrialRecord};
+use crate::{Goal, SearchError, Strategy, TrialRecord};
 
 /// Version of the run folder's JSON files.
 pub const FORMAT_VERSION: u32 = 1;
@@ -82,32 +82,9 @@ pub fn run_table_search(
     out: &Path,
     on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
 ) -> Result<Option<BestRecord>, SearchError> {
-    let device = config
-        .objective_device
-        .as_deref()
-        .map(|d| table.device(d))
-        .transpose()?;
-    if config.max_latency_ms.is_some() && device.is_none() {
-        return Err(SearchError::Config {
-            field: "max_latency_ms".into(),
-            problem: "needs objective_device (the device whose latency is bounded)".into(),
-        });
-    }
-    let mut goal = Goal::maximize("accuracy");
-    if let Some(max) = config.max_latency_ms {
-        goal = goal.with_bound("latency_ms", max);
-    }
-    let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
-    let mut strategy = build(
-        config.strategy.as_str(),
-        space,
-        goal.clone(),
-        &config.settings,
-        config.seed,
-    )?;
+    let (mut strategy, mut evaluator) = table_search_parts(config, table)?;
     let config_json = serde_json::to_string(config).expect("config serialises");
     let mut store = open_store(out, &config_json)?;
-    let mut evaluator = Nb201Evaluator::new(table, config.dataset, device);
     drive(
         strategy.as_mut(),
         &mut evaluator,
@@ -155,6 +132,38 @@ pub fn run_table_search(
         write(out, "front.json", &pretty(&front))?;
     }
     Ok(best)
+}
+
+/// The strategy and the table evaluator of `config`: what a table search drives, in one
+/// process or in every worker of a shared study.
+pub fn table_search_parts<'a>(
+    config: &SearchConfig,
+    table: &'a Nb201Table,
+) -> Result<(Box<dyn Strategy>, Nb201Evaluator<'a>), SearchError> {
+    let device = config
+        .objective_device
+        .as_deref()
+        .map(|d| table.device(d))
+        .transpose()?;
+    if config.max_latency_ms.is_some() && device.is_none() {
+        return Err(SearchError::Config {
+            field: "max_latency_ms".into(),
+            problem: "needs objective_device (the device whose latency is bounded)".into(),
+        });
+    }
+    let mut goal = Goal::maximize("accuracy");
+    if let Some(max) = config.max_latency_ms {
+        goal = goal.with_bound("latency_ms", max);
+    }
+    let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
+    let strategy = build(
+        config.strategy.as_str(),
+        space,
+        goal,
+        &config.settings,
+        config.seed,
+    )?;
+    Ok((strategy, Nb201Evaluator::new(table, config.dataset, device)))
 }
 
 /// Opens `out/experiment.sqlite`, storing `config_json` on first use and refusing a folder

@@ -93,6 +93,10 @@ pub enum Command {
     Predict(crate::predict::PredictArgs),
     /// Write a run's report: one self-contained HTML page (charts, architecture, config).
     Report(crate::report::ReportArgs),
+    /// A search shared by workers through a PostgreSQL database: create, status, list, delete.
+    Study(crate::study::StudyArgs),
+    /// Work on a shared study until it is finished (stateless: start as many as you like).
+    Worker(crate::study::WorkerArgs),
 }
 
 /// Where data lives: `--data-dir`, else `$NASR_DATA`, else the user's cache folder.

@@ -20,6 +20,7 @@ mod rank_eval;
 mod report;
 mod robustness;
 mod search;
+mod study;
 mod template;
 mod train;
 
@@ -76,5 +77,7 @@ fn run(command: Command, compute: nasr_nn::Compute) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args, compute),
         Command::Predict(args) => predict::run(args, compute),
         Command::Report(args) => report::run(args),
+        Command::Study(args) => study::run(args),
+        Command::Worker(args) => study::worker(args),
     }
 }
