@@ -125,12 +125,17 @@ fn extension(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// `file#index` per image of a file holding many (the file's name, without its folder).
-fn numbered(path: &Path, count: usize) -> Vec<String> {
-    let name = path.file_name().map_or_else(
+/// The file's name without its folder, as an image is named in predictions.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into(),
-    );
+    )
+}
+
+/// `file#index` per image of a file holding many.
+fn numbered(path: &Path, count: usize) -> Vec<String> {
+    let name = file_name(path);
     (0..count).map(|i| format!("{name}#{i}")).collect()
 }
 
@@ -194,10 +199,7 @@ fn read_png(path: &Path, shape: ImageShape) -> Result<Images, DataError> {
     Ok(Images {
         shape,
         pixels,
-        names: vec![path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        )],
+        names: vec![file_name(path)],
         labels: None,
     })
 }

@@ -17,8 +17,8 @@ use tract_onnx::prelude::{
 use crate::run::RunOptions;
 use crate::trained_run::TrainedRun;
 
-/// Images per forward.
-const BATCH: usize = 64;
+/// Images per forward: the evaluation's own batch.
+const BATCH: usize = nasr_nn::eval::EVAL_FORWARD_IMAGES;
 
 /// A model to classify with.
 pub enum Model {

@@ -85,7 +85,7 @@ fn four_workers_finish_a_study_through_a_kill_and_a_freeze() {
     .unwrap();
     let study = format!("cli-{}", std::process::id());
     let url = url.as_str();
-    let created = succeed(&[
+    let create = [
         "study",
         "create",
         "--storage",
@@ -94,23 +94,13 @@ fn four_workers_finish_a_study_through_a_kill_and_a_freeze() {
         &study,
         "-c",
         config.to_str().unwrap(),
-        "--stale-after",
-        "2",
-    ]);
+    ];
+    let created = succeed(&[&create[..], &["--stale-after", "2"]].concat());
     assert!(
         created.contains("3000 trials") && !created.contains(url),
         "{created}"
     );
-    let err = fail(&[
-        "study",
-        "create",
-        "--storage",
-        url,
-        "--name",
-        &study,
-        "-c",
-        config.to_str().unwrap(),
-    ]);
+    let err = fail(&create);
     assert!(err.contains("exists"), "{err}");
 
     // Two workers that hold their first trial for a minute: one killed, one frozen.

@@ -146,7 +146,7 @@ fn method_sections(run: &RunFolder, best: Option<&Value>) -> Result<Vec<Section>
                 &relaxation,
             ));
             if let Some(best) = best {
-                out.push(darts_pick(best));
+                out.push(pick_section(best));
             }
         }
         RunKind::Proxyless => {
@@ -163,7 +163,7 @@ fn method_sections(run: &RunFolder, best: Option<&Value>) -> Result<Vec<Section>
         RunKind::Dna => {
             out.extend(studies::dna_blocks(run)?);
             if let Some(best) = best {
-                out.push(dna_pick(best));
+                out.push(pick_section(best));
             }
         }
         RunKind::Ftt => {
@@ -228,10 +228,7 @@ fn summary_section(summary: &Value) -> Section {
         .text(&format!("Rungs at {rungs} epochs."))
 }
 
-fn darts_pick(best: &Value) -> Section {
-    facts_section("pick", "The pick", best, &["arch"])
-}
-
-fn dna_pick(best: &Value) -> Section {
+/// A search's `best.json` as the pick's numbers (its architecture is drawn apart).
+fn pick_section(best: &Value) -> Section {
     facts_section("pick", "The pick", best, &["arch"])
 }
