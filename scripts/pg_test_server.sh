@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 cluster for the store tests, on 127.0.0.1, in a temporary folder,
 # run as the `postgres` user (initdb refuses root). It has a role `nasr` with a password, so
-# that the tests see password authentication (and that it is never printed).
+# that the tests see password authentication (and that it is never printed), and TLS with a
+# self-signed certificate (openssl), so that `sslmode=require` can be tested; plain connections
+# are accepted too.
 #
 #   eval "$(scripts/pg_test_server.sh start DIR [PORT])"   # exports NASR_TEST_POSTGRES
 #   scripts/pg_test_server.sh stop DIR
@@ -24,8 +26,12 @@ case "$command" in
     password="nasr-test-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
     as_postgres "$BIN/initdb" -D "$dir/data" -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 >"$dir/initdb.log"
+    openssl req -new -x509 -days 2 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/data/server.key" \
+      -out "$dir/data/server.crt" >/dev/null 2>&1
+    chmod 600 "$dir/data/server.key"
+    chown postgres "$dir/data/server.key" "$dir/data/server.crt" 2>/dev/null || true
     as_postgres "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=50" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=50 -c ssl=on" start >/dev/null
     as_postgres "$BIN/psql" -h "$dir" -p "$port" -U postgres -q \
       -c "CREATE ROLE nasr LOGIN PASSWORD '$password'" -c "CREATE DATABASE nasr OWNER nasr" >/dev/null
     echo "export NASR_TEST_POSTGRES='postgresql://nasr:$password@127.0.0.1:$port/nasr'"

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use nasr_search::asha::Asha;
 use nasr_search::experiment::{open_store, pretty, write, write_trials};
 use nasr_search::registry::StrategyName;
-use nasr_search::store::drive_parallel;
+use nasr_search::store::{Store, drive_parallel};
 use nasr_search::{Evaluator, Fidelity, Goal, Metrics, Search, SearchError, Strategy, TrialRecord};
 use nasr_space::{Arch, Nb201Space, Space};
 use serde::{Deserialize, Serialize};
@@ -157,14 +157,9 @@ impl Evaluator for StandaloneEvaluator {
     }
 }
 
-/// Runs (or resumes) the search into `out`. `on_finished` sees each trial as it finishes.
-pub fn run_multi_fidelity(
-    config: &MultiFidelityConfig,
-    data_dir: &Path,
-    out: &Path,
-    options: &RunOptions,
-    on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
-) -> Result<MultiFidelitySummary, NnError> {
+/// The search `config` describes, fresh (seeded with `config.run.seed`), its settings checked:
+/// what a run drives, in one process or in every worker of a shared study.
+pub fn multi_fidelity_search(config: &MultiFidelityConfig) -> Result<Search<Asha>, NnError> {
     let policy = Asha::named(
         config.strategy.as_str(),
         config.min_epochs,
@@ -179,14 +174,24 @@ pub fn run_multi_fidelity(
     }
     config.run.train.validate()?;
     config.run.space.nb201(config.strategy.as_str())?;
-    let rung_epochs = policy.rung_epochs().to_vec();
-    let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
-    let mut search = Search::new(
-        space.clone(),
+    Ok(Search::new(
+        Arc::new(Nb201Space::new()),
         Goal::maximize("accuracy"),
         policy,
         config.run.seed,
-    );
+    ))
+}
+
+/// Runs (or resumes) the search into `out`. `on_finished` sees each trial as it finishes.
+pub fn run_multi_fidelity(
+    config: &MultiFidelityConfig,
+    data_dir: &Path,
+    out: &Path,
+    options: &RunOptions,
+    on_finished: &mut (dyn FnMut(&TrialRecord) + Send),
+) -> Result<MultiFidelitySummary, NnError> {
+    let mut search = multi_fidelity_search(config)?;
+    let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
     open_run_folder(config, out)?;
     let mut store = open_store(
         out,
@@ -215,8 +220,17 @@ pub fn run_multi_fidelity(
         config.queries,
         on_finished,
     )?;
-    write_trials(out, &store)?;
+    write_multi_fidelity_results(&search, &store, out)
+}
 
+/// Writes a multi-fidelity search's results into the run folder `out` from its search and
+/// store: `trials.jsonl`, `best.json` and `summary.json`. Returns the summary.
+pub fn write_multi_fidelity_results(
+    search: &Search<Asha>,
+    store: &dyn Store,
+    out: &Path,
+) -> Result<MultiFidelitySummary, NnError> {
+    write_trials(out, store)?;
     let nb201 = Nb201Space::new();
     let best = search.best().map(|record| MultiFidelityBest {
         arch: nb201.format(&record.arch),
@@ -227,7 +241,7 @@ pub fn run_multi_fidelity(
     });
     let (started, stopped_early) = search.policy().started_and_stopped_early(search.book());
     let summary = MultiFidelitySummary {
-        rung_epochs,
+        rung_epochs: search.policy().rung_epochs().to_vec(),
         started,
         stopped_early,
         epochs_trained: search

@@ -93,7 +93,18 @@ pub fn run_table_search(
         on_finished,
     )?;
 
-    write_trials(out, &store)?;
+    write_table_results(config, strategy.as_ref(), &store, out)
+}
+
+/// Writes a table search's results into the run folder `out` from its strategy and store:
+/// `trials.jsonl`, `best.json` and, for NSGA-II, `front.json`. Returns the best trial.
+pub fn write_table_results(
+    config: &SearchConfig,
+    strategy: &dyn Strategy,
+    store: &dyn Store,
+    out: &Path,
+) -> Result<Option<BestRecord>, SearchError> {
+    write_trials(out, store)?;
     let nb201 = Nb201Space::new();
     let best = strategy
         .best()
@@ -145,7 +156,14 @@ pub fn table_search_parts<'a>(
         .as_deref()
         .map(|d| table.device(d))
         .transpose()?;
-    if config.max_latency_ms.is_some() && device.is_none() {
+    let strategy = table_strategy(config)?;
+    Ok((strategy, Nb201Evaluator::new(table, config.dataset, device)))
+}
+
+/// The strategy of `config`, fresh, ranking trials by its goal (accuracy, under the latency
+/// bound if one is set); it needs no table, so a study's records can be read without one.
+pub fn table_strategy(config: &SearchConfig) -> Result<Box<dyn Strategy>, SearchError> {
+    if config.max_latency_ms.is_some() && config.objective_device.is_none() {
         return Err(SearchError::Config {
             field: "max_latency_ms".into(),
             problem: "needs objective_device (the device whose latency is bounded)".into(),
@@ -156,14 +174,13 @@ pub fn table_search_parts<'a>(
         goal = goal.with_bound("latency_ms", max);
     }
     let space: Arc<dyn Space + Send + Sync> = Arc::new(Nb201Space::new());
-    let strategy = build(
+    build(
         config.strategy.as_str(),
         space,
         goal,
         &config.settings,
         config.seed,
-    )?;
-    Ok((strategy, Nb201Evaluator::new(table, config.dataset, device)))
+    )
 }
 
 /// Opens `out/experiment.sqlite`, storing `config_json` on first use and refusing a folder

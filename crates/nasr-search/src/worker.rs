@@ -2,12 +2,24 @@
 //! connection beats its heartbeat, tell it; again until the study is finished, this worker's
 //! `max_trials` are done, or it is asked to stop. Everything it needs is in the study, so any
 //! number of workers on any machines can start and die at any time.
+//!
+//! Asked to stop between trials, a worker returns; asked while it evaluates a trial, it
+//! releases the trial (stale at once, so another worker takes it up without waiting for the
+//! timeout) and says so through `on_release`, which may end the process there rather than
+//! wait for an evaluation whose result would be refused.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use crate::store::{Claim, PostgresStore, Told};
-use crate::{Evaluator, Outcome, SearchError, Strategy};
+use crate::store::{Claim, SharedStudy, Told};
+use crate::{Evaluator, Outcome, SearchError, Strategy, TrialId};
+
+/// How long a worker with nothing to claim first waits before it asks again; the wait doubles
+/// up to the heartbeat interval. Short, because the trial it waits for (the study's last, on
+/// another worker) may be told in a moment; growing, so that idle workers do not load the
+/// study many times a second while a long training runs.
+const FIRST_WAIT: Duration = Duration::from_millis(10);
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -29,23 +41,28 @@ pub struct WorkerConfig {
 pub struct WorkerReport {
     /// Trials it evaluated and told.
     pub told: usize,
-    /// Tells refused because the trial had gone stale meanwhile.
+    /// Tells refused because the trial had gone stale (or been released) meanwhile.
     pub refused: usize,
+    /// The trial it released when asked to stop, if it was evaluating one.
+    pub released: Option<TrialId>,
 }
 
 /// Runs a worker on `store`'s study; `beat` is a second connection to it, for the heartbeat.
 /// `strategy` is the study's strategy, built from its config (its state comes from the study).
-/// Returns when the study is finished, `max_trials` are done, or `stop` is set (checked
-/// between trials, so a trial is always told before the worker exits).
+/// Returns when the study is finished, `max_trials` are done, or `stop` is set. `on_release`
+/// is called (on the heartbeat thread) with the trial released when `stop` is set during its
+/// evaluation.
 pub fn run_worker(
-    store: &PostgresStore,
-    beat: &PostgresStore,
+    store: &dyn SharedStudy,
+    beat: &dyn SharedStudy,
     strategy: &mut dyn Strategy,
     evaluator: &mut dyn Evaluator,
     config: &WorkerConfig,
     stop: &AtomicBool,
+    on_release: &(dyn Fn(TrialId) + Sync),
 ) -> Result<WorkerReport, SearchError> {
     let mut report = WorkerReport::default();
+    let mut wait = FIRST_WAIT;
     while !stop.load(Ordering::SeqCst)
         && config
             .max_trials
@@ -54,12 +71,20 @@ pub fn run_worker(
         let trial = match store.claim(strategy, &config.name, config.queries, config.timeout)? {
             Claim::Trial(trial) => trial,
             Claim::Wait => {
-                std::thread::sleep(config.heartbeat);
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(config.heartbeat);
                 continue;
             }
             Claim::Done => break,
         };
-        let outcome = evaluate_beating(beat, evaluator, &trial, config)?;
+        wait = FIRST_WAIT;
+        let (outcome, released) =
+            evaluate_beating(beat, evaluator, &trial, config, stop, on_release)?;
+        if released {
+            report.released = Some(trial.id);
+            report.refused += 1;
+            break;
+        }
         match store.finish(strategy, &config.name, trial.id, outcome)? {
             Told::Recorded(_) => report.told += 1,
             Told::Refused(_) => report.refused += 1,
@@ -68,36 +93,47 @@ pub fn run_worker(
     Ok(report)
 }
 
-/// The outcome of `trial`, with its heartbeat written every `config.heartbeat` meanwhile.
+/// The outcome of `trial`, with its heartbeat written every `config.heartbeat` meanwhile, and
+/// whether the trial was released because `stop` was set during the evaluation.
 fn evaluate_beating(
-    beat: &PostgresStore,
+    beat: &dyn SharedStudy,
     evaluator: &mut dyn Evaluator,
     trial: &crate::Trial,
     config: &WorkerConfig,
-) -> Result<Outcome, SearchError> {
-    let done = AtomicBool::new(false);
+    stop: &AtomicBool,
+    on_release: &(dyn Fn(TrialId) + Sync),
+) -> Result<(Outcome, bool), SearchError> {
+    // Dropping `done` wakes the heartbeat thread at once: a fast evaluation (a table lookup)
+    // never waits for the thread's next tick.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let beating = scope.spawn(|| -> Result<(), SearchError> {
+        let beating = scope.spawn(move || -> Result<bool, SearchError> {
             let tick = Duration::from_millis(20).min(config.heartbeat);
             let mut waited = Duration::ZERO;
-            while !done.load(Ordering::SeqCst) {
-                std::thread::sleep(tick);
+            while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
+                if stop.load(Ordering::SeqCst) {
+                    let released = beat.release(trial.id, &config.name)?;
+                    if released {
+                        on_release(trial.id);
+                    }
+                    return Ok(released);
+                }
                 waited += tick;
                 if waited >= config.heartbeat {
                     waited = Duration::ZERO;
                     beat.heartbeat(trial.id, &config.name)?;
                 }
             }
-            Ok(())
+            Ok(false)
         });
         let outcome = match evaluator.evaluate(&trial.arch, trial.fidelity) {
             Ok(metrics) => Outcome::Complete(metrics),
             Err(error) => Outcome::Failed(error.to_string()),
         };
-        done.store(true, Ordering::SeqCst);
-        beating
+        drop(done);
+        let released = beating
             .join()
             .expect("the heartbeat thread does not panic")?;
-        Ok(outcome)
+        Ok((outcome, released))
     })
 }

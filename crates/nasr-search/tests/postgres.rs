@@ -1,7 +1,9 @@
 //! The experiment store on a real PostgreSQL server: a search recorded there resumes to the
 //! result of an uninterrupted one and matches the SQLite store's trials bit for bit; studies
 //! are created once (or loaded on request), listed and deleted; the URL's password never
-//! appears in an error or a shown URL.
+//! appears in an error or a shown URL; `sslmode=require` connects with TLS, and is refused
+//! clearly by a server that offers none. The shared-study protocol (claims, heartbeats, stale
+//! trials, refused late tells) is tested on PostgreSQL and on a shared SQLite file alike.
 //!
 //! The server is `$NASR_TEST_POSTGRES` (a `postgresql://` URL): `scripts/pg_test_server.sh
 //! start DIR` starts a throwaway one and prints the variable, as `.ci/run` does. Without it
@@ -11,7 +13,9 @@ use std::sync::Arc;
 
 use nasr_search::evolution::RegularizedEvolution;
 use nasr_search::nb201_table::{Nb201Dataset, Nb201Evaluator, Nb201Table};
-use nasr_search::store::{PostgresStore, SqliteStore, Store, drive, redact_url};
+use nasr_search::store::{
+    PostgresStore, SharedStudy, SqliteStore, Store, StudyStorage, drive, redact_url,
+};
 use nasr_search::{Goal, Search, TrialRecord};
 
 fn server() -> String {
@@ -87,30 +91,108 @@ fn a_search_on_postgres_resumes_to_the_uninterrupted_result_and_matches_sqlite()
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn a_study_is_created_once_loaded_on_request_listed_and_deleted() {
-    let url = server();
+/// A fresh SQLite file for shared studies, in its own folder.
+fn sqlite_storage(name: &str) -> StudyStorage {
+    let dir = std::env::temp_dir().join(format!("nasr-study-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    StudyStorage::Sqlite(dir.join("studies.sqlite"))
+}
+
+/// Creating, loading, listing and deleting studies on `storage`.
+fn lifecycle(storage: &StudyStorage) {
     let name = study("lifecycle");
-    let mut store = PostgresStore::create(&url, &name, r#"{"queries":5}"#, false).unwrap();
+    let mut store = storage.create(&name, r#"{"queries":5}"#, false).unwrap();
     store.set_meta("data_sha256", "abc").unwrap();
-    let err = PostgresStore::create(&url, &name, r#"{"queries":5}"#, false)
+    let err = storage
+        .create(&name, r#"{"queries":5}"#, false)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("exists") && err.contains(&name), "{err}");
-    let loaded = PostgresStore::create(&url, &name, r#"{"queries":5}"#, true).unwrap();
+    let loaded = storage.create(&name, r#"{"queries":5}"#, true).unwrap();
     assert_eq!(loaded.meta("data_sha256").unwrap().as_deref(), Some("abc"));
-    let err = PostgresStore::create(&url, &name, r#"{"queries":6}"#, true)
+    let err = storage
+        .create(&name, r#"{"queries":6}"#, true)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("another config"), "{err}");
-    assert!(PostgresStore::list(&url).unwrap().contains(&name));
-    assert!(PostgresStore::delete(&url, &name).unwrap());
-    assert!(!PostgresStore::delete(&url, &name).unwrap());
-    assert!(!PostgresStore::list(&url).unwrap().contains(&name));
-    let err = PostgresStore::open(&url, &name).err().unwrap().to_string();
+    assert!(storage.list().unwrap().contains(&name));
+    assert!(storage.delete(&name).unwrap());
+    assert!(!storage.delete(&name).unwrap());
+    assert!(!storage.list().unwrap().contains(&name));
+    let err = storage.open(&name).err().unwrap().to_string();
     assert!(err.contains("no such study"), "{err}");
+}
+
+#[test]
+fn a_study_is_created_once_loaded_on_request_listed_and_deleted() {
+    lifecycle(&StudyStorage::parse(&server()).unwrap());
+}
+
+#[test]
+fn a_study_in_an_sqlite_file_is_created_once_loaded_on_request_listed_and_deleted() {
+    lifecycle(&sqlite_storage("lifecycle"));
+    let err = StudyStorage::parse("mysql://db/nasr")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("postgresql://") && err.contains("sqlite:PATH"),
+        "{err}"
+    );
+    assert!(matches!(
+        StudyStorage::parse("sqlite:///tmp/x.sqlite").unwrap(),
+        StudyStorage::Sqlite(path) if path == std::path::Path::new("/tmp/x.sqlite")
+    ));
+}
+
+#[test]
+fn sslmode_require_connects_with_tls() {
+    let url = server();
+    let name = study("tls");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let tls_url = format!("{url}{separator}sslmode=require");
+    let store = PostgresStore::create(&tls_url, &name, "{}", false).unwrap();
+    // The server's own view of the store's connection: encrypted.
+    let mut observer = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let encrypted: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE s.ssl AND a.usename = current_user AND a.pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "no TLS connection from the store");
+    assert!(store.meta("config").unwrap().is_some());
+    PostgresStore::delete(&url, &name).unwrap();
+}
+
+#[test]
+fn sslmode_require_is_refused_clearly_by_a_server_without_tls() {
+    use std::io::{Read, Write};
+    // A server that answers the client's TLS request as a server without TLS does: `N`.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8];
+        socket.read_exact(&mut request).unwrap();
+        socket.write_all(b"N").unwrap();
+        request
+    });
+    let url = format!("postgresql://nasr:hunter2@127.0.0.1:{port}/nasr?sslmode=require");
+    let err = PostgresStore::open(&url, "any").err().unwrap().to_string();
+    assert!(
+        err.contains("offers none") && err.contains("sslmode=require"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    // The request was PostgreSQL's SSLRequest (length 8, code 80877103).
+    let request = server.join().unwrap();
+    assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
 }
 
 #[test]
@@ -170,16 +252,26 @@ fn random_search() -> Search<nasr_search::random::RandomSearch> {
 
 #[test]
 fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
+    four_workers_and_a_dead_one(&StudyStorage::parse(&server()).unwrap());
+}
+
+#[test]
+fn four_workers_share_a_study_in_an_sqlite_file() {
+    four_workers_and_a_dead_one(&sqlite_storage("workers"));
+}
+
+/// Four worker threads and a dead worker on a random-search study of 300 trials in `storage`.
+fn four_workers_and_a_dead_one(storage: &StudyStorage) {
     use nasr_search::store::{Claim, Told};
     use nasr_search::worker::{WorkerConfig, run_worker};
     use nasr_search::{Outcome, Strategy, TrialState};
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
-    let (url, table) = (server(), table());
+    let table = table();
     let name = study("workers");
     let queries = 300;
-    PostgresStore::create(&url, &name, "{}", false).unwrap();
+    storage.create(&name, "{}", false).unwrap();
     let config = |worker: &str| WorkerConfig {
         name: worker.into(),
         queries,
@@ -189,7 +281,7 @@ fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
     };
 
     // A worker that claims a trial and dies: no heartbeat, no tell.
-    let dead = PostgresStore::open(&url, &name).unwrap();
+    let dead = storage.open(&name).unwrap();
     let mut dead_strategy = random_search();
     let Claim::Trial(lost) = dead
         .claim(
@@ -207,14 +299,23 @@ fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
     let reports: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
             .map(|w| {
-                let (url, name, table, stop) = (&url, &name, &table, &stop);
+                let (name, table, stop) = (&name, &table, &stop);
                 let config = config(&format!("worker-{w}"));
                 scope.spawn(move || {
-                    let store = PostgresStore::open(url, name).unwrap();
-                    let beat = PostgresStore::open(url, name).unwrap();
+                    let store = storage.open(name).unwrap();
+                    let beat = storage.open(name).unwrap();
                     let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
                     let mut strategy = random_search();
-                    run_worker(&store, &beat, &mut strategy, &mut evaluator, &config, stop).unwrap()
+                    run_worker(
+                        store.as_ref(),
+                        beat.as_ref(),
+                        &mut strategy,
+                        &mut evaluator,
+                        &config,
+                        stop,
+                        &|_| {},
+                    )
+                    .unwrap()
                 })
             })
             .collect();
@@ -266,5 +367,15 @@ fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
     expected.sort();
     got.sort();
     assert_eq!(got, expected);
-    PostgresStore::delete(&url, &name).unwrap();
+
+    // Every trial was asked, and every complete one told, by the study's clock.
+    let timeline = dead.timeline().unwrap();
+    assert_eq!(timeline.len(), trials.len());
+    for (times, trial) in timeline.iter().zip(&trials) {
+        assert_eq!(times.id, trial.id);
+        let told = times.told.filter(|_| trial.state == TrialState::Complete);
+        assert!(told.is_none_or(|t| t >= times.asked), "{times:?}");
+        assert!(trial.state != TrialState::Complete || times.told.is_some());
+    }
+    storage.delete(&name).unwrap();
 }

@@ -78,6 +78,6 @@ fn run(command: Command, compute: nasr_nn::Compute) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args, compute),
         Command::Report(args) => report::run(args),
         Command::Study(args) => study::run(args),
-        Command::Worker(args) => study::worker(args),
+        Command::Worker(args) => study::worker(args, compute),
     }
 }

@@ -1,8 +1,8 @@
-//! `nasr study` and `nasr worker`: a search shared by worker processes on any machines
-//! through a PostgreSQL database, started by any scheduler (Slurm array jobs, Kubernetes
-//! Jobs, or N processes on one machine).
+//! `nasr study` and `nasr worker`: a search shared by worker processes through a database (a
+//! PostgreSQL server for workers on any machines, an SQLite file for processes on one),
+//! started by any scheduler (Slurm array jobs, Kubernetes Jobs, or N processes by hand).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,36 +10,35 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use nasr_methods::experiment::ExperimentConfig;
-use nasr_search::experiment::{SearchConfig, table_search_parts};
+use nasr_methods::multi_fidelity::{
+    MultiFidelityConfig, StandaloneEvaluator, multi_fidelity_search, write_multi_fidelity_results,
+};
+use nasr_methods::run::{DataChecksums, RunOptions, open_run_folder};
+use nasr_search::experiment::{
+    SearchConfig, open_store, table_search_parts, table_strategy, write_table_results,
+};
 use nasr_search::nb201_table::{ACCURACY_FILE, LATENCY_FILE, Nb201Table};
-use nasr_search::store::{PostgresStore, Store};
-use nasr_search::worker::{WorkerConfig, run_worker};
-use nasr_search::{Evaluator, Fidelity, Metrics, SearchError, TrialState};
-use nasr_space::Arch;
+use nasr_search::store::{SharedStudy, StudyStorage};
+use nasr_search::worker::{WorkerConfig, WorkerReport, run_worker};
+use nasr_search::{
+    Evaluator, Fidelity, Metrics, SearchError, Strategy, TrialId, TrialRecord, TrialState,
+};
+use nasr_space::{Arch, Nb201Space, Space};
 
 use crate::cli::DataDirArg;
 
 /// Where the study lives.
 #[derive(Debug, Args, Clone)]
 pub struct StorageArg {
-    /// The database: `postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=...]`.
+    /// The database: `postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]` for
+    /// workers on any machines, or `sqlite:PATH` for worker processes on this one.
     #[arg(long, env = "NASR_STORAGE", value_name = "URL", hide_env_values = true)]
     pub storage: String,
 }
 
 impl StorageArg {
-    fn url(&self) -> Result<&str> {
-        if self.storage.starts_with("postgresql://") || self.storage.starts_with("postgres://") {
-            return Ok(&self.storage);
-        }
-        if self.storage.starts_with("sqlite:") {
-            bail!(
-                "--storage sqlite:... : a study shared by workers needs a PostgreSQL database \
-                 (postgresql://...); a search on one machine keeps its SQLite store in its run \
-                 folder (`nasr search --out DIR`)"
-            );
-        }
-        bail!("--storage: expected a postgresql:// URL")
+    fn parse(&self) -> Result<StudyStorage> {
+        Ok(StudyStorage::parse(&self.storage)?)
     }
 }
 
@@ -54,7 +53,7 @@ pub struct StudyArgs {
 /// The `nasr study` commands.
 #[derive(Debug, Subcommand)]
 pub enum StudyCommand {
-    /// Create a study from an experiment file (`method = "table"`).
+    /// Create a study from an experiment file (`method = "table"`, `"asha"` or `"hyperband"`).
     Create {
         #[command(flatten)]
         storage: StorageArg,
@@ -80,6 +79,26 @@ pub enum StudyCommand {
         /// The study.
         #[arg(long)]
         study: String,
+    },
+    /// The best trial so far, as JSON.
+    Best {
+        #[command(flatten)]
+        storage: StorageArg,
+        /// The study.
+        #[arg(long)]
+        study: String,
+    },
+    /// Write the study as an ordinary run folder (`nasr report` reads it; a table search's
+    /// folder resumes with `nasr search`).
+    Export {
+        #[command(flatten)]
+        storage: StorageArg,
+        /// The study.
+        #[arg(long)]
+        study: String,
+        /// The run folder to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Every study in the database.
     List {
@@ -107,6 +126,10 @@ pub struct WorkerArgs {
     /// Stop after this many trials of this worker's.
     #[arg(long, value_name = "N")]
     pub max_trials: Option<usize>,
+    /// Where trainings write their run folders (one per trial, under a folder named after this
+    /// worker). Default: the system's temporary folder.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub data_dir: DataDirArg,
 }
@@ -115,6 +138,99 @@ pub struct WorkerArgs {
 const KIND: &str = "kind";
 const DATA_SHA256: &str = "data_sha256";
 const STALE_AFTER: &str = "stale_after_seconds";
+
+/// What a study searches, as `nasr study create` recorded it.
+enum StudyPlan {
+    /// A query search on the NAS-Bench-201 table.
+    Table(SearchConfig),
+    /// ASHA or Hyperband over standalone training.
+    MultiFidelity(Box<MultiFidelityConfig>),
+}
+
+impl StudyPlan {
+    /// The plan of an experiment file.
+    fn of_experiment(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let experiment = ExperimentConfig::from_toml(&text, None)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(match experiment {
+            ExperimentConfig::Table(config) => Self::Table(config),
+            ExperimentConfig::Asha(config) | ExperimentConfig::Hyperband(config) => {
+                Self::MultiFidelity(Box::new(config))
+            }
+            other => bail!(
+                "{}: a shared study runs a NAS-Bench-201 table search or ASHA/Hyperband \
+                 (`method = \"table\"`, `\"asha\"`, `\"hyperband\"`), not {}; other methods run \
+                 on one machine with `nasr search`",
+                path.display(),
+                other.method()
+            ),
+        })
+    }
+
+    /// The plan `study` records.
+    fn of_study(study: &dyn SharedStudy) -> Result<Self> {
+        let config = study
+            .meta("config")?
+            .context("the study has no config: not created by `nasr study create`")?;
+        let kind = study.meta(KIND)?.unwrap_or_default();
+        let parsed = match kind.as_str() {
+            "table" => serde_json::from_str(&config).map(Self::Table),
+            "multi_fidelity" => serde_json::from_str(&config).map(Self::MultiFidelity),
+            other => bail!("the study is of kind {other:?}, which this nasr does not run"),
+        };
+        parsed.context("the study's config does not parse")
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Table(_) => "table",
+            Self::MultiFidelity(_) => "multi_fidelity",
+        }
+    }
+
+    fn config_json(&self) -> String {
+        match self {
+            Self::Table(c) => serde_json::to_string(c),
+            Self::MultiFidelity(c) => serde_json::to_string(c),
+        }
+        .expect("configs serialise")
+    }
+
+    /// Trials the study completes.
+    fn queries(&self) -> usize {
+        match self {
+            Self::Table(c) => c.queries,
+            Self::MultiFidelity(c) => c.queries,
+        }
+    }
+
+    /// The study's strategy, fresh (no data needed), its settings checked.
+    fn strategy(&self) -> Result<Box<dyn Strategy>> {
+        Ok(match self {
+            Self::Table(c) => table_strategy(c)?,
+            Self::MultiFidelity(c) => Box::new(multi_fidelity_search(c)?),
+        })
+    }
+
+    /// The checksum of the data the study's evaluations read from `data`, which must hold it.
+    fn data_checksum(&self, data: &Path) -> Result<String> {
+        match self {
+            Self::Table(_) => table_checksum(data),
+            Self::MultiFidelity(c) => {
+                let name = c.run.data.name;
+                let sets = nasr_data::load(name, data)
+                    .with_context(|| format!("reading {name:?} from {}", data.display()))?;
+                let checksums = DataChecksums {
+                    train: sets.train.content_sha256(),
+                    test: sets.test.content_sha256(),
+                };
+                Ok(serde_json::to_string(&checksums)?)
+            }
+        }
+    }
+}
 
 /// `nasr study`.
 pub fn run(args: StudyArgs) -> Result<()> {
@@ -127,22 +243,28 @@ pub fn run(args: StudyArgs) -> Result<()> {
             stale_after,
             data_dir,
         } => create(
-            storage.url()?,
+            &storage.parse()?,
             &name,
             &config,
             load_if_exists,
             stale_after,
             &data_dir,
         ),
-        StudyCommand::Status { storage, study } => status(storage.url()?, &study),
+        StudyCommand::Status { storage, study } => status(storage.parse()?.open(&study)?.as_ref()),
+        StudyCommand::Best { storage, study } => best(storage.parse()?.open(&study)?.as_ref()),
+        StudyCommand::Export {
+            storage,
+            study,
+            out,
+        } => export(storage.parse()?.open(&study)?.as_ref(), &out),
         StudyCommand::List { storage } => {
-            for name in PostgresStore::list(storage.url()?)? {
+            for name in storage.parse()?.list()? {
                 println!("{name}");
             }
             Ok(())
         }
         StudyCommand::Delete { storage, study } => {
-            if !PostgresStore::delete(storage.url()?, &study)? {
+            if !storage.parse()?.delete(&study)? {
                 bail!("no study {study}");
             }
             println!("deleted study {study}");
@@ -152,46 +274,43 @@ pub fn run(args: StudyArgs) -> Result<()> {
 }
 
 fn create(
-    url: &str,
+    storage: &StudyStorage,
     name: &str,
-    path: &PathBuf,
+    path: &Path,
     load_if_exists: bool,
     stale_after: f64,
     data_dir: &DataDirArg,
 ) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let experiment = ExperimentConfig::from_toml(&text, None)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let ExperimentConfig::Table(config) = experiment else {
-        bail!(
-            "{}: a shared study runs a NAS-Bench-201 table search (`method = \"table\"`) for \
-             now; other methods run on one machine with `nasr search`",
-            path.display()
-        );
-    };
+    let plan = StudyPlan::of_experiment(path)?;
     if !(stale_after > 0.0 && stale_after.is_finite()) {
         bail!("--stale-after must be a positive number of seconds, got {stale_after}");
     }
+    plan.strategy()
+        .with_context(|| format!("checking {}", path.display()))?;
     let data = data_dir.resolve();
-    let checksum = table_checksum(&data)?;
-    Nb201Table::load(&data)?;
-    let json = serde_json::to_string(&config)?;
-    let mut store = PostgresStore::create(url, name, &json, load_if_exists)?;
-    store.set_meta(KIND, "table")?;
-    store.set_meta(DATA_SHA256, &checksum)?;
-    store.set_meta(STALE_AFTER, &stale_after.to_string())?;
+    let checksum = plan.data_checksum(&data)?;
+    if let StudyPlan::Table(config) = &plan {
+        // The objective device must be a column of the table.
+        table_search_parts(config, &Nb201Table::load(&data)?)?;
+    }
+    let mut study = storage.create(name, &plan.config_json(), load_if_exists)?;
+    study.set_meta(KIND, plan.kind())?;
+    study.set_meta(DATA_SHA256, &checksum)?;
+    study.set_meta(STALE_AFTER, &stale_after.to_string())?;
+    let strategy = match &plan {
+        StudyPlan::Table(c) => c.strategy.as_str(),
+        StudyPlan::MultiFidelity(c) => c.strategy.as_str(),
+    };
     println!(
-        "study {name} in {}: {} {} trials, stale after {stale_after} s",
-        store.url(),
-        config.strategy.as_str(),
-        config.queries
+        "study {name} in {}: {strategy} {} trials, stale after {stale_after} s",
+        study.location(),
+        plan.queries()
     );
     Ok(())
 }
 
 /// The sha256 of the NAS-Bench-201 table's two files, as one hex string.
-fn table_checksum(data: &std::path::Path) -> Result<String> {
+fn table_checksum(data: &Path) -> Result<String> {
     let mut bytes = Vec::new();
     for file in [ACCURACY_FILE, LATENCY_FILE] {
         let path = data.join(file);
@@ -200,68 +319,130 @@ fn table_checksum(data: &std::path::Path) -> Result<String> {
     Ok(nasr_data::fetch::sha256_hex(&bytes))
 }
 
-fn status(url: &str, name: &str) -> Result<()> {
-    let store = PostgresStore::open(url, name)?;
-    let config = study_config(&store)?;
-    let trials = store.trials()?;
+/// The study's strategy as its last step left it (trials included).
+fn loaded_strategy(study: &dyn SharedStudy, plan: &StudyPlan) -> Result<Box<dyn Strategy>> {
+    let mut strategy = plan.strategy()?;
+    if let Some(state) = study.strategy_state()? {
+        strategy.load_state(state, study.trials()?)?;
+    }
+    Ok(strategy)
+}
+
+fn status(study: &dyn SharedStudy) -> Result<()> {
+    let plan = StudyPlan::of_study(study)?;
+    let strategy = loaded_strategy(study, &plan)?;
+    let trials = strategy.book().trials();
     let count = |state: TrialState| trials.iter().filter(|t| t.state == state).count();
     println!(
-        "study {name}: {} of {} trials complete, {} running, {} failed, {} stale",
+        "study {}: {} of {} trials complete, {} running, {} failed, {} stale",
+        study.name(),
         count(TrialState::Complete),
-        config.queries,
+        plan.queries(),
         count(TrialState::Running),
         count(TrialState::Failed),
         count(TrialState::Stale),
     );
-    let best = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete)
-        .filter_map(|t| Some((t, *t.metrics.get("accuracy")?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((trial, accuracy)) = best {
-        let nb201 = nasr_space::Nb201Space::new();
-        println!(
-            "best {} (trial {}): accuracy {accuracy}",
-            nasr_space::Space::format(&nb201, &trial.arch),
-            trial.id
-        );
+    if let Some(best) = strategy.best() {
+        println!("best {}", describe(best));
     }
     Ok(())
 }
 
-fn study_config(store: &PostgresStore) -> Result<SearchConfig> {
-    let text = store
-        .meta("config")?
-        .context("the study has no config: not created by `nasr study create`")?;
-    Ok(serde_json::from_str(&text)?)
+/// A trial in a line: architecture, id, fidelity and metrics.
+fn describe(trial: &TrialRecord) -> String {
+    let metrics: Vec<String> = trial
+        .metrics
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect();
+    format!(
+        "{} (trial {}, {}): {}",
+        Nb201Space::new().format(&trial.arch),
+        trial.id,
+        fidelity_text(trial.fidelity),
+        metrics.join(", ")
+    )
+}
+
+fn fidelity_text(fidelity: Fidelity) -> String {
+    match fidelity {
+        Fidelity::Full => "full".into(),
+        Fidelity::Epochs(epochs) => format!("{epochs} epochs"),
+    }
+}
+
+fn best(study: &dyn SharedStudy) -> Result<()> {
+    let plan = StudyPlan::of_study(study)?;
+    let strategy = loaded_strategy(study, &plan)?;
+    let Some(best) = strategy.best() else {
+        bail!("study {}: no trial is complete yet", study.name());
+    };
+    let nb201 = Nb201Space::new();
+    let record = serde_json::json!({
+        "study": study.name(),
+        "trial": best.id,
+        "arch": nb201.format(&best.arch),
+        "index": nb201.index_of(&best.arch)?,
+        "fidelity": best.fidelity,
+        "metrics": best.metrics,
+    });
+    println!("{}", serde_json::to_string_pretty(&record)?);
+    Ok(())
+}
+
+/// Writes the study as the run folder its method writes on one machine, from the study's
+/// trials and strategy state.
+fn export(study: &dyn SharedStudy, out: &Path) -> Result<()> {
+    let plan = StudyPlan::of_study(study)?;
+    let state = study.strategy_state()?;
+    let trials = study.trials()?;
+    if let StudyPlan::MultiFidelity(config) = &plan {
+        open_run_folder(config, out)?;
+    }
+    let mut store = open_store(out, &plan.config_json())?;
+    store.import(&trials, state.as_ref())?;
+    match &plan {
+        StudyPlan::Table(config) => {
+            let strategy = loaded_strategy(study, &plan)?;
+            write_table_results(config, strategy.as_ref(), &store, out)?;
+        }
+        StudyPlan::MultiFidelity(config) => {
+            let mut search = multi_fidelity_search(config)?;
+            if let Some(state) = state {
+                search.load_state(state, trials.clone())?;
+            }
+            write_multi_fidelity_results(&search, &store, out)?;
+        }
+    }
+    println!(
+        "study {}: {} trials written to {}",
+        study.name(),
+        trials.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// `nasr worker`.
-pub fn worker(args: WorkerArgs) -> Result<()> {
-    let url = args.storage.url()?;
-    let store = PostgresStore::open(url, &args.study)?;
-    let beat = PostgresStore::open(url, &args.study)?;
-    let config = study_config(&store)?;
+pub fn worker(args: WorkerArgs, compute: nasr_nn::Compute) -> Result<()> {
+    let storage = args.storage.parse()?;
+    let study = storage.open(&args.study)?;
+    let beat = storage.open(&args.study)?;
+    let plan = StudyPlan::of_study(study.as_ref())?;
     let data = args.data_dir.resolve();
-    let expected = store.meta(DATA_SHA256)?.unwrap_or_default();
-    let found = table_checksum(&data)?;
+    let expected = study.meta(DATA_SHA256)?.unwrap_or_default();
+    let found = plan.data_checksum(&data)?;
     if expected != found {
         bail!(
-            "the NAS-Bench-201 table in {} (sha256 {found}) is not the study's ({expected}): \
-             give this worker the study's data (--data-dir or NASR_DATA)",
+            "the data in {} (sha256 {found}) is not the study's ({expected}): give this worker \
+             the study's data (--data-dir or NASR_DATA)",
             data.display()
         );
     }
-    let stale_after: f64 = store
+    let stale_after: f64 = study
         .meta(STALE_AFTER)?
         .and_then(|s| s.parse().ok())
         .unwrap_or(60.0);
-    let table = Nb201Table::load(&data)?;
-    let (mut strategy, evaluator) = table_search_parts(&config, &table)?;
-    let mut evaluator = Delayed {
-        inner: evaluator,
-        delay: test_delay()?,
-    };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
@@ -272,21 +453,62 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         std::process::id()
     );
     let timeout = Duration::from_secs_f64(stale_after);
-    let worker = WorkerConfig {
+    let config = WorkerConfig {
         name: name.clone(),
-        queries: config.queries,
+        queries: plan.queries(),
         max_trials: args.max_trials,
         heartbeat: timeout / 4,
         timeout,
     };
-    let report = run_worker(
-        &store,
-        &beat,
-        strategy.as_mut(),
-        &mut evaluator,
-        &worker,
-        &stop,
-    )?;
+    let work = |strategy: &mut dyn Strategy, evaluator: &mut dyn Evaluator| {
+        let mut evaluator = Delayed {
+            inner: evaluator,
+            delay: test_delay()?,
+        };
+        // Stopped during an evaluation: the trial is released, its result would be refused,
+        // so the process ends here rather than finish the evaluation.
+        let on_release = |id: TrialId| {
+            println!("worker {name}: asked to stop; trial {id} released, for another worker");
+            std::process::exit(0);
+        };
+        let report = run_worker(
+            study.as_ref(),
+            beat.as_ref(),
+            strategy,
+            &mut evaluator,
+            &config,
+            &stop,
+            &on_release,
+        )?;
+        anyhow::Ok(report)
+    };
+    let report: WorkerReport = match &plan {
+        StudyPlan::Table(table_config) => {
+            let table = Nb201Table::load(&data)?;
+            let (mut strategy, mut evaluator) = table_search_parts(table_config, &table)?;
+            work(strategy.as_mut(), &mut evaluator)?
+        }
+        StudyPlan::MultiFidelity(mf_config) => {
+            let mut search = multi_fidelity_search(mf_config)?;
+            let work_dir = args
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("nasr-worker"))
+                .join(study.name())
+                .join(&name);
+            let mut evaluator = StandaloneEvaluator::new(
+                Arc::new(Nb201Space::new()),
+                mf_config.run.clone(),
+                &data,
+                &work_dir.join("trials"),
+                RunOptions {
+                    show_progress: false,
+                    compute,
+                },
+            );
+            work(&mut search, &mut evaluator)?
+        }
+    };
     println!(
         "worker {name}: {} trials told, {} refused (gone stale meanwhile)",
         report.told, report.refused
@@ -307,12 +529,12 @@ fn test_delay() -> Result<Duration> {
 }
 
 /// An evaluator that pauses first (the test delay).
-struct Delayed<E> {
-    inner: E,
+struct Delayed<'a> {
+    inner: &'a mut dyn Evaluator,
     delay: Duration,
 }
 
-impl<E: Evaluator> Evaluator for Delayed<E> {
+impl Evaluator for Delayed<'_> {
     fn evaluate(&mut self, arch: &Arch, fidelity: Fidelity) -> Result<Metrics, SearchError> {
         std::thread::sleep(self.delay);
         self.inner.evaluate(arch, fidelity)

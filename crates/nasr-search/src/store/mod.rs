@@ -7,11 +7,18 @@
 
 mod memory;
 mod postgresql;
+mod shared;
 mod sqlite;
+mod sqlite_study;
+mod storage;
+mod tls;
 
 pub use memory::MemoryStore;
-pub use postgresql::{Claim, PostgresStore, Told, redact_url};
+pub use postgresql::{PostgresStore, redact_url};
+pub use shared::{Claim, SharedStudy, Told, TrialTimes};
 pub use sqlite::SqliteStore;
+pub use sqlite_study::SqliteStudy;
+pub use storage::StudyStorage;
 
 use crate::{Evaluator, Outcome, SearchError, Strategy, Trial, TrialRecord};
 

@@ -10,11 +10,20 @@
 //!
 //! The URL's password is never shown: errors and [`PostgresStore::url`] carry it redacted.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::config::SslMode;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::store::Store;
+use crate::store::shared::{
+    Claim, Loaded, SharedStudy, StepError, StudyRows, Told, TrialColumns, TrialTimes, claim_step,
+    finish_step, parse_state, state_json,
+};
 use crate::{Outcome, SearchError, Strategy, Trial, TrialId, TrialRecord, TrialState};
 
 /// The version of the tables this nasr writes; a database of another version is refused.
@@ -49,6 +58,8 @@ const SCHEMA: &str = "
         heartbeat TIMESTAMPTZ,
         -- For a trial asked again: the stale trial it replaces.
         redo_of BIGINT,
+        asked_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        told_at TIMESTAMPTZ,
         PRIMARY KEY (study, id));";
 
 /// One study's store on a PostgreSQL server.
@@ -59,7 +70,7 @@ pub struct PostgresStore {
     url: String,
     /// The connection: behind a lock because the sync client needs `&mut` to read, and the
     /// store's readers take `&self`.
-    client: Mutex<Client>,
+    client: Mutex<Connection>,
     study: i64,
     name: String,
 }
@@ -166,19 +177,19 @@ impl PostgresStore {
         Self {
             connect_url: url.to_string(),
             url: redact_url(url),
-            client: Mutex::new(client),
+            client: Mutex::new(Connection::new(client)),
             study,
             name: name.to_string(),
         }
     }
 
     /// The connection, opened again where the server dropped it.
-    fn client(&self) -> Result<MutexGuard<'_, Client>, SearchError> {
-        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if client.is_closed() {
-            *client = connect(&self.connect_url, &self.name)?;
+    fn client(&self) -> Result<MutexGuard<'_, Connection>, SearchError> {
+        let mut connection = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if connection.client.is_closed() {
+            *connection = Connection::new(connect(&self.connect_url, &self.name)?);
         }
-        Ok(client)
+        Ok(connection)
     }
 
     /// The names of the studies in the database at `url`, oldest first.
@@ -204,11 +215,6 @@ impl PostgresStore {
         &self.url
     }
 
-    /// The study's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Runs `step` in a transaction that holds the study's row lock, retrying it where the
     /// server asks for a retry (serialization failure, deadlock) or the connection dropped.
     fn step(&self, step: StepFn<'_>) -> Result<(), SearchError> {
@@ -224,13 +230,13 @@ impl PostgresStore {
     fn transact(&self, lock_study: bool, step: StepFn<'_>) -> Result<(), SearchError> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
-            let mut client = self.client()?;
-            match try_step(&mut client, self.study, lock_study, step) {
+            let mut connection = self.client()?;
+            match try_step(&mut connection, self.study, lock_study, step) {
                 Ok(()) => return Ok(()),
                 Err(StepError::Search(e)) => return Err(e),
-                Err(StepError::Db(e)) if retryable(&e) || client.is_closed() => {
+                Err(StepError::Db(e)) if retryable(&e) || connection.client.is_closed() => {
                     last = Some(e);
-                    drop(client);
+                    drop(connection);
                     std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                 }
                 Err(StepError::Db(e)) => return Err(self.error(e)),
@@ -242,17 +248,17 @@ impl PostgresStore {
     /// The rows of a read-only `query` with `params`, retried as a step is.
     fn read(
         &self,
-        query: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
+        query: &'static str,
+        params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, SearchError> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
-            let mut client = self.client()?;
-            match client.query(query, params) {
+            let mut connection = self.client()?;
+            match connection.query(query, params) {
                 Ok(rows) => return Ok(rows),
-                Err(e) if retryable(&e) || client.is_closed() => {
+                Err(e) if retryable(&e) || connection.client.is_closed() => {
                     last = Some(e);
-                    drop(client);
+                    drop(connection);
                     std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                 }
                 Err(e) => return Err(self.error(e)),
@@ -271,15 +277,18 @@ impl PostgresStore {
 
     /// Writes `record` and `state` in one step.
     fn write(&self, record: &TrialRecord, state: &serde_json::Value) -> Result<(), SearchError> {
-        let row = TrialRow::of(record);
+        let row = TrialColumns::of(record);
+        let told = record.state != TrialState::Running;
         let state = state.to_string();
-        self.step(&|tx, study| {
-            tx.execute(
+        self.step(&|rows| {
+            let study = rows.study;
+            rows.execute(
                 "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (study, id) DO UPDATE SET arch = EXCLUDED.arch, \
                  fidelity = EXCLUDED.fidelity, state = EXCLUDED.state, \
-                 metrics = EXCLUDED.metrics, error = EXCLUDED.error",
+                 metrics = EXCLUDED.metrics, error = EXCLUDED.error, \
+                 told_at = CASE WHEN $8 THEN clock_timestamp() END",
                 &[
                     &study,
                     &row.id,
@@ -288,9 +297,10 @@ impl PostgresStore {
                     &row.state,
                     &row.metrics,
                     &row.error,
+                    &told,
                 ],
             )?;
-            tx.execute(
+            rows.execute(
                 "UPDATE nasr_studies SET strategy_state = $2 WHERE id = $1",
                 &[&study, &state],
             )?;
@@ -299,85 +309,74 @@ impl PostgresStore {
     }
 }
 
-/// Why a step failed: the server, or the strategy (a state that does not load, a tell it
-/// refuses), which is not retried.
-enum StepError {
-    Db(postgres::Error),
-    Search(SearchError),
-}
-
-impl From<postgres::Error> for StepError {
+impl From<postgres::Error> for StepError<postgres::Error> {
     fn from(e: postgres::Error) -> Self {
         Self::Db(e)
     }
 }
 
-impl From<SearchError> for StepError {
-    fn from(e: SearchError) -> Self {
-        Self::Search(e)
+/// A step: on the rows of the study, in its transaction.
+type StepFn<'a> = &'a dyn Fn(&mut PgRows<'_, '_>) -> Result<(), StepError<postgres::Error>>;
+
+/// A connection and its prepared statements: each statement is parsed and planned once per
+/// connection, not once per step (a step is then one round trip per statement).
+struct Connection {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl Connection {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// The rows of `sql` outside any step's transaction.
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let statement = match self.statements.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = self.client.prepare(sql)?;
+                self.statements.insert(sql, statement.clone());
+                statement
+            }
+        };
+        self.client.query(&statement, params)
     }
 }
 
-/// A step: the transaction and the study's id.
-type StepFn<'a> = &'a dyn Fn(&mut Transaction<'_>, i64) -> Result<(), StepError>;
-
-/// One attempt at a step: the study's row locked (where asked), `step`, commit.
+/// One attempt at a step: the study's row locked (where asked: the lock's query also reads
+/// the strategy state, which every locked step needs), `step`, commit.
 fn try_step(
-    client: &mut Client,
+    connection: &mut Connection,
     study: i64,
     lock_study: bool,
     step: StepFn<'_>,
-) -> Result<(), StepError> {
-    let mut tx = client.transaction()?;
+) -> Result<(), StepError<postgres::Error>> {
+    let Connection { client, statements } = connection;
+    let mut tx = client.transaction().map_err(StepError::Db)?;
+    let mut rows = PgRows {
+        tx: &mut tx,
+        statements,
+        study,
+        locked_state: None,
+    };
     if lock_study {
-        tx.query_one(
-            "SELECT id FROM nasr_studies WHERE id = $1 FOR UPDATE",
+        let locked = rows.query(
+            "SELECT strategy_state FROM nasr_studies WHERE id = $1 FOR UPDATE",
             &[&study],
         )?;
+        let state = locked.first().map(|row| row.get::<_, Option<String>>(0));
+        rows.locked_state = Some(state.flatten());
     }
-    step(&mut tx, study)?;
+    step(&mut rows)?;
     Ok(tx.commit()?)
-}
-
-/// A trial row (`id, arch, fidelity, state, metrics, error`) as a record.
-fn trial_of_row(row: &postgres::Row) -> Result<TrialRecord, SearchError> {
-    let json = |i: usize| row.get::<_, String>(i);
-    let corrupt = |e: serde_json::Error| SearchError::State(format!("corrupt trial row: {e}"));
-    Ok(TrialRecord {
-        id: row.get::<_, i64>(0) as u64,
-        arch: serde_json::from_str(&json(1)).map_err(corrupt)?,
-        fidelity: serde_json::from_str(&json(2)).map_err(corrupt)?,
-        state: serde_json::from_str(&json(3)).map_err(corrupt)?,
-        metrics: serde_json::from_str(&json(4)).map_err(corrupt)?,
-        error: row.get(5),
-    })
-}
-
-/// A trial as its row's columns (JSON text, as the SQLite store writes them).
-struct TrialRow {
-    id: i64,
-    arch: String,
-    fidelity: String,
-    state: String,
-    metrics: String,
-    error: Option<String>,
-}
-
-impl TrialRow {
-    fn of(record: &TrialRecord) -> Self {
-        Self {
-            id: record.id as i64,
-            arch: to_json(&record.arch),
-            fidelity: to_json(&record.fidelity),
-            state: to_json(&record.state),
-            metrics: to_json(&record.metrics),
-            error: record.error.clone(),
-        }
-    }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("store values serialise")
 }
 
 fn retryable(e: &postgres::Error) -> bool {
@@ -421,7 +420,26 @@ fn describe(e: &postgres::Error) -> String {
 /// so that workers starting together do not race) and their version checked.
 fn connect(url: &str, study: &str) -> Result<Client, SearchError> {
     let error = database_error(url, study);
-    let mut client = Client::connect(url, NoTls).map_err(&error)?;
+    let config: postgres::Config = url.parse().map_err(&error)?;
+    let mut client = if config.get_ssl_mode() == SslMode::Require {
+        let tls = super::tls::require_connector()
+            .map_err(|e| problem(url, study, &format!("setting up TLS: {e}")))?;
+        config.connect(tls).map_err(|e| {
+            let said = describe(&e);
+            if said.contains("does not support TLS") {
+                problem(
+                    url,
+                    study,
+                    "the URL asks for TLS (sslmode=require) but the server offers none: turn \
+                     on ssl in its postgresql.conf, or connect without sslmode=require",
+                )
+            } else {
+                problem(url, study, &said)
+            }
+        })?
+    } else {
+        config.connect(NoTls).map_err(&error)?
+    };
     let mut tx = client.transaction().map_err(&error)?;
     // Any constant: one lock for nasr's schema in this database.
     tx.execute("SELECT pg_advisory_xact_lock(7223142201)", &[])
@@ -456,136 +474,208 @@ fn connect(url: &str, study: &str) -> Result<Client, SearchError> {
     Ok(client)
 }
 
-/// What became of a worker's tell.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Told {
-    /// Recorded: the trial as it now stands.
-    Recorded(TrialRecord),
-    /// Refused: the trial is no longer this worker's (it went stale and was asked again, or
-    /// was told already). Nothing was written.
-    Refused(TrialId),
+/// One step's rows: the study's, in a transaction that holds its lock.
+struct PgRows<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+    study: i64,
+    /// The strategy state as the lock's query read it (`None` in a step without the lock).
+    locked_state: Option<Option<String>>,
 }
 
-/// What a claim gives a worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// A trial to evaluate.
-    Trial(Trial),
-    /// Nothing to ask now, but trials are running elsewhere: one may yet go stale.
-    Wait,
-    /// Every trial is asked and none is running: the study is finished.
-    Done,
+impl PgRows<'_, '_> {
+    /// `sql`, prepared once per connection.
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params)
+    }
+
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let statement = self.statement(sql)?;
+        self.tx.query(&statement, params)
+    }
 }
 
-/// The trial rows and strategy state of a study, as one transaction reads them.
-struct Loaded {
-    state: Option<serde_json::Value>,
-    trials: Vec<TrialRecord>,
+impl StudyRows for PgRows<'_, '_> {
+    type Error = postgres::Error;
+
+    fn mark_stale(&mut self, timeout: Duration) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        self.execute(
+            "UPDATE nasr_trials SET state = $3 WHERE study = $1 AND state = $4 \
+             AND heartbeat < clock_timestamp() - make_interval(secs => $2)",
+            &[
+                &study,
+                &timeout.as_secs_f64(),
+                &state_json(TrialState::Stale),
+                &state_json(TrialState::Running),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn load(&mut self) -> Result<Loaded, StepError<Self::Error>> {
+        let study = self.study;
+        let state = match self.locked_state.clone() {
+            Some(state) => state,
+            None => self
+                .query(
+                    "SELECT strategy_state FROM nasr_studies WHERE id = $1",
+                    &[&study],
+                )?
+                .first()
+                .and_then(|row| row.get(0)),
+        };
+        let rows = self.query(TRIALS_QUERY, &[&study])?;
+        let trials = rows
+            .iter()
+            .map(|row| columns_of_row(row).record())
+            .collect::<Result<_, _>>()?;
+        Ok(Loaded {
+            state: parse_state(state)?,
+            trials,
+        })
+    }
+
+    fn next_redo(&mut self) -> Result<Option<TrialId>, StepError<Self::Error>> {
+        let study = self.study;
+        Ok(self
+            .query(
+                "SELECT t.id FROM nasr_trials t WHERE t.study = $1 AND t.state = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM nasr_trials r \
+                 WHERE r.study = t.study AND r.redo_of = t.id) ORDER BY t.id LIMIT 1",
+                &[&study, &state_json(TrialState::Stale)],
+            )?
+            .first()
+            .map(|row| row.get::<_, i64>(0) as TrialId))
+    }
+
+    fn insert_claimed(
+        &mut self,
+        record: &TrialRecord,
+        worker: &str,
+        redo_of: Option<TrialId>,
+    ) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        let row = TrialColumns::of(record);
+        self.execute(
+            "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error, \
+             worker, heartbeat, redo_of) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, clock_timestamp(), $8)",
+            &[
+                &study,
+                &row.id,
+                &row.arch,
+                &row.fidelity,
+                &row.state,
+                &row.metrics,
+                &worker,
+                &redo_of.map(|id| id as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn holds(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>> {
+        let study = self.study;
+        Ok(!self
+            .query(
+                "SELECT 1 FROM nasr_trials WHERE study = $1 AND id = $2 AND worker = $3 \
+                 AND state = $4",
+                &[
+                    &study,
+                    &(id as i64),
+                    &worker,
+                    &state_json(TrialState::Running),
+                ],
+            )?
+            .is_empty())
+    }
+
+    fn release(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>> {
+        let study = self.study;
+        let released = self.execute(
+            "UPDATE nasr_trials SET state = $4 WHERE study = $1 AND id = $2 AND worker = $3 \
+             AND state = $5",
+            &[
+                &study,
+                &(id as i64),
+                &worker,
+                &state_json(TrialState::Stale),
+                &state_json(TrialState::Running),
+            ],
+        )?;
+        Ok(released == 1)
+    }
+
+    fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        let row = TrialColumns::of(record);
+        self.execute(
+            "UPDATE nasr_trials SET state = $3, metrics = $4, error = $5, \
+             told_at = clock_timestamp() WHERE study = $1 AND id = $2",
+            &[&study, &row.id, &row.state, &row.metrics, &row.error],
+        )?;
+        Ok(())
+    }
+
+    fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        self.execute(
+            "UPDATE nasr_studies SET strategy_state = $2 WHERE id = $1",
+            &[&study, &state.to_string()],
+        )?;
+        Ok(())
+    }
 }
 
-/// Many workers on one study: each step (claim, tell) is one transaction under the study's
-/// row lock that loads the strategy's state and trials (two queries), applies the step to the
-/// strategy and writes it back, so asks form one sequence whoever asks.
-///
-/// Guarantees, beyond [`Store`]'s, for many processes:
-/// - **One holder.** A claimed trial is recorded with its worker; no other claim returns it.
-/// - **Durable tells.** When [`PostgresStore::finish`] returns [`Told::Recorded`], the outcome
-///   and the strategy state after it are committed (the server's own durability).
-/// - **Readers** (another connection, `nasr study status`) see the study after some complete
-///   step.
-/// - **Dead workers.** A running trial whose heartbeat is older than the timeout becomes
-///   [`TrialState::Stale`] at the next claim, and its architecture is asked again under a new
-///   id (before any new proposal); the dead worker's late tell is [`Told::Refused`].
-impl PostgresStore {
-    /// Claims the next trial for `worker`: marks trials whose heartbeat is older than
-    /// `timeout` stale, then asks a stale trial's architecture again or, while fewer than
-    /// `queries` trials are asked (stale ones not counted), a new one. `strategy` is fresh or
-    /// left over from an earlier step; it is loaded from the study first.
-    pub fn claim(
+impl SharedStudy for PostgresStore {
+    fn claim(
         &self,
         strategy: &mut dyn Strategy,
         worker: &str,
         queries: usize,
-        timeout: std::time::Duration,
+        timeout: Duration,
     ) -> Result<Claim, SearchError> {
-        let claimed = std::cell::RefCell::new(Claim::Done);
-        let strategy = std::cell::RefCell::new(strategy);
-        let seconds = timeout.as_secs_f64();
-        self.step(&|tx, study| {
-            // The trials of dead workers go stale; the book loaded next sees them so.
-            tx.execute(
-                "UPDATE nasr_trials SET state = $3, worker = NULL WHERE study = $1 \
-                 AND state = $4 AND heartbeat < now() - make_interval(secs => $2)",
-                &[
-                    &study,
-                    &seconds,
-                    &to_json(&TrialState::Stale),
-                    &to_json(&TrialState::Running),
-                ],
-            )?;
-            let loaded = load(tx, study)?;
+        let claimed = RefCell::new(Claim::Done);
+        let strategy = RefCell::new(strategy);
+        self.step(&|rows| {
             let mut strategy = strategy.borrow_mut();
-            if let Some(state) = loaded.state.clone() {
-                strategy.load_state(state, loaded.trials.clone())?;
-            }
-            let redo = next_redo(tx, study)?;
-            let asked = loaded
-                .trials
-                .iter()
-                .filter(|t| t.state != TrialState::Stale)
-                .count();
-            let (trial, redo_of) = match redo {
-                Some(old) => {
-                    let old = &loaded.trials[old as usize];
-                    let again = Trial {
-                        id: old.id,
-                        arch: old.arch.clone(),
-                        fidelity: old.fidelity,
-                    };
-                    (strategy.ask_again(&again), Some(old.id as i64))
-                }
-                None if asked < queries => (strategy.ask(), None),
-                None => {
-                    let running = loaded.trials.iter().any(|t| t.state == TrialState::Running);
-                    *claimed.borrow_mut() = if running { Claim::Wait } else { Claim::Done };
-                    return Ok(());
-                }
-            };
-            let row = TrialRow::of(&TrialRecord::running(&trial));
-            tx.execute(
-                "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error, \
-                 worker, heartbeat, redo_of) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, now(), $8)",
-                &[
-                    &study,
-                    &row.id,
-                    &row.arch,
-                    &row.fidelity,
-                    &row.state,
-                    &row.metrics,
-                    &worker,
-                    &redo_of,
-                ],
-            )?;
-            write_state(tx, study, &strategy.state())?;
-            *claimed.borrow_mut() = Claim::Trial(trial);
+            *claimed.borrow_mut() = claim_step(rows, *strategy, worker, queries, timeout)?;
             Ok(())
         })?;
         Ok(claimed.into_inner())
     }
 
-    /// Says that `worker` is still evaluating trial `id`; false when the trial is no longer
-    /// its (stale, or told).
-    pub fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        let updated = std::cell::Cell::new(0);
-        self.plain_step(&|tx, study| {
-            updated.set(tx.execute(
-                "UPDATE nasr_trials SET heartbeat = now() WHERE study = $1 AND id = $2 \
-                 AND worker = $3 AND state = $4",
+    fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+        let updated = Cell::new(0);
+        self.plain_step(&|rows| {
+            let study = rows.study;
+            updated.set(rows.execute(
+                "UPDATE nasr_trials SET heartbeat = clock_timestamp() WHERE study = $1 \
+                 AND id = $2 AND worker = $3 AND state = $4",
                 &[
                     &study,
                     &(id as i64),
                     &worker,
-                    &to_json(&TrialState::Running),
+                    &state_json(TrialState::Running),
                 ],
             )?);
             Ok(())
@@ -593,99 +683,73 @@ impl PostgresStore {
         Ok(updated.get() == 1)
     }
 
-    /// Tells the outcome of trial `id`, which `worker` claimed. Refused, writing nothing, when
-    /// the trial is no longer the worker's.
-    pub fn finish(
+    fn finish(
         &self,
         strategy: &mut dyn Strategy,
         worker: &str,
         id: TrialId,
         outcome: Outcome,
     ) -> Result<Told, SearchError> {
-        let told = std::cell::RefCell::new(Told::Refused(id));
-        let strategy = std::cell::RefCell::new(strategy);
-        let outcome = std::cell::RefCell::new(Some(outcome));
-        self.step(&|tx, study| {
-            let holder = tx.query_opt(
-                "SELECT 1 FROM nasr_trials WHERE study = $1 AND id = $2 AND worker = $3 \
-                 AND state = $4",
-                &[
-                    &study,
-                    &(id as i64),
-                    &worker,
-                    &to_json(&TrialState::Running),
-                ],
-            )?;
-            if holder.is_none() {
-                *told.borrow_mut() = Told::Refused(id);
-                return Ok(());
-            }
-            let loaded = load(tx, study)?;
+        let told = RefCell::new(Told::Refused(id));
+        let strategy = RefCell::new(strategy);
+        self.step(&|rows| {
             let mut strategy = strategy.borrow_mut();
-            if let Some(state) = loaded.state {
-                strategy.load_state(state, loaded.trials)?;
-            }
             // A retried attempt tells the same outcome again.
-            let outcome = outcome.borrow().clone().expect("an outcome");
-            strategy.tell(id, outcome)?;
-            let record = strategy.book().get(id).expect("told").clone();
-            let row = TrialRow::of(&record);
-            tx.execute(
-                "UPDATE nasr_trials SET state = $3, metrics = $4, error = $5, worker = NULL \
-                 WHERE study = $1 AND id = $2",
-                &[&study, &row.id, &row.state, &row.metrics, &row.error],
-            )?;
-            write_state(tx, study, &strategy.state())?;
-            *told.borrow_mut() = Told::Recorded(record);
+            *told.borrow_mut() = finish_step(rows, *strategy, worker, id, &outcome)?;
             Ok(())
         })?;
         Ok(told.into_inner())
     }
+
+    fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+        let released = Cell::new(false);
+        self.step(&|rows| {
+            released.set(rows.release(id, worker)?);
+            Ok(())
+        })?;
+        Ok(released.get())
+    }
+
+    fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {
+        let rows = self.read(
+            "SELECT id, extract(epoch FROM asked_at)::float8, extract(epoch FROM told_at)::float8, \
+             worker FROM nasr_trials WHERE study = $1 ORDER BY id",
+            &[&self.study],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| TrialTimes {
+                id: row.get::<_, i64>(0) as TrialId,
+                asked: row.get(1),
+                told: row.get(2),
+                worker: row.get(3),
+            })
+            .collect())
+    }
+
+    fn location(&self) -> &str {
+        &self.url
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
-/// The study's strategy state and trials, in id order: the two queries a step loads.
-fn load(tx: &mut Transaction<'_>, study: i64) -> Result<Loaded, StepError> {
-    let state: Option<String> = tx
-        .query_one(
-            "SELECT strategy_state FROM nasr_studies WHERE id = $1",
-            &[&study],
-        )?
-        .get(0);
-    let rows = tx.query(
-        "SELECT id, arch, fidelity, state, metrics, error FROM nasr_trials WHERE study = $1 \
-         ORDER BY id",
-        &[&study],
-    )?;
-    let trials = rows.iter().map(trial_of_row).collect::<Result<_, _>>()?;
-    let state = state
-        .map(|t| serde_json::from_str(&t))
-        .transpose()
-        .map_err(|e| SearchError::State(format!("corrupt strategy state: {e}")))?;
-    Ok(Loaded { state, trials })
-}
+/// The columns of every trial of a study, in id order (`$1`: the study).
+const TRIALS_QUERY: &str = "SELECT id, arch, fidelity, state, metrics, error FROM nasr_trials \
+     WHERE study = $1 ORDER BY id";
 
-/// The oldest stale trial not yet asked again.
-fn next_redo(tx: &mut Transaction<'_>, study: i64) -> Result<Option<i64>, postgres::Error> {
-    Ok(tx
-        .query_opt(
-            "SELECT t.id FROM nasr_trials t WHERE t.study = $1 AND t.state = $2 AND NOT EXISTS \
-             (SELECT 1 FROM nasr_trials r WHERE r.study = t.study AND r.redo_of = t.id) \
-             ORDER BY t.id LIMIT 1",
-            &[&study, &to_json(&TrialState::Stale)],
-        )?
-        .map(|row| row.get(0)))
-}
-
-fn write_state(
-    tx: &mut Transaction<'_>,
-    study: i64,
-    state: &serde_json::Value,
-) -> Result<(), postgres::Error> {
-    tx.execute(
-        "UPDATE nasr_studies SET strategy_state = $2 WHERE id = $1",
-        &[&study, &state.to_string()],
-    )?;
-    Ok(())
+/// The columns of a row of [`TRIALS_QUERY`].
+fn columns_of_row(row: &postgres::Row) -> TrialColumns {
+    TrialColumns {
+        id: row.get(0),
+        arch: row.get(1),
+        fidelity: row.get(2),
+        state: row.get(3),
+        metrics: row.get(4),
+        error: row.get(5),
+    }
 }
 
 impl Store for PostgresStore {
@@ -712,12 +776,10 @@ impl Store for PostgresStore {
     }
 
     fn trials(&self) -> Result<Vec<TrialRecord>, SearchError> {
-        let rows = self.read(
-            "SELECT id, arch, fidelity, state, metrics, error FROM nasr_trials \
-             WHERE study = $1 ORDER BY id",
-            &[&self.study],
-        )?;
-        rows.iter().map(trial_of_row).collect()
+        let rows = self.read(TRIALS_QUERY, &[&self.study])?;
+        rows.iter()
+            .map(|row| columns_of_row(row).record())
+            .collect()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, SearchError> {
@@ -730,8 +792,9 @@ impl Store for PostgresStore {
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError> {
         let (key, value) = (key.to_string(), value.to_string());
-        self.step(&|tx, study| {
-            tx.execute(
+        self.step(&|rows| {
+            let study = rows.study;
+            rows.execute(
                 "INSERT INTO nasr_meta (study, key, value) VALUES ($1, $2, $3) \
                  ON CONFLICT (study, key) DO UPDATE SET value = EXCLUDED.value",
                 &[&study, &key, &value],

@@ -84,6 +84,32 @@ impl SqliteStore {
         }
     }
 
+    /// Replaces every trial and the strategy state with `trials` and `state`, in one
+    /// transaction: a copy of a study from another store (`nasr study export`).
+    pub fn import(
+        &mut self,
+        trials: &[TrialRecord],
+        state: Option<&serde_json::Value>,
+    ) -> Result<(), SearchError> {
+        let error = store_error(&self.path);
+        let transaction = self.connection.transaction().map_err(&error)?;
+        transaction
+            .execute_batch("DELETE FROM trials; DELETE FROM strategy;")
+            .map_err(&error)?;
+        for record in trials {
+            insert_trial(&transaction, record).map_err(&error)?;
+        }
+        if let Some(state) = state {
+            transaction
+                .execute(
+                    "INSERT INTO strategy (id, state) VALUES (0, ?1)",
+                    params![state.to_string()],
+                )
+                .map_err(&error)?;
+        }
+        transaction.commit().map_err(&error)
+    }
+
     /// Writes one trial row and the strategy state in one transaction.
     fn write(
         &mut self,
@@ -92,20 +118,7 @@ impl SqliteStore {
     ) -> Result<(), SearchError> {
         let error = store_error(&self.path);
         let transaction = self.connection.transaction().map_err(&error)?;
-        transaction
-            .execute(
-                "INSERT OR REPLACE INTO trials (id, arch, fidelity, state, metrics, error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    record.id as i64,
-                    to_json(&record.arch),
-                    to_json(&record.fidelity),
-                    to_json(&record.state),
-                    to_json(&record.metrics),
-                    record.error
-                ],
-            )
-            .map_err(&error)?;
+        insert_trial(&transaction, record).map_err(&error)?;
         transaction
             .execute(
                 "INSERT OR REPLACE INTO strategy (id, state) VALUES (0, ?1)",
@@ -114,6 +127,23 @@ impl SqliteStore {
             .map_err(&error)?;
         transaction.commit().map_err(&error)
     }
+}
+
+/// Writes (or overwrites) `record`'s row.
+fn insert_trial(connection: &Connection, record: &TrialRecord) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT OR REPLACE INTO trials (id, arch, fidelity, state, metrics, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            record.id as i64,
+            to_json(&record.arch),
+            to_json(&record.fidelity),
+            to_json(&record.state),
+            to_json(&record.metrics),
+            record.error
+        ],
+    )?;
+    Ok(())
 }
 
 fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> SearchError + '_ {

@@ -1,0 +1,272 @@
+//! A study shared by worker processes: the claim, heartbeat and finish steps, written once
+//! over the few row operations each backend gives ([`StudyRows`]). Backends: a PostgreSQL
+//! database ([`super::PostgresStore`]), for workers on many machines, and an SQLite file
+//! ([`super::SqliteStudy`]), for worker processes on one.
+
+use std::time::Duration;
+
+use crate::store::Store;
+use crate::{Outcome, SearchError, Strategy, Trial, TrialId, TrialRecord, TrialState};
+
+/// What became of a worker's tell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Told {
+    /// Recorded: the trial as it now stands.
+    Recorded(TrialRecord),
+    /// Refused: the trial is no longer this worker's (it went stale and was asked again, or
+    /// was told already). Nothing was written.
+    Refused(TrialId),
+}
+
+/// What a claim gives a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// A trial to evaluate.
+    Trial(Trial),
+    /// Nothing to ask now, but trials are running elsewhere: one may yet go stale.
+    Wait,
+    /// Every trial is asked and none is running: the study is finished.
+    Done,
+}
+
+/// When a trial was asked and told, and by which worker: seconds since the Unix epoch by the
+/// database's clock (PostgreSQL's server; SQLite's writing process).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialTimes {
+    /// The trial.
+    pub id: TrialId,
+    /// When it was asked.
+    pub asked: f64,
+    /// When it was told (complete or failed), if it was.
+    pub told: Option<f64>,
+    /// The worker that claimed it (none for a trial recorded by a single-process search).
+    pub worker: Option<String>,
+}
+
+/// A study many worker processes share: each step (claim, tell) is one transaction under the
+/// study's lock that loads the strategy's state and trials, applies the step to the strategy
+/// and writes it back, so asks form one sequence whoever asks.
+///
+/// Guarantees, beyond [`Store`]'s, for many processes:
+/// - **One holder.** A claimed trial is recorded with its worker; no other claim returns it.
+/// - **Durable tells.** When [`SharedStudy::finish`] returns [`Told::Recorded`], the outcome
+///   and the strategy state after it are committed and synced.
+/// - **Readers** (another connection, `nasr study status`) see the study after some complete
+///   step.
+/// - **Dead workers.** A running trial whose heartbeat is older than the timeout becomes
+///   [`TrialState::Stale`] at the next claim, and its architecture is asked again under a new
+///   id (before any new proposal); the dead worker's late tell is [`Told::Refused`].
+pub trait SharedStudy: Store + Send + Sync {
+    /// Claims the next trial for `worker`: marks trials whose heartbeat is older than
+    /// `timeout` stale, then asks a stale trial's architecture again or, while fewer than
+    /// `queries` trials are asked (stale ones not counted), a new one. `strategy` is fresh or
+    /// left over from an earlier step; it is loaded from the study first.
+    fn claim(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        queries: usize,
+        timeout: Duration,
+    ) -> Result<Claim, SearchError>;
+
+    /// Says that `worker` is still evaluating trial `id`; false when the trial is no longer
+    /// its (stale, or told).
+    fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError>;
+
+    /// Tells the outcome of trial `id`, which `worker` claimed. Refused, writing nothing, when
+    /// the trial is no longer the worker's.
+    fn finish(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        id: TrialId,
+        outcome: Outcome,
+    ) -> Result<Told, SearchError>;
+
+    /// Gives up trial `id`, which `worker` holds and will not tell (it was asked to stop):
+    /// the trial is stale at once, and the next claim asks its architecture again. False when
+    /// the trial is no longer the worker's.
+    fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError>;
+
+    /// When every trial was asked and told, in id order.
+    fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError>;
+
+    /// Where the study lives (`postgresql://...` with its password redacted, `sqlite:PATH`).
+    fn location(&self) -> &str;
+
+    /// The study's name.
+    fn name(&self) -> &str;
+}
+
+/// The strategy state and trials of a study, as one transaction reads them.
+pub(super) struct Loaded {
+    /// The strategy state, absent before the first step.
+    pub state: Option<serde_json::Value>,
+    /// Every trial, in id order.
+    pub trials: Vec<TrialRecord>,
+}
+
+/// Why a step failed: the database (`E`, retried where it says so), or the strategy (a state
+/// that does not load, a tell it refuses), which is not retried.
+pub(super) enum StepError<E> {
+    /// The database.
+    Db(E),
+    /// The strategy or a corrupt row.
+    Search(SearchError),
+}
+
+impl<E> From<SearchError> for StepError<E> {
+    fn from(e: SearchError) -> Self {
+        Self::Search(e)
+    }
+}
+
+/// The row operations of one step, inside a transaction that holds the study's lock.
+pub(super) trait StudyRows {
+    /// The backend's error.
+    type Error;
+    /// Marks running trials without a heartbeat for `timeout` stale.
+    fn mark_stale(&mut self, timeout: Duration) -> Result<(), StepError<Self::Error>>;
+    /// The strategy state and every trial.
+    fn load(&mut self) -> Result<Loaded, StepError<Self::Error>>;
+    /// The oldest stale trial not yet asked again.
+    fn next_redo(&mut self) -> Result<Option<TrialId>, StepError<Self::Error>>;
+    /// Inserts a trial just claimed by `worker` (its heartbeat now), asked again for `redo_of`.
+    fn insert_claimed(
+        &mut self,
+        record: &TrialRecord,
+        worker: &str,
+        redo_of: Option<TrialId>,
+    ) -> Result<(), StepError<Self::Error>>;
+    /// Whether trial `id` is running and held by `worker`.
+    fn holds(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
+    /// Marks trial `id`, running and held by `worker`, stale; whether it was.
+    fn release(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
+    /// Writes a told trial's state, metrics and error, and when it was told.
+    fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
+    /// Writes the strategy state.
+    fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>>;
+}
+
+/// A claim ([`SharedStudy::claim`]) on `rows`.
+pub(super) fn claim_step<R: StudyRows>(
+    rows: &mut R,
+    strategy: &mut dyn Strategy,
+    worker: &str,
+    queries: usize,
+    timeout: Duration,
+) -> Result<Claim, StepError<R::Error>> {
+    // The trials of dead workers go stale; the book loaded next sees them so.
+    rows.mark_stale(timeout)?;
+    let loaded = rows.load()?;
+    let asked = loaded
+        .trials
+        .iter()
+        .filter(|t| t.state != TrialState::Stale)
+        .count();
+    let running = loaded.trials.iter().any(|t| t.state == TrialState::Running);
+    let redo = rows.next_redo()?.map(|id| {
+        let old = &loaded.trials[id as usize];
+        Trial {
+            id: old.id,
+            arch: old.arch.clone(),
+            fidelity: old.fidelity,
+        }
+    });
+    if let Some(state) = loaded.state {
+        strategy.load_state(state, loaded.trials)?;
+    }
+    let (trial, redo_of) = match redo {
+        Some(old) => (strategy.ask_again(&old), Some(old.id)),
+        None if asked < queries => (strategy.ask(), None),
+        None if running => return Ok(Claim::Wait),
+        None => return Ok(Claim::Done),
+    };
+    rows.insert_claimed(&TrialRecord::running(&trial), worker, redo_of)?;
+    rows.write_state(&strategy.state())?;
+    Ok(Claim::Trial(trial))
+}
+
+/// A tell ([`SharedStudy::finish`]) on `rows`.
+pub(super) fn finish_step<R: StudyRows>(
+    rows: &mut R,
+    strategy: &mut dyn Strategy,
+    worker: &str,
+    id: TrialId,
+    outcome: &Outcome,
+) -> Result<Told, StepError<R::Error>> {
+    if !rows.holds(id, worker)? {
+        return Ok(Told::Refused(id));
+    }
+    let loaded = rows.load()?;
+    if let Some(state) = loaded.state {
+        strategy.load_state(state, loaded.trials)?;
+    }
+    strategy.tell(id, outcome.clone())?;
+    let record = strategy.book().get(id).expect("told").clone();
+    rows.record_told(&record)?;
+    rows.write_state(&strategy.state())?;
+    Ok(Told::Recorded(record))
+}
+
+/// A trial as the text columns both backends store (JSON, as the run folder's store writes
+/// them): `arch, fidelity, state, metrics`.
+pub(super) struct TrialColumns {
+    /// The trial's id.
+    pub id: i64,
+    /// JSON of the architecture.
+    pub arch: String,
+    /// JSON of the fidelity.
+    pub fidelity: String,
+    /// JSON of the state.
+    pub state: String,
+    /// JSON of the metrics.
+    pub metrics: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl TrialColumns {
+    /// The columns of `record`.
+    pub fn of(record: &TrialRecord) -> Self {
+        Self {
+            id: record.id as i64,
+            arch: to_json(&record.arch),
+            fidelity: to_json(&record.fidelity),
+            state: to_json(&record.state),
+            metrics: to_json(&record.metrics),
+            error: record.error.clone(),
+        }
+    }
+
+    /// The record these columns hold.
+    pub fn record(self) -> Result<TrialRecord, SearchError> {
+        let corrupt = |e: serde_json::Error| {
+            SearchError::State(format!("corrupt row of trial {}: {e}", self.id))
+        };
+        Ok(TrialRecord {
+            id: self.id as u64,
+            arch: serde_json::from_str(&self.arch).map_err(corrupt)?,
+            fidelity: serde_json::from_str(&self.fidelity).map_err(corrupt)?,
+            state: serde_json::from_str(&self.state).map_err(corrupt)?,
+            metrics: serde_json::from_str(&self.metrics).map_err(corrupt)?,
+            error: self.error,
+        })
+    }
+}
+
+/// JSON of a trial state, as the `state` column holds it.
+pub(super) fn state_json(state: TrialState) -> String {
+    to_json(&state)
+}
+
+/// A stored strategy state, parsed.
+pub(super) fn parse_state(text: Option<String>) -> Result<Option<serde_json::Value>, SearchError> {
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| SearchError::State(format!("corrupt strategy state: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("store values serialise")
+}
