@@ -40,3 +40,6 @@ ops=$(mktemp)
 $nasr bench ops --json > "$ops"
 (cd bench && "$py" torch_ops.py --nasr "$ops")
 rm -f "$ops"
+
+echo; echo "== shared-study stores =="
+bench/store_throughput.sh
