@@ -10,7 +10,6 @@
 //!
 //! The URL's password is never shown: errors and [`PostgresStore::url`] carry it redacted.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -21,10 +20,10 @@ use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Claim, Loaded, SharedStudy, StepError, StudyRows, Told, TrialColumns, TrialTimes, claim_step,
-    finish_step, parse_state, state_json,
+    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, parse_state,
+    state_json,
 };
-use crate::{Outcome, SearchError, Strategy, Trial, TrialId, TrialRecord, TrialState};
+use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
 /// The version of the tables this nasr writes; a database of another version is refused.
 const SCHEMA_VERSION: i32 = 1;
@@ -625,6 +624,21 @@ impl StudyRows for PgRows<'_, '_> {
         Ok(released == 1)
     }
 
+    fn beat(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>> {
+        let study = self.study;
+        let beaten = self.execute(
+            "UPDATE nasr_trials SET heartbeat = clock_timestamp() WHERE study = $1 \
+             AND id = $2 AND worker = $3 AND state = $4",
+            &[
+                &study,
+                &(id as i64),
+                &worker,
+                &state_json(TrialState::Running),
+            ],
+        )?;
+        Ok(beaten == 1)
+    }
+
     fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
         let study = self.study;
         let row = TrialColumns::of(record);
@@ -646,68 +660,15 @@ impl StudyRows for PgRows<'_, '_> {
     }
 }
 
-impl SharedStudy for PostgresStore {
-    fn claim(
-        &self,
-        strategy: &mut dyn Strategy,
-        worker: &str,
-        queries: usize,
-        timeout: Duration,
-    ) -> Result<Claim, SearchError> {
-        let claimed = RefCell::new(Claim::Done);
-        let strategy = RefCell::new(strategy);
-        self.step(&|rows| {
-            let mut strategy = strategy.borrow_mut();
-            *claimed.borrow_mut() = claim_step(rows, *strategy, worker, queries, timeout)?;
-            Ok(())
-        })?;
-        Ok(claimed.into_inner())
+impl StudyBackend for PostgresStore {
+    type Error = postgres::Error;
+
+    fn locked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
+        self.step(&|rows| step(rows))
     }
 
-    fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        let updated = Cell::new(0);
-        self.plain_step(&|rows| {
-            let study = rows.study;
-            updated.set(rows.execute(
-                "UPDATE nasr_trials SET heartbeat = clock_timestamp() WHERE study = $1 \
-                 AND id = $2 AND worker = $3 AND state = $4",
-                &[
-                    &study,
-                    &(id as i64),
-                    &worker,
-                    &state_json(TrialState::Running),
-                ],
-            )?);
-            Ok(())
-        })?;
-        Ok(updated.get() == 1)
-    }
-
-    fn finish(
-        &self,
-        strategy: &mut dyn Strategy,
-        worker: &str,
-        id: TrialId,
-        outcome: Outcome,
-    ) -> Result<Told, SearchError> {
-        let told = RefCell::new(Told::Refused(id));
-        let strategy = RefCell::new(strategy);
-        self.step(&|rows| {
-            let mut strategy = strategy.borrow_mut();
-            // A retried attempt tells the same outcome again.
-            *told.borrow_mut() = finish_step(rows, *strategy, worker, id, &outcome)?;
-            Ok(())
-        })?;
-        Ok(told.into_inner())
-    }
-
-    fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        let released = Cell::new(false);
-        self.step(&|rows| {
-            released.set(rows.release(id, worker)?);
-            Ok(())
-        })?;
-        Ok(released.get())
+    fn unlocked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
+        self.plain_step(&|rows| step(rows))
     }
 
     fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {

@@ -3,6 +3,7 @@
 //! database ([`super::PostgresStore`]), for workers on many machines, and an SQLite file
 //! ([`super::SqliteStudy`]), for worker processes on one.
 
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use crate::store::Store;
@@ -142,20 +143,146 @@ pub(super) trait StudyRows {
     fn holds(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
     /// Marks trial `id`, running and held by `worker`, stale; whether it was.
     fn release(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
+    /// Writes the heartbeat of trial `id`, running and held by `worker`; whether it was.
+    fn beat(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
     /// Writes a told trial's state, metrics and error, and when it was told.
     fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
     /// Writes the strategy state.
     fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>>;
 }
 
-/// A claim ([`SharedStudy::claim`]) on `rows`.
-pub(super) fn claim_step<R: StudyRows>(
-    rows: &mut R,
+/// The rows of one step, whatever the backend.
+pub(super) type Rows<'a, E> = dyn StudyRows<Error = E> + 'a;
+
+/// A step on a study's rows.
+pub(super) type Step<'a, E> = &'a dyn Fn(&mut Rows<'_, E>) -> Result<(), StepError<E>>;
+
+/// What a database gives for a [`SharedStudy`]: steps run in one transaction each, tried
+/// again where the database asks (serialization failure, deadlock, a lock held past the
+/// timeout, a dropped connection); the protocol itself is written once, over its rows.
+pub(super) trait StudyBackend: Store + Send + Sync {
+    /// The backend's error.
+    type Error;
+    /// Runs `step` holding the study's lock, so that it orders with every other locked step.
+    fn locked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError>;
+    /// Runs `step`, a write of one row that orders with nothing else (a heartbeat), with no
+    /// more locking than the backend needs.
+    fn unlocked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError>;
+    /// [`SharedStudy::timeline`].
+    fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError>;
+    /// [`SharedStudy::location`].
+    fn location(&self) -> &str;
+    /// [`SharedStudy::name`].
+    fn name(&self) -> &str;
+}
+
+impl<B: StudyBackend> SharedStudy for B {
+    fn claim(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        queries: usize,
+        timeout: Duration,
+    ) -> Result<Claim, SearchError> {
+        claim(self, strategy, worker, queries, timeout)
+    }
+
+    fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+        heartbeat(self, id, worker)
+    }
+
+    fn finish(
+        &self,
+        strategy: &mut dyn Strategy,
+        worker: &str,
+        id: TrialId,
+        outcome: Outcome,
+    ) -> Result<Told, SearchError> {
+        finish(self, strategy, worker, id, outcome)
+    }
+
+    fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+        release(self, id, worker)
+    }
+
+    fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {
+        StudyBackend::timeline(self)
+    }
+
+    fn location(&self) -> &str {
+        StudyBackend::location(self)
+    }
+
+    fn name(&self) -> &str {
+        StudyBackend::name(self)
+    }
+}
+
+/// [`SharedStudy::claim`] on `runner`'s study.
+fn claim<R: StudyBackend>(
+    runner: &R,
     strategy: &mut dyn Strategy,
     worker: &str,
     queries: usize,
     timeout: Duration,
-) -> Result<Claim, StepError<R::Error>> {
+) -> Result<Claim, SearchError> {
+    let claimed = RefCell::new(Claim::Done);
+    let strategy = RefCell::new(strategy);
+    runner.locked(&|rows| {
+        let mut strategy = strategy.borrow_mut();
+        *claimed.borrow_mut() = claim_step(rows, *strategy, worker, queries, timeout)?;
+        Ok(())
+    })?;
+    Ok(claimed.into_inner())
+}
+
+/// [`SharedStudy::finish`] on `runner`'s study.
+fn finish<R: StudyBackend>(
+    runner: &R,
+    strategy: &mut dyn Strategy,
+    worker: &str,
+    id: TrialId,
+    outcome: Outcome,
+) -> Result<Told, SearchError> {
+    let told = RefCell::new(Told::Refused(id));
+    let strategy = RefCell::new(strategy);
+    runner.locked(&|rows| {
+        let mut strategy = strategy.borrow_mut();
+        // A retried attempt tells the same outcome again.
+        *told.borrow_mut() = finish_step(rows, *strategy, worker, id, &outcome)?;
+        Ok(())
+    })?;
+    Ok(told.into_inner())
+}
+
+/// [`SharedStudy::release`] on `runner`'s study.
+fn release<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+    let released = Cell::new(false);
+    runner.locked(&|rows| {
+        released.set(rows.release(id, worker)?);
+        Ok(())
+    })?;
+    Ok(released.get())
+}
+
+/// [`SharedStudy::heartbeat`] on `runner`'s study.
+fn heartbeat<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<bool, SearchError> {
+    let beaten = Cell::new(false);
+    runner.unlocked(&|rows| {
+        beaten.set(rows.beat(id, worker)?);
+        Ok(())
+    })?;
+    Ok(beaten.get())
+}
+
+/// A claim on `rows`: stale trials marked, the study loaded into `strategy`, a trial asked.
+fn claim_step<E>(
+    rows: &mut Rows<'_, E>,
+    strategy: &mut dyn Strategy,
+    worker: &str,
+    queries: usize,
+    timeout: Duration,
+) -> Result<Claim, StepError<E>> {
     // The trials of dead workers go stale; the book loaded next sees them so.
     rows.mark_stale(timeout)?;
     let loaded = rows.load()?;
@@ -187,14 +314,15 @@ pub(super) fn claim_step<R: StudyRows>(
     Ok(Claim::Trial(trial))
 }
 
-/// A tell ([`SharedStudy::finish`]) on `rows`.
-pub(super) fn finish_step<R: StudyRows>(
-    rows: &mut R,
+/// A tell on `rows`: refused unless `worker` holds trial `id`; else the study loaded into
+/// `strategy`, told, and written back.
+fn finish_step<E>(
+    rows: &mut Rows<'_, E>,
     strategy: &mut dyn Strategy,
     worker: &str,
     id: TrialId,
     outcome: &Outcome,
-) -> Result<Told, StepError<R::Error>> {
+) -> Result<Told, StepError<E>> {
     if !rows.holds(id, worker)? {
         return Ok(Told::Refused(id));
     }

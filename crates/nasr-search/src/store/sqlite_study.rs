@@ -8,7 +8,6 @@
 //! step. WAL needs shared memory between the processes, so the file must be on a local disk
 //! of the machine they run on: workers on several machines share a PostgreSQL database.
 
-use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,10 +16,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Claim, Loaded, SharedStudy, StepError, StudyRows, Told, TrialColumns, TrialTimes, claim_step,
-    finish_step, parse_state, state_json,
+    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, parse_state,
+    state_json,
 };
-use crate::{Outcome, SearchError, Strategy, Trial, TrialId, TrialRecord, TrialState};
+use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
 /// The version of the tables this nasr writes; a file of another version is refused.
 const SCHEMA_VERSION: i64 = 1;
@@ -462,6 +461,22 @@ impl StudyRows for SqliteRows<'_, '_> {
         Ok(released == 1)
     }
 
+    fn beat(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>> {
+        let beaten = self.tx.execute(
+            &format!(
+                "UPDATE nasr_trials SET heartbeat = {NOW} WHERE study = ?1 AND id = ?2 \
+                 AND worker = ?3 AND state = ?4"
+            ),
+            params![
+                self.study,
+                id as i64,
+                worker,
+                state_json(TrialState::Running)
+            ],
+        )?;
+        Ok(beaten == 1)
+    }
+
     fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
         let row = TrialColumns::of(record);
         self.tx.execute(
@@ -509,65 +524,16 @@ fn trials(
     Ok(trials)
 }
 
-impl SharedStudy for SqliteStudy {
-    fn claim(
-        &self,
-        strategy: &mut dyn Strategy,
-        worker: &str,
-        queries: usize,
-        timeout: Duration,
-    ) -> Result<Claim, SearchError> {
-        let claimed = RefCell::new(Claim::Done);
-        let strategy = RefCell::new(strategy);
-        self.step(&|tx, study| {
-            let mut rows = SqliteRows { tx, study };
-            let mut strategy = strategy.borrow_mut();
-            *claimed.borrow_mut() = claim_step(&mut rows, *strategy, worker, queries, timeout)?;
-            Ok(())
-        })?;
-        Ok(claimed.into_inner())
+impl StudyBackend for SqliteStudy {
+    type Error = rusqlite::Error;
+
+    fn locked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
+        self.step(&|tx, study| step(&mut SqliteRows { tx, study }))
     }
 
-    fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        let updated = Cell::new(0);
-        self.step(&|tx, study| {
-            updated.set(tx.execute(
-                &format!(
-                    "UPDATE nasr_trials SET heartbeat = {NOW} WHERE study = ?1 AND id = ?2 \
-                     AND worker = ?3 AND state = ?4"
-                ),
-                params![study, id as i64, worker, state_json(TrialState::Running)],
-            )?);
-            Ok(())
-        })?;
-        Ok(updated.get() == 1)
-    }
-
-    fn finish(
-        &self,
-        strategy: &mut dyn Strategy,
-        worker: &str,
-        id: TrialId,
-        outcome: Outcome,
-    ) -> Result<Told, SearchError> {
-        let told = RefCell::new(Told::Refused(id));
-        let strategy = RefCell::new(strategy);
-        self.step(&|tx, study| {
-            let mut rows = SqliteRows { tx, study };
-            let mut strategy = strategy.borrow_mut();
-            *told.borrow_mut() = finish_step(&mut rows, *strategy, worker, id, &outcome)?;
-            Ok(())
-        })?;
-        Ok(told.into_inner())
-    }
-
-    fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        let released = Cell::new(false);
-        self.step(&|tx, study| {
-            released.set(SqliteRows { tx, study }.release(id, worker)?);
-            Ok(())
-        })?;
-        Ok(released.get())
+    /// SQLite has one write lock for the whole file: every write takes it.
+    fn unlocked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
+        self.locked(step)
     }
 
     fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {
