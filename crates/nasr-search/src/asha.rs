@@ -202,11 +202,46 @@ impl Policy for Asha {
             self.finished[bracket][rung].push(finished);
         }
     }
+
+    /// The trial asked again takes the stale trial's place in its bracket and rung, so that
+    /// its result counts there (and a promotion lost with a dead worker still happens).
+    fn asked_again(&mut self, old: TrialId, new: TrialId) {
+        if let Some(&place) = self.placement.get(&old) {
+            self.placement.insert(new, place);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Goal, Metrics, Outcome, Search, Strategy};
+
+    fn accuracy(value: f64) -> Outcome {
+        Outcome::Complete(Metrics::from([("accuracy".to_string(), value)]))
+    }
+
+    #[test]
+    fn a_trial_asked_again_counts_in_the_stale_trials_rung() {
+        let space = std::sync::Arc::new(nasr_space::Nb201Space::new());
+        let policy = Asha::single_bracket(1, 2, 2).unwrap();
+        let mut search = Search::new(space, Goal::maximize("accuracy"), policy, 5);
+        let first = search.ask();
+        let lost = search.ask();
+        search.tell(first.id, accuracy(0.90)).unwrap();
+        // The worker of `lost` dies; its architecture is asked again and does better.
+        search.abandon(lost.id).unwrap();
+        let again = search.ask_again(&lost);
+        assert_eq!(
+            (again.arch.clone(), again.fidelity),
+            (lost.arch.clone(), Fidelity::Epochs(1))
+        );
+        search.tell(again.id, accuracy(0.95)).unwrap();
+        // Two trials told at rung 0: the top half is the one asked again, promoted next.
+        let promoted = search.ask();
+        assert_eq!(promoted.fidelity, Fidelity::Epochs(2));
+        assert_eq!(promoted.arch, lost.arch);
+    }
 
     #[test]
     fn rungs_grow_by_eta_and_end_at_max() {

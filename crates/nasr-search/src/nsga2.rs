@@ -289,7 +289,7 @@ impl Policy for Nsga2 {
                 let first: Vec<TrialId> = book
                     .trials()
                     .iter()
-                    .filter(|r| r.state != crate::TrialState::Running)
+                    .filter(|r| r.is_told())
                     .map(|r| r.id)
                     .collect();
                 self.children = first;

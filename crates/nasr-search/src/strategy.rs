@@ -58,6 +58,11 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
+    /// Whether the trial was told (complete or failed).
+    pub fn is_told(&self) -> bool {
+        matches!(self.state, TrialState::Complete | TrialState::Failed)
+    }
+
     /// The record of a trial just asked.
     pub fn running(trial: &Trial) -> Self {
         Self {
@@ -111,12 +116,9 @@ impl TrialBook {
         }
     }
 
-    /// Number of trials that are no longer running.
+    /// Number of trials told (complete or failed); running and stale ones are not.
     pub fn finished(&self) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| t.state != TrialState::Running)
-            .count()
+        self.trials.iter().filter(|t| t.is_told()).count()
     }
 
     /// The best feasible complete trial at the highest fidelity evaluated (the earliest among
@@ -274,6 +276,11 @@ pub trait Policy: Serialize + DeserializeOwned + Send {
 
     /// Learns from a trial that just finished (complete or failed).
     fn observe(&mut self, book: &TrialBook, finished: TrialId);
+
+    /// Trial `new` asks the architecture and fidelity of the stale trial `old` again: a policy
+    /// that keeps per-trial bookkeeping (ASHA's rung of each trial) carries it over. Most
+    /// policies keep none.
+    fn asked_again(&mut self, _old: TrialId, _new: TrialId) {}
 }
 
 /// A [`Strategy`] made of a [`Policy`], a [`TrialBook`] and a seeded generator.
@@ -337,7 +344,9 @@ impl<P: Policy> Strategy for Search<P> {
     }
 
     fn ask_again(&mut self, trial: &Trial) -> Trial {
-        self.book.open(trial.arch.clone(), trial.fidelity)
+        let again = self.book.open(trial.arch.clone(), trial.fidelity);
+        self.state.policy.asked_again(trial.id, again.id);
+        again
     }
 
     fn book(&self) -> &TrialBook {

@@ -21,6 +21,17 @@ use crate::{Evaluator, Outcome, SearchError, Strategy, TrialId};
 /// study many times a second while a long training runs.
 const FIRST_WAIT: Duration = Duration::from_millis(10);
 
+/// Sleeps for `duration`, waking early when `stop` is set.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) {
+    let slice = Duration::from_millis(50);
+    let mut slept = Duration::ZERO;
+    while slept < duration && !stop.load(Ordering::SeqCst) {
+        let now = slice.min(duration - slept);
+        std::thread::sleep(now);
+        slept += now;
+    }
+}
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -41,7 +52,7 @@ pub struct WorkerConfig {
 pub struct WorkerReport {
     /// Trials it evaluated and told.
     pub told: usize,
-    /// Tells refused because the trial had gone stale (or been released) meanwhile.
+    /// Tells refused because the trial had gone stale meanwhile.
     pub refused: usize,
     /// The trial it released when asked to stop, if it was evaluating one.
     pub released: Option<TrialId>,
@@ -71,7 +82,7 @@ pub fn run_worker(
         let trial = match store.claim(strategy, &config.name, config.queries, config.timeout)? {
             Claim::Trial(trial) => trial,
             Claim::Wait => {
-                std::thread::sleep(wait);
+                sleep_unless_stopped(wait, stop);
                 wait = (wait * 2).min(config.heartbeat);
                 continue;
             }
@@ -79,10 +90,9 @@ pub fn run_worker(
         };
         wait = FIRST_WAIT;
         let (outcome, released) =
-            evaluate_beating(beat, evaluator, &trial, config, stop, on_release)?;
+            evaluate_beating(beat, evaluator, &trial, config, stop, on_release);
         if released {
             report.released = Some(trial.id);
-            report.refused += 1;
             break;
         }
         match store.finish(strategy, &config.name, trial.id, outcome)? {
@@ -102,38 +112,42 @@ fn evaluate_beating(
     config: &WorkerConfig,
     stop: &AtomicBool,
     on_release: &(dyn Fn(TrialId) + Sync),
-) -> Result<(Outcome, bool), SearchError> {
+) -> (Outcome, bool) {
     // Dropping `done` wakes the heartbeat thread at once: a fast evaluation (a table lookup)
     // never waits for the thread's next tick.
     let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let beating = scope.spawn(move || -> Result<bool, SearchError> {
+        let beating = scope.spawn(move || -> bool {
             let tick = Duration::from_millis(20).min(config.heartbeat);
             let mut waited = Duration::ZERO;
+            let mut release_tried = false;
             while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(tick) {
-                if stop.load(Ordering::SeqCst) {
-                    let released = beat.release(trial.id, &config.name)?;
-                    if released {
+                // Tried once: a release that fails (the database out of reach) leaves the
+                // trial held, and the evaluation goes on to be told, as between trials.
+                if stop.load(Ordering::SeqCst) && !release_tried {
+                    release_tried = true;
+                    if matches!(beat.release(trial.id, &config.name), Ok(true)) {
                         on_release(trial.id);
+                        return true;
                     }
-                    return Ok(released);
                 }
                 waited += tick;
                 if waited >= config.heartbeat {
                     waited = Duration::ZERO;
-                    beat.heartbeat(trial.id, &config.name)?;
+                    // A heartbeat that fails is tried again at the next interval; if the
+                    // database stays out of reach past the timeout, the trial goes stale and
+                    // its tell is refused, which is the protocol's answer to a lost worker.
+                    let _ = beat.heartbeat(trial.id, &config.name);
                 }
             }
-            Ok(false)
+            false
         });
         let outcome = match evaluator.evaluate(&trial.arch, trial.fidelity) {
             Ok(metrics) => Outcome::Complete(metrics),
             Err(error) => Outcome::Failed(error.to_string()),
         };
         drop(done);
-        let released = beating
-            .join()
-            .expect("the heartbeat thread does not panic")?;
-        Ok((outcome, released))
+        let released = beating.join().expect("the heartbeat thread does not panic");
+        (outcome, released)
     })
 }

@@ -62,11 +62,11 @@ fn as_json(trials: &[TrialRecord]) -> String {
 fn a_search_on_postgres_resumes_to_the_uninterrupted_result_and_matches_sqlite() {
     let (url, table) = (server(), table());
     let whole = study("whole");
-    let mut store = PostgresStore::create(&url, &whole, "{}", false).unwrap();
+    let mut store = PostgresStore::create(&url, &whole, &[("config", "{}")], false).unwrap();
     search(&table, &mut store, 120);
 
     let resumed = study("resumed");
-    let mut first = PostgresStore::create(&url, &resumed, "{}", false).unwrap();
+    let mut first = PostgresStore::create(&url, &resumed, &[("config", "{}")], false).unwrap();
     search(&table, &mut first, 45);
     drop(first);
     let mut again = PostgresStore::open(&url, &resumed).unwrap();
@@ -102,18 +102,22 @@ fn sqlite_storage(name: &str) -> StudyStorage {
 /// Creating, loading, listing and deleting studies on `storage`.
 fn lifecycle(storage: &StudyStorage) {
     let name = study("lifecycle");
-    let mut store = storage.create(&name, r#"{"queries":5}"#, false).unwrap();
+    let mut store = storage
+        .create(&name, &[("config", r#"{"queries":5}"#)], false)
+        .unwrap();
     store.set_meta("data_sha256", "abc").unwrap();
     let err = storage
-        .create(&name, r#"{"queries":5}"#, false)
+        .create(&name, &[("config", r#"{"queries":5}"#)], false)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("exists") && err.contains(&name), "{err}");
-    let loaded = storage.create(&name, r#"{"queries":5}"#, true).unwrap();
+    let loaded = storage
+        .create(&name, &[("config", r#"{"queries":5}"#)], true)
+        .unwrap();
     assert_eq!(loaded.meta("data_sha256").unwrap().as_deref(), Some("abc"));
     let err = storage
-        .create(&name, r#"{"queries":6}"#, true)
+        .create(&name, &[("config", r#"{"queries":6}"#)], true)
         .err()
         .unwrap()
         .to_string();
@@ -154,7 +158,7 @@ fn sslmode_require_connects_with_tls() {
     let name = study("tls");
     let separator = if url.contains('?') { '&' } else { '?' };
     let tls_url = format!("{url}{separator}sslmode=require");
-    let store = PostgresStore::create(&tls_url, &name, "{}", false).unwrap();
+    let store = PostgresStore::create(&tls_url, &name, &[("config", "{}")], false).unwrap();
     // The server's own view of the store's connection: encrypted.
     let mut observer = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let encrypted: i64 = observer
@@ -218,7 +222,7 @@ fn the_password_is_never_shown() {
         .to_string();
     assert!(!err.contains("not-the-password"), "{err}");
     assert!(err.contains("password authentication failed"), "{err}");
-    let store = PostgresStore::create(&url, &study("shown"), "{}", false).unwrap();
+    let store = PostgresStore::create(&url, &study("shown"), &[("config", "{}")], false).unwrap();
     assert!(!store.url().contains(&password));
     PostgresStore::delete(&url, store.name()).unwrap();
 }
@@ -236,6 +240,10 @@ fn urls_are_redacted_in_both_forms() {
     assert_eq!(
         redact_url("postgresql://nasr@db/nasr"),
         "postgresql://nasr@db/nasr"
+    );
+    assert_eq!(
+        redact_url("postgresql://nasr:pa/ss@db/nasr"),
+        "postgresql://nasr:***@db/nasr"
     );
 }
 
@@ -271,7 +279,7 @@ fn four_workers_and_a_dead_one(storage: &StudyStorage) {
     let table = table();
     let name = study("workers");
     let queries = 300;
-    storage.create(&name, "{}", false).unwrap();
+    storage.create(&name, &[("config", "{}")], false).unwrap();
     let config = |worker: &str| WorkerConfig {
         name: worker.into(),
         queries,
@@ -378,4 +386,142 @@ fn four_workers_and_a_dead_one(storage: &StudyStorage) {
         assert!(trial.state != TrialState::Complete || times.told.is_some());
     }
     storage.delete(&name).unwrap();
+}
+
+#[test]
+fn workers_reconnect_when_the_server_drops_their_connections() {
+    use nasr_search::worker::{WorkerConfig, run_worker};
+    use nasr_search::{Strategy, TrialState};
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    let (url, table) = (server(), table());
+    let name = study("dropped");
+    // The workers' connections carry a name of their own, so that only they are dropped.
+    let tag = format!("nasr-dropped-{}", std::process::id());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let storage = StudyStorage::parse(&format!("{url}{separator}application_name={tag}")).unwrap();
+    storage.create(&name, &[("config", "{}")], false).unwrap();
+    let queries = 300;
+    let stop = AtomicBool::new(false);
+    let killed: i64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let (storage, name, table, stop) = (&storage, &name, &table, &stop);
+                scope.spawn(move || {
+                    let store = storage.open(name).unwrap();
+                    let beat = storage.open(name).unwrap();
+                    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
+                    let config = WorkerConfig {
+                        name: format!("worker-{w}"),
+                        queries,
+                        max_trials: None,
+                        heartbeat: Duration::from_millis(100),
+                        timeout: Duration::from_millis(800),
+                    };
+                    let mut strategy = random_search();
+                    let (store, beat) = (store.as_ref(), beat.as_ref());
+                    run_worker(
+                        store,
+                        beat,
+                        &mut strategy,
+                        &mut evaluator,
+                        &config,
+                        stop,
+                        &|_| {},
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut killed = 0;
+        for _ in 0..8 {
+            std::thread::sleep(Duration::from_millis(40));
+            killed += admin
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE application_name = $1",
+                    &[&tag],
+                )
+                .unwrap()
+                .get::<_, i64>(0);
+        }
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        killed
+    });
+    assert!(killed >= 4, "only {killed} connections were dropped");
+    let study = storage.open(&name).unwrap();
+    let trials = study.trials().unwrap();
+    let complete: Vec<_> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    assert_eq!(complete.len(), queries, "{killed} drops");
+    assert!(trials.iter().all(|t| t.state != TrialState::Running));
+    // A trial whose claim was committed as the connection dropped went stale and was asked
+    // again: the architectures are still a single process's.
+    let mut single = random_search();
+    let mut evaluator = Nb201Evaluator::new(&table, Nb201Dataset::Cifar10, None);
+    drive(&mut single, &mut evaluator, None, queries, &mut |_| {}).unwrap();
+    let sorted = |archs: Vec<Vec<usize>>| {
+        let mut archs = archs;
+        archs.sort();
+        archs
+    };
+    assert_eq!(
+        sorted(complete.iter().map(|t| t.arch.choices.clone()).collect()),
+        sorted(
+            single
+                .book()
+                .trials()
+                .iter()
+                .map(|t| t.arch.choices.clone())
+                .collect()
+        )
+    );
+    storage.delete(&name).unwrap();
+}
+
+/// A study deleted under a worker: its next step fails, naming what happened, and a new study
+/// of the same name is not the deleted one.
+fn deleted_under_a_worker(storage: &StudyStorage) {
+    use nasr_search::store::Claim;
+    use std::time::Duration;
+    let name = study("deleted");
+    storage.create(&name, &[("config", "{}")], false).unwrap();
+    let worker = storage.open(&name).unwrap();
+    let mut strategy = random_search();
+    let timeout = Duration::from_secs(60);
+    let first = worker.claim(&mut strategy, "w", 10, timeout).unwrap();
+    assert!(matches!(first, Claim::Trial(_)));
+    assert!(storage.delete(&name).unwrap());
+    let meta = [("config", "{}"), ("data_sha256", "abc")];
+    storage.create(&name, &meta, false).unwrap();
+    let err = worker
+        .claim(&mut strategy, "w", 10, timeout)
+        .expect_err("the deleted study's worker is refused")
+        .to_string();
+    assert!(err.contains("deleted"), "{err}");
+    assert!(storage.open(&name).unwrap().trials().unwrap().is_empty());
+    // A study loaded with --load-if-exists must record the same data.
+    let err = storage
+        .create(&name, &[("config", "{}"), ("data_sha256", "other")], true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("another data_sha256"), "{err}");
+    storage.delete(&name).unwrap();
+}
+
+#[test]
+fn a_study_deleted_under_a_worker_is_refused_on_postgres() {
+    deleted_under_a_worker(&StudyStorage::parse(&server()).unwrap());
+}
+
+#[test]
+fn a_study_deleted_under_a_worker_is_refused_in_an_sqlite_file() {
+    deleted_under_a_worker(&sqlite_storage("deleted"));
 }

@@ -18,7 +18,7 @@ use nasr_search::experiment::{
     SearchConfig, open_store, table_search_parts, table_strategy, write_table_results,
 };
 use nasr_search::nb201_table::{ACCURACY_FILE, LATENCY_FILE, Nb201Table};
-use nasr_search::store::{SharedStudy, StudyStorage};
+use nasr_search::store::{SharedStudy, StudySnapshot, StudyStorage};
 use nasr_search::worker::{WorkerConfig, WorkerReport, run_worker};
 use nasr_search::{
     Evaluator, Fidelity, Metrics, SearchError, Strategy, TrialId, TrialRecord, TrialState,
@@ -28,12 +28,19 @@ use nasr_space::{Arch, Nb201Space, Space};
 use crate::cli::DataDirArg;
 
 /// Where the study lives.
-#[derive(Debug, Args, Clone)]
+#[derive(Args, Clone)]
 pub struct StorageArg {
     /// The database: `postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]` for
     /// workers on any machines, or `sqlite:PATH` for worker processes on this one.
     #[arg(long, env = "NASR_STORAGE", value_name = "URL", hide_env_values = true)]
     pub storage: String,
+}
+
+/// Shows the storage with its password redacted, as everything else does.
+impl std::fmt::Debug for StorageArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&nasr_search::store::redact_url(&self.storage))
+    }
 }
 
 impl StorageArg {
@@ -293,10 +300,17 @@ fn create(
         // The objective device must be a column of the table.
         table_search_parts(config, &Nb201Table::load(&data)?)?;
     }
-    let mut study = storage.create(name, &plan.config_json(), load_if_exists)?;
-    study.set_meta(KIND, plan.kind())?;
-    study.set_meta(DATA_SHA256, &checksum)?;
-    study.set_meta(STALE_AFTER, &stale_after.to_string())?;
+    // Written with the study, in one transaction: a worker never sees a study without them. A
+    // study loaded with --load-if-exists must record the same (config, data, timeout).
+    let config = plan.config_json();
+    let stale_text = stale_after.to_string();
+    let meta = [
+        ("config", config.as_str()),
+        (KIND, plan.kind()),
+        (DATA_SHA256, checksum.as_str()),
+        (STALE_AFTER, stale_text.as_str()),
+    ];
+    let study = storage.create(name, &meta, load_if_exists)?;
     let strategy = match &plan {
         StudyPlan::Table(c) => c.strategy.as_str(),
         StudyPlan::MultiFidelity(c) => c.strategy.as_str(),
@@ -319,11 +333,13 @@ fn table_checksum(data: &Path) -> Result<String> {
     Ok(nasr_data::fetch::sha256_hex(&bytes))
 }
 
-/// The study's strategy as its last step left it (trials included).
+/// The study's strategy as one step left it (trials included): state and trials read
+/// together, while workers go on.
 fn loaded_strategy(study: &dyn SharedStudy, plan: &StudyPlan) -> Result<Box<dyn Strategy>> {
     let mut strategy = plan.strategy()?;
-    if let Some(state) = study.strategy_state()? {
-        strategy.load_state(state, study.trials()?)?;
+    let snapshot = study.snapshot()?;
+    if let Some(state) = snapshot.state {
+        strategy.load_state(state, snapshot.trials)?;
     }
     Ok(strategy)
 }
@@ -394,30 +410,32 @@ fn best(study: &dyn SharedStudy) -> Result<()> {
 /// trials and strategy state.
 fn export(study: &dyn SharedStudy, out: &Path) -> Result<()> {
     let plan = StudyPlan::of_study(study)?;
-    let state = study.strategy_state()?;
-    let trials = study.trials()?;
+    let StudySnapshot { state, trials } = study.snapshot()?;
     if let StudyPlan::MultiFidelity(config) = &plan {
         open_run_folder(config, out)?;
     }
     let mut store = open_store(out, &plan.config_json())?;
     store.import(&trials, state.as_ref())?;
+    let count = trials.len();
     match &plan {
         StudyPlan::Table(config) => {
-            let strategy = loaded_strategy(study, &plan)?;
+            let mut strategy = plan.strategy()?;
+            if let Some(state) = state {
+                strategy.load_state(state, trials)?;
+            }
             write_table_results(config, strategy.as_ref(), &store, out)?;
         }
         StudyPlan::MultiFidelity(config) => {
             let mut search = multi_fidelity_search(config)?;
             if let Some(state) = state {
-                search.load_state(state, trials.clone())?;
+                search.load_state(state, trials)?;
             }
             write_multi_fidelity_results(&search, &store, out)?;
         }
     }
     println!(
-        "study {}: {} trials written to {}",
+        "study {}: {count} trials written to {}",
         study.name(),
-        trials.len(),
         out.display()
     );
     Ok(())
@@ -439,10 +457,17 @@ pub fn worker(args: WorkerArgs, compute: nasr_nn::Compute) -> Result<()> {
             data.display()
         );
     }
-    let stale_after: f64 = study
+    let stale_text = study
         .meta(STALE_AFTER)?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60.0);
+        .context("the study records no stale_after_seconds: not created by `nasr study create`")?;
+    let timeout = stale_text
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .filter(|timeout| !timeout.is_zero())
+        .with_context(|| {
+            format!("the study's stale_after_seconds is {stale_text:?}, not a positive number")
+        })?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
@@ -452,7 +477,6 @@ pub fn worker(args: WorkerArgs, compute: nasr_nn::Compute) -> Result<()> {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
         std::process::id()
     );
-    let timeout = Duration::from_secs_f64(stale_after);
     let config = WorkerConfig {
         name: name.clone(),
         queries: plan.queries(),
@@ -469,7 +493,7 @@ pub fn worker(args: WorkerArgs, compute: nasr_nn::Compute) -> Result<()> {
         // so the process ends here rather than finish the evaluation.
         let on_release = |id: TrialId| {
             println!("worker {name}: asked to stop; trial {id} released, for another worker");
-            std::process::exit(0);
+            std::process::exit(STOPPED_EXIT_CODE);
         };
         let report = run_worker(
             study.as_ref(),
@@ -513,8 +537,16 @@ pub fn worker(args: WorkerArgs, compute: nasr_nn::Compute) -> Result<()> {
         "worker {name}: {} trials told, {} refused (gone stale meanwhile)",
         report.told, report.refused
     );
+    if stop.load(Ordering::SeqCst) {
+        // Not a success: a scheduler (a Kubernetes Job's completions, say) must not count a
+        // worker it stopped as one that finished its share.
+        std::process::exit(STOPPED_EXIT_CODE);
+    }
     Ok(())
 }
+
+/// The exit code of a worker stopped by a signal: 128 + SIGTERM, as the shell reports it.
+const STOPPED_EXIT_CODE: i32 = 143;
 
 /// `NASR_WORKER_TEST_DELAY_MS`: a pause in every evaluation, for the tests that kill a worker
 /// while it holds a trial. Not for users.

@@ -417,7 +417,10 @@ fn sigterm_during_an_evaluation_releases_the_trial_at_once() {
     wait_for(&url, &study, "1 running", Duration::from_secs(20));
     let asked_to_stop = Instant::now();
     signal(&held, "-TERM");
-    let said = output(held);
+    let stopped = held.wait_with_output().unwrap();
+    // 128 + SIGTERM: a scheduler counts the stopped worker as failed, and replaces it.
+    assert_eq!(stopped.status.code(), Some(143));
+    let said = String::from_utf8(stopped.stdout).unwrap();
     assert!(
         asked_to_stop.elapsed() < Duration::from_secs(10),
         "the worker took {:?} to stop",

@@ -15,7 +15,7 @@ mod tls;
 
 pub use memory::MemoryStore;
 pub use postgresql::{PostgresStore, redact_url};
-pub use shared::{Claim, SharedStudy, Told, TrialTimes};
+pub use shared::{Claim, SharedStudy, StudySnapshot, Told, TrialTimes};
 pub use sqlite::SqliteStore;
 pub use sqlite_study::SqliteStudy;
 pub use storage::StudyStorage;

@@ -20,8 +20,8 @@ use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, parse_state,
-    state_json,
+    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, differing_meta,
+    parse_state, state_json,
 };
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
@@ -29,8 +29,8 @@ use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 const SCHEMA_VERSION: i32 = 1;
 
 /// How often a step is tried when the server reports a serialization failure or deadlock, or
-/// the connection drops.
-const ATTEMPTS: usize = 5;
+/// the connection drops (see [`PostgresStore::retrying`]).
+const ATTEMPTS: usize = 12;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS nasr_schema (version INTEGER NOT NULL);
@@ -80,7 +80,9 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest = &out[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        // The user info ends at the last `@` before the query: a password may hold a `/`
+        // that its writer did not escape.
+        let authority_end = rest.find('?').unwrap_or(rest.len());
         if let Some(at) = rest[..authority_end].rfind('@')
             && let Some(colon) = rest[..at].find(':')
         {
@@ -100,13 +102,14 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl PostgresStore {
-    /// Creates the study `name` in the database at `url` with `config` (the search config, as
-    /// JSON) as its `config` meta. An existing study of that name is refused, unless
-    /// `load_if_exists`, when it is opened (and must have the same config).
+    /// Creates the study `name` in the database at `url` with `meta` (the search config under
+    /// `config`, the data's checksums, ...), written in the same transaction, so that no
+    /// worker sees the study without them. An existing study of that name is refused, unless
+    /// `load_if_exists`, when it is opened, and must record the same values.
     pub fn create(
         url: &str,
         name: &str,
-        config: &str,
+        meta: &[(&str, &str)],
         load_if_exists: bool,
     ) -> Result<Self, SearchError> {
         let mut client = connect(url, name)?;
@@ -133,26 +136,22 @@ impl PostgresStore {
                     )
                     .map_err(&error)?
                     .get(0);
-                tx.execute(
-                    "INSERT INTO nasr_meta (study, key, value) VALUES ($1, 'config', $2)",
-                    &[&id, &config],
-                )
-                .map_err(&error)?;
+                for (key, value) in meta {
+                    tx.execute(
+                        "INSERT INTO nasr_meta (study, key, value) VALUES ($1, $2, $3)",
+                        &[&id, key, value],
+                    )
+                    .map_err(&error)?;
+                }
                 id
             }
         };
         tx.commit().map_err(&error)?;
         let store = Self::with(url, client, study, name);
-        if let Some(stored) = store.meta("config")?
-            && stored != config
-        {
-            return Err(problem(
-                url,
-                name,
-                "the study exists with another config; give it another name",
-            ));
+        match differing_meta(&store, meta)? {
+            Some(why) => Err(problem(url, name, &why)),
+            None => Ok(store),
         }
-        Ok(store)
     }
 
     /// Opens the existing study `name` in the database at `url`.
@@ -227,21 +226,7 @@ impl PostgresStore {
     }
 
     fn transact(&self, lock_study: bool, step: StepFn<'_>) -> Result<(), SearchError> {
-        let mut last = None;
-        for attempt in 0..ATTEMPTS {
-            let mut connection = self.client()?;
-            match try_step(&mut connection, self.study, lock_study, step) {
-                Ok(()) => return Ok(()),
-                Err(StepError::Search(e)) => return Err(e),
-                Err(StepError::Db(e)) if retryable(&e) || connection.client.is_closed() => {
-                    last = Some(e);
-                    drop(connection);
-                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
-                }
-                Err(StepError::Db(e)) => return Err(self.error(e)),
-            }
-        }
-        Err(self.error(last.expect("a failed attempt")))
+        self.retrying(&mut |connection| try_step(connection, self.study, lock_study, step))
     }
 
     /// The rows of a read-only `query` with `params`, retried as a step is.
@@ -250,20 +235,40 @@ impl PostgresStore {
         query: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, SearchError> {
+        self.retrying(&mut |connection| Ok(connection.query(query, params)?))
+    }
+
+    /// Runs `attempt` until it succeeds, fails for a reason a retry cannot mend, or
+    /// [`ATTEMPTS`] are spent. A serialization failure, a deadlock, a dropped connection and
+    /// one that cannot be opened again are tried again after a growing pause (about 20 s in
+    /// all), so that a server restart does not end a worker.
+    fn retrying<T>(
+        &self,
+        attempt: &mut dyn FnMut(&mut Connection) -> Result<T, StepError<postgres::Error>>,
+    ) -> Result<T, SearchError> {
         let mut last = None;
-        for attempt in 0..ATTEMPTS {
-            let mut connection = self.client()?;
-            match connection.query(query, params) {
-                Ok(rows) => return Ok(rows),
-                Err(e) if retryable(&e) || connection.client.is_closed() => {
+        for tried in 0..ATTEMPTS {
+            if tried > 0 {
+                let pause = Duration::from_millis(20 << (tried - 1).min(8));
+                std::thread::sleep(pause.min(Duration::from_secs(5)));
+            }
+            let mut connection = match self.client() {
+                Ok(connection) => connection,
+                Err(e) => {
                     last = Some(e);
-                    drop(connection);
-                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
+                    continue;
                 }
-                Err(e) => return Err(self.error(e)),
+            };
+            match attempt(&mut connection) {
+                Ok(value) => return Ok(value),
+                Err(StepError::Search(e)) => return Err(e),
+                Err(StepError::Db(e)) if retryable(&e) || connection.client.is_closed() => {
+                    last = Some(self.error(e));
+                }
+                Err(StepError::Db(e)) => return Err(self.error(e)),
             }
         }
-        Err(self.error(last.expect("a failed attempt")))
+        Err(last.expect("a failed attempt"))
     }
 
     fn error(&self, e: postgres::Error) -> SearchError {
@@ -364,24 +369,34 @@ fn try_step(
         tx: &mut tx,
         statements,
         study,
-        locked_state: None,
+        state_at_lock: None,
     };
     if lock_study {
         let locked = rows.query(
             "SELECT strategy_state FROM nasr_studies WHERE id = $1 FOR UPDATE",
             &[&study],
         )?;
-        let state = locked.first().map(|row| row.get::<_, Option<String>>(0));
-        rows.locked_state = Some(state.flatten());
+        let Some(row) = locked.first() else {
+            return Err(StepError::Search(SearchError::State(
+                "the study was deleted while this process worked on it".into(),
+            )));
+        };
+        rows.state_at_lock = Some(row.get::<_, Option<String>>(0));
     }
     step(&mut rows)?;
     Ok(tx.commit()?)
 }
 
+/// Whether a retry may succeed: a serialization failure or deadlock, or the connection lost
+/// (class 08, and class 57: the server shutting down or restarting, an administrator ending
+/// the session), which the server may report before the socket is seen closed.
 fn retryable(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
     e.code().is_some_and(|c| {
-        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || c.code().starts_with("08")
+            || c.code().starts_with("57")
     })
 }
 
@@ -478,8 +493,10 @@ struct PgRows<'a, 'b> {
     tx: &'a mut Transaction<'b>,
     statements: &'a mut HashMap<&'static str, Statement>,
     study: i64,
-    /// The strategy state as the lock's query read it (`None` in a step without the lock).
-    locked_state: Option<Option<String>>,
+    /// The strategy state as the query that took the study's lock read it (`None` in a step
+    /// without the lock), so that [`StudyRows::load`] need not read it again: every step
+    /// loads before it writes the state.
+    state_at_lock: Option<Option<String>>,
 }
 
 impl PgRows<'_, '_> {
@@ -532,7 +549,7 @@ impl StudyRows for PgRows<'_, '_> {
 
     fn load(&mut self) -> Result<Loaded, StepError<Self::Error>> {
         let study = self.study;
-        let state = match self.locked_state.clone() {
+        let state = match self.state_at_lock.clone() {
             Some(state) => state,
             None => self
                 .query(

@@ -44,6 +44,15 @@ pub struct TrialTimes {
     pub worker: Option<String>,
 }
 
+/// A study's strategy state and trials, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudySnapshot {
+    /// The strategy state, absent before the first step.
+    pub state: Option<serde_json::Value>,
+    /// Every trial, in id order.
+    pub trials: Vec<TrialRecord>,
+}
+
 /// A study many worker processes share: each step (claim, tell) is one transaction under the
 /// study's lock that loads the strategy's state and trials, applies the step to the strategy
 /// and writes it back, so asks form one sequence whoever asks.
@@ -88,6 +97,10 @@ pub trait SharedStudy: Store + Send + Sync {
     /// the trial is stale at once, and the next claim asks its architecture again. False when
     /// the trial is no longer the worker's.
     fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError>;
+
+    /// The strategy state and every trial as one step left them (read under the study's
+    /// lock): what `nasr study status` and `export` read, while workers go on.
+    fn snapshot(&self) -> Result<StudySnapshot, SearchError>;
 
     /// When every trial was asked and told, in id order.
     fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError>;
@@ -158,8 +171,9 @@ pub(super) type Rows<'a, E> = dyn StudyRows<Error = E> + 'a;
 pub(super) type Step<'a, E> = &'a dyn Fn(&mut Rows<'_, E>) -> Result<(), StepError<E>>;
 
 /// What a database gives for a [`SharedStudy`]: steps run in one transaction each, tried
-/// again where the database asks (serialization failure, deadlock, a lock held past the
-/// timeout, a dropped connection); the protocol itself is written once, over its rows.
+/// again where the database says a retry may succeed (PostgreSQL: a serialization failure, a
+/// deadlock, a dropped connection; SQLite: the file's lock held past the busy timeout); the
+/// protocol itself is written once, over its rows.
 pub(super) trait StudyBackend: Store + Send + Sync {
     /// The backend's error.
     type Error;
@@ -205,6 +219,19 @@ impl<B: StudyBackend> SharedStudy for B {
         release(self, id, worker)
     }
 
+    fn snapshot(&self) -> Result<StudySnapshot, SearchError> {
+        let snapshot = RefCell::new(None);
+        self.locked(&|rows| {
+            let loaded = rows.load()?;
+            *snapshot.borrow_mut() = Some(StudySnapshot {
+                state: loaded.state,
+                trials: loaded.trials,
+            });
+            Ok(())
+        })?;
+        Ok(snapshot.into_inner().expect("the step ran"))
+    }
+
     fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {
         StudyBackend::timeline(self)
     }
@@ -227,10 +254,11 @@ fn claim<R: StudyBackend>(
     timeout: Duration,
 ) -> Result<Claim, SearchError> {
     let claimed = RefCell::new(Claim::Done);
+    let before = Snapshot::of(strategy);
     let strategy = RefCell::new(strategy);
     runner.locked(&|rows| {
         let mut strategy = strategy.borrow_mut();
-        *claimed.borrow_mut() = claim_step(rows, *strategy, worker, queries, timeout)?;
+        *claimed.borrow_mut() = claim_step(rows, *strategy, &before, worker, queries, timeout)?;
         Ok(())
     })?;
     Ok(claimed.into_inner())
@@ -245,11 +273,14 @@ fn finish<R: StudyBackend>(
     outcome: Outcome,
 ) -> Result<Told, SearchError> {
     let told = RefCell::new(Told::Refused(id));
+    let before = Snapshot::of(strategy);
     let strategy = RefCell::new(strategy);
     runner.locked(&|rows| {
         let mut strategy = strategy.borrow_mut();
-        // A retried attempt tells the same outcome again.
-        *told.borrow_mut() = finish_step(rows, *strategy, worker, id, &outcome)?;
+        // A retried attempt tells the same outcome again. (Where the connection dropped
+        // during a commit that the server made, the retry finds the trial told and says
+        // Refused: the outcome is recorded all the same.)
+        *told.borrow_mut() = finish_step(rows, *strategy, &before, worker, id, &outcome)?;
         Ok(())
     })?;
     Ok(told.into_inner())
@@ -275,10 +306,41 @@ fn heartbeat<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<b
     Ok(beaten.get())
 }
 
+/// A strategy's state and trials before a step, to start each attempt of the step from: the
+/// study's own state when it has one, else (its first step) this.
+struct Snapshot {
+    state: serde_json::Value,
+    trials: Vec<TrialRecord>,
+}
+
+impl Snapshot {
+    fn of(strategy: &dyn Strategy) -> Self {
+        Self {
+            state: strategy.state(),
+            trials: strategy.book().trials().to_vec(),
+        }
+    }
+}
+
+/// Loads the study's state into `strategy`, or, before the study's first step, `before`: an
+/// attempt that failed after the strategy asked must not leave its ask behind for the retry.
+fn load_study<E>(
+    strategy: &mut dyn Strategy,
+    loaded: Loaded,
+    before: &Snapshot,
+) -> Result<(), StepError<E>> {
+    match loaded.state {
+        Some(state) => strategy.load_state(state, loaded.trials)?,
+        None => strategy.load_state(before.state.clone(), before.trials.clone())?,
+    }
+    Ok(())
+}
+
 /// A claim on `rows`: stale trials marked, the study loaded into `strategy`, a trial asked.
 fn claim_step<E>(
     rows: &mut Rows<'_, E>,
     strategy: &mut dyn Strategy,
+    before: &Snapshot,
     worker: &str,
     queries: usize,
     timeout: Duration,
@@ -292,17 +354,20 @@ fn claim_step<E>(
         .filter(|t| t.state != TrialState::Stale)
         .count();
     let running = loaded.trials.iter().any(|t| t.state == TrialState::Running);
-    let redo = rows.next_redo()?.map(|id| {
-        let old = &loaded.trials[id as usize];
-        Trial {
-            id: old.id,
-            arch: old.arch.clone(),
-            fidelity: old.fidelity,
+    let redo = match rows.next_redo()? {
+        Some(id) => {
+            let old = loaded.trials.iter().find(|t| t.id == id).ok_or_else(|| {
+                SearchError::State(format!("stale trial {id} is not among the loaded trials"))
+            })?;
+            Some(Trial {
+                id: old.id,
+                arch: old.arch.clone(),
+                fidelity: old.fidelity,
+            })
         }
-    });
-    if let Some(state) = loaded.state {
-        strategy.load_state(state, loaded.trials)?;
-    }
+        None => None,
+    };
+    load_study(strategy, loaded, before)?;
     let (trial, redo_of) = match redo {
         Some(old) => (strategy.ask_again(&old), Some(old.id)),
         None if asked < queries => (strategy.ask(), None),
@@ -319,6 +384,7 @@ fn claim_step<E>(
 fn finish_step<E>(
     rows: &mut Rows<'_, E>,
     strategy: &mut dyn Strategy,
+    before: &Snapshot,
     worker: &str,
     id: TrialId,
     outcome: &Outcome,
@@ -327,9 +393,7 @@ fn finish_step<E>(
         return Ok(Told::Refused(id));
     }
     let loaded = rows.load()?;
-    if let Some(state) = loaded.state {
-        strategy.load_state(state, loaded.trials)?;
-    }
+    load_study(strategy, loaded, before)?;
     strategy.tell(id, outcome.clone())?;
     let record = strategy.book().get(id).expect("told").clone();
     rows.record_told(&record)?;
@@ -381,6 +445,25 @@ impl TrialColumns {
             error: self.error,
         })
     }
+}
+
+/// Where a study that already existed records other values than `create` was given: the
+/// reason to refuse loading it, naming the first key that differs.
+pub(super) fn differing_meta(
+    study: &dyn Store,
+    meta: &[(&str, &str)],
+) -> Result<Option<String>, SearchError> {
+    for (key, value) in meta {
+        if let Some(stored) = study.meta(key)?
+            && stored != *value
+        {
+            return Ok(Some(format!(
+                "the study exists with another {key} ({stored}); give it another name, or \
+                 delete it"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// JSON of a trial state, as the `state` column holds it.

@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, parse_state,
-    state_json,
+    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, differing_meta,
+    parse_state, state_json,
 };
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
@@ -45,7 +45,9 @@ const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS nasr_schema (version INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS nasr_studies (
-        id INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: a deleted study's id is never given to a new one, which workers of
+        -- the deleted one would otherwise work on.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         name TEXT NOT NULL UNIQUE,
         strategy_state TEXT,
         created REAL NOT NULL);
@@ -81,13 +83,14 @@ pub struct SqliteStudy {
 }
 
 impl SqliteStudy {
-    /// Creates the study `name` in the file at `path` (created where missing) with `config`
-    /// as its `config` meta. An existing study of that name is refused, unless
-    /// `load_if_exists`, when it is opened (and must have the same config).
+    /// Creates the study `name` in the file at `path` (created where missing) with `meta` (the
+    /// search config under `config`, the data's checksums, ...), written in the same
+    /// transaction. An existing study of that name is refused, unless `load_if_exists`, when
+    /// it is opened, and must record the same values.
     pub fn create(
         path: &Path,
         name: &str,
-        config: &str,
+        meta: &[(&str, &str)],
         load_if_exists: bool,
     ) -> Result<Self, SearchError> {
         let mut connection = connect(path)?;
@@ -119,26 +122,22 @@ impl SqliteStudy {
                 )
                 .map_err(&error)?;
                 let id = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO nasr_meta (study, key, value) VALUES (?1, 'config', ?2)",
-                    params![id, config],
-                )
-                .map_err(&error)?;
+                for (key, value) in meta {
+                    tx.execute(
+                        "INSERT INTO nasr_meta (study, key, value) VALUES (?1, ?2, ?3)",
+                        params![id, key, value],
+                    )
+                    .map_err(&error)?;
+                }
                 id
             }
         };
         tx.commit().map_err(&error)?;
         let store = Self::with(path, connection, study, name);
-        if let Some(stored) = store.meta("config")?
-            && stored != config
-        {
-            return Err(problem(
-                path,
-                name,
-                "the study exists with another config; give it another name",
-            ));
+        match differing_meta(&store, meta)? {
+            Some(why) => Err(problem(path, name, &why)),
+            None => Ok(store),
         }
-        Ok(store)
     }
 
     /// Opens the existing study `name` in the file at `path`.
@@ -376,11 +375,17 @@ impl StudyRows for SqliteRows<'_, '_> {
     }
 
     fn load(&mut self) -> Result<Loaded, StepError<Self::Error>> {
-        let state: Option<String> = self.tx.query_row(
-            "SELECT strategy_state FROM nasr_studies WHERE id = ?1",
-            [self.study],
-            |row| row.get(0),
-        )?;
+        let state: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT strategy_state FROM nasr_studies WHERE id = ?1",
+                [self.study],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                SearchError::State("the study was deleted while this process worked on it".into())
+            })?;
         Ok(Loaded {
             state: parse_state(state)?,
             trials: trials(self.tx, self.study)?,

@@ -50,21 +50,19 @@ impl StudyStorage {
         }
     }
 
-    /// Creates the study `name` with `config` (refused if the name exists, unless
-    /// `load_if_exists`, when it is opened and must have the same config).
+    /// Creates the study `name` recording `meta` (its config under `config`), refused if the
+    /// name exists, unless `load_if_exists`, when it is opened and must record the same.
     pub fn create(
         &self,
         name: &str,
-        config: &str,
+        meta: &[(&str, &str)],
         load_if_exists: bool,
     ) -> Result<Box<dyn SharedStudy>, SearchError> {
         Ok(match self {
             Self::Postgres(url) => {
-                Box::new(PostgresStore::create(url, name, config, load_if_exists)?)
+                Box::new(PostgresStore::create(url, name, meta, load_if_exists)?)
             }
-            Self::Sqlite(path) => {
-                Box::new(SqliteStudy::create(path, name, config, load_if_exists)?)
-            }
+            Self::Sqlite(path) => Box::new(SqliteStudy::create(path, name, meta, load_if_exists)?),
         })
     }
 
