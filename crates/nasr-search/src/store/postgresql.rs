@@ -20,8 +20,8 @@ use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, differing_meta,
-    parse_state, state_json,
+    self, Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes,
+    differing_meta, parse_state, state_json,
 };
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
@@ -213,19 +213,12 @@ impl PostgresStore {
         &self.url
     }
 
-    /// Runs `step` in a transaction that holds the study's row lock, retrying it where the
-    /// server asks for a retry (serialization failure, deadlock) or the connection dropped.
-    fn step(&self, step: StepFn<'_>) -> Result<(), SearchError> {
-        self.transact(true, step)
-    }
-
-    /// [`PostgresStore::step`] without the study's lock, for a write of one row that orders
-    /// with nothing else (a heartbeat).
-    fn plain_step(&self, step: StepFn<'_>) -> Result<(), SearchError> {
-        self.transact(false, step)
-    }
-
-    fn transact(&self, lock_study: bool, step: StepFn<'_>) -> Result<(), SearchError> {
+    /// Runs `step` in one transaction, holding the study's row lock where `lock_study`.
+    fn transact(
+        &self,
+        lock_study: bool,
+        step: Step<'_, postgres::Error>,
+    ) -> Result<(), SearchError> {
         self.retrying(&mut |connection| try_step(connection, self.study, lock_study, step))
     }
 
@@ -278,39 +271,6 @@ impl PostgresStore {
     fn corrupt(&self, what: &str, e: serde_json::Error) -> SearchError {
         problem(&self.url, &self.name, &format!("corrupt {what}: {e}"))
     }
-
-    /// Writes `record` and `state` in one step.
-    fn write(&self, record: &TrialRecord, state: &serde_json::Value) -> Result<(), SearchError> {
-        let row = TrialColumns::of(record);
-        let told = record.state != TrialState::Running;
-        let state = state.to_string();
-        self.step(&|rows| {
-            let study = rows.study;
-            rows.execute(
-                "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (study, id) DO UPDATE SET arch = EXCLUDED.arch, \
-                 fidelity = EXCLUDED.fidelity, state = EXCLUDED.state, \
-                 metrics = EXCLUDED.metrics, error = EXCLUDED.error, \
-                 told_at = CASE WHEN $8 THEN clock_timestamp() END",
-                &[
-                    &study,
-                    &row.id,
-                    &row.arch,
-                    &row.fidelity,
-                    &row.state,
-                    &row.metrics,
-                    &row.error,
-                    &told,
-                ],
-            )?;
-            rows.execute(
-                "UPDATE nasr_studies SET strategy_state = $2 WHERE id = $1",
-                &[&study, &state],
-            )?;
-            Ok(())
-        })
-    }
 }
 
 impl From<postgres::Error> for StepError<postgres::Error> {
@@ -318,9 +278,6 @@ impl From<postgres::Error> for StepError<postgres::Error> {
         Self::Db(e)
     }
 }
-
-/// A step: on the rows of the study, in its transaction.
-type StepFn<'a> = &'a dyn Fn(&mut PgRows<'_, '_>) -> Result<(), StepError<postgres::Error>>;
 
 /// A connection and its prepared statements: each statement is parsed and planned once per
 /// connection, not once per step (a step is then one round trip per statement).
@@ -361,7 +318,7 @@ fn try_step(
     connection: &mut Connection,
     study: i64,
     lock_study: bool,
-    step: StepFn<'_>,
+    step: Step<'_, postgres::Error>,
 ) -> Result<(), StepError<postgres::Error>> {
     let Connection { client, statements } = connection;
     let mut tx = client.transaction().map_err(StepError::Db)?;
@@ -667,6 +624,41 @@ impl StudyRows for PgRows<'_, '_> {
         Ok(())
     }
 
+    fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        let row = TrialColumns::of(record);
+        let told = record.state != TrialState::Running;
+        self.execute(
+            "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (study, id) DO UPDATE SET arch = EXCLUDED.arch, \
+             fidelity = EXCLUDED.fidelity, state = EXCLUDED.state, \
+             metrics = EXCLUDED.metrics, error = EXCLUDED.error, \
+             told_at = CASE WHEN $8 THEN clock_timestamp() END",
+            &[
+                &study,
+                &row.id,
+                &row.arch,
+                &row.fidelity,
+                &row.state,
+                &row.metrics,
+                &row.error,
+                &told,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StepError<Self::Error>> {
+        let study = self.study;
+        self.execute(
+            "INSERT INTO nasr_meta (study, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (study, key) DO UPDATE SET value = EXCLUDED.value",
+            &[&study, &key, &value],
+        )?;
+        Ok(())
+    }
+
     fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>> {
         let study = self.study;
         self.execute(
@@ -681,11 +673,11 @@ impl StudyBackend for PostgresStore {
     type Error = postgres::Error;
 
     fn locked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
-        self.step(&|rows| step(rows))
+        self.transact(true, step)
     }
 
     fn unlocked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
-        self.plain_step(&|rows| step(rows))
+        self.transact(false, step)
     }
 
     fn timeline(&self) -> Result<Vec<TrialTimes>, SearchError> {
@@ -732,7 +724,7 @@ fn columns_of_row(row: &postgres::Row) -> TrialColumns {
 
 impl Store for PostgresStore {
     fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
-        self.write(&TrialRecord::running(trial), state)
+        shared::record(self, &TrialRecord::running(trial), state)
     }
 
     fn record_tell(
@@ -740,7 +732,7 @@ impl Store for PostgresStore {
         record: &TrialRecord,
         state: &serde_json::Value,
     ) -> Result<(), SearchError> {
-        self.write(record, state)
+        shared::record(self, record, state)
     }
 
     fn strategy_state(&self) -> Result<Option<serde_json::Value>, SearchError> {
@@ -769,15 +761,6 @@ impl Store for PostgresStore {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError> {
-        let (key, value) = (key.to_string(), value.to_string());
-        self.step(&|rows| {
-            let study = rows.study;
-            rows.execute(
-                "INSERT INTO nasr_meta (study, key, value) VALUES ($1, $2, $3) \
-                 ON CONFLICT (study, key) DO UPDATE SET value = EXCLUDED.value",
-                &[&study, &key, &value],
-            )?;
-            Ok(())
-        })
+        shared::set_meta(self, key, value)
     }
 }

@@ -160,6 +160,11 @@ pub(super) trait StudyRows {
     fn beat(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
     /// Writes a told trial's state, metrics and error, and when it was told.
     fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
+    /// Writes `record`'s row, a new trial or one told, as a single-process search records it
+    /// ([`Store::record_ask`], [`Store::record_tell`]).
+    fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
+    /// Stores `value` under `key` in the study's meta.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StepError<Self::Error>>;
     /// Writes the strategy state.
     fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>>;
 }
@@ -284,6 +289,28 @@ fn finish<R: StudyBackend>(
         Ok(())
     })?;
     Ok(told.into_inner())
+}
+
+/// [`Store::record_ask`] and [`Store::record_tell`] on `runner`'s study: `record` and the
+/// strategy `state` in one locked step.
+pub(super) fn record<R: StudyBackend>(
+    runner: &R,
+    record: &TrialRecord,
+    state: &serde_json::Value,
+) -> Result<(), SearchError> {
+    runner.locked(&|rows| {
+        rows.upsert_trial(record)?;
+        rows.write_state(state)
+    })
+}
+
+/// [`Store::set_meta`] on `runner`'s study.
+pub(super) fn set_meta<R: StudyBackend>(
+    runner: &R,
+    key: &str,
+    value: &str,
+) -> Result<(), SearchError> {
+    runner.locked(&|rows| rows.set_meta(key, value))
 }
 
 /// [`SharedStudy::release`] on `runner`'s study.

@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::store::Store;
 use crate::store::shared::{
-    Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes, differing_meta,
-    parse_state, state_json,
+    self, Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes,
+    differing_meta, parse_state, state_json,
 };
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
@@ -210,7 +210,7 @@ impl SqliteStudy {
 
     /// Runs `step` in one `BEGIN IMMEDIATE` transaction (the file's write lock), tried again
     /// where another process held the lock past the busy timeout.
-    fn step(&self, step: SqliteStepFn<'_>) -> Result<(), SearchError> {
+    fn transact(&self, step: Step<'_, rusqlite::Error>) -> Result<(), SearchError> {
         let error = file_error(&self.path, &self.name);
         let mut connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = None;
@@ -219,7 +219,10 @@ impl SqliteStudy {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StepError::Db)
                 .and_then(|tx| {
-                    step(&tx, self.study)?;
+                    step(&mut SqliteRows {
+                        tx: &tx,
+                        study: self.study,
+                    })?;
                     tx.commit().map_err(StepError::Db)
                 });
             match attempt {
@@ -232,40 +235,6 @@ impl SqliteStudy {
         Err(error(last.expect("a failed attempt")))
     }
 
-    /// Writes `record` and `state` in one step.
-    fn write(&self, record: &TrialRecord, state: &serde_json::Value) -> Result<(), SearchError> {
-        let row = TrialColumns::of(record);
-        let told = record.state != TrialState::Running;
-        let state = state.to_string();
-        self.step(&|tx, study| {
-            tx.execute(
-                &format!(
-                    "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error, \
-                     asked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {NOW}) \
-                     ON CONFLICT (study, id) DO UPDATE SET arch = excluded.arch, \
-                     fidelity = excluded.fidelity, state = excluded.state, \
-                     metrics = excluded.metrics, error = excluded.error, \
-                     told_at = CASE WHEN ?8 THEN {NOW} END"
-                ),
-                params![
-                    study,
-                    row.id,
-                    row.arch,
-                    row.fidelity,
-                    row.state,
-                    row.metrics,
-                    row.error,
-                    told
-                ],
-            )?;
-            tx.execute(
-                "UPDATE nasr_studies SET strategy_state = ?2 WHERE id = ?1",
-                params![study, state],
-            )?;
-            Ok(())
-        })
-    }
-
     fn error(&self) -> impl Fn(rusqlite::Error) -> SearchError + '_ {
         file_error(&self.path, &self.name)
     }
@@ -273,10 +242,6 @@ impl SqliteStudy {
 
 /// How often a step is tried when another process holds the file's lock past the timeout.
 const ATTEMPTS: usize = 5;
-
-/// A step: the transaction and the study's id.
-type SqliteStepFn<'a> =
-    &'a dyn Fn(&rusqlite::Transaction<'_>, i64) -> Result<(), StepError<rusqlite::Error>>;
 
 impl From<rusqlite::Error> for StepError<rusqlite::Error> {
     fn from(e: rusqlite::Error) -> Self {
@@ -494,6 +459,41 @@ impl StudyRows for SqliteRows<'_, '_> {
         Ok(())
     }
 
+    fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
+        let row = TrialColumns::of(record);
+        let told = record.state != TrialState::Running;
+        self.tx.execute(
+            &format!(
+                "INSERT INTO nasr_trials (study, id, arch, fidelity, state, metrics, error, \
+                 asked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {NOW}) \
+                 ON CONFLICT (study, id) DO UPDATE SET arch = excluded.arch, \
+                 fidelity = excluded.fidelity, state = excluded.state, \
+                 metrics = excluded.metrics, error = excluded.error, \
+                 told_at = CASE WHEN ?8 THEN {NOW} END"
+            ),
+            params![
+                self.study,
+                row.id,
+                row.arch,
+                row.fidelity,
+                row.state,
+                row.metrics,
+                row.error,
+                told
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StepError<Self::Error>> {
+        self.tx.execute(
+            "INSERT INTO nasr_meta (study, key, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (study, key) DO UPDATE SET value = excluded.value",
+            params![self.study, key, value],
+        )?;
+        Ok(())
+    }
+
     fn write_state(&mut self, state: &serde_json::Value) -> Result<(), StepError<Self::Error>> {
         self.tx.execute(
             "UPDATE nasr_studies SET strategy_state = ?2 WHERE id = ?1",
@@ -533,7 +533,7 @@ impl StudyBackend for SqliteStudy {
     type Error = rusqlite::Error;
 
     fn locked(&self, step: Step<'_, Self::Error>) -> Result<(), SearchError> {
-        self.step(&|tx, study| step(&mut SqliteRows { tx, study }))
+        self.transact(step)
     }
 
     /// SQLite has one write lock for the whole file: every write takes it.
@@ -575,7 +575,7 @@ impl StudyBackend for SqliteStudy {
 
 impl Store for SqliteStudy {
     fn record_ask(&mut self, trial: &Trial, state: &serde_json::Value) -> Result<(), SearchError> {
-        self.write(&TrialRecord::running(trial), state)
+        shared::record(self, &TrialRecord::running(trial), state)
     }
 
     fn record_tell(
@@ -583,7 +583,7 @@ impl Store for SqliteStudy {
         record: &TrialRecord,
         state: &serde_json::Value,
     ) -> Result<(), SearchError> {
-        self.write(record, state)
+        shared::record(self, record, state)
     }
 
     fn strategy_state(&self) -> Result<Option<serde_json::Value>, SearchError> {
@@ -619,13 +619,6 @@ impl Store for SqliteStudy {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), SearchError> {
-        self.step(&|tx, study| {
-            tx.execute(
-                "INSERT INTO nasr_meta (study, key, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (study, key) DO UPDATE SET value = excluded.value",
-                params![study, key, value],
-            )?;
-            Ok(())
-        })
+        shared::set_meta(self, key, value)
     }
 }
