@@ -333,32 +333,42 @@ fn heartbeat<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<b
     Ok(beaten.get())
 }
 
-/// A strategy's state and trials before a step, to start each attempt of the step from: the
-/// study's own state when it has one, else (its first step) this.
-struct Snapshot {
-    state: serde_json::Value,
-    trials: Vec<TrialRecord>,
-}
+/// A fresh strategy's state, taken before a step, to start each attempt of the study's first
+/// step from (later steps start from the study's own state).
+struct Snapshot(Option<serde_json::Value>);
 
 impl Snapshot {
+    /// The state of `strategy` if it is fresh (no trials): only a fresh strategy can meet a
+    /// study without a state. Taken only then, since a state is the policy's whole size.
     fn of(strategy: &dyn Strategy) -> Self {
-        Self {
-            state: strategy.state(),
-            trials: strategy.book().trials().to_vec(),
-        }
+        Self(
+            strategy
+                .book()
+                .trials()
+                .is_empty()
+                .then(|| strategy.state()),
+        )
     }
 }
 
-/// Loads the study's state into `strategy`, or, before the study's first step, `before`: an
-/// attempt that failed after the strategy asked must not leave its ask behind for the retry.
+/// Loads the study's state into `strategy`, or, before the study's first step, the fresh
+/// state `before`: an attempt that failed after the strategy asked must not leave its ask
+/// behind for the retry.
 fn load_study<E>(
     strategy: &mut dyn Strategy,
     loaded: Loaded,
     before: &Snapshot,
 ) -> Result<(), StepError<E>> {
-    match loaded.state {
-        Some(state) => strategy.load_state(state, loaded.trials)?,
-        None => strategy.load_state(before.state.clone(), before.trials.clone())?,
+    match (loaded.state, &before.0) {
+        (Some(state), _) => strategy.load_state(state, loaded.trials)?,
+        (None, Some(fresh)) => strategy.load_state(fresh.clone(), Vec::new())?,
+        (None, None) => {
+            return Err(StepError::Search(SearchError::State(
+                "the study has no strategy state, but this worker's strategy has trials: \
+                 was the study deleted and made again under it?"
+                    .into(),
+            )));
+        }
     }
     Ok(())
 }
