@@ -258,6 +258,57 @@ fn random_search() -> Search<nasr_search::random::RandomSearch> {
     )
 }
 
+/// A random-search worker (`worker-N`) on the study `name` in `storage`, run until the study
+/// is finished: heartbeat every 100 ms, stale after 800 ms.
+fn random_search_worker(
+    storage: &StudyStorage,
+    name: &str,
+    table: &Nb201Table,
+    worker: usize,
+    queries: usize,
+) -> nasr_search::worker::WorkerReport {
+    use nasr_search::worker::{WorkerConfig, run_worker};
+    let store = storage.open(name).unwrap();
+    let beat = storage.open(name).unwrap();
+    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
+    let config = WorkerConfig {
+        name: format!("worker-{worker}"),
+        queries,
+        max_trials: None,
+        heartbeat: std::time::Duration::from_millis(100),
+        timeout: std::time::Duration::from_millis(800),
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (store, beat) = (store.as_ref(), beat.as_ref());
+    let mut strategy = random_search();
+    run_worker(
+        store,
+        beat,
+        &mut strategy,
+        &mut evaluator,
+        &config,
+        &stop,
+        &|_| {},
+    )
+    .unwrap()
+}
+
+/// The architectures (choices) of `trials`, sorted.
+fn sorted_archs<'a>(trials: impl Iterator<Item = &'a TrialRecord>) -> Vec<Vec<usize>> {
+    let mut archs: Vec<_> = trials.map(|t| t.arch.choices.clone()).collect();
+    archs.sort();
+    archs
+}
+
+/// The sorted architectures a single process's random search evaluates in `queries` trials.
+fn single_process_archs(table: &Nb201Table, queries: usize) -> Vec<Vec<usize>> {
+    use nasr_search::Strategy;
+    let mut single = random_search();
+    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
+    drive(&mut single, &mut evaluator, None, queries, &mut |_| {}).unwrap();
+    sorted_archs(single.book().trials().iter())
+}
+
 #[test]
 fn four_workers_finish_a_study_and_a_dead_workers_trial_is_asked_again() {
     four_workers_and_a_dead_one(&StudyStorage::parse(&server()).unwrap());
@@ -271,22 +322,13 @@ fn four_workers_share_a_study_in_an_sqlite_file() {
 /// Four worker threads and a dead worker on a random-search study of 300 trials in `storage`.
 fn four_workers_and_a_dead_one(storage: &StudyStorage) {
     use nasr_search::store::{Claim, Told};
-    use nasr_search::worker::{WorkerConfig, run_worker};
-    use nasr_search::{Outcome, Strategy, TrialState};
-    use std::sync::atomic::AtomicBool;
+    use nasr_search::{Outcome, TrialState};
     use std::time::Duration;
 
     let table = table();
     let name = study("workers");
     let queries = 300;
     storage.create(&name, &[("config", "{}")], false).unwrap();
-    let config = |worker: &str| WorkerConfig {
-        name: worker.into(),
-        queries,
-        max_trials: None,
-        heartbeat: Duration::from_millis(100),
-        timeout: Duration::from_millis(800),
-    };
 
     // A worker that claims a trial and dies: no heartbeat, no tell.
     let dead = storage.open(&name).unwrap();
@@ -303,28 +345,11 @@ fn four_workers_and_a_dead_one(storage: &StudyStorage) {
         panic!("the first claim gets a trial");
     };
 
-    let stop = AtomicBool::new(false);
     let reports: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
             .map(|w| {
-                let (name, table, stop) = (&name, &table, &stop);
-                let config = config(&format!("worker-{w}"));
-                scope.spawn(move || {
-                    let store = storage.open(name).unwrap();
-                    let beat = storage.open(name).unwrap();
-                    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
-                    let mut strategy = random_search();
-                    run_worker(
-                        store.as_ref(),
-                        beat.as_ref(),
-                        &mut strategy,
-                        &mut evaluator,
-                        &config,
-                        stop,
-                        &|_| {},
-                    )
-                    .unwrap()
-                })
+                let (name, table) = (&name, &table);
+                scope.spawn(move || random_search_worker(storage, name, table, w, queries))
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
@@ -362,19 +387,10 @@ fn four_workers_and_a_dead_one(storage: &StudyStorage) {
     );
 
     // Random search: the architectures evaluated are a single process's, seed for seed.
-    let mut single = random_search();
-    let mut evaluator = Nb201Evaluator::new(&table, Nb201Dataset::Cifar10, None);
-    drive(&mut single, &mut evaluator, None, queries, &mut |_| {}).unwrap();
-    let mut expected: Vec<_> = single
-        .book()
-        .trials()
-        .iter()
-        .map(|t| t.arch.choices.clone())
-        .collect();
-    let mut got: Vec<_> = complete.iter().map(|t| t.arch.choices.clone()).collect();
-    expected.sort();
-    got.sort();
-    assert_eq!(got, expected);
+    assert_eq!(
+        sorted_archs(complete.iter().copied()),
+        single_process_archs(&table, queries)
+    );
 
     // Every trial was asked, and every complete one told, by the study's clock.
     let timeline = dead.timeline().unwrap();
@@ -390,9 +406,7 @@ fn four_workers_and_a_dead_one(storage: &StudyStorage) {
 
 #[test]
 fn workers_reconnect_when_the_server_drops_their_connections() {
-    use nasr_search::worker::{WorkerConfig, run_worker};
-    use nasr_search::{Strategy, TrialState};
-    use std::sync::atomic::AtomicBool;
+    use nasr_search::TrialState;
     use std::time::Duration;
 
     let (url, table) = (server(), table());
@@ -403,35 +417,11 @@ fn workers_reconnect_when_the_server_drops_their_connections() {
     let storage = StudyStorage::parse(&format!("{url}{separator}application_name={tag}")).unwrap();
     storage.create(&name, &[("config", "{}")], false).unwrap();
     let queries = 300;
-    let stop = AtomicBool::new(false);
     let killed: i64 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|w| {
-                let (storage, name, table, stop) = (&storage, &name, &table, &stop);
-                scope.spawn(move || {
-                    let store = storage.open(name).unwrap();
-                    let beat = storage.open(name).unwrap();
-                    let mut evaluator = Nb201Evaluator::new(table, Nb201Dataset::Cifar10, None);
-                    let config = WorkerConfig {
-                        name: format!("worker-{w}"),
-                        queries,
-                        max_trials: None,
-                        heartbeat: Duration::from_millis(100),
-                        timeout: Duration::from_millis(800),
-                    };
-                    let mut strategy = random_search();
-                    let (store, beat) = (store.as_ref(), beat.as_ref());
-                    run_worker(
-                        store,
-                        beat,
-                        &mut strategy,
-                        &mut evaluator,
-                        &config,
-                        stop,
-                        &|_| {},
-                    )
-                    .unwrap()
-                })
+                let (storage, name, table) = (&storage, &name, &table);
+                scope.spawn(move || random_search_worker(storage, name, table, w, queries))
             })
             .collect();
         let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
@@ -463,24 +453,9 @@ fn workers_reconnect_when_the_server_drops_their_connections() {
     assert!(trials.iter().all(|t| t.state != TrialState::Running));
     // A trial whose claim was committed as the connection dropped went stale and was asked
     // again: the architectures are still a single process's.
-    let mut single = random_search();
-    let mut evaluator = Nb201Evaluator::new(&table, Nb201Dataset::Cifar10, None);
-    drive(&mut single, &mut evaluator, None, queries, &mut |_| {}).unwrap();
-    let sorted = |archs: Vec<Vec<usize>>| {
-        let mut archs = archs;
-        archs.sort();
-        archs
-    };
     assert_eq!(
-        sorted(complete.iter().map(|t| t.arch.choices.clone()).collect()),
-        sorted(
-            single
-                .book()
-                .trials()
-                .iter()
-                .map(|t| t.arch.choices.clone())
-                .collect()
-        )
+        sorted_archs(complete.iter().copied()),
+        single_process_archs(&table, queries)
     );
     storage.delete(&name).unwrap();
 }

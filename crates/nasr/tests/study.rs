@@ -139,11 +139,31 @@ fn output_of_killed(child: Child) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// Writes `text` as `dir/name` and returns the path as a string.
-fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+/// Writes the experiment `text` as `dir/name` and creates the study `study` from it in
+/// `storage`, passing `flags` too; returns the experiment file's path and what `create`
+/// printed.
+fn create_study(
+    storage: &str,
+    study: &str,
+    dir: &std::path::Path,
+    (name, text): (&str, &str),
+    flags: &[&str],
+) -> (String, String) {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
+    let config = path.to_str().unwrap().to_string();
+    let create = [
+        "study",
+        "create",
+        "--storage",
+        storage,
+        "--name",
+        study,
+        "-c",
+        &config,
+    ];
+    let created = succeed(&[&create[..], flags].concat());
+    (config, created)
 }
 
 #[test]
@@ -154,25 +174,15 @@ fn two_workers_train_an_asha_study_on_mnist() {
     let url = server();
     let dir = scratch("study-asha");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = write(
-        &dir,
+    let study = format!("cli-asha-{}", std::process::id());
+    let experiment = (
         "asha.toml",
         "method = \"asha\"\nqueries = 14\nmin_epochs = 1\nmax_epochs = 4\neta = 2\n\
          [run]\nseed = 3\n[run.space.nb201]\nchannels = 4\ncells = 1\n\
          [run.data]\nname = \"mnist\"\ntrain_subset = 600\ntest_subset = 200\n\
          [run.train]\nbatch_size = 32\n",
     );
-    let study = format!("cli-asha-{}", std::process::id());
-    let created = succeed(&[
-        "study",
-        "create",
-        "--storage",
-        &url,
-        "--name",
-        &study,
-        "-c",
-        &config,
-    ]);
+    let (_, created) = create_study(&url, &study, &dir, experiment, &[]);
     assert!(created.contains("asha 14 trials"), "{created}");
     let work = dir.join("work");
     let workers: Vec<Child> = (0..2)
@@ -295,22 +305,12 @@ fn two_workers_train_an_asha_study_on_mnist() {
 fn four_workers_on_an_sqlite_file_evaluate_a_single_searchs_architectures() {
     let dir = scratch("study-sqlite");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = write(
-        &dir,
+    let storage = format!("sqlite:{}", dir.join("studies.sqlite").display());
+    let experiment = (
         "rs.toml",
         "method = \"table\"\nstrategy = \"rs\"\nqueries = 400\nseed = 9\n",
     );
-    let storage = format!("sqlite:{}", dir.join("studies.sqlite").display());
-    succeed(&[
-        "study",
-        "create",
-        "--storage",
-        &storage,
-        "--name",
-        "rs",
-        "-c",
-        &config,
-    ]);
+    let (config, _) = create_study(&storage, "rs", &dir, experiment, &[]);
     let workers: Vec<Child> = (0..4).map(|_| worker(&storage, "rs", None)).collect();
     for child in workers {
         output(child);
@@ -374,25 +374,13 @@ fn sigterm_during_an_evaluation_releases_the_trial_at_once() {
     let url = server();
     let dir = scratch("study-sigterm");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = write(
-        &dir,
+    let study = format!("cli-sigterm-{}", std::process::id());
+    let experiment = (
         "rs.toml",
         "method = \"table\"\nstrategy = \"rs\"\nqueries = 5\nseed = 1\n",
     );
-    let study = format!("cli-sigterm-{}", std::process::id());
     // A timeout of ten minutes: only the release can make the trial stale within the test.
-    succeed(&[
-        "study",
-        "create",
-        "--storage",
-        &url,
-        "--name",
-        &study,
-        "-c",
-        &config,
-        "--stale-after",
-        "600",
-    ]);
+    create_study(&url, &study, &dir, experiment, &["--stale-after", "600"]);
     // A worker whose table differs from the study's (here: the first rows only) refuses.
     let other = dir.join("other-data");
     for file in [ACCURACY_FILE, LATENCY_FILE] {

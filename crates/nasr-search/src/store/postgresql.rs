@@ -20,7 +20,7 @@ use postgres::{Client, NoTls, Statement, Transaction};
 
 use crate::store::Store;
 use crate::store::shared::{
-    self, Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes,
+    self, Step, StepError, StudyBackend, StudyRows, StudySnapshot, TrialColumns, TrialTimes,
     differing_meta, parse_state, state_json,
 };
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
@@ -504,7 +504,7 @@ impl StudyRows for PgRows<'_, '_> {
         Ok(())
     }
 
-    fn load(&mut self) -> Result<Loaded, StepError<Self::Error>> {
+    fn load(&mut self) -> Result<StudySnapshot, StepError<Self::Error>> {
         let study = self.study;
         let state = match self.state_at_lock.clone() {
             Some(state) => state,
@@ -521,7 +521,7 @@ impl StudyRows for PgRows<'_, '_> {
             .iter()
             .map(|row| columns_of_row(row).record())
             .collect::<Result<_, _>>()?;
-        Ok(Loaded {
+        Ok(StudySnapshot {
             state: parse_state(state)?,
             trials,
         })
@@ -611,17 +611,6 @@ impl StudyRows for PgRows<'_, '_> {
             ],
         )?;
         Ok(beaten == 1)
-    }
-
-    fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
-        let study = self.study;
-        let row = TrialColumns::of(record);
-        self.execute(
-            "UPDATE nasr_trials SET state = $3, metrics = $4, error = $5, \
-             told_at = clock_timestamp() WHERE study = $1 AND id = $2",
-            &[&study, &row.id, &row.state, &row.metrics, &row.error],
-        )?;
-        Ok(())
     }
 
     fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {

@@ -112,14 +112,6 @@ pub trait SharedStudy: Store + Send + Sync {
     fn name(&self) -> &str;
 }
 
-/// The strategy state and trials of a study, as one transaction reads them.
-pub(super) struct Loaded {
-    /// The strategy state, absent before the first step.
-    pub state: Option<serde_json::Value>,
-    /// Every trial, in id order.
-    pub trials: Vec<TrialRecord>,
-}
-
 /// Why a step failed: the database (`E`, retried where it says so), or the strategy (a state
 /// that does not load, a tell it refuses), which is not retried.
 pub(super) enum StepError<E> {
@@ -142,7 +134,7 @@ pub(super) trait StudyRows {
     /// Marks running trials without a heartbeat for `timeout` stale.
     fn mark_stale(&mut self, timeout: Duration) -> Result<(), StepError<Self::Error>>;
     /// The strategy state and every trial.
-    fn load(&mut self) -> Result<Loaded, StepError<Self::Error>>;
+    fn load(&mut self) -> Result<StudySnapshot, StepError<Self::Error>>;
     /// The oldest stale trial not yet asked again.
     fn next_redo(&mut self) -> Result<Option<TrialId>, StepError<Self::Error>>;
     /// Inserts a trial just claimed by `worker` (its heartbeat now), asked again for `redo_of`.
@@ -158,10 +150,8 @@ pub(super) trait StudyRows {
     fn release(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
     /// Writes the heartbeat of trial `id`, running and held by `worker`; whether it was.
     fn beat(&mut self, id: TrialId, worker: &str) -> Result<bool, StepError<Self::Error>>;
-    /// Writes a told trial's state, metrics and error, and when it was told.
-    fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
-    /// Writes `record`'s row, a new trial or one told, as a single-process search records it
-    /// ([`Store::record_ask`], [`Store::record_tell`]).
+    /// Writes `record`'s row, a new trial or one told (with when it was told); a claimed
+    /// trial's worker, heartbeat and `redo_of` are left as they are.
     fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>>;
     /// Stores `value` under `key` in the study's meta.
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StepError<Self::Error>>;
@@ -203,11 +193,24 @@ impl<B: StudyBackend> SharedStudy for B {
         queries: usize,
         timeout: Duration,
     ) -> Result<Claim, SearchError> {
-        claim(self, strategy, worker, queries, timeout)
+        let claimed = RefCell::new(Claim::Done);
+        let before = Snapshot::of(strategy);
+        let strategy = RefCell::new(strategy);
+        self.locked(&|rows| {
+            let mut strategy = strategy.borrow_mut();
+            *claimed.borrow_mut() = claim_step(rows, *strategy, &before, worker, queries, timeout)?;
+            Ok(())
+        })?;
+        Ok(claimed.into_inner())
     }
 
     fn heartbeat(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        heartbeat(self, id, worker)
+        let beaten = Cell::new(false);
+        self.unlocked(&|rows| {
+            beaten.set(rows.beat(id, worker)?);
+            Ok(())
+        })?;
+        Ok(beaten.get())
     }
 
     fn finish(
@@ -217,21 +220,33 @@ impl<B: StudyBackend> SharedStudy for B {
         id: TrialId,
         outcome: Outcome,
     ) -> Result<Told, SearchError> {
-        finish(self, strategy, worker, id, outcome)
+        let told = RefCell::new(Told::Refused(id));
+        let before = Snapshot::of(strategy);
+        let strategy = RefCell::new(strategy);
+        self.locked(&|rows| {
+            let mut strategy = strategy.borrow_mut();
+            // A retried attempt tells the same outcome again. (Where the connection dropped
+            // during a commit that the server made, the retry finds the trial told and says
+            // Refused: the outcome is recorded all the same.)
+            *told.borrow_mut() = finish_step(rows, *strategy, &before, worker, id, &outcome)?;
+            Ok(())
+        })?;
+        Ok(told.into_inner())
     }
 
     fn release(&self, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-        release(self, id, worker)
+        let released = Cell::new(false);
+        self.locked(&|rows| {
+            released.set(rows.release(id, worker)?);
+            Ok(())
+        })?;
+        Ok(released.get())
     }
 
     fn snapshot(&self) -> Result<StudySnapshot, SearchError> {
         let snapshot = RefCell::new(None);
         self.locked(&|rows| {
-            let loaded = rows.load()?;
-            *snapshot.borrow_mut() = Some(StudySnapshot {
-                state: loaded.state,
-                trials: loaded.trials,
-            });
+            *snapshot.borrow_mut() = Some(rows.load()?);
             Ok(())
         })?;
         Ok(snapshot.into_inner().expect("the step ran"))
@@ -248,47 +263,6 @@ impl<B: StudyBackend> SharedStudy for B {
     fn name(&self) -> &str {
         StudyBackend::name(self)
     }
-}
-
-/// [`SharedStudy::claim`] on `runner`'s study.
-fn claim<R: StudyBackend>(
-    runner: &R,
-    strategy: &mut dyn Strategy,
-    worker: &str,
-    queries: usize,
-    timeout: Duration,
-) -> Result<Claim, SearchError> {
-    let claimed = RefCell::new(Claim::Done);
-    let before = Snapshot::of(strategy);
-    let strategy = RefCell::new(strategy);
-    runner.locked(&|rows| {
-        let mut strategy = strategy.borrow_mut();
-        *claimed.borrow_mut() = claim_step(rows, *strategy, &before, worker, queries, timeout)?;
-        Ok(())
-    })?;
-    Ok(claimed.into_inner())
-}
-
-/// [`SharedStudy::finish`] on `runner`'s study.
-fn finish<R: StudyBackend>(
-    runner: &R,
-    strategy: &mut dyn Strategy,
-    worker: &str,
-    id: TrialId,
-    outcome: Outcome,
-) -> Result<Told, SearchError> {
-    let told = RefCell::new(Told::Refused(id));
-    let before = Snapshot::of(strategy);
-    let strategy = RefCell::new(strategy);
-    runner.locked(&|rows| {
-        let mut strategy = strategy.borrow_mut();
-        // A retried attempt tells the same outcome again. (Where the connection dropped
-        // during a commit that the server made, the retry finds the trial told and says
-        // Refused: the outcome is recorded all the same.)
-        *told.borrow_mut() = finish_step(rows, *strategy, &before, worker, id, &outcome)?;
-        Ok(())
-    })?;
-    Ok(told.into_inner())
 }
 
 /// [`Store::record_ask`] and [`Store::record_tell`] on `runner`'s study: `record` and the
@@ -311,26 +285,6 @@ pub(super) fn set_meta<R: StudyBackend>(
     value: &str,
 ) -> Result<(), SearchError> {
     runner.locked(&|rows| rows.set_meta(key, value))
-}
-
-/// [`SharedStudy::release`] on `runner`'s study.
-fn release<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-    let released = Cell::new(false);
-    runner.locked(&|rows| {
-        released.set(rows.release(id, worker)?);
-        Ok(())
-    })?;
-    Ok(released.get())
-}
-
-/// [`SharedStudy::heartbeat`] on `runner`'s study.
-fn heartbeat<R: StudyBackend>(runner: &R, id: TrialId, worker: &str) -> Result<bool, SearchError> {
-    let beaten = Cell::new(false);
-    runner.unlocked(&|rows| {
-        beaten.set(rows.beat(id, worker)?);
-        Ok(())
-    })?;
-    Ok(beaten.get())
 }
 
 /// A fresh strategy's state, taken before a step, to start each attempt of the study's first
@@ -356,7 +310,7 @@ impl Snapshot {
 /// behind for the retry.
 fn load_study<E>(
     strategy: &mut dyn Strategy,
-    loaded: Loaded,
+    loaded: StudySnapshot,
     before: &Snapshot,
 ) -> Result<(), StepError<E>> {
     match (loaded.state, &before.0) {
@@ -433,7 +387,7 @@ fn finish_step<E>(
     load_study(strategy, loaded, before)?;
     strategy.tell(id, outcome.clone())?;
     let record = strategy.book().get(id).expect("told").clone();
-    rows.record_told(&record)?;
+    rows.upsert_trial(&record)?;
     rows.write_state(&strategy.state())?;
     Ok(Told::Recorded(record))
 }
@@ -470,9 +424,12 @@ impl TrialColumns {
 
     /// The record these columns hold.
     pub fn record(self) -> Result<TrialRecord, SearchError> {
-        let corrupt = |e: serde_json::Error| {
-            SearchError::State(format!("corrupt row of trial {}: {e}", self.id))
-        };
+        self.decode().map_err(SearchError::State)
+    }
+
+    /// The record these columns hold, or what is corrupt in them.
+    pub fn decode(self) -> Result<TrialRecord, String> {
+        let corrupt = |e: serde_json::Error| format!("corrupt row of trial {}: {e}", self.id);
         Ok(TrialRecord {
             id: self.id as u64,
             arch: serde_json::from_str(&self.arch).map_err(corrupt)?,

@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::store::Store;
+use crate::store::shared::TrialColumns;
 use crate::{SearchError, Trial, TrialRecord};
 
 /// Version of the store's schema; a file of another version is refused. Version 1 saved the
@@ -129,18 +130,32 @@ impl SqliteStore {
     }
 }
 
+/// The columns of a row selected as `id, arch, fidelity, state, metrics, error` (the run
+/// folder's `trials` and a shared study's `nasr_trials` alike).
+pub(super) fn trial_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<TrialColumns> {
+    Ok(TrialColumns {
+        id: row.get(0)?,
+        arch: row.get(1)?,
+        fidelity: row.get(2)?,
+        state: row.get(3)?,
+        metrics: row.get(4)?,
+        error: row.get(5)?,
+    })
+}
+
 /// Writes (or overwrites) `record`'s row.
 fn insert_trial(connection: &Connection, record: &TrialRecord) -> rusqlite::Result<()> {
+    let row = TrialColumns::of(record);
     connection.execute(
         "INSERT OR REPLACE INTO trials (id, arch, fidelity, state, metrics, error) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            record.id as i64,
-            to_json(&record.arch),
-            to_json(&record.fidelity),
-            to_json(&record.state),
-            to_json(&record.metrics),
-            record.error
+            row.id,
+            row.arch,
+            row.fidelity,
+            row.state,
+            row.metrics,
+            row.error
         ],
     )?;
     Ok(())
@@ -151,10 +166,6 @@ fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> SearchError + '_ {
         path: path.to_path_buf(),
         problem: e.to_string(),
     }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("store values serialise")
 }
 
 impl Store for SqliteStore {
@@ -194,31 +205,14 @@ impl Store for SqliteStore {
             .connection
             .prepare("SELECT id, arch, fidelity, state, metrics, error FROM trials ORDER BY id")
             .map_err(&error)?;
-        let rows = statement
-            .query_map([], |row| {
-                let text = |i| row.get::<_, String>(i);
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    [text(1)?, text(2)?, text(3)?, text(4)?],
-                    row.get::<_, Option<String>>(5)?,
-                ))
-            })
-            .map_err(&error)?;
-        let corrupt = |e: serde_json::Error| SearchError::Store {
-            path: self.path.clone(),
-            problem: format!("corrupt trial row: {e}"),
-        };
+        let rows = statement.query_map([], trial_columns).map_err(&error)?;
         let mut trials = Vec::new();
-        for row in rows {
-            let (id, [arch, fidelity, state, metrics], error_text) = row.map_err(&error)?;
-            trials.push(TrialRecord {
-                id: id as u64,
-                arch: serde_json::from_str(&arch).map_err(corrupt)?,
-                fidelity: serde_json::from_str(&fidelity).map_err(corrupt)?,
-                state: serde_json::from_str(&state).map_err(corrupt)?,
-                metrics: serde_json::from_str(&metrics).map_err(corrupt)?,
-                error: error_text,
-            });
+        for columns in rows {
+            let record = columns.map_err(&error)?.decode();
+            trials.push(record.map_err(|problem| SearchError::Store {
+                path: self.path.clone(),
+                problem,
+            })?);
         }
         Ok(trials)
     }

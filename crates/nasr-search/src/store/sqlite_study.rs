@@ -16,9 +16,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::store::Store;
 use crate::store::shared::{
-    self, Loaded, Step, StepError, StudyBackend, StudyRows, TrialColumns, TrialTimes,
+    self, Step, StepError, StudyBackend, StudyRows, StudySnapshot, TrialColumns, TrialTimes,
     differing_meta, parse_state, state_json,
 };
+use crate::store::sqlite::trial_columns;
 use crate::{SearchError, Trial, TrialId, TrialRecord, TrialState};
 
 /// The version of the tables this nasr writes; a file of another version is refused.
@@ -339,7 +340,7 @@ impl StudyRows for SqliteRows<'_, '_> {
         Ok(())
     }
 
-    fn load(&mut self) -> Result<Loaded, StepError<Self::Error>> {
+    fn load(&mut self) -> Result<StudySnapshot, StepError<Self::Error>> {
         let state: Option<String> = self
             .tx
             .query_row(
@@ -351,7 +352,7 @@ impl StudyRows for SqliteRows<'_, '_> {
             .ok_or_else(|| {
                 SearchError::State("the study was deleted while this process worked on it".into())
             })?;
-        Ok(Loaded {
+        Ok(StudySnapshot {
             state: parse_state(state)?,
             trials: trials(self.tx, self.study)?,
         })
@@ -447,18 +448,6 @@ impl StudyRows for SqliteRows<'_, '_> {
         Ok(beaten == 1)
     }
 
-    fn record_told(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
-        let row = TrialColumns::of(record);
-        self.tx.execute(
-            &format!(
-                "UPDATE nasr_trials SET state = ?3, metrics = ?4, error = ?5, told_at = {NOW} \
-                 WHERE study = ?1 AND id = ?2"
-            ),
-            params![self.study, row.id, row.state, row.metrics, row.error],
-        )?;
-        Ok(())
-    }
-
     fn upsert_trial(&mut self, record: &TrialRecord) -> Result<(), StepError<Self::Error>> {
         let row = TrialColumns::of(record);
         let told = record.state != TrialState::Running;
@@ -512,16 +501,7 @@ fn trials(
         "SELECT id, arch, fidelity, state, metrics, error FROM nasr_trials WHERE study = ?1 \
          ORDER BY id",
     )?;
-    let rows = statement.query_map([study], |row| {
-        Ok(TrialColumns {
-            id: row.get(0)?,
-            arch: row.get(1)?,
-            fidelity: row.get(2)?,
-            state: row.get(3)?,
-            metrics: row.get(4)?,
-            error: row.get(5)?,
-        })
-    })?;
+    let rows = statement.query_map([study], trial_columns)?;
     let mut trials = Vec::new();
     for columns in rows {
         trials.push(columns?.record()?);
